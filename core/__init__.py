@@ -1,0 +1,1 @@
+"""Shared core of plantcarbon: plant model, quantities, wire contract, InfluxDB helpers, settings."""

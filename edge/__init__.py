@@ -1,0 +1,1 @@
+"""Edge agent: reads meters over Modbus and MQTT and publishes reading batches to the broker."""

@@ -1,0 +1,1 @@
+"""Ingest: moves reading batches from the MQTT broker into InfluxDB without loss."""

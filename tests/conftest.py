@@ -1,0 +1,54 @@
+"""Fixtures for real services (Mosquitto, InfluxDB 2.7, pymodbus), started by the harness.
+
+Servers are session-scoped; each test gets fresh buckets so tests never see each other's data.
+Nothing here mocks a broker, a database or a Modbus link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from core.harness.influxdb import InfluxDB, start_influxdb
+from core.harness.modbus import Image, ModbusServer, start_modbus_server
+from core.harness.mosquitto import Mosquitto, start_mosquitto
+from core.influx import InfluxTarget
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    broker = start_mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB]:
+    server = start_influxdb(tmp_path_factory.mktemp("influxd"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def influx_target(influxdb: InfluxDB) -> InfluxTarget:
+    """Fresh `raw_<id>` and `metering_<id>` buckets on the session's InfluxDB."""
+    return influxdb.fresh_target()
+
+
+@pytest.fixture
+def modbus_server() -> Iterator[Callable[..., ModbusServer]]:
+    """Factory: `modbus_server(image, framer="socket")` starts a real pymodbus server."""
+    started: list[ModbusServer] = []
+
+    def make(image: Image, **kw: object) -> ModbusServer:
+        server = start_modbus_server(image, **kw)  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield make
+    for s in started:
+        s.stop()
