@@ -21,38 +21,44 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-# Each part owns its subcommands in `<part>/cli.py` as a Typer app named `app`.
-PARTS: dict[str, str] = {
-    "edge": "Edge agent: poll Modbus and MQTT meters and publish readings to the broker.",
-    "ingest": "Ingest: move readings from the MQTT broker into InfluxDB.",
-    "metering": "Metering: energy, tce, CO2, demand and cost per interval; the API service.",
-    "dashboards": "Grafana dashboards generated from the plant file.",
-    "simulate": "Simulated meters and plants for demos, tests and benchmarks.",
-    "services": "Start, build or install the local services (Mosquitto, InfluxDB).",
-    "factors": "Emission-factor registry: list, show and validate factor files.",
-    "tariffs": "Time-of-use tariffs: list, show and validate tariff files.",
+# Each part owns its subcommands as Typer apps named `app`; a group may gather the commands of
+# several modules (e.g. `metering` = interval engine commands + the API's `serve`).
+PARTS: dict[str, tuple[str, list[str]]] = {
+    "edge": ("Edge agent: poll Modbus and MQTT meters and publish readings to the broker.", ["edge.cli"]),
+    "ingest": ("Ingest: move readings from the MQTT broker into InfluxDB.", ["ingest.cli"]),
+    "metering": (
+        "Metering: energy, tce, CO2 per interval; recompute, explain; the API service.",
+        ["metering.cli", "metering.api.cli"],
+    ),
+    "demand": ("Demand: 15-minute demand, forecast and pre-alarm, demand charge.", ["metering.demand_cli"]),
+    "dr": ("Demand response: events, baselines, tracking and verification reports.", ["metering.dr_cli"]),
+    "factors": ("Emission-factor registry: list, show and validate factor files.", ["metering.factors_cli"]),
+    "tariffs": ("Time-of-use tariffs: list, show and validate tariff files.", ["metering.tariffs_cli"]),
+    "dashboards": ("Grafana dashboards generated from the plant file.", ["dashboards.cli"]),
+    "simulate": ("Simulated meters and plants for demos, tests and benchmarks.", ["simulators.cli"]),
+    "services": ("Install, build or start the local services (Mosquitto, InfluxDB).", ["core.harness.cli"]),
 }
-_MODULES: dict[str, str] = {
-    "edge": "edge.cli",
-    "ingest": "ingest.cli",
-    "metering": "metering.cli",
-    "dashboards": "dashboards.cli",
-    "simulate": "simulators.cli",
-    "services": "core.harness.cli",
-    "factors": "metering.factors_cli",
-    "tariffs": "metering.tariffs_cli",
-}
+
+
+def _load_app(module: str) -> typer.Typer | None:
+    try:
+        return importlib.import_module(module).app  # type: ignore[no-any-return]
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module.startswith(exc.name):
+            return None  # that part has no commands yet
+        raise
 
 
 def _register_parts() -> None:
-    for name, module in _MODULES.items():
-        try:
-            sub = importlib.import_module(module).app
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue  # that part has no commands yet
-        app.add_typer(sub, name=name, help=PARTS[name])
+    for name, (help_text, modules) in PARTS.items():
+        apps = [a for a in (_load_app(m) for m in modules) if a is not None]
+        if not apps:
+            continue
+        group = apps[0]
+        for extra in apps[1:]:
+            group.registered_commands.extend(extra.registered_commands)
+            group.registered_groups.extend(extra.registered_groups)
+        app.add_typer(group, name=name, help=help_text)
 
 
 @app.command()
