@@ -42,7 +42,8 @@ PARTS: dict[str, tuple[str, list[str]]] = {
 
 def _load_app(module: str) -> typer.Typer | None:
     try:
-        return importlib.import_module(module).app  # type: ignore[no-any-return]
+        sub: typer.Typer = importlib.import_module(module).app
+        return sub
     except ModuleNotFoundError as exc:
         if exc.name is not None and module.startswith(exc.name):
             return None  # that part has no commands yet
