@@ -295,8 +295,7 @@ def compute_intervals(
     t_all = epoch_seconds(df["time"])
     df = df.assign(_t=t_all)
     groups: dict[tuple[str, str], pd.DataFrame] = {
-        (str(k[0]), str(k[1])): g
-        for k, g in df.groupby(["device", "quantity"], sort=True)
+        (str(k[0]), str(k[1])): g for k, g in df.groupby(["device", "quantity"], sort=True)
     }
     for (dev_id, qname), g in groups.items():
         dev = devices[dev_id]
