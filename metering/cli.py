@@ -20,7 +20,6 @@ from metering.io import read_raw, read_readings_csv, results_table
 from metering.service import PAD, STEP, Context, ContinuousMetering, compute_period, floor_interval, recompute
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
-err = Console(stderr=True)
 
 PlantOpt = typer.Option(..., "--plant", "-p", help="The plant file (YAML).")
 
@@ -31,10 +30,10 @@ def _load(plant_path: Path) -> tuple[Plant, Context]:
         return plant, Context.load(plant, plant_path.parent)
     except PlantFileError as exc:
         for line in exc.errors:
-            err.print(line, markup=False, highlight=False)
+            typer.echo(line, err=True)
         raise typer.Exit(1) from None
     except (FactorFileError, ValueError) as exc:
-        err.print(str(exc), markup=False, highlight=False)
+        typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
 
 
@@ -43,7 +42,7 @@ def _ts(text: str, tz: str, what: str) -> pd.Timestamp:
     try:
         ts = pd.Timestamp(text)
     except ValueError:
-        err.print(f"{what}: not an ISO 8601 date or time: {text!r}", markup=False)
+        typer.echo(f"{what}: not an ISO 8601 date or time: {text!r}", err=True)
         raise typer.Exit(2) from None
     return (ts.tz_localize(tz) if ts.tzinfo is None else ts).tz_convert("UTC")
 
@@ -78,13 +77,13 @@ def recompute_cmd(
     p, ctx = _load(plant)
     t0, t1 = _ts(start, p.site.timezone, "--from"), _ts(end, p.site.timezone, "--to")
     total = int((floor_interval(t1) - floor_interval(t0)) / STEP)
-    with Progress(console=err) as bar:
+    with Progress(console=Console(stderr=True)) as bar:
         task = bar.add_task("recompute", total=max(total, 1))
         points, problems = recompute(
             ctx, _target(), t0, t1, chunk=pd.Timedelta(hours=chunk_h), progress=lambda n: bar.advance(task, n)
         )
     for line in problems:
-        err.print(f"warning: {line}", markup=False)
+        typer.echo(f"warning: {line}", err=True)
     print(f"wrote {points} points for {total} intervals")
 
 
@@ -103,7 +102,7 @@ def compute_cmd(
     try:
         df = read_readings_csv(readings)
     except ValueError as exc:
-        err.print(str(exc), markup=False)
+        typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     t0, t1 = _ts(start, p.site.timezone, "--from"), _ts(end, p.site.timezone, "--to")
     res = compute_period(ctx, df, floor_interval(t0), floor_interval(t1))
@@ -118,7 +117,7 @@ def compute_cmd(
     else:
         table.to_csv(out, index=False)
     for line in res.problems:
-        err.print(f"warning: {line}", markup=False)
+        typer.echo(f"warning: {line}", err=True)
     print(f"{out}: {len(res.energy)} energy rows, {len(res.emissions)} emissions rows")
 
 
@@ -136,7 +135,7 @@ def explain(
     try:
         p.device(device)
     except KeyError:
-        err.print(f"--device: no device {device!r} in {plant}", markup=False)
+        typer.echo(f"--device: no device {device!r} in {plant}", err=True)
         raise typer.Exit(1) from None
     t = floor_interval(_ts(interval, p.site.timezone, "--interval"))
     df = read_readings_csv(readings) if readings is not None else read_raw(_target(), p, t - PAD, t + STEP + PAD)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from metering.factors import FactorFileError, FactorNotFound, Registry, load_factor_file, load_registry
 
@@ -17,9 +15,8 @@ def _registry(files: list[Path]) -> Registry:
     try:
         return load_registry(files)
     except FactorFileError as exc:
-        err = Console(stderr=True)
         for line in exc.errors:
-            err.print(line, markup=False, highlight=False)
+            typer.echo(line, err=True)
         raise typer.Exit(1) from None
 
 
@@ -31,14 +28,14 @@ def list_factors(
 ) -> None:
     """List factors: id@version, kind, region, value and unit, validity."""
     reg = _registry(file)
-    table = Table(show_lines=False)
-    for col in ("factor", "kind", "region", "value", "unit", "valid", "method"):
-        table.add_column(col)
+    print(f"{'factor':<42} {'kind':<16} {'region':<13} {'value':>10} {'unit':<14} {'method':<9} valid")
     for f in reg:
         if (kind and f.kind != kind) or (region and f.region != region):
             continue
-        table.add_row(f.ref, f.kind, f.region, f"{f.value:.6g}", f.unit, f"{f.valid_from}…{f.valid_to or ''}", f.method)
-    Console().print(table)
+        print(
+            f"{f.ref:<42} {f.kind:<16} {f.region:<13} {f.value:>10.6g} {f.unit:<14} {f.method:<9} "
+            f"{f.valid_from}…{f.valid_to or ''}"
+        )
 
 
 @app.command()
@@ -50,7 +47,7 @@ def show(
     try:
         f = _registry(file).get(ref)
     except FactorNotFound as exc:
-        Console(stderr=True).print(str(exc), markup=False)
+        typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     print(f"{f.ref}  {f.name or ''}")
     print(f"  kind {f.kind}, carrier {f.carrier}{', fuel ' + f.fuel if f.fuel else ''}, region {f.region}")
@@ -73,7 +70,6 @@ def show(
 @app.command()
 def validate(files: list[Path] = typer.Argument(..., help="Factor files (YAML) to check.")) -> None:
     """Check factor files and print every mistake with its place."""
-    err = Console(stderr=True)
     bad = 0
     for path in files:
         try:
@@ -81,9 +77,9 @@ def validate(files: list[Path] = typer.Argument(..., help="Factor files (YAML) t
         except FactorFileError as exc:
             bad += len(exc.errors)
             for line in exc.errors:
-                err.print(line, markup=False, highlight=False)
+                typer.echo(line, err=True)
             continue
         print(f"{path}: OK — {n} factor(s)")
     if bad:
-        err.print(f"{bad} error(s)", style="bold red")
+        typer.echo(f"{bad} error(s)", err=True)
         raise typer.Exit(1)

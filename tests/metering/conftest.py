@@ -30,8 +30,15 @@ def plant() -> Plant:
     return parse_plant(PLANT_YAML)
 
 
-def counter(device: str, quantity: str, start: str, minutes: int, rate_per_min: float, first: float = 1000.0,
-            step_min: float = 1.0) -> pd.DataFrame:
+def counter(
+    device: str,
+    quantity: str,
+    start: str,
+    minutes: int,
+    rate_per_min: float,
+    first: float = 1000.0,
+    step_min: float = 1.0,
+) -> pd.DataFrame:
     """A counter sampled every `step_min` minutes that grows exactly `rate_per_min` per minute."""
     n = int(minutes / step_min) + 1
     t = pd.Timestamp(start, tz="UTC") + pd.to_timedelta(np.arange(n) * step_min, unit="min")

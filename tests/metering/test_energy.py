@@ -73,7 +73,9 @@ def test_location_and_market_scope2_with_green_power(plant: Plant) -> None:
 
 def test_green_power_is_capped_at_consumption() -> None:
     starts = pd.date_range("2023-06-01T00:00Z", periods=4, freq="15min")
-    c = GreenContract(id="x", kind="certificate", mwh=1.0, start=dt.datetime(2023, 6, 1, 8), end=dt.datetime(2023, 6, 1, 9))
+    c = GreenContract(
+        id="x", kind="certificate", mwh=1.0, start=dt.datetime(2023, 6, 1, 8), end=dt.datetime(2023, 6, 1, 9)
+    )
     avail = green_kwh_per_interval([c], pd.DatetimeIndex(starts), "Asia/Shanghai")
     assert list(avail) == pytest.approx([250.0] * 4)
     plant = parse_plant(PLANT_YAML)
@@ -157,7 +159,9 @@ factors:
     )
     r = counter("main-1", "e_imp_kwh", JUNE, 15, 1000 / 15)
     eq = parse_plant(PLANT_YAML)
-    gen = parse_plant(PLANT_YAML.replace("metering: {gwp_set: AR6}", "metering: {gwp_set: AR6, electricity_tce: generation}"))
+    gen = parse_plant(
+        PLANT_YAML.replace("metering: {gwp_set: AR6}", "metering: {gwp_set: AR6, electricity_tce: generation}")
+    )
     e_eq = compute(compute_intervals(r, eq), eq, REG).energy
     e_gen = compute(compute_intervals(r, gen), gen, load_registry([user])).energy
     assert _one(e_eq, device="main-1")["tce_kg"].iloc[0] == pytest.approx(122.9)
