@@ -123,7 +123,14 @@ class ContinuousMetering:
         for key, n in counts.items():
             if self.seen.get(key) != n:
                 dirty.update({key[1] - STEP, key[1], key[1] + STEP})
-        dirty.update(ts for (_, ts) in counts if ts not in self.written)
+        if counts:
+            # Every interval between the first and last with data, including whole intervals
+            # inside an outage (they get an estimate spread across the gap).
+            first = min(ts for _, ts in counts)
+            last = max(ts for _, ts in counts)
+            span = set(pd.date_range(first, last, freq=STEP))
+            dirty.update(ts for ts in span if ts not in self.written)
+            dirty &= span
         dirty = {ts for ts in dirty if start <= ts < end}
         if not dirty:
             return []
