@@ -45,7 +45,7 @@ STEAM_GJ_PER_T = 2.68  # enthalpy rise feedwater → ~1 MPa saturated steam, for
 
 def counters_of(d: SimDevice) -> list[str]:
     if d.carrier == "electricity":
-        return ["e_imp_kwh", "e_exp_kwh", "eq_imp_kvarh"]
+        return ["e_imp_kwh", "e_exp_kwh", "eq_imp_kvarh", "eq_exp_kvarh"]
     if d.carrier == "steam":
         return ["mass_t", "heat_gj"]
     return [FLOW[d.carrier][1]]
@@ -180,6 +180,7 @@ class PlantModel:
                 "e_imp_kwh": np.maximum(rate, 0.0),
                 "e_exp_kwh": np.maximum(-rate, 0.0),
                 "eq_imp_kvarh": np.abs(rate) * np.tan(np.arccos(pf)),
+                "eq_exp_kvarh": np.zeros_like(rate),  # inductive loads only: no capacitive reactive energy
             }
         if d.carrier == "steam":
             return {"mass_t": rate, "heat_gj": rate * STEAM_GJ_PER_T}

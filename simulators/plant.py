@@ -164,6 +164,8 @@ class SimulatedPlant:
     def pause(self) -> None:
         """Hold the register images still (tests compare what they read with `shown`)."""
         self._paused.set()
+        with self._lock:  # an update already under way finishes first
+            pass
 
     def resume(self) -> None:
         self._paused.clear()
