@@ -188,7 +188,8 @@ class Agent:
         slot.failures = 0
         self.metrics.polls.labels("partial" if result.sample.bad else "ok").inc()
         for reason in result.reasons:
-            self.metrics.error(f"bad_value:{reason.split(':')[0]}", f"device {dev.device.id}: bad value: {reason}")
+            kind = reason.split(":")[0].split("(")[0].strip()
+            self.metrics.error(f"bad_value:{kind}", f"device {dev.device.id}: bad value: {reason}")
         if slot.online is not True:
             if slot.online is False:
                 log.info("device %s back online", dev.device.id)

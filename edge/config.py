@@ -109,6 +109,8 @@ def _profile_errors(where: str, src: ModbusTcpSource | ModbusRtuSource, extra_di
             yield f"{where}: source.profile: {lines[0]}"
             return
         for line in lines:
+            # Core's profile errors read "file.yaml: <loc>: Value error, …"; keep the message.
+            line = line.replace(": : ", ": ").replace("Value error, ", "")
             yield f"{where}: source.profile: {src.profile!r} is broken: {line}"
 
 

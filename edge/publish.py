@@ -107,6 +107,7 @@ class Publisher:
         self._replay: list[PendingBatch] = list(self.outbox.unacked())
         self._device_status: dict[str, bytes] = {}
         self.last_error: str | None = None
+        self._stopping = False
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -136,6 +137,7 @@ class Publisher:
             deadline = time.monotonic() + 2
             while not info.is_published() and time.monotonic() < deadline and self.connected:
                 await asyncio.sleep(0.02)
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
         self.client = None
@@ -191,7 +193,7 @@ class Publisher:
         if up:
             log.info("connected to %s (MQTT %s)", self.cfg.url, "5" if self.v5 else "3.1.1")
             self.last_error = None
-        else:
+        elif not self._stopping:
             self.last_error = reason
             log.warning("lost the broker (%s); readings are kept in the outbox", reason)
         self._wake.set()
