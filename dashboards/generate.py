@@ -933,7 +933,8 @@ def quality(plant: Plant, lang: Lang) -> dm.Dashboard:
         RAW,
         [
             (
-                f'SELECT sum("samples") / sum("expected") * 100 FROM "{sc.INGEST_QUALITY}" WHERE {where} '
+                f'SELECT sum("samples") / sum("expected") * 100 AS "completeness_pct" '
+                f'FROM "{sc.INGEST_QUALITY}" WHERE {where} '
                 'GROUP BY "device"',
                 "$tag_device",
             )
@@ -1112,7 +1113,7 @@ def alerts(plant: Plant, lang: Lang) -> dm.Dashboard:
         [
             (
                 f'SELECT count("value") FROM "{sc.ALERTS}" WHERE {where} '
-                f"AND \"state\" = '{sc.FIRING}' GROUP BY \"severity\"",
+                f'AND "state" = \'{sc.FIRING}\' GROUP BY "severity"',
                 "$tag_severity",
             )
         ],
