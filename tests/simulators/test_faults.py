@@ -117,10 +117,22 @@ def test_counter_rollover_reset_and_replacement() -> None:
 def test_history_records_modbus_and_mqtt_faults() -> None:
     devices = [
         _meter("slow"),
-        {"id": "plug", "name": "plug", "kind": "other", "rated": 5, "model": "constant",
-         "meter": {"protocol": "mqtt", "payload": "tasmota", "period_s": 10}},
-        {"id": "gw", "name": "gw", "kind": "other", "rated": 5, "model": "constant",
-         "meter": {"protocol": "mqtt", "payload": "vendor-gateway", "period_s": 10}},
+        {
+            "id": "plug",
+            "name": "plug",
+            "kind": "other",
+            "rated": 5,
+            "model": "constant",
+            "meter": {"protocol": "mqtt", "payload": "tasmota", "period_s": 10},
+        },
+        {
+            "id": "gw",
+            "name": "gw",
+            "kind": "other",
+            "rated": 5,
+            "model": "constant",
+            "meter": {"protocol": "mqtt", "payload": "vendor-gateway", "period_s": 10},
+        },
     ]
     faults = [
         {"device": "slow", "kind": "timeout", "at": 600, "duration_s": 120},
@@ -152,8 +164,14 @@ def test_mqtt_device_faults_on_the_broker(mosquitto) -> None:
     at = datetime.now(UTC) + timedelta(seconds=2)
     devs = ["dup", "ooo", "skew", "gone", "fine"]
     devices = [
-        {"id": i, "name": i, "kind": "other", "rated": 5, "model": "constant",
-         "meter": {"protocol": "mqtt", "payload": "vendor-gateway", "period_s": 0.5}}
+        {
+            "id": i,
+            "name": i,
+            "kind": "other",
+            "rated": 5,
+            "model": "constant",
+            "meter": {"protocol": "mqtt", "payload": "vendor-gateway", "period_s": 0.5},
+        }
         for i in devs
     ]
     faults = [
