@@ -86,7 +86,8 @@ def main() -> None:
     sim.stop()
     ok, errors = sum(r[0] for r in results), sum(r[1] for r in results)
     print(
-        f"scenario {args.scenario}: {n_meters} Modbus meters on {len(sim.servers)} ports, {args.clients} client processes"
+        f"scenario {args.scenario}: {n_meters} Modbus meters on {len(sim.servers)} ports, "
+        f"{args.clients} client processes"
     )
     print(
         f"requests served: {served} in {wall:.1f} s wall = {served / wall:,.0f} req/s (client ok {ok}, errors {errors})"
