@@ -354,11 +354,20 @@ class Integrator:
         """(rate per device, counters per device) at epoch seconds `ts` (not before the origin)."""
         slot = int(ts // SLOT_S)
         self.advance(slot)
+        base = self.cum
+        if slot < self.slot:
+            # A time already passed (e.g. a payload's own timestamp): take back the slots since.
+            back = np.arange(slot, self.slot, dtype=np.int64)
+            back_rates = self.model.rates(back)
+            base = {}
+            for i, cum in self.cum.items():
+                cr_back = self.model.counter_rates(i, back_rates[i], back)
+                base[i] = {k: cum[k] - float(cr_back[k].sum()) * SLOT_S / 3600.0 for k in cum}
         slots = np.array([slot], dtype=np.int64)
         rates = self.model.rates(slots)
         frac_h = (ts - slot * SLOT_S) / 3600.0
         counters: dict[str, dict[str, float]] = {}
-        for i, cum in self.cum.items():
+        for i, cum in base.items():
             cr = self.model.counter_rates(i, rates[i], slots)
             counters[i] = {k: cum[k] + float(cr[k][0]) * frac_h for k in cum}
         return {i: float(r[0]) for i, r in rates.items()}, counters

@@ -145,3 +145,49 @@ def test_history_published_as_mqtt_batches(mosquitto, tmp_path: Path) -> None:
     assert len({b.device for b in batches}) == 19
     first = min(s.ts for b in batches for s in b.samples)
     assert first == int(datetime.fromisoformat("2026-03-02T08:00:00+08:00").timestamp() * 1000)
+
+
+def test_simulate_run_serves_prints_endpoints_and_stops_on_sigint(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    plant_file = tmp_path / "plant.yaml"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "core.cli",
+            "simulate",
+            "run",
+            "-s",
+            "small",
+            "--no-mqtt",
+            "--plant-out",
+            str(plant_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("plant file:"):
+            break
+    modbus = [x for x in lines if x.startswith("modbus")]
+    assert len(modbus) == 5, lines  # 3 gateways + 2 stand-alone meters
+    plant = load_plant(plant_file)
+    kiln = plant.device("kiln-1").source
+    assert kiln is not None and kiln.protocol == "modbus-tcp"
+    from pymodbus.client import ModbusTcpClient
+
+    client = ModbusTcpClient(kiln.host, port=kiln.port)
+    assert client.connect()
+    rr = client.read_input_registers(52, count=2, device_id=kiln.unit)
+    assert not rr.isError() and client.convert_from_registers(rr.registers, client.DATATYPE.FLOAT32) > 0
+    client.close()
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "stopped" in rest
