@@ -86,7 +86,11 @@ class Collector:
     """Subscribes to everything under a prefix on a real broker and keeps what arrives."""
 
     def __init__(self, broker: Mosquitto, topic: str = "pc/#", persistent: bool = False):
-        """`persistent`: a session the broker keeps (and queues for) across a broker restart."""
+        """`persistent`: a session the broker keeps (and queues for) across a broker restart.
+
+        On a TLS broker the collector presents the harness's client certificate and logs in as
+        `reader` (tests/conftest.py SECURE_USERS).
+        """
         self.messages: list[tuple[str, bytes, bool]] = []
         self.cond = threading.Condition()
         cid = f"collector-{id(self)}"
@@ -98,6 +102,10 @@ class Collector:
         if persistent:
             props.SessionExpiryInterval = 3600
         self.c.reconnect_delay_set(1, 2)
+        if broker.tls is not None:
+            self.c.tls_set(str(broker.tls.ca), str(broker.tls.client_cert), str(broker.tls.client_key))
+        if broker.passwords is not None:
+            self.c.username_pw_set("reader", broker.passwords["reader"])
         self.c.connect(broker.host, broker.port, clean_start=not persistent, properties=props)
         self.c.loop_start()
         self.c.subscribe(topic, qos=1)
