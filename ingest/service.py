@@ -201,6 +201,7 @@ class IngestService:
         self.connected.set()
 
     def _on_subscribe(self, *_: Any) -> None:
+        log.info("subscribed to %s", ", ".join(self._subscriptions()))
         self._subscribed.set()
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
