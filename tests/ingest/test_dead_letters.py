@@ -120,14 +120,18 @@ def test_field_type_conflict_isolates_only_the_offending_lines(
     listener = DlqListener(mosquitto.url, dlq_topic("ingest"))
     pub = publisher()
     try:
-        samples = [Sample(TS0 + i * 1000, {"p_kw": 1.0 + i} if i % 10 == 3 else {"q_kvar": float(i)}) for i in range(100)]
+        samples = [
+            Sample(TS0 + i * 1000, {"p_kw": 1.0 + i} if i % 10 == 3 else {"q_kvar": float(i)}) for i in range(100)
+        ]
         pub.batch("plant-a", ReadingBatch("edge-01", "tr-01", 1, samples))
         pub.flush()
         assert wait_for(lambda: count_points(influx_target, "electricity", "q_kvar"), 90) == 90
         records = listener.wait(10)
         assert len(records) == 10
         assert {r["reason"] for r in records} == {"influx_422"}
-        assert sorted(int(str(r["line"]).rsplit(" ", 1)[1]) for r in records) == [TS0 + i * 1000 for i in range(3, 100, 10)]
+        assert sorted(int(str(r["line"]).rsplit(" ", 1)[1]) for r in records) == [
+            TS0 + i * 1000 for i in range(3, 100, 10)
+        ]
         df = influxql(influx_target, 'SELECT "p_kw" FROM "electricity"')
         assert len(df) == 1  # only the pre-existing integer point
         # The message was acknowledged once its good lines were written and bad ones dead-lettered.

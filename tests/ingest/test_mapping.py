@@ -73,9 +73,7 @@ json_values = st.recursive(
 def _mutated_batch() -> st.SearchStrategy[bytes]:
     """Valid batches with one key replaced by an arbitrary JSON value: the near-misses."""
     keys = ["schema", "edge", "device", "seq", "samples", "extra"]
-    return st.builds(
-        lambda k, v: json.dumps({**json.loads(GOOD), k: v}).encode(), st.sampled_from(keys), json_values
-    )
+    return st.builds(lambda k, v: json.dumps({**json.loads(GOOD), k: v}).encode(), st.sampled_from(keys), json_values)
 
 
 @settings(max_examples=400, deadline=None)

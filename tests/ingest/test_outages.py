@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 
@@ -74,6 +77,7 @@ def test_two_processes_on_the_shared_subscription_store_every_point_once(mosquit
         time.sleep(8)
         sent = load.stop()
         assert wait_for(lambda: stored_samples(influx_target), sent, 90) == sent
+
         # Both processes took part: each wrote its own accounting points.
         def instances() -> int:
             q = influxql(influx_target, 'SHOW TAG VALUES FROM "ingest_quality" WITH KEY = "ingest"')
@@ -81,7 +85,10 @@ def test_two_processes_on_the_shared_subscription_store_every_point_once(mosquit
 
         assert wait_for(instances, 2, 30) == 2
         # Values are exact, not just counted: spot-check one batch.
-        df = influxql(influx_target, f"SELECT * FROM \"unregistered\" WHERE device = 'm-007' AND time = {TS0 + 3 * 5 * 1000 + 2000}ms")
+        df = influxql(
+            influx_target,
+            f"SELECT * FROM \"unregistered\" WHERE device = 'm-007' AND time = {TS0 + 3 * 5 * 1000 + 2000}ms",
+        )
         expected = ReadingBatch("edge-01", "m-007", 3, [Sample(0, {f"v{k}_kw": 3002.0 + k / 8 for k in range(8)})])
         assert {k: df[k].iloc[0] for k in expected.samples[0].values} == expected.samples[0].values
     finally:
@@ -90,3 +97,54 @@ def test_two_processes_on_the_shared_subscription_store_every_point_once(mosquit
         for p in procs:
             p.wait(30)
     assert [p.returncode for p in procs] == [0, 0]
+
+
+def test_retire_writes_what_the_broker_queued_for_a_stopped_instance(
+    mosquitto, influx_target, ingest_factory, tmp_path
+):
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    a_id = f"ingest-a-{uuid.uuid4().hex[:6]}"
+    a = ingest_factory(mosquitto.url, influx_target, client_id=a_id, share_group=group)
+    ingest_factory(mosquitto.url, influx_target, share_group=group)
+    a.stop()  # its session stays in the group: the broker queues a share for it
+    load = LoadPublisher(mosquitto.url, devices=20, rate_hz=4.0, samples=1).start()
+    time.sleep(3)
+    sent = load.stop()
+    time.sleep(3)
+    assert 0 < stored_samples(influx_target) < sent  # a's share waits at the broker
+    env_target = influx_target
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "core.cli",
+            "ingest",
+            "retire",
+            "--client-id",
+            a_id,
+            "--share-group",
+            group,
+            "--idle",
+            "2",
+        ],
+        env={
+            **os.environ,
+            "PLANTCARBON_MQTT_URL": mosquitto.url,
+            "PLANTCARBON_INFLUX_URL": env_target.url,
+            "PLANTCARBON_INFLUX_ORG": env_target.org,
+            "PLANTCARBON_INFLUX_TOKEN": env_target.token,
+            "PLANTCARBON_INFLUX_RAW_BUCKET": env_target.raw_bucket,
+            "PLANTCARBON_DATA_DIR": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{a_id}: drained" in proc.stdout
+    assert wait_for(lambda: stored_samples(influx_target), sent, 30) == sent
+    # The group no longer sends anything to the retired instance: all later batches land.
+    load = LoadPublisher(mosquitto.url, devices=20, rate_hz=4.0, samples=1, site="load2").start()
+    time.sleep(2)
+    sent2 = load.stop()
+    assert wait_for(lambda: count_points(influx_target, "unregistered", "v0_kw", "site = 'load2'"), sent2, 30) == sent2
