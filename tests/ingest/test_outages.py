@@ -1,4 +1,4 @@
-"""No loss across outages: InfluxDB stopped for 2 minutes, ingest killed with -9, two ingest processes."""
+"""No loss across outages: InfluxDB stopped 2 minutes, ingest kill -9, broker restarts, two processes, retiring one."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import uuid
 import pytest
 
 from core.harness.influxdb import start_influxdb
+from core.harness.mosquitto import start_mosquitto
 from core.influx import influxql
 from core.wire import ReadingBatch, Sample
-from tests.ingest.conftest import TS0, LoadPublisher, count_points, ingest_process, wait_for
+from tests.ingest.conftest import TS0, LoadPublisher, Publisher, count_points, ingest_process, make_batch, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -148,3 +149,34 @@ def test_retire_writes_what_the_broker_queued_for_a_stopped_instance(
     time.sleep(2)
     sent2 = load.stop()
     assert wait_for(lambda: count_points(influx_target, "unregistered", "v0_kw", "site = 'load2'"), sent2, 30) == sent2
+
+
+def test_broker_restarts_with_ingest_running_and_with_a_queue_for_it(influx_target, ingest_factory, tmp_path):
+    broker = start_mosquitto(tmp_path / "mosquitto")  # dedicated: this test restarts it
+    try:
+        cid = f"ingest-b-{uuid.uuid4().hex[:6]}"
+        svc = ingest_factory(broker.url, influx_target, client_id=cid)
+
+        def publish(first_seq: int, n: int) -> None:
+            pub = Publisher(broker.url)
+            for seq in range(first_seq, first_seq + n):
+                pub.batch("b", make_batch("m-001", seq, 5, TS0 + seq * 5000))
+            pub.close()
+
+        publish(1, 50)
+        assert wait_for(lambda: stored_samples(influx_target), 250, 30) == 250
+        broker.stop()
+        time.sleep(2)
+        broker.start()  # same port, persisted sessions
+        assert svc.connected.wait(30)  # ingest reconnected by itself
+        publish(51, 50)
+        assert wait_for(lambda: stored_samples(influx_target), 500, 30) == 500
+
+        svc.stop()  # the broker now queues for the session …
+        publish(101, 50)
+        broker.stop()  # … and keeps that queue across its own restart
+        broker.start()
+        ingest_factory(broker.url, influx_target, client_id=cid, share_group=svc.cfg.share_group)
+        assert wait_for(lambda: stored_samples(influx_target), 750, 30) == 750
+    finally:
+        broker.stop()
