@@ -109,7 +109,7 @@ def test_push_names_the_dashboard_grafana_refused(grafana: tuple[str, Recorder])
     url, rec = grafana
     rec.refuse_dashboards = True
     docs = dashboard_docs(load_plant(PLANT))
-    with pytest.raises(PushError, match="dashboard 'pc-plant-a-overview'.*412"):
+    with pytest.raises(PushError, match=r"dashboard 'pc-plant-a-overview'.*412"):
         push(docs, url, "t")
 
 
