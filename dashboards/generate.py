@@ -542,7 +542,7 @@ def equipment(plant: Plant, lang: Lang, kind: str, thresholds: Sequence[Threshol
     devices = [d for d in plant.devices if d.kind == kind and d.source is not None]
     if not devices:
         return None
-    b = _dashboard(plant, lang, f"eq-{kind}", "dash.equipment", kind.replace("_", " "))
+    b = _dashboard(plant, lang, f"eq-{kind}", "dash.equipment", text(f"kind.{kind}", lang))
     carriers = sorted({d.carrier for d in devices})
     frm = q_ident(carriers[0]) if len(carriers) == 1 else regex_of(carriers)
     kind_filter = f"\"kind\" = '{kind}'"

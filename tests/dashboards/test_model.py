@@ -75,10 +75,21 @@ def test_titles_follow_the_language(docs: list[dict]) -> None:
     zh = {d["uid"]: d for d in docs if d["uid"].endswith("-zh")}
     assert en["pc-plant-a-overview"]["title"] == "Plant A · Plant overview"
     assert zh["pc-plant-a-overview-zh"]["title"] == "Plant A · 工厂总览"
+    assert zh["pc-plant-a-eq-transformer-zh"]["title"] == "Plant A · 设备 · 变压器"
     cjk = re.compile(r"[\u4e00-\u9fff]")
     for doc in zh.values():
         for p in doc["panels"]:
             assert cjk.search(p["title"]), (doc["uid"], p["title"])
+
+
+def test_every_device_kind_has_a_title_in_both_languages() -> None:
+    from typing import get_args
+
+    from core.plant import DeviceKind
+    from dashboards.i18n import TEXTS
+
+    for kind in get_args(DeviceKind):
+        assert f"kind.{kind}" in TEXTS
 
 
 def _panel(doc: dict, title: str) -> dict:
@@ -161,3 +172,26 @@ def test_panel_time_override_today_is_local() -> None:
     assert hi == int(datetime(2026, 11, 21, 16, 0, tzinfo=UTC).timestamp() * 1000) - 1
     lo, hi = panel_range("now-24h", "now", "5m", now, "Asia/Shanghai")
     assert hi - lo == 300_000
+
+
+def test_implausible_values_for_the_unit_fail_the_check() -> None:
+    import pandas as pd
+
+    from dashboards.validate import Query
+    from dashboards.verify import _check_frame
+
+    panel = {"fieldConfig": {"defaults": {"unit": "percent"}}}
+    q = Query(
+        "panel 1 'Load factor' A",
+        sc.RAW_DS_UID,
+        'SELECT mean("p_kw") / 500 * 100 FROM "electricity"',
+        "time_series",
+        panel,
+    )
+    assert _check_frame(q, pd.DataFrame({"mean": [50.0, float("nan")]})) is None
+    assert (
+        _check_frame(q, pd.DataFrame({"mean": [50.0, 180.0]}))
+        == "1 value(s) outside 0.0..150.0 for unit percent, e.g. 180.0"
+    )
+    assert _check_frame(q, pd.DataFrame({"max": [1.0]})) == "no column 'mean' in ['max']"
+    assert _check_frame(q, pd.DataFrame()) == "no rows"

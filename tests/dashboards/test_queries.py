@@ -15,18 +15,11 @@ from core.plant import load_plant
 from dashboards.provision import dashboard_docs
 from dashboards.validate import queries
 from dashboards.verify import Check, Verifier, expected_columns, verify
-from tests.dashboards.synthetic import Written, fill
+from tests.dashboards.synthetic import Written
 
 pytestmark = pytest.mark.integration
 
 PLANT = Path(__file__).resolve().parents[2] / "examples" / "plant-a.yaml"
-
-
-@pytest.fixture
-def filled(influx_target: InfluxTarget) -> tuple[InfluxTarget, Written, datetime]:
-    now = datetime.now(UTC)
-    written = fill(load_plant(PLANT), influx_target, now)
-    return influx_target, written, now
 
 
 def _panel_check(verifier: Verifier, doc: dict[str, Any], title: str) -> Check:
@@ -95,3 +88,43 @@ def test_expected_columns_reads_the_outer_select() -> None:
     assert expected_columns('SELECT sum("p") FROM (SELECT last("p_kw") AS "p" FROM "e")') == ["sum"]
     assert expected_columns('SELECT max("a") AS "demand", last("b") AS "limit" FROM "d"') == ["demand", "limit"]
     assert expected_columns('SELECT "message", "rule" FROM "alerts"') == ["message", "rule"]
+
+
+def test_cli_verify_reports_every_query_passing(
+    filled: tuple[InfluxTarget, Written, datetime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from core.cli import app
+
+    target, _, _ = filled
+    for name, value in (
+        ("URL", target.url),
+        ("ORG", target.org),
+        ("TOKEN", target.token),
+        ("RAW_BUCKET", target.raw_bucket),
+        ("METERING_BUCKET", target.metering_bucket),
+    ):
+        monkeypatch.setenv(f"PLANTCARBON_INFLUX_{name}", value)
+    result = CliRunner().invoke(app, ["dashboards", "verify", "--plant", str(PLANT)])
+    assert result.exit_code == 0, result.output
+    n = sum(len(queries(d)) for d in dashboard_docs(load_plant(PLANT)))
+    assert f"{n} of {n} queries return data" in result.output
+
+
+def test_cli_verify_fails_on_empty_buckets(influx_target: InfluxTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from core.cli import app
+
+    for name, value in (
+        ("URL", influx_target.url),
+        ("ORG", influx_target.org),
+        ("TOKEN", influx_target.token),
+        ("RAW_BUCKET", influx_target.raw_bucket),
+        ("METERING_BUCKET", influx_target.metering_bucket),
+    ):
+        monkeypatch.setenv(f"PLANTCARBON_INFLUX_{name}", value)
+    result = CliRunner().invoke(app, ["dashboards", "verify", "--plant", str(PLANT)])
+    assert result.exit_code == 1
+    assert "FAIL pc-plant-a-overview variable site: no values" in result.output
