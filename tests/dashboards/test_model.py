@@ -10,7 +10,7 @@ import pytest
 
 from core.plant import load_plant
 from dashboards import schema as sc
-from dashboards.generate import Threshold, build_dashboards, regex_of
+from dashboards.generate import Threshold, build_dashboards
 from dashboards.influxql import InfluxAnnotation, InfluxQLQuery
 from dashboards.interpolate import format_interval, interpolate, interval_ms, panel_range, round_interval_ms
 from dashboards.provision import dashboard_docs
@@ -109,10 +109,31 @@ def test_demand_limit_and_prealarm_are_drawn_from_the_plant_file(docs: list[dict
 def test_site_totals_use_main_meters_only(docs: list[dict]) -> None:
     overview = docs[0]
     co2 = _panel(overview, "CO2 today (location-based)")["targets"][0]["query"]
-    assert regex_of(["tr-01", "boiler-1", "steam-1"]) in co2  # the main meters of plant-a
-    assert "kiln" not in co2 and "pv-01" not in co2
+    assert "\"role\" = 'main'" in co2 and "\"method\" != 'market'" in co2
     top = _panel(overview, "Top consumers today (tce)")["targets"][0]["query"]
     assert "tr-01" not in top  # tr-01 has sub-meters: ranking it beside them would count twice
+    carbon = next(d for d in docs if d["uid"] == "pc-plant-a-carbon")
+    by_area = _panel(carbon, "CO2 by area")["targets"][0]["query"]
+    assert '"device" !~ /^(tr\\-01)$/' in by_area and "\"role\" != 'virtual'" in by_area
+
+
+def test_site_demand_rows_are_the_single_main_meter_or_site() -> None:
+    from core.plant import parse_plant
+    from dashboards.generate import site_demand_device
+
+    plant = load_plant(PLANT)
+    assert site_demand_device(plant) == "tr-01"  # plant-a has one main electricity meter
+    two = plant.model_dump(mode="json")
+    two["devices"].append(
+        {
+            "id": "tr-02",
+            "name": "T2",
+            "kind": "transformer",
+            "carrier": "electricity",
+            "source": {"protocol": "modbus-tcp", "host": "127.0.0.1", "port": 5030, "profile": "eastron-sdm630"},
+        }
+    )
+    assert site_demand_device(parse_plant(__import__("yaml").safe_dump(two))) == "_site"
 
 
 def test_equipment_panels_follow_the_meter_profile() -> None:
