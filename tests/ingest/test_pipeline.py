@@ -85,3 +85,11 @@ def test_accounting_and_device_status(mosquitto, influx_target, ingest_factory, 
     st = influxql(influx_target, 'SELECT * FROM "device_status" GROUP BY *')
     assert st["online"].tolist() == [False] and st["error"].tolist() == ["timeout"]
     assert svc.metrics.seq_gaps._value.get() == 2 and svc.metrics.duplicates._value.get() == 1
+
+
+def test_mqtt_311_plain_subscription(mosquitto, influx_target, ingest_factory, publisher):
+    ingest_factory(mosquitto.url, influx_target, protocol="3.1.1")
+    pub = publisher()
+    pub.batch("site-x", ReadingBatch("edge-01", "m-1", 1, [Sample(TS0, {"p_kw": 7.0})]))
+    pub.flush()
+    assert wait_for(lambda: count_points(influx_target, "unregistered", "p_kw"), 1, 30) == 1
