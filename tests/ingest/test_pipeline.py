@@ -97,12 +97,12 @@ def test_mqtt_311_plain_subscription(mosquitto, influx_target, ingest_factory, p
 
 def test_graceful_stop_acknowledges_everything_it_wrote(mosquitto, influx_target, ingest_factory, publisher):
     cid = "ingest-graceful-" + str(TS0)
-    svc = ingest_factory(mosquitto.url, influx_target, client_id=cid, batch_max_age_s=2.0)
+    svc = ingest_factory(mosquitto.url, influx_target, client_id=cid, batch_max_age_s=30.0)
     pub = publisher()
     for seq in range(1, 21):
         pub.batch("s", ReadingBatch("edge-01", "m-1", seq, [Sample(TS0 + seq, {"p_kw": float(seq)})]))
     pub.flush()
-    # All received, none acknowledged yet (the batch stays open for 2 s): stop() must flush it.
+    # All received, none acknowledged yet (the batch stays open for 30 s): stop() must flush it.
     assert wait_for(svc.pipeline_messages, 20, 10) == 20
     assert svc.handled == 0
     svc.stop()
