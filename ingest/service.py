@@ -157,6 +157,7 @@ def delete_session(cfg: IngestConfig, timeout_s: float = 15.0) -> None:
 
 class IngestService:
     def __init__(self, cfg: IngestConfig, metrics: IngestMetrics | None = None):
+        parse_mqtt_url(cfg.mqtt_url)  # a bad URL fails here, before anything is opened
         self.cfg = cfg
         self.metrics = metrics or IngestMetrics()
         self.book = TagBook.from_plants(cfg.plants)
