@@ -204,6 +204,7 @@ def sustained(args: argparse.Namespace) -> None:
         t.start()
         procs = [*(("ingest", p) for p in ingests), ("influxd", influx.proc), ("mosquitto", broker.proc)]
         cpu0 = cpu_all(procs)
+        cpu0["bench (publisher, prober)"] = time.process_time()
         t0 = time.monotonic()
         start_ms = int(time.time() * 1000)
         seq = 0
@@ -236,6 +237,7 @@ def sustained(args: argparse.Namespace) -> None:
             time.sleep(0.5)
         t_all = time.monotonic() - t0
         cpu1 = cpu_all(procs)
+        cpu1["bench (publisher, prober)"] = time.process_time()
         stop_deadline = time.monotonic() + 10
         stop.set()
         t.join(15)
