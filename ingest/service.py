@@ -137,7 +137,11 @@ def delete_session(cfg: IngestConfig, timeout_s: float = 15.0) -> None:
     if cfg.username:
         c.username_pw_set(cfg.username, cfg.password)
     if tls or cfg.ca_file:
-        c.tls_set(ca_certs=str(cfg.ca_file) if cfg.ca_file else None)
+        c.tls_set(
+            ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
+            certfile=str(cfg.cert_file) if cfg.cert_file else None,
+            keyfile=str(cfg.key_file) if cfg.key_file else None,
+        )
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 0
     done = threading.Event()
