@@ -16,7 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 QUANTITY_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 
-Metric = Literal["quantity", "site_power", "data_age_s"]
+# quantity: a raw reading of one device; site_power: Σ p_kw of the main electricity meters (kW);
+# site_co2_kg_h: site power × the grid factor (kg CO2/h); demand_forecast_pct: the demand
+# engine's forecast as % of the contracted limit; data_age_s: seconds since a device last
+# reported (device offline, data gap).
+Metric = Literal["quantity", "site_power", "site_co2_kg_h", "demand_forecast_pct", "data_age_s"]
 Condition = Literal["above", "below", "outside", "rate_of_change"]
 Severity = Literal["info", "warning", "critical"]
 
@@ -110,9 +114,12 @@ class RuleSpec(BaseModel):
         return self.threshold
 
     def describe(self) -> str:
-        what = {"quantity": f"{self.device}.{self.quantity}", "site_power": "site power (kW)"}.get(
-            self.metric, f"{self.device} data age (s)"
-        )
+        what = {
+            "quantity": f"{self.device}.{self.quantity}",
+            "site_power": "site power (kW)",
+            "site_co2_kg_h": "site CO2 rate (kg/h)",
+            "demand_forecast_pct": "demand forecast (% of limit)",
+        }.get(self.metric, f"{self.device} data age (s)")
         if self.condition == "outside":
             return f"{what} outside {self.low}..{self.high}"
         if self.condition == "rate_of_change":

@@ -10,6 +10,7 @@ once per reason; stored rules that no longer validate are skipped and logged onc
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -22,12 +23,13 @@ from zoneinfo import ZoneInfo
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from core.influx import InfluxTarget, write_lines
+from core.influx import InfluxQLError, InfluxTarget, influxql, quote_literal, write_lines
 from core.plant import Plant
 from core.wire import Sample, WireError, alert_topic, data_subscription, decode_batch, parse_topic
 from metering.alerts.engine import RuleState, evaluate
 from metering.alerts.notify import AlertEvent, Dispatcher, Sink, alert_line
 from metering.alerts.rules import RuleSpec
+from metering.factors import FactorFileError, FactorNotFound, load_registry
 from metering.state.store import Store
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ class AlertService:
             sinks.append(("influx", self._write_influx))
         self.dispatcher = Dispatcher(sinks + list(extra_sinks or []))
         self._tick_thread = threading.Thread(target=self._tick_loop, name="alert-tick", daemon=True)
+        self.grid_kg_per_kwh = grid_factor(plant)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -184,9 +187,17 @@ class AlertService:
                     if spec.metric == "quantity" and spec.device == device and spec.quantity in sample.values:
                         assert spec.quantity is not None
                         self._step(rule, sample.values[spec.quantity], sample.ts)
-                    elif spec.metric == "site_power" and "p_kw" in sample.values and self._counts_to_site(device):
+                    elif (
+                        spec.metric in ("site_power", "site_co2_kg_h")
+                        and "p_kw" in sample.values
+                        and self._counts_to_site(device)
+                    ):
                         total = sum(v for (s, _d), v in self._power.items() if s == site)
-                        self._step(rule, total, sample.ts)
+                        if spec.metric == "site_power":
+                            self._step(rule, total, sample.ts)
+                        elif self.grid_kg_per_kwh is not None:
+                            # kW × kg/kWh = kg/h.
+                            self._step(rule, total * self.grid_kg_per_kwh, sample.ts)
 
     def _counts_to_site(self, device: str) -> bool:
         if self.plant is None:
@@ -197,15 +208,42 @@ class AlertService:
             return False
         return d.role == "main" and d.carrier == "electricity"
 
-    def tick(self, now_s: float | None = None) -> None:
-        """Evaluate data-age rules (device offline, data gap)."""
+    def tick(self, now_s: float | None = None, demand: dict[str, float] | None = None) -> None:
+        """Evaluate data-age rules (device offline, data gap) and demand forecast against the limit.
+
+        `demand`: site → forecast % of limit; read from the `demand` measurement when not given.
+        """
         t = time.time() if now_s is None else now_s
         with self._lock:
+            sites = {r.spec.site for r in self._rules.values() if r.spec.metric == "demand_forecast_pct"}
+        if demand is None:
+            demand = {s: v for s in sites if (v := self._demand_pct(s)) is not None}
+        with self._lock:
+            for rule in self._rules.values():
+                if rule.spec.metric == "demand_forecast_pct" and rule.spec.site in demand:
+                    self._step(rule, demand[rule.spec.site], int(t * 1000))
             for rule in self._rules.values():
                 spec = rule.spec
                 if spec.metric == "data_age_s" and spec.device is not None:
                     seen = self._last_seen.get((spec.site, spec.device), self._started)
                     self._step(rule, t - seen, int(t * 1000))
+
+    def _demand_pct(self, site: str) -> float | None:
+        """The demand engine's latest forecast as % of the limit (written every minute or so)."""
+        if self.influx is None:
+            return None
+        q = (
+            'SELECT last("forecast_kw") AS "f", last("limit_kw") AS "l" FROM "demand" '
+            f'WHERE "site" = {quote_literal(site)} AND time > now() - 30m'
+        )
+        try:
+            df = influxql(self.influx, q, self.influx.metering_bucket, timeout_s=5)
+        except InfluxQLError as exc:
+            self._count_bad("influx_down", str(exc))
+            return None
+        if df.empty or not df["l"].iloc[0]:
+            return None
+        return float(100 * df["f"].iloc[0] / df["l"].iloc[0])
 
     def _tick_loop(self) -> None:
         n = 0
@@ -262,8 +300,6 @@ class AlertService:
         self.dispatcher.submit(ev)
 
     def _publish(self, ev: AlertEvent) -> None:
-        import json
-
         info = self.client.publish(
             alert_topic(ev.site, ev.rule, self.prefix), json.dumps(ev.payload()), qos=1, retain=True
         )
@@ -277,3 +313,16 @@ class AlertService:
 
 def store_open(store: Store, rule_id: str) -> bool:
     return store.open_alert(rule_id) is not None
+
+
+def grid_factor(plant: Plant | None) -> float | None:
+    """kg CO2 per kWh of the site's grid region today (location-based), for the CO2-rate metric."""
+    if plant is None:
+        return None
+    try:
+        reg = load_registry(plant.metering.factor_files)
+        f = reg.lookup("grid-average", when=datetime.now(UTC), region=plant.site.grid_region, gas="CO2")
+        return f.kg_per("kWh")
+    except (FactorNotFound, FactorFileError, ValueError) as exc:
+        log.warning("no grid factor for %s: CO2-rate rules will not fire (%s)", plant.site.grid_region, exc)
+        return None

@@ -219,3 +219,61 @@ def test_a_failing_webhook_does_not_stop_the_others(mosquitto: Mosquitto, plant:
     svc.feed("plant-a", "tr-01", [Sample(1772589600000, {"p_kw": 4500.0})])
     svc.dispatcher.close()
     assert [e.state for e in events] == ["firing"] and svc.dispatcher.errors["dead"] == 1
+
+
+def test_co2_rate_rule_uses_the_grid_factor(mosquitto: Mosquitto, plant: Plant, store: Store) -> None:
+    # plant-a is on the East China grid: 0.55 tCO2/MWh = 0.55 kg/kWh for 2023, the newest regional value
+    # (生态环境部 国家统计局《关于发布2023年电力二氧化碳排放因子的公告》), carried forward by the registry.
+    store.create_threshold(
+        {"id": "co2-rate", "site": "plant-a", "metric": "site_co2_kg_h", "condition": "above", "threshold": 2000.0},
+        "em",
+    )
+    events: list[AlertEvent] = []
+    svc = AlertService(store, plant, mosquitto.url, extra_sinks=[("list", events.append)])
+    assert svc.grid_kg_per_kwh == pytest.approx(0.55)
+    svc.reload()
+    ts = 1772589600000
+    svc.feed("plant-a", "tr-01", [Sample(ts, {"p_kw": 3600.0})])  # 3600 kW × 0.55 = 1980 kg/h
+    svc.feed("plant-a", "tr-01", [Sample(ts + 1000, {"p_kw": 3700.0})])  # 2035 kg/h
+    svc.dispatcher.close()
+    assert [(e.rule, e.state) for e in events] == [("co2-rate", "firing")]
+    assert events[0].value == pytest.approx(2035.0)
+
+
+def test_demand_forecast_against_the_limit(
+    mosquitto: Mosquitto, influx_target: InfluxTarget, plant: Plant, store: Store
+) -> None:
+    from core.influx import line, write_lines
+
+    store.create_threshold(
+        {
+            "id": "demand-prealarm",
+            "site": "plant-a",
+            "metric": "demand_forecast_pct",
+            "condition": "above",
+            "threshold": 95.0,
+            "clear": 90.0,
+            "severity": "critical",
+        },
+        "em",
+    )
+    events: list[AlertEvent] = []
+    svc = AlertService(store, plant, mosquitto.url, influx=influx_target, extra_sinks=[("list", events.append)])
+    svc.reload()
+    now_ms = int(time.time() * 1000)
+    tags = {"site": "plant-a", "device": "tr-01"}
+    # Rows as the demand engine writes them: forecast 3880 of a 4000 kW limit = 97 %.
+    write_lines(
+        influx_target,
+        influx_target.metering_bucket,
+        [line("demand", tags, {"demand_kw": 3700.0, "forecast_kw": 3880.0, "limit_kw": 4000.0}, now_ms - 1000)],
+    )
+    svc.tick()
+    write_lines(
+        influx_target,
+        influx_target.metering_bucket,
+        [line("demand", tags, {"demand_kw": 3500.0, "forecast_kw": 3560.0, "limit_kw": 4000.0}, now_ms)],
+    )
+    svc.tick()
+    svc.dispatcher.close()
+    assert [(e.state, round(e.value, 1)) for e in events] == [("firing", 97.0), ("resolved", 89.0)]
