@@ -60,6 +60,7 @@ class AlertService:
         influx: InfluxTarget | None = None,
         mqtt_username: str | None = None,
         mqtt_password: str | None = None,
+        tls_files: tuple[str | None, str | None, str | None] = (None, None, None),
         tick_s: float = 1.0,
     ):
         self.store = store
@@ -81,7 +82,8 @@ class AlertService:
         self._host, self._port = host, port
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pc-alerts-{id(self):x}")
         if tls:
-            self.client.tls_set()
+            ca, cert, key = tls_files  # CA, client certificate and key (None: system CAs, no client cert)
+            self.client.tls_set(ca_certs=ca, certfile=cert, keyfile=key)
         if mqtt_username:
             self.client.username_pw_set(mqtt_username, mqtt_password)
         self.client.on_connect = self._on_connect

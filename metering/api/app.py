@@ -56,6 +56,7 @@ def create_app(
             influx=influx,
             mqtt_username=s.mqtt_username,
             mqtt_password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
+            tls_files=tuple(str(f) if f else None for f in (s.mqtt_ca_file, s.mqtt_cert_file, s.mqtt_key_file)),  # type: ignore[arg-type]
         )
     services = Services(
         store=store,

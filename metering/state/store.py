@@ -314,4 +314,3 @@ class Store:
             "acknowledged_by": r.acknowledged_by,
             "resolved_at": _utc(r.resolved_at),
         }
-

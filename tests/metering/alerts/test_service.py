@@ -277,3 +277,38 @@ def test_demand_forecast_against_the_limit(
     svc.tick()
     svc.dispatcher.close()
     assert [(e.state, round(e.value, 1)) for e in events] == [("firing", 97.0), ("resolved", 89.0)]
+
+
+def test_engine_over_tls_with_client_certificate_and_password(
+    secure_mosquitto: Mosquitto, plant: Plant, store: Store
+) -> None:
+    from tests.conftest import SECURE_USERS
+
+    tls = secure_mosquitto.tls
+    assert tls is not None
+    store.create_threshold(RULE, "em-1")
+    events: list[AlertEvent] = []
+    svc = AlertService(
+        store,
+        plant,
+        secure_mosquitto.url,
+        extra_sinks=[("list", events.append)],
+        mqtt_username="reader",
+        mqtt_password=SECURE_USERS["reader"],
+        tls_files=(str(tls.ca), str(tls.client_cert), str(tls.client_key)),
+    ).start()
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    pub.tls_set(ca_certs=str(tls.ca), certfile=str(tls.client_cert), keyfile=str(tls.client_key))
+    pub.username_pw_set("edge-01", SECURE_USERS["edge-01"])
+    pub.connect(secure_mosquitto.host, secure_mosquitto.port)
+    pub.loop_start()
+    try:
+        assert svc.wait_connected()
+        time.sleep(0.3)
+        batch = ReadingBatch("edge-01", "tr-01", 1, [Sample(int(time.time() * 1000), {"p_kw": 4500.0})])
+        pub.publish(data_topic("plant-a", "tr-01"), encode_batch(batch), qos=1).wait_for_publish(5)
+        assert wait_for(lambda: [e.state for e in events] == ["firing"], 5)
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        svc.stop()
