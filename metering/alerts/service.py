@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import urllib.parse
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -33,6 +33,8 @@ from metering.factors import FactorFileError, FactorNotFound, load_registry
 from metering.state.store import Store
 
 log = logging.getLogger(__name__)
+
+MAX_WINDOW_MS = 24 * 3600 * 1000  # counters kept for intensity windows (rules allow up to 24 h)
 
 
 @dataclass
@@ -75,6 +77,8 @@ class AlertService:
         self._lock = threading.RLock()
         self._last_seen: dict[tuple[str, str], float] = {}
         self._power: dict[tuple[str, str], float] = {}
+        # Cumulative counters for intensity: (site, device, quantity) → [(ts_ms, value)] over the window.
+        self._counters: dict[tuple[str, str, str], deque[tuple[int, float]]] = {}
         self._started = time.time()
         self._stop = threading.Event()
         self._bad_rules: set[tuple[str, int]] = set()
@@ -182,6 +186,9 @@ class AlertService:
                 self.readings += 1
                 if "p_kw" in sample.values and self._counts_to_site(device):
                     self._power[(site, device)] = sample.values["p_kw"]
+                for q in ("e_imp_kwh", "output_t"):
+                    if q in sample.values and (q == "output_t" or self._counts_to_site(device)):
+                        self._remember(site, device, q, sample.ts, sample.values[q])
                 for rule in self._rules.values():
                     spec = rule.spec
                     if spec.site != site:
@@ -200,6 +207,44 @@ class AlertService:
                         elif self.grid_kg_per_kwh is not None:
                             # kW × kg/kWh = kg/h.
                             self._step(rule, total * self.grid_kg_per_kwh, sample.ts)
+                    elif spec.metric == "intensity_kwh_per_t" and spec.device == device and "output_t" in sample.values:
+                        value = self._intensity(site, device, spec.window_s)
+                        if value is not None:
+                            self._step(rule, value, sample.ts)
+
+    def _remember(self, site: str, device: str, quantity: str, ts_ms: int, value: float) -> None:
+        hist = self._counters.setdefault((site, device, quantity), deque())
+        hist.append((ts_ms, value))
+        while hist and hist[0][0] < ts_ms - MAX_WINDOW_MS:
+            hist.popleft()
+
+    def _intensity(self, site: str, product_device: str, window_s: float) -> float | None:
+        """kWh of the site's main electricity meters per tonne of product over the last `window_s`.
+
+        Counter deltas within the window; a counter that went backwards (reset, replaced meter)
+        or no product made gives no value rather than a wrong one.
+        """
+        out = self._delta(self._counters.get((site, product_device, "output_t")), window_s)
+        if out is None or out <= 0:
+            return None
+        energy = 0.0
+        for (s, _d, q), hist in self._counters.items():
+            if s == site and q == "e_imp_kwh":
+                d = self._delta(hist, window_s)
+                if d is None or d < 0:
+                    return None
+                energy += d
+        return energy / out
+
+    @staticmethod
+    def _delta(hist: deque[tuple[int, float]] | None, window_s: float) -> float | None:
+        if not hist:
+            return None
+        end_ts, end_v = hist[-1]
+        start = next(((t, v) for t, v in hist if t >= end_ts - window_s * 1000), None)
+        if start is None or start[0] == end_ts:
+            return None
+        return end_v - start[1]
 
     def _counts_to_site(self, device: str) -> bool:
         if self.plant is None:

@@ -312,3 +312,49 @@ def test_engine_over_tls_with_client_certificate_and_password(
         pub.loop_stop()
         pub.disconnect()
         svc.stop()
+
+
+def test_energy_intensity_per_tonne(mosquitto: Mosquitto, store: Store) -> None:
+    from core.plant import parse_plant
+
+    plant = parse_plant(
+        """
+site: {id: plant-b, name: B}
+devices:
+  - {id: tr-01, name: T1, kind: transformer, carrier: electricity}
+  - {id: kiln-1, name: K1, kind: kiln, carrier: electricity, role: sub, parent: tr-01}
+  - {id: line-1, name: Clinker line, kind: production_line, carrier: production}
+"""
+    )
+    store.create_threshold(
+        {
+            "id": "kiln-intensity",
+            "site": "plant-b",
+            "metric": "intensity_kwh_per_t",
+            "device": "line-1",
+            "threshold": 62.0,
+            "clear": 55.0,
+            "window_s": 3600,
+        },
+        "em",
+    )
+    events: list[AlertEvent] = []
+    svc = AlertService(store, plant, mosquitto.url, extra_sinks=[("list", events.append)])
+    svc.reload()
+    t0 = 1772589600000
+    minute = 60_000
+    # 60 minutes: tr-01 imports 3000 kWh (kiln-1 is its sub-meter and is not added), the line makes 50 t.
+    for i in range(61):
+        ts = t0 + i * minute
+        svc.feed("plant-b", "tr-01", [Sample(ts, {"e_imp_kwh": 100_000.0 + 50.0 * i})])
+        svc.feed("plant-b", "kiln-1", [Sample(ts, {"e_imp_kwh": 9_000.0 + 20.0 * i})])
+        svc.feed("plant-b", "line-1", [Sample(ts, {"output_t": 1_000.0 + 50 / 60 * i})])
+    assert events == []  # 3000 kWh / 50 t = 60 kWh/t: not above 62
+    # The next half hour the line slows: 1500 kWh more for 20 t → over the last hour 3000 kWh / 35 t ≈ 85.7.
+    for i in range(61, 91):
+        ts = t0 + i * minute
+        svc.feed("plant-b", "tr-01", [Sample(ts, {"e_imp_kwh": 100_000.0 + 50.0 * i})])
+        svc.feed("plant-b", "line-1", [Sample(ts, {"output_t": 1_050.0 + 20 / 30 * (i - 60)})])
+    svc.dispatcher.close()
+    assert [e.state for e in events] == ["firing"]
+    assert 62 < events[0].value < 86
