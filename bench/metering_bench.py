@@ -95,7 +95,7 @@ def recompute_bench(meters: int, days: float) -> None:
             ms = (r["time"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
             lines = (
                 "electricity,device="
-                + r["device"]
+                + r["device"].astype(str)
                 + ",site=bench e_imp_kwh="
                 + r["value"].map(repr)
                 + " "
@@ -107,7 +107,8 @@ def recompute_bench(meters: int, days: float) -> None:
             t_load = time.perf_counter() - t0
             ctx = Context(plant, load_registry(), [])
             t0 = time.perf_counter()
-            points, _ = recompute(ctx, target, start, start + pd.Timedelta(days=days))
+            phases: dict[str, float] = {}
+            points, _ = recompute(ctx, target, start, start + pd.Timedelta(days=days), timings=phases)
             t_re = time.perf_counter() - t0
         finally:
             server.stop()
@@ -116,6 +117,7 @@ def recompute_bench(meters: int, days: float) -> None:
     print(f"recompute: {meters} meters × {days:g} days of 1-minute data = {n:,} readings from InfluxDB")
     print(f"  loading raw (not part of the figure): {t_load:.1f} s")
     print(f"  recompute raw → metering: {t_re:.1f} s, {points:,} points written, {rate / 1e3:.0f} k readings/s")
+    print("  phases (wall s): " + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()))
     print(
         f"  extrapolated to 1 year × 250 meters ({YEAR_READINGS_250 / 1e6:.0f} M readings): "
         f"{YEAR_READINGS_250 / rate / 60:.1f} min (goal: under 3 min)"

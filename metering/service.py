@@ -66,21 +66,30 @@ def recompute(
     *,
     chunk: pd.Timedelta = pd.Timedelta(days=1),
     progress: Callable[[int], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> tuple[int, list[str]]:
     """Recompute [start, end) from the raw bucket into the metering bucket, chunk by chunk.
 
     Idempotent: the same readings and factors give the same points, and a point is identified
-    by measurement, tags and time, so writing it again overwrites it. Returns (points, problems).
+    by measurement, tags and time, so writing it again overwrites it. Returns (points, problems);
+    `timings`, when given, accumulates wall seconds per phase (read, compute, write).
     """
+    clock = timings if timings is not None else {}
     start, end = floor_interval(start), floor_interval(end)
     points = 0
     problems: dict[str, None] = {}
     t = start
     while t < end:
         u = min(t + chunk, end)
+        t0 = time.perf_counter()
         readings = read_raw(target, ctx.plant, t - PAD, u + PAD)
+        t1 = time.perf_counter()
         res = compute_period(ctx, readings, t, u)
+        t2 = time.perf_counter()
         points += write_results(target, res.energy, res.emissions)
+        t3 = time.perf_counter()
+        for k, v in (("read", t1 - t0), ("compute", t2 - t1), ("write", t3 - t2)):
+            clock[k] = clock.get(k, 0.0) + v
         problems.update(dict.fromkeys(res.problems))
         if progress is not None:
             progress(int((u - t) / STEP))
