@@ -1,0 +1,234 @@
+"""The edge agent: the composition root wiring sources, scheduler, outbox, publisher and metrics.
+
+Scheduling: one task per link (TCP endpoint or serial port) polls that link's devices in
+turn, each at its own interval; different links run concurrently. A device that does not
+answer is backed off (its interval doubled per failure, up to `max_backoff_s`), so it costs
+its link at most one timeout per back-off period and its neighbours keep their interval.
+Each poll's lateness (start minus its scheduled time) is recorded. A link that falls behind
+skips the missed slots (counted) instead of bursting to catch up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.plant import Device, ModbusRtuSource, ModbusTcpSource, MqttSource, Plant
+from core.wire import Sample
+from edge.config import find_profile
+from edge.metrics import Metrics
+from edge.modbus import Link, LinkKey, ModbusDevice, link_key, make_client
+from edge.mqtt_source import PayloadError, map_payload
+from edge.outbox import Outbox
+from edge.publish import BrokerConfig, Publisher
+
+log = logging.getLogger("edge")
+
+
+@dataclass
+class AgentOptions:
+    edge_id: str = "edge-01"
+    outbox: Path = Path("outbox.sqlite")
+    outbox_max_bytes: int = 1 << 30
+    durable: bool = False
+    prefix: str = "pc"
+    metrics_port: int | None = None  # None: no HTTP endpoint; 0: a free port
+    summary_s: float = 60.0
+    max_backoff_s: float = 60.0
+    batch_max_samples: int = 500
+    max_inflight: int = 100
+    profile_dirs: Sequence[Path] = ()
+
+
+@dataclass
+class _Slot:
+    dev: ModbusDevice
+    failures: int = 0
+    online: bool | None = None
+
+
+@dataclass
+class Agent:
+    plant: Plant
+    broker: BrokerConfig
+    options: AgentOptions = field(default_factory=AgentOptions)
+
+    def __post_init__(self) -> None:
+        self.metrics = Metrics()
+        self.outbox = Outbox(self.options.outbox, max_bytes=self.options.outbox_max_bytes, durable=self.options.durable)
+        self.publisher = Publisher(
+            self.broker,
+            self.plant.site.id,
+            self.options.edge_id,
+            self.outbox,
+            self.metrics,
+            prefix=self.options.prefix,
+            batch_max_samples=self.options.batch_max_samples,
+            max_inflight=self.options.max_inflight,
+        )
+        self.links: dict[LinkKey, tuple[Link, list[_Slot]]] = {}
+        self.mqtt_devices: list[Device] = []
+        self.metrics_port: int | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._dropped_seen = 0
+        for d in self.plant.devices:
+            src = d.source
+            if isinstance(src, ModbusTcpSource | ModbusRtuSource):
+                key = link_key(src)
+                if key not in self.links:
+                    timeout = max(
+                        s.timeout_s
+                        for x in self.plant.devices
+                        if isinstance(s := x.source, ModbusTcpSource | ModbusRtuSource) and link_key(s) == key
+                    )
+                    self.links[key] = (Link(key, make_client(src, timeout)), [])
+                dev = ModbusDevice.build(d, find_profile(src.profile, self.options.profile_dirs))
+                self.links[key][1].append(_Slot(dev))
+            elif isinstance(src, MqttSource):
+                self.mqtt_devices.append(d)
+                self.publisher.subscriptions[src.topic] = self._mqtt_handler(d, src)
+        self.metrics.outbox_depth.set(self.outbox.depth)
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.options.metrics_port is not None:
+            self.metrics_port = self.metrics.serve(self.options.metrics_port)
+            log.info("metrics on http://127.0.0.1:%d/metrics", self.metrics_port)
+        self.publisher.start()
+        self._tasks.append(asyncio.create_task(self.publisher.run(), name="publisher"))
+        for link, slots in self.links.values():
+            self._tasks.append(asyncio.create_task(self._run_link(link, slots), name=f"link {link.name}"))
+        if self.options.summary_s > 0:
+            self._tasks.append(asyncio.create_task(self._summaries(), name="summary"))
+        log.info(
+            "edge %s: site %s, %d Modbus devices on %d links, %d MQTT devices, outbox %s (%d samples pending)",
+            self.options.edge_id,
+            self.plant.site.id,
+            sum(len(s) for _, s in self.links.values()),
+            len(self.links),
+            len(self.mqtt_devices),
+            self.options.outbox,
+            self.outbox.depth,
+        )
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        await self.publisher.stop()
+        for link, _ in self.links.values():
+            link.close()
+        self.outbox.close()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    # --- Modbus scheduling --------------------------------------------------------------
+
+    async def _run_link(self, link: Link, slots: list[_Slot]) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        # (due, order, slot): the order breaks ties so devices keep their plant-file order.
+        heap = [(now + i * 0.001, i, s) for i, s in enumerate(slots)]
+        heapq.heapify(heap)
+        while True:
+            due, order, slot = heapq.heappop(heap)
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            started = loop.time()
+            self.metrics.observe_lateness(max(0.0, started - due))
+            await self._poll(link, slot)
+            interval = slot.dev.source.interval_s
+            end = loop.time()
+            if slot.failures:
+                backoff = min(interval * 2 ** min(slot.failures, 16), max(self.options.max_backoff_s, interval))
+                nxt = end + backoff
+            else:
+                nxt = due + interval
+                if nxt < end:
+                    missed = math.ceil((end - nxt) / interval)
+                    self.metrics.missed.inc(missed)
+                    nxt += missed * interval
+            heapq.heappush(heap, (nxt, order, slot))
+
+    async def _poll(self, link: Link, slot: _Slot) -> None:
+        dev = slot.dev
+        try:
+            result = await dev.poll(link)
+        except Exception as exc:  # a bug must not stop the link: count it, log once, go on
+            self.metrics.error("poll_crash", f"device {dev.device.id}: poll failed unexpectedly: {exc!r}")
+            slot.failures += 1
+            return
+        self.metrics.requests.inc(result.requests)
+        if result.sample is None:
+            slot.failures += 1
+            self.metrics.polls.labels("failed").inc()
+            self.metrics.error(
+                f"modbus_{(result.error or '').replace(' ', '_')}",
+                f"device {dev.device.id} on {link.name}: {result.error}",
+            )
+            if slot.online is not False:
+                slot.online = False
+                log.warning("device %s offline: %s (backing off)", dev.device.id, result.error)
+                self.publisher.device_status(dev.device.id, False, result.error)
+            return
+        slot.failures = 0
+        self.metrics.polls.labels("partial" if result.sample.bad else "ok").inc()
+        for reason in result.reasons:
+            kind = reason.split(":")[0].split("(")[0].strip()
+            self.metrics.error(f"bad_value:{kind}", f"device {dev.device.id}: bad value: {reason}")
+        if slot.online is not True:
+            if slot.online is False:
+                log.info("device %s back online", dev.device.id)
+            slot.online = True
+            self.publisher.device_status(dev.device.id, True)
+        self.store(dev.device.id, result.sample)
+
+    def store(self, device: str, sample: Sample) -> None:
+        self.outbox.add(device, sample)
+        self.metrics.samples_stored.inc()
+        if self.outbox.dropped != self._dropped_seen:
+            self.metrics.outbox_dropped.inc(self.outbox.dropped - self._dropped_seen)
+            self._dropped_seen = self.outbox.dropped
+        self.metrics.outbox_depth.set(self.outbox.depth)
+        self.publisher.notify(device)
+
+    # --- MQTT sources -------------------------------------------------------------------
+
+    def _mqtt_handler(self, device: Device, src: MqttSource):  # type: ignore[no-untyped-def]
+        def handle(topic: str, payload: bytes, arrival_ms: int) -> None:
+            try:
+                sample = map_payload(src, payload, arrival_ms)
+            except PayloadError as exc:
+                self.metrics.mqtt_messages.labels("dropped").inc()
+                self.metrics.error(f"mqtt_payload:{exc.kind}", f"device {device.id} on {topic}: {exc} (dropped)")
+                return
+            self.metrics.mqtt_messages.labels("partial" if sample.bad else "ok").inc()
+            self.store(device.id, sample)
+
+        return handle
+
+    async def _summaries(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.summary_s)
+            log.info("edge summary: %s", self.metrics.summary())
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,168 @@
+"""`plantcarbon edge …`: run the agent, or read one device once for commissioning."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import signal
+import socket
+from pathlib import Path
+
+import typer
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from rich.console import Console
+from rich.table import Table
+
+from core.plant import ModbusRtuSource, ModbusTcpSource, MqttSource, Plant, PlantFileError, load_plant
+from core.quantities import registry
+from core.settings import load_settings
+from edge.agent import Agent, AgentOptions
+from edge.config import check_plant, find_profile
+from edge.modbus import Link, ModbusDevice, link_key, make_client
+from edge.publish import BrokerConfig
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+
+
+class EdgeSettings(BaseSettings):
+    """Edge settings from PLANTCARBON_EDGE_* variables; the command-line options override them."""
+
+    model_config = SettingsConfigDict(env_prefix="PLANTCARBON_EDGE_", extra="ignore")
+
+    id: str = Field(default_factory=lambda: _default_edge_id())
+    outbox: Path | None = None  # default: <data_dir>/edge/<site>-<edge>.outbox.sqlite
+    outbox_max_mb: float = Field(default=1024, gt=0)
+    metrics_port: int = Field(default=9108, ge=0, le=65535)  # 0: a free port
+    summary_s: float = Field(default=60, ge=0)
+    profile_dirs: list[Path] = []
+    protocol: str = Field(default="auto", pattern=r"^(auto|5|3\.1\.1)$")
+
+
+def _default_edge_id() -> str:
+    name = re.sub(r"[^a-z0-9_-]", "-", socket.gethostname().lower()).strip("-_") or "edge"
+    return name[:63]
+
+
+def _load(plant_path: Path, profile_dirs: list[Path]) -> Plant:
+    console = Console(stderr=True)
+    try:
+        plant = load_plant(plant_path)
+        return check_plant(plant, plant_path.name, profile_dirs)
+    except PlantFileError as exc:
+        for line in exc.errors:
+            console.print(line, markup=False, highlight=False)
+        console.print(f"{len(exc.errors)} error(s) in {plant_path}", style="bold red")
+        raise typer.Exit(2) from None
+
+
+def broker_config(protocol: str = "auto") -> BrokerConfig:
+    s = load_settings()
+    return BrokerConfig(
+        url=s.mqtt_url,
+        username=s.mqtt_username,
+        password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
+        ca_file=str(s.mqtt_ca_file) if s.mqtt_ca_file else None,
+        cert_file=str(s.mqtt_cert_file) if s.mqtt_cert_file else None,
+        key_file=str(s.mqtt_key_file) if s.mqtt_key_file else None,
+        protocol=protocol,
+    )
+
+
+@app.command()
+def run(
+    plant: Path = typer.Option(..., "--plant", help="The plant file (YAML)."),
+    edge_id: str | None = typer.Option(None, "--edge-id", help="This agent's id in topics [env PLANTCARBON_EDGE_ID]."),
+    outbox: Path | None = typer.Option(None, help="Outbox SQLite file [env PLANTCARBON_EDGE_OUTBOX]."),
+    outbox_max_mb: float | None = typer.Option(None, help="Disk cap of the outbox; the oldest data goes first."),
+    metrics_port: int | None = typer.Option(None, help="Prometheus port on 127.0.0.1 (0: a free one)."),
+    log_level: str = typer.Option("INFO", help="DEBUG, INFO, WARNING or ERROR."),
+) -> None:
+    """Poll every device of the plant file and publish readings to the broker, storing them first."""
+    es = EdgeSettings()
+    p = _load(plant, es.profile_dirs)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # pymodbus logs every failed connect; the agent counts and logs those once per kind itself.
+    logging.getLogger("pymodbus").setLevel(logging.ERROR)
+    settings = load_settings()
+    eid = edge_id or es.id
+    options = AgentOptions(
+        edge_id=eid,
+        outbox=outbox or es.outbox or settings.data_dir / "edge" / f"{p.site.id}-{eid}.outbox.sqlite",
+        outbox_max_bytes=int((outbox_max_mb or es.outbox_max_mb) * 1024 * 1024),
+        prefix=settings.mqtt_prefix,
+        metrics_port=metrics_port if metrics_port is not None else es.metrics_port,
+        summary_s=es.summary_s,
+        profile_dirs=es.profile_dirs,
+    )
+    asyncio.run(_run(p, broker_config(es.protocol), options))
+
+
+async def _run(plant: Plant, broker: BrokerConfig, options: AgentOptions) -> None:
+    agent = Agent(plant, broker, options)  # pymodbus clients need the running loop
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await agent.start()
+    try:
+        await stop.wait()
+    finally:
+        await agent.stop()
+
+
+@app.command()
+def read(
+    plant: Path = typer.Option(..., "--plant", help="The plant file (YAML)."),
+    device: str = typer.Option(..., "--device", help="The device id to read."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Read one Modbus device once and print its decoded values with units and any bad registers."""
+    es = EdgeSettings()
+    p = _load(plant, es.profile_dirs)
+    try:
+        d = p.device(device)
+    except KeyError:
+        typer.echo(f"no device {device!r} in {plant} (devices: {', '.join(p.device_ids)})", err=True)
+        raise typer.Exit(2) from None
+    src = d.source
+    if isinstance(src, MqttSource) or src is None:
+        typer.echo(f"device {device!r} has no Modbus source; `edge read` reads Modbus devices", err=True)
+        raise typer.Exit(2)
+    result = asyncio.run(_read_once(ModbusDevice.build(d, find_profile(src.profile, es.profile_dirs)), src))
+    units = registry()
+    if result.sample is None:
+        if as_json:
+            print(json.dumps({"device": device, "error": result.error}))
+        else:
+            typer.echo(f"{device}: no answer: {result.error}", err=True)
+        raise typer.Exit(1)
+    s = result.sample
+    if as_json:
+        doc = {
+            "device": device,
+            "ts": s.ts,
+            "values": {k: {"value": v, "unit": units[k].unit} for k, v in s.values.items()},
+            "bad": s.bad,
+            "requests": result.requests,
+        }
+        print(json.dumps(doc, indent=2))
+        return
+    table = Table(title=f"{device} ({src.profile}, {result.requests} requests)")
+    for col in ("quantity", "value", "unit", "note"):
+        table.add_column(col)
+    for k, v in s.values.items():
+        table.add_row(k, f"{v:.6g}", units[k].unit, "")
+    for k, reason in s.bad.items():
+        table.add_row(k, "—", units[k].unit if k in units else "", f"bad: {reason}")
+    Console().print(table)
+
+
+async def _read_once(dev: ModbusDevice, src: ModbusTcpSource | ModbusRtuSource):  # type: ignore[no-untyped-def]
+    link = Link(link_key(src), make_client(src, src.timeout_s))
+    try:
+        return await dev.poll(link)
+    finally:
+        link.close()

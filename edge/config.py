@@ -1,0 +1,139 @@
+"""Edge checks of a plant file beyond the core model: profiles, register maps, serial lines, MQTT maps.
+
+Bad input: a plant file that loads (core.plant) can still be unusable at the edge — an
+unknown or broken meter profile, registers that overlap after a device's word-size quirks,
+two devices claiming one unit on one RS-485 line, devices on one serial port with different
+line settings, a timeout shorter than a full answer takes at the configured baud rate, an
+MQTT mapping to an unknown quantity. `edge_errors` returns every such mistake as a line in
+core.plant's format (`plant.yaml: devices[3] (id=x): source.profile: …`); `check_plant`
+raises `PlantFileError` with them. Nothing connects to anything here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from core.plant import ModbusRtuSource, ModbusTcpSource, MqttSource, Plant, PlantFileError
+from core.profile import MeterProfile, ProfileError, available_profiles, load_profile, load_profile_file
+from core.quantities import registry
+from edge.plan import MAX_REGISTERS, plan_reads
+
+# An RTU frame carries 1 start bit + data bits + parity bit + stop bits per byte.
+_RTU_OVERHEAD_BYTES = 5  # unit, function, byte count, CRC (2)
+
+
+def edge_errors(plant: Plant, source: str = "plant.yaml", profile_dirs: Sequence[Path] = ()) -> list[str]:
+    return [f"{source}: {line}" for line in _errors(plant, profile_dirs)]
+
+
+def check_plant(plant: Plant, source: str = "plant.yaml", profile_dirs: Sequence[Path] = ()) -> Plant:
+    errors = edge_errors(plant, source, profile_dirs)
+    if errors:
+        raise PlantFileError(errors)
+    return plant
+
+
+def frame_time_s(rtu: ModbusRtuSource, registers: int = MAX_REGISTERS) -> float:
+    """Seconds a full answer of `registers` registers takes on the line at its settings."""
+    bits_per_byte = 1 + rtu.bytesize + (0 if rtu.parity == "N" else 1) + rtu.stopbits
+    return (2 * registers + _RTU_OVERHEAD_BYTES) * bits_per_byte / rtu.baudrate
+
+
+def _errors(plant: Plant, profile_dirs: Sequence[Path]) -> Iterator[str]:
+    lines: dict[str, tuple[int, str, ModbusRtuSource]] = {}
+    rtu_units: dict[tuple[str, int], str] = {}
+    for i, d in enumerate(plant.devices):
+        where = f"devices[{i}] (id={d.id})"
+        src = d.source
+        if isinstance(src, ModbusTcpSource | ModbusRtuSource):
+            yield from _profile_errors(where, src, profile_dirs)
+        if isinstance(src, ModbusTcpSource) and src.unit == 0:
+            yield f"{where}: source.unit: 0 is the broadcast address, which never answers a read; use 1..247"
+        if isinstance(src, ModbusRtuSource):
+            key = (src.serial_port, src.unit)
+            if key in rtu_units:
+                yield f"{where}: source.unit: unit {src.unit} on {src.serial_port} is already device {rtu_units[key]!r}"
+            else:
+                rtu_units[key] = d.id
+            if src.parity == "N" and src.stopbits == 1 and src.bytesize == 7:
+                yield (
+                    f"{where}: source: 7 data bits, no parity and 1 stop bit is 9 bits a character; "
+                    "Modbus RTU needs 11 (use parity E/O or stopbits 2)"
+                )
+            first = lines.get(src.serial_port)
+            if first is None:
+                lines[src.serial_port] = (i, d.id, src)
+            else:
+                j, other, osrc = first
+                for attr in ("baudrate", "parity", "stopbits", "bytesize"):
+                    if getattr(src, attr) != getattr(osrc, attr):
+                        yield (
+                            f"{where}: source.{attr}: {getattr(src, attr)!r} differs from "
+                            f"{getattr(osrc, attr)!r} of devices[{j}] (id={other}) on the same serial "
+                            f"port {src.serial_port}; one RS-485 line has one setting"
+                        )
+            try:
+                longest = max(b.count for b in plan_reads(find_profile(src.profile, profile_dirs), src.workarounds))
+            except (ProfileError, ValueError):
+                longest = 0
+            need = frame_time_s(src, longest)
+            if longest and need >= src.timeout_s:
+                yield (
+                    f"{where}: source.timeout_s: {src.timeout_s:g} s is shorter than the "
+                    f"{need:.2f} s a {longest}-register answer takes at {src.baudrate} baud "
+                    "(raise timeout_s or lower workarounds.max_registers_per_request)"
+                )
+        if isinstance(src, MqttSource):
+            yield from _mqtt_errors(where, src)
+
+
+def find_profile(profile_id: str, extra_dirs: Sequence[Path] = ()) -> MeterProfile:
+    """A shipped profile (core/meter_profiles) or one from the user's extra profile folders."""
+    if profile_id in available_profiles():
+        return load_profile(profile_id)
+    for d in extra_dirs:
+        path = Path(d) / f"{profile_id}.yaml"
+        if path.is_file():
+            return load_profile_file(path)
+    known = sorted({*available_profiles(), *(p.stem for d in extra_dirs for p in Path(d).glob("*.yaml"))})
+    raise ProfileError(f"unknown meter profile {profile_id!r} (known: {', '.join(known) or 'none'})")
+
+
+def _profile_errors(where: str, src: ModbusTcpSource | ModbusRtuSource, extra_dirs: Sequence[Path]) -> Iterator[str]:
+    try:
+        find_profile(src.profile, extra_dirs)
+    except ProfileError as exc:
+        lines = str(exc).splitlines()
+        if len(lines) == 1 and lines[0].startswith("unknown meter profile"):
+            yield f"{where}: source.profile: {lines[0]}"
+            return
+        for line in lines:
+            # Core's profile errors read "file.yaml: <loc>: Value error, …"; keep the message.
+            line = line.replace(": : ", ": ").replace("Value error, ", "")
+            yield f"{where}: source.profile: {src.profile!r} is broken: {line}"
+
+
+def _mqtt_errors(where: str, src: MqttSource) -> Iterator[str]:
+    known = registry()
+    for name, f in src.fields.items():
+        if name not in known:
+            yield f"{where}: source.fields.{name}: unknown quantity {name!r} (see core/quantities.yaml)"
+        if not f.path or any(not part for part in f.path.split(".")):
+            yield f"{where}: source.fields.{name}.path: must be a dotted JSON path like 'ENERGY.Power', got {f.path!r}"
+        if f.scale == 0:
+            yield f"{where}: source.fields.{name}.scale: must not be 0"
+    if not src.topic or (any(c in src.topic for c in "#+") and not _valid_filter(src.topic)):
+        yield f"{where}: source.topic: not a valid MQTT topic filter, got {src.topic!r}"
+    if src.timestamp != "arrival" and any(not part for part in src.timestamp.split(".")):
+        yield f"{where}: source.timestamp: must be 'arrival' or a dotted JSON path, got {src.timestamp!r}"
+
+
+def _valid_filter(topic: str) -> bool:
+    levels = topic.split("/")
+    for i, level in enumerate(levels):
+        if "#" in level and (level != "#" or i != len(levels) - 1):
+            return False
+        if "+" in level and level != "+":
+            return False
+    return True

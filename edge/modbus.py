@@ -1,0 +1,217 @@
+"""Modbus sources: one pymodbus async client per link (TCP endpoint or serial port), read-only.
+
+A link carries one request at a time: devices behind one RS-485 line or one serial gateway
+take turns. The agent only ever sends function codes 01, 02, 03 and 04 (`READERS` is the
+complete list of client calls it makes); it has no code path that writes.
+
+Bad input: a meter may not answer (timeout), answer an exception code, answer fewer words
+than asked, or drop the connection. Each becomes a `Bad` answer for the block with a short
+reason ("timeout", "exception 02 illegal data address", "short answer", "no connection");
+nothing raises out of `Link.read`. A merged block refused with exception 02 (a gap the meter
+does not implement) is re-planned register by register for that device, logged once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+from pymodbus.framer import FramerType
+from pymodbus.pdu import ModbusPDU
+
+from core.plant import Device, ModbusRtuSource, ModbusTcpSource, Workarounds
+from core.profile import Bad, MeterProfile
+from core.wire import Sample
+from edge.plan import Block, apply_workarounds, plan_reads
+from edge.values import Answer, decode_blocks
+
+log = logging.getLogger(__name__)
+
+EXCEPTION_NAMES = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "server device failure",
+    5: "acknowledge",
+    6: "server device busy",
+    10: "gateway path unavailable",
+    11: "gateway target failed to respond",
+}
+# Reasons that mean "the device did not talk to us", as opposed to "it answered, but…".
+UNREACHABLE = ("timeout", "no connection", "connection lost", "exception 0B gateway target failed to respond")
+
+LinkKey = tuple[str, ...]
+
+
+def link_key(src: ModbusTcpSource | ModbusRtuSource) -> LinkKey:
+    if isinstance(src, ModbusTcpSource):
+        return ("tcp", src.host, str(src.port), src.framer)
+    return ("serial", src.serial_port)
+
+
+ModbusClient = AsyncModbusTcpClient | AsyncModbusSerialClient
+
+
+def make_client(src: ModbusTcpSource | ModbusRtuSource, timeout_s: float) -> ModbusClient:
+    # retries=0: a failed request is reported at once; the scheduler's back-off decides when
+    # to try again, so one dead meter costs one timeout, not (1 + retries) of them.
+    if isinstance(src, ModbusTcpSource):
+        return AsyncModbusTcpClient(
+            src.host,
+            port=src.port,
+            framer=FramerType.SOCKET if src.framer == "socket" else FramerType.RTU,
+            timeout=timeout_s,
+            retries=0,
+            reconnect_delay=0,  # reconnects are driven by the scheduler, not pymodbus
+        )
+    return AsyncModbusSerialClient(
+        src.serial_port,
+        framer=FramerType.RTU,
+        baudrate=src.baudrate,
+        parity=src.parity,
+        stopbits=src.stopbits,
+        bytesize=src.bytesize,
+        timeout=timeout_s,
+        retries=0,
+        reconnect_delay=0,
+    )
+
+
+class Link:
+    """One connection (TCP endpoint or serial port) and the lock that serialises its requests."""
+
+    def __init__(self, key: LinkKey, client: ModbusClient):
+        self.key = key
+        self.client = client
+        self.lock = asyncio.Lock()
+        # Read-only by construction: these are the only client calls the agent makes.
+        self.readers: dict[int, Callable[..., Awaitable[ModbusPDU]]] = {
+            1: client.read_coils,
+            2: client.read_discrete_inputs,
+            3: client.read_holding_registers,
+            4: client.read_input_registers,
+        }
+
+    @property
+    def name(self) -> str:
+        return ":".join(self.key[1:])
+
+    async def _ensure_connected(self, timeout_s: float) -> bool:
+        if self.client.connected:
+            return True
+        try:
+            return bool(await asyncio.wait_for(self.client.connect(), timeout_s))
+        except (TimeoutError, OSError, ModbusException):
+            return False
+
+    async def read(self, unit: int, block: Block, timeout_s: float) -> Answer:
+        """One request; the caller holds `lock`. Never raises for device or link trouble."""
+        if not await self._ensure_connected(timeout_s):
+            return Bad("no connection")
+        try:
+            rr = await asyncio.wait_for(
+                self.readers[block.function_code](block.start, count=block.count, device_id=unit), timeout_s
+            )
+        except (TimeoutError, ModbusIOException):
+            return Bad("timeout")
+        except ConnectionException:
+            return Bad("connection lost")
+        except ModbusException as exc:
+            return Bad(f"modbus error: {exc}"[:120])
+        if rr.isError():
+            code = int(getattr(rr, "exception_code", 0) or 0)
+            return Bad(f"exception {code:02X} {EXCEPTION_NAMES.get(code, 'unknown')}")
+        if block.function_code in (1, 2):
+            bits = list(rr.bits or [])
+            if len(bits) < block.count:
+                return Bad("short answer")
+            return [int(b) for b in bits[: block.count]]
+        regs = list(rr.registers or [])
+        if len(regs) != block.count:
+            return Bad(f"short answer ({len(regs)} of {block.count} registers)")
+        return regs
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@dataclass
+class PollResult:
+    sample: Sample | None  # None when the device did not answer at all
+    error: str | None  # why the device is unreachable, when sample is None
+    requests: int
+    reasons: dict[str, int] = field(default_factory=dict)  # bad reason → how many rows
+
+
+@dataclass
+class ModbusDevice:
+    """A device's profile as it speaks it, its read plan and how to reach it."""
+
+    device: Device
+    profile: MeterProfile
+    blocks: list[Block]
+
+    @classmethod
+    def build(cls, device: Device, profile: MeterProfile) -> ModbusDevice:
+        src = device.source
+        assert isinstance(src, ModbusTcpSource | ModbusRtuSource)
+        spoken = apply_workarounds(profile, src.workarounds)
+        return cls(device, spoken, plan_reads(spoken, src.workarounds))
+
+    @property
+    def source(self) -> ModbusTcpSource | ModbusRtuSource:
+        src = self.device.source
+        assert isinstance(src, ModbusTcpSource | ModbusRtuSource)
+        return src
+
+    async def poll(self, link: Link) -> PollResult:
+        """Read every block once, in turn on the link, and decode. Stamped when the read began."""
+        src = self.source
+        ts = int(time.time() * 1000)
+        answers: dict[Block, Answer] = {}
+        requests = 0
+        async with link.lock:
+            i = 0
+            while i < len(self.blocks):
+                block = self.blocks[i]
+                if i and src.workarounds.pause_between_requests_ms:
+                    await asyncio.sleep(src.workarounds.pause_between_requests_ms / 1000)
+                answer = await link.read(src.unit, block, src.timeout_s)
+                requests += 1
+                if isinstance(answer, Bad) and answer.reason.startswith("exception 02") and len(block.rows) > 1:
+                    self._split(i, block)
+                    continue  # read the same place again, register by register
+                answers[block] = answer
+                if isinstance(answer, Bad) and answer.reason in UNREACHABLE:
+                    # The device is not talking: do not spend a timeout on every block.
+                    return PollResult(None, answer.reason, requests)
+                i += 1
+        values, bad = decode_blocks(self.profile, answers, self.device.ratios)
+        reasons: dict[str, int] = {}
+        for reason in bad.values():
+            reasons[reason] = reasons.get(reason, 0) + 1
+        if not values and not bad:
+            return PollResult(None, "no registers", requests)
+        return PollResult(Sample(ts=ts, values=values, bad=bad), None, requests, reasons)
+
+    def _split(self, i: int, block: Block) -> None:
+        log.warning(
+            "device %s: %s registers %d..%d answered exception 02 as one read; reading them without gaps",
+            self.device.id,
+            block.table,
+            block.start,
+            block.start + block.count - 1,
+        )
+        bits = block.table in ("coil", "discrete")
+        filled = block.count - sum(1 if bits else r.words for r in block.rows)
+        if filled > 0:
+            # First drop only the gaps: contiguous rows stay one read.
+            wk = Workarounds(max_registers_per_request=min(block.count, 125), max_gap_fill=0)
+            self.blocks[i : i + 1] = plan_reads(self.profile, wk, list(block.rows))
+        else:
+            self.blocks[i : i + 1] = [Block(block.table, r.address, 1 if bits else r.words, (r,)) for r in block.rows]

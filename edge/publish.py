@@ -1,0 +1,278 @@
+"""The publisher: drains the outbox to the broker (QoS 1), owns the MQTT session, status and will.
+
+One paho client lives for the whole run (its network thread reconnects on its own and resends
+unacknowledged QoS 1 messages). Everything else — outbox access, bookkeeping — happens on the
+agent's event loop: paho callbacks only hop over with `call_soon_threadsafe`.
+
+Failure model: while the broker is away nothing new is handed to paho (the outbox holds it);
+on reconnect the backlog drains oldest first in batches of up to `batch_max_samples`, with
+at most `max_inflight` batches unacknowledged; a batch is deleted from the outbox only on its
+PUBACK. A PUBACK with an MQTT 5 failure reason leaves the batch stored and is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from core.wire import data_topic, edge_status_topic, encode_batch, status_payload, status_topic
+from edge.metrics import Metrics
+from edge.outbox import Outbox, PendingBatch, batch_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    protocol: str = "auto"  # auto (MQTT 5, falling back to 3.1.1) | 5 | 3.1.1
+    keepalive_s: int = 15
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        u = urlparse(self.url)
+        return u.port or (8883 if self.tls else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlparse(self.url).scheme in ("mqtts", "ssl") or self.ca_file is not None
+
+
+def make_client(cfg: BrokerConfig, client_id: str, v5: bool) -> mqtt.Client:
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        clean_session=None if v5 else True,
+    )
+    if cfg.username is not None:
+        client.username_pw_set(cfg.username, cfg.password)
+    if cfg.tls:
+        client.tls_set(
+            ca_certs=cfg.ca_file, certfile=cfg.cert_file, keyfile=cfg.key_file, tls_version=ssl.PROTOCOL_TLS_CLIENT
+        )
+    client.reconnect_delay_set(1, 5)
+    return client
+
+
+@dataclass
+class _InFlight:
+    device: str
+    seq: int
+    samples: int
+    sent: float
+
+
+@dataclass
+class Publisher:
+    cfg: BrokerConfig
+    site: str
+    edge: str
+    outbox: Outbox
+    metrics: Metrics
+    prefix: str = "pc"
+    version: str = "0.1.0"
+    batch_max_samples: int = 500
+    max_inflight: int = 100
+    subscriptions: dict[str, Callable[[str, bytes, int], None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.client: mqtt.Client | None = None
+        self.connected = False
+        self.v5 = self.cfg.protocol != "3.1.1"
+        self._wake = asyncio.Event()
+        self._inflight: dict[int, _InFlight] = {}
+        # Devices with unbatched samples, in round-robin order (a dict keeps insertion order).
+        self._pending: dict[str, None] = dict.fromkeys(self.outbox.devices_pending())
+        self._replay: list[PendingBatch] = list(self.outbox.unacked())
+        self._device_status: dict[str, bytes] = {}
+        self.last_error: str | None = None
+        self._stopping = False
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._connect()
+
+    def _connect(self) -> None:
+        client = make_client(self.cfg, f"pc-edge-{self.site}-{self.edge}", self.v5)
+        client.will_set(self._edge_topic(), self._edge_status(False), qos=1, retain=True)
+        client.max_inflight_messages_set(self.max_inflight + 10)  # room for status messages
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        client.on_connect_fail = self._on_connect_fail
+        self.client = client
+        client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
+        client.loop_start()
+
+    async def stop(self) -> None:
+        """Say offline (retained) and disconnect cleanly; unacknowledged data stays in the outbox."""
+        if self.client is None:
+            return
+        if self.connected:
+            info = self.client.publish(self._edge_topic(), self._edge_status(False), qos=1, retain=True)
+            deadline = time.monotonic() + 2
+            while not info.is_published() and time.monotonic() < deadline and self.connected:
+                await asyncio.sleep(0.02)
+        self._stopping = True
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.client = None
+
+    # --- paho callbacks (network thread) ------------------------------------------------
+
+    def _call(self, fn: Callable[..., None], *args: object) -> None:
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(fn, *args)
+
+    def _on_connect(
+        self, client: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: Properties | None = None
+    ) -> None:
+        if rc.is_failure:
+            self._call(self._connect_failed, str(rc), client)
+            return
+        client.publish(self._edge_topic(), self._edge_status(True), qos=1, retain=True)
+        for topic, payload in list(self._device_status.items()):
+            client.publish(topic, payload, qos=1, retain=True)
+        for topic in self.subscriptions:
+            client.subscribe(topic, qos=1)
+        self._call(self._set_connected, True, None)
+
+    def _on_connect_fail(self, _c: mqtt.Client, _u: object) -> None:
+        self._call(self._unreachable)
+
+    def _unreachable(self) -> None:
+        self.metrics.error(
+            "mqtt_unreachable", f"broker {self.cfg.url} unreachable; retrying, readings kept in the outbox"
+        )
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object = None) -> None:
+        self._call(self._set_connected, False, str(rc))
+
+    def _on_publish(self, _c: mqtt.Client, _u: object, mid: int, rc: ReasonCode, _p: object = None) -> None:
+        self._call(self._acked, mid, rc.is_failure, str(rc))
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        arrival = int(time.time() * 1000)
+        for topic, handler in self.subscriptions.items():
+            if mqtt.topic_matches_sub(topic, msg.topic):
+                self._call(handler, msg.topic, bytes(msg.payload), arrival)
+
+    # --- event-loop side ----------------------------------------------------------------
+
+    def _connect_failed(self, reason: str, client: mqtt.Client) -> None:
+        self.last_error = reason
+        self.metrics.error("mqtt_connect", f"broker refused the connection: {reason}")
+        if self.cfg.protocol == "auto" and self.v5 and "protocol" in reason.lower():
+            log.info("broker does not speak MQTT 5; using MQTT 3.1.1")
+            self.v5 = False
+            client.loop_stop()
+            client.disconnect()
+            self._connect()
+
+    def _set_connected(self, up: bool, reason: str | None) -> None:
+        if up == self.connected:
+            return
+        self.connected = up
+        self.metrics.connected.set(1 if up else 0)
+        if up:
+            log.info("connected to %s (MQTT %s)", self.cfg.url, "5" if self.v5 else "3.1.1")
+            self.last_error = None
+        elif not self._stopping:
+            self.last_error = reason
+            log.warning("lost the broker (%s); readings are kept in the outbox", reason)
+        self._wake.set()
+
+    def _acked(self, mid: int, failed: bool, reason: str) -> None:
+        f = self._inflight.pop(mid, None)
+        if f is None:
+            return  # a status message
+        if failed:
+            # The broker refused this batch; it stays stored and is sent again on restart.
+            self.metrics.error("puback_refused", f"broker refused batch {f.device}#{f.seq}: {reason}")
+        else:
+            self.outbox.ack(f.device, f.seq)
+            self.metrics.publish_latency.observe(time.monotonic() - f.sent)
+            self.metrics.samples_published.inc(f.samples)
+            self.metrics.batches_published.inc()
+        self.metrics.outbox_depth.set(self.outbox.depth)
+        self._wake.set()
+
+    def notify(self, device: str) -> None:
+        """A sample for `device` was committed to the outbox."""
+        self._pending.setdefault(device)
+        self._wake.set()
+
+    def device_status(self, device: str, online: bool, error: str | None = None) -> None:
+        topic = status_topic(self.site, device, self.prefix)
+        payload = status_payload(online, int(time.time() * 1000), error)
+        self._device_status[topic] = payload
+        if self.client is not None and self.connected:
+            self.client.publish(topic, payload, qos=1, retain=True)
+
+    async def run(self) -> None:
+        """Hand batches to paho whenever the broker is up and the in-flight window has room."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            self._pump()
+
+    def _pump(self) -> None:
+        while self.connected and len(self._inflight) < self.max_inflight:
+            pending = self._next_batch()
+            if pending is None:
+                return
+            self._send(pending)
+
+    def _next_batch(self) -> PendingBatch | None:
+        if self._replay:
+            return self._replay.pop(0)
+        while self._pending:
+            device = next(iter(self._pending))
+            pending = self.outbox.take(device, self.batch_max_samples)
+            # Round robin: a device with more to send goes to the back of the queue.
+            del self._pending[device]
+            if pending is None:
+                continue
+            if len(pending.samples) == self.batch_max_samples:
+                self._pending[device] = None
+            return pending
+        return None
+
+    def _send(self, pending: PendingBatch) -> None:
+        assert self.client is not None
+        payload = encode_batch(batch_of(self.edge, pending))
+        info = self.client.publish(data_topic(self.site, pending.device, self.prefix), payload, qos=1)
+        self._inflight[info.mid] = _InFlight(pending.device, pending.seq, len(pending.samples), time.monotonic())
+
+    # --- topics -------------------------------------------------------------------------
+
+    def _edge_topic(self) -> str:
+        return edge_status_topic(self.site, self.edge, self.prefix)
+
+    def _edge_status(self, online: bool) -> bytes:
+        return status_payload(online, int(time.time() * 1000), version=self.version)

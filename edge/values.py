@@ -1,0 +1,60 @@
+"""Block answers → primary engineering values, through core.profile's codec; pure, no I/O.
+
+Bad input: a block may have failed (timeout, exception code, short answer) or hold the
+meter's "not available" patterns or implausible values. Every row of a failed block becomes
+a `bad` entry with the block's reason; a row `decode_row` rejects becomes `bad` with its
+reason; a row scaled by a helper register whose own read failed is `bad` too. Never raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from core.plant import Ratios
+from core.profile import Bad, MeterProfile, decode_raw, decode_row
+from edge.plan import Block
+
+# A block's answer: the words (or bits as 0/1) it returned, or why it has none.
+Answer = list[int] | Bad
+
+
+def decode_blocks(
+    profile: MeterProfile, answers: Mapping[Block, Answer], ratios: Ratios
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Values and bad entries (quantity → reason) for every quantity row of the answered blocks."""
+    ct, pt = ratios.ct_factor, ratios.pt_factor
+    helpers: dict[str, int | Bad] = {}
+    for block, answer in answers.items():
+        for row in block.rows:
+            if row.id is None:
+                continue
+            if isinstance(answer, Bad):
+                helpers[row.id] = answer
+            else:
+                words = block.words_of(row, answer)
+                helpers[row.id] = (
+                    int(decode_raw(words, row.type, profile.word_order_of(row), profile.byte_order_of(row)))
+                    if len(words) == row.words
+                    else Bad(f"expected {row.words} words, got {len(words)}")
+                )
+    values: dict[str, float] = {}
+    bad: dict[str, str] = {}
+    for block, answer in answers.items():
+        for row in block.rows:
+            if row.quantity is None:
+                continue
+            if isinstance(answer, Bad):
+                bad[row.quantity] = answer.reason
+                continue
+            exp: int | Bad = 0
+            if row.scale_factor is not None:
+                exp = helpers.get(row.scale_factor, Bad(f"scale factor {row.scale_factor!r} not read"))
+            if isinstance(exp, Bad):
+                bad[row.quantity] = f"scale factor: {exp.reason}"
+                continue
+            result = decode_row(profile, row, block.words_of(row, answer), scale_exp=exp, ct=ct, pt=pt)
+            if isinstance(result, Bad):
+                bad[row.quantity] = result.reason
+            else:
+                values[row.quantity] = result
+    return values, bad

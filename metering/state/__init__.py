@@ -1,0 +1,1 @@
+"""Persistent state of the metering service: thresholds, DR events, API keys, alerts and the audit log."""

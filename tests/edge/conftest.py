@@ -1,0 +1,176 @@
+"""Edge test helpers: plant builders, register images from profiles, an MQTT collector, an agent runner."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from core.harness.mosquitto import Mosquitto
+from core.plant import Plant
+from core.profile import MeterProfile, encode_row, load_profile
+from core.wire import ReadingBatch, decode_batch
+from edge.agent import Agent, AgentOptions
+from edge.publish import BrokerConfig
+
+
+def modbus_device(dev_id: str, port: int, unit: int = 1, profile: str = "eastron-sdm630", **src: Any) -> dict[str, Any]:
+    extra = {k: src.pop(k) for k in ("ratios",) if k in src}
+    return {
+        "id": dev_id,
+        "name": dev_id,
+        "kind": "motor",
+        "carrier": "electricity",
+        "source": {
+            "protocol": "modbus-tcp",
+            "host": "127.0.0.1",
+            "port": port,
+            "unit": unit,
+            "profile": profile,
+            **src,
+        },
+        **extra,
+    }
+
+
+def make_plant(devices: list[dict[str, Any]], site: str = "plant-t") -> Plant:
+    return Plant.model_validate({"site": {"id": site, "name": "Test plant"}, "devices": devices})
+
+
+def truth_for(profile: MeterProfile, salt: float = 0.0) -> dict[str, float]:
+    """A plausible value for every quantity row, inside its min/max, distinct per row."""
+    out: dict[str, float] = {}
+    for i, r in enumerate(profile.registers):
+        if r.quantity is None:
+            continue
+        lo = r.min if r.min is not None else 0.0
+        hi = r.max if r.max is not None else lo + 100_000.0
+        if not r.type.startswith("float"):
+            # Integer registers hold whole steps of `scale`: pick a representable value.
+            bits = 16 * r.words
+            raw_lo, raw_hi = (0, 2**bits - 1) if r.type.startswith("u") else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+            lo, hi = max(lo, raw_lo * r.scale), min(hi, raw_hi * r.scale)
+        v = lo + (hi - lo) * ((0.37 + 0.05 * i + salt) % 0.9 + 0.05)
+        out[r.quantity] = round(v / r.scale) * r.scale if not r.type.startswith("float") else v
+    return out
+
+
+def image_for(
+    profile: MeterProfile, truth: dict[str, float], ct: float = 1.0, pt: float = 1.0, fill_gaps: bool = False
+) -> dict[str, dict[int, int]]:
+    """The register image a meter holding `truth` would serve, helper registers at exponent 0."""
+    tables: dict[str, dict[int, int]] = {}
+    for r in profile.registers:
+        words = encode_row(profile, r, truth[r.quantity], ct=ct, pt=pt) if r.quantity else [0] * r.words
+        t = tables.setdefault(profile.table_of(r), {})
+        for i, w in enumerate(words):
+            t[r.address + i] = w
+    if fill_gaps:
+        for t in tables.values():
+            for a in range(min(t), max(t)):
+                t.setdefault(a, 0)
+    return tables
+
+
+class Collector:
+    """Subscribes to everything under a prefix on a real broker and keeps what arrives."""
+
+    def __init__(self, broker: Mosquitto, topic: str = "pc/#", persistent: bool = False):
+        """`persistent`: a session the broker keeps (and queues for) across a broker restart.
+
+        On a TLS broker the collector presents the harness's client certificate and logs in as
+        `reader` (tests/conftest.py SECURE_USERS).
+        """
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self.cond = threading.Condition()
+        cid = f"collector-{id(self)}"
+        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
+        self.c.on_message = self._on
+        ready = threading.Event()
+        self.c.on_subscribe = lambda *a: ready.set()
+        props = Properties(PacketTypes.CONNECT)
+        if persistent:
+            props.SessionExpiryInterval = 3600
+        self.c.reconnect_delay_set(1, 2)
+        if broker.tls is not None:
+            self.c.tls_set(str(broker.tls.ca), str(broker.tls.client_cert), str(broker.tls.client_key))
+        if broker.passwords is not None:
+            self.c.username_pw_set("reader", broker.passwords["reader"])
+        self.c.connect(broker.host, broker.port, clean_start=not persistent, properties=props)
+        self.c.loop_start()
+        self.c.subscribe(topic, qos=1)
+        assert ready.wait(10)
+
+    def _on(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        with self.cond:
+            self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
+            self.cond.notify_all()
+
+    def samples(self, device: str) -> list[tuple[int, Any]]:
+        """(seq, sample) in arrival order, duplicates (at-least-once) included."""
+        return [(b.seq, s) for b in self.batches(device) for s in b.samples]
+
+    def batches(self, device: str | None = None) -> list[ReadingBatch]:
+        with self.cond:
+            msgs = list(self.messages)
+        out = [decode_batch(p) for t, p, _ in msgs if t.endswith("/data")]
+        return [b for b in out if device is None or b.device == device]
+
+    def status(self, topic_suffix: str) -> list[dict[str, Any]]:
+        with self.cond:
+            return [json.loads(p) for t, p, _ in self.messages if t.endswith(topic_suffix)]
+
+    def wait(self, check: Any, timeout: float = 20.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return True
+            time.sleep(0.05)
+        return bool(check())
+
+    def close(self) -> None:
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+@pytest.fixture
+def collector() -> Iterator[Any]:
+    made: list[Collector] = []
+
+    def make(broker: Mosquitto, topic: str = "pc/#", persistent: bool = False) -> Collector:
+        c = Collector(broker, topic, persistent)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
+
+
+@contextlib.asynccontextmanager
+async def running_agent(
+    plant: Plant, broker: Mosquitto | BrokerConfig, tmp_path: Path, **opts: Any
+) -> AsyncIterator[Agent]:
+    cfg = broker if isinstance(broker, BrokerConfig) else BrokerConfig(url=broker.url)
+    options = AgentOptions(outbox=opts.pop("outbox", tmp_path / "outbox.sqlite"), summary_s=0, **opts)
+    agent = Agent(plant, cfg, options)
+    await agent.start()
+    try:
+        yield agent
+    finally:
+        await agent.stop()
+
+
+@pytest.fixture
+def sdm630() -> MeterProfile:
+    return load_profile("eastron-sdm630")

@@ -1,0 +1,71 @@
+"""The SQLite outbox: order, seq kept across reopen, delete only on ack, disk cap drops oldest loudly."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from core.wire import Sample
+from edge.outbox import Outbox
+
+T0 = 1_763_712_000_000
+
+
+def s(i: int, **bad: str) -> Sample:
+    return Sample(ts=T0 + i * 1000, values={"p_kw": float(i)}, bad=bad)
+
+
+def test_batches_are_oldest_first_with_growing_seq_per_device(tmp_path: Path) -> None:
+    ob = Outbox(tmp_path / "o.sqlite")
+    for i in range(5):
+        ob.add("a", s(i))
+        ob.add("b", s(100 + i, pf="timeout"))
+    first = ob.take("a", 3)
+    second = ob.take("a", 3)
+    assert first is not None and second is not None
+    assert (first.seq, [x.ts for x in first.samples]) == (0, [T0, T0 + 1000, T0 + 2000])
+    assert (second.seq, [x.values["p_kw"] for x in second.samples]) == (1, [3.0, 4.0])
+    assert ob.take("a", 3) is None
+    b = ob.take("b", 10)
+    assert b is not None and b.seq == 0 and b.samples[0] == s(100, pf="timeout")
+    assert ob.depth == 10
+    assert ob.ack("a", 0) == 3 and ob.depth == 7
+    assert ob.ack("a", 0) == 0  # a duplicate PUBACK deletes nothing more
+
+
+def test_unacked_batches_survive_reopen_with_the_same_seq(tmp_path: Path) -> None:
+    ob = Outbox(tmp_path / "o.sqlite")
+    for i in range(4):
+        ob.add("a", s(i))
+    taken = ob.take("a", 2)
+    assert taken is not None
+    ob.close()  # as if killed after publishing, before the PUBACK
+    ob = Outbox(tmp_path / "o.sqlite")
+    assert ob.depth == 4
+    replay = list(ob.unacked())
+    assert [(p.device, p.seq, p.samples) for p in replay] == [("a", 0, taken.samples)]
+    nxt = ob.take("a", 10)
+    assert nxt is not None and nxt.seq == 1 and [x.ts for x in nxt.samples] == [T0 + 2000, T0 + 3000]
+    ob.ack("a", 0)
+    ob.ack("a", 1)
+    ob.close()
+    ob = Outbox(tmp_path / "o.sqlite")
+    assert ob.depth == 0
+    ob.add("a", s(9))
+    again = ob.take("a", 10)
+    assert again is not None and again.seq == 2  # seq continues after a restart
+
+
+def test_disk_cap_drops_the_oldest_counts_and_warns(tmp_path: Path, caplog) -> None:
+    ob = Outbox(tmp_path / "o.sqlite", max_bytes=2000)
+    with caplog.at_level(logging.WARNING, logger="edge.outbox"):
+        for i in range(200):
+            ob.add("a", s(i))
+    assert ob.dropped > 0
+    assert ob.stored_bytes <= 2000
+    assert ob.depth == 200 - ob.dropped
+    kept = ob.take("a", 1000)
+    assert kept is not None
+    # What is kept is the newest, contiguous up to the last sample read.
+    assert [x.ts for x in kept.samples] == [T0 + i * 1000 for i in range(200 - ob.depth, 200)]
+    assert any("disk cap of 2000 bytes reached" in r.getMessage() for r in caplog.records)
