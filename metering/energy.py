@@ -167,7 +167,10 @@ def energy_rows(intervals: pd.DataFrame, plant: Plant) -> pd.DataFrame:
         dev = devices.get(str(name))
         if dev is None:
             continue
-        qname = next((q for q in ENERGY_QUANTITIES.get(dev.carrier, ()) if q in have.get(i, set())), None)
+        prefs = ENERGY_QUANTITIES.get(dev.carrier, ())
+        if dev.kind == "pv":
+            prefs = ("e_exp_kwh", "e_imp_kwh")  # a generator's energy is what it exports
+        qname = next((q for q in prefs if q in have.get(i, set())), None)
         if qname is None:
             continue
         if dev.carrier == "steam" and qname == "mass_t":

@@ -21,6 +21,7 @@ from metering.energy import GreenContract, Result, compute, load_green_power
 from metering.factors import Registry, load_registry
 from metering.intervals import INTERVAL_S, EngineOptions, compute_intervals
 from metering.io import interval_counts, read_raw, write_results
+from metering.tariffs import TariffError, TariffFile, fill_tou_cost, load_tariff
 
 log = logging.getLogger("plantcarbon.metering")
 
@@ -37,6 +38,8 @@ class Context:
     registry: Registry
     green: list[GreenContract]
     options: EngineOptions = field(default_factory=EngineOptions)
+    tariff: TariffFile | None = None  # fills `tou` and `cost` on electricity energy rows
+    problems: list[str] = field(default_factory=list)  # set-up problems that do not stop metering
 
     @classmethod
     def load(cls, plant: Plant, plant_dir: Path | None = None) -> Context:
@@ -45,7 +48,13 @@ class Context:
         if plant.metering.green_power_file:
             p = Path(plant.metering.green_power_file)
             green = load_green_power(plant_dir / p if plant_dir is not None and not p.is_absolute() else p)
-        return cls(plant, reg, green)
+        tariff, problems = None, []
+        if plant.contract.tariff:
+            try:
+                tariff = load_tariff(plant.contract.tariff)
+            except TariffError as exc:  # metering goes on; cost stays empty and the reason is reported
+                problems.append(f"tariff: {exc}")
+        return cls(plant, reg, green, tariff=tariff, problems=problems)
 
 
 def floor_interval(ts: pd.Timestamp) -> pd.Timestamp:
@@ -55,7 +64,15 @@ def floor_interval(ts: pd.Timestamp) -> pd.Timestamp:
 def compute_period(ctx: Context, readings: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> Result:
     """Readings (which should extend PAD beyond the period) → energy and emissions for [start, end)."""
     iv = compute_intervals(readings, ctx.plant, start=start, end=end, options=ctx.options)
-    return compute(iv, ctx.plant, ctx.registry, ctx.green)
+    res = compute(iv, ctx.plant, ctx.registry, ctx.green)
+    if ctx.tariff is not None and not res.energy.empty:
+        energy = res.energy.assign(tou=res.energy["tou"].astype(object))
+        try:
+            res.energy = fill_tou_cost(energy, ctx.tariff, ctx.plant.site.timezone)
+        except TariffError as exc:  # e.g. no tariff version in effect: energy is written without cost
+            res.problems.append(f"tariff: {exc}")
+    res.problems.extend(ctx.problems)
+    return res
 
 
 def recompute(
