@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,24 +94,48 @@ def recompute(
     """
     clock = timings if timings is not None else {}
     start, end = floor_interval(start), floor_interval(end)
-    points = 0
-    problems: dict[str, None] = {}
+    chunks: list[tuple[pd.Timestamp, pd.Timestamp]] = []
     t = start
     while t < end:
-        u = min(t + chunk, end)
+        chunks.append((t, min(t + chunk, end)))
+        t = chunks[-1][1]
+    points = 0
+    problems: dict[str, None] = {}
+
+    def read(span: tuple[pd.Timestamp, pd.Timestamp]) -> tuple[pd.DataFrame, float]:
         t0 = time.perf_counter()
-        readings = read_raw(target, ctx.plant, t - PAD, u + PAD)
-        t1 = time.perf_counter()
-        res = compute_period(ctx, readings, t, u)
-        t2 = time.perf_counter()
-        points += write_results(target, res.energy, res.emissions)
-        t3 = time.perf_counter()
-        for k, v in (("read", t1 - t0), ("compute", t2 - t1), ("write", t3 - t2)):
-            clock[k] = clock.get(k, 0.0) + v
-        problems.update(dict.fromkeys(res.problems))
-        if progress is not None:
-            progress(int((u - t) / STEP))
-        t = u
+        return read_raw(target, ctx.plant, span[0] - PAD, span[1] + PAD), time.perf_counter() - t0
+
+    def write(res: Result) -> tuple[int, float]:
+        t0 = time.perf_counter()
+        return write_results(target, res.energy, res.emissions), time.perf_counter() - t0
+
+    # A three-stage pipeline: the next chunk is read and the previous one written while this
+    # one is computed. InfluxDB does the reading and writing, so they overlap with our CPU work.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending_read: Future[tuple[pd.DataFrame, float]] | None = pool.submit(read, chunks[0]) if chunks else None
+        pending_write: Future[tuple[int, float]] | None = None
+        for i, (lo, hi) in enumerate(chunks):
+            assert pending_read is not None
+            readings, dt_read = pending_read.result()
+            pending_read = pool.submit(read, chunks[i + 1]) if i + 1 < len(chunks) else None
+            t0 = time.perf_counter()
+            res = compute_period(ctx, readings, lo, hi)
+            dt_compute = time.perf_counter() - t0
+            if pending_write is not None:
+                n, dt_write = pending_write.result()
+                points += n
+                clock["write"] = clock.get("write", 0.0) + dt_write
+            pending_write = pool.submit(write, res)
+            clock["read"] = clock.get("read", 0.0) + dt_read
+            clock["compute"] = clock.get("compute", 0.0) + dt_compute
+            problems.update(dict.fromkeys(res.problems))
+            if progress is not None:
+                progress(int((hi - lo) / STEP))
+        if pending_write is not None:
+            n, dt_write = pending_write.result()
+            points += n
+            clock["write"] = clock.get("write", 0.0) + dt_write
     return points, list(problems)
 
 
