@@ -70,7 +70,7 @@ def scenario_yaml(name: str, groups: list[tuple[int, float]]) -> dict[str, objec
             )
             n += 1
     return {
-        "name": f"bench-{name.lower()}",
+        "id": f"bench-{name.lower()}",
         "description": f"Pipeline bench {name}: {n} SDM630 meters",
         "site": {
             "id": f"bench-{name.lower()}",

@@ -27,7 +27,7 @@ PlantOpt = typer.Option(..., "--plant", "-p", help="The plant file (YAML).")
 def _load(plant_path: Path) -> tuple[Plant, Context]:
     try:
         plant = load_plant(plant_path)
-        return plant, Context.load(plant, plant_path.parent)
+        return plant, Context.load(plant, plant_path.parent, load_settings().data_dir)
     except PlantFileError as exc:
         for line in exc.errors:
             typer.echo(line, err=True)

@@ -19,7 +19,7 @@ import pandas as pd
 from core.influx import InfluxTarget
 from core.plant import Plant
 from metering.energy import GreenContract, Result, compute, load_green_power
-from metering.factors import Registry, load_registry
+from metering.factors import Registry, plant_registry
 from metering.intervals import INTERVAL_S, EngineOptions, compute_intervals
 from metering.io import interval_counts, read_raw, write_results
 from metering.tariffs import TariffError, TariffFile, fill_tou_cost, load_tariff
@@ -43,8 +43,9 @@ class Context:
     problems: list[str] = field(default_factory=list)  # set-up problems that do not stop metering
 
     @classmethod
-    def load(cls, plant: Plant, plant_dir: Path | None = None) -> Context:
-        reg = load_registry(plant.metering.factor_files, base=plant_dir)
+    def load(cls, plant: Plant, plant_dir: Path | None = None, data_dir: Path | None = None) -> Context:
+        """`data_dir`: where the API keeps user factor files (`factors/`) and tariff files (`tariffs/`)."""
+        reg = plant_registry(plant.metering.factor_files, plant_dir, data_dir)
         green: list[GreenContract] = []
         if plant.metering.green_power_file:
             p = Path(plant.metering.green_power_file)
@@ -52,7 +53,8 @@ class Context:
         tariff, problems = None, []
         if plant.contract.tariff:
             try:
-                tariff = load_tariff(plant.contract.tariff)
+                extra = (data_dir / "tariffs",) if data_dir is not None else ()
+                tariff = load_tariff(plant.contract.tariff, extra)
             except TariffError as exc:  # metering goes on; cost stays empty and the reason is reported
                 problems.append(f"tariff: {exc}")
         return cls(plant, reg, green, tariff=tariff, problems=problems)

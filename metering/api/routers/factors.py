@@ -18,7 +18,15 @@ from pydantic import ValidationError
 
 from metering.alerts.rules import ID_PATTERN
 from metering.api.deps import EnergyManager, Svc, Viewer
-from metering.factors import Factor, FactorFileError, FactorNotFound, Registry, load_registry, parse_factor_file
+from metering.factors import (
+    Factor,
+    FactorFileError,
+    FactorNotFound,
+    Registry,
+    parse_factor_file,
+    plant_registry,
+    user_factor_dir,
+)
 from metering.tariffs import (
     TariffError,
     TariffFile,
@@ -34,7 +42,7 @@ FileName = Annotated[str, PathParam(pattern=ID_PATTERN)]
 
 
 def factor_dir(svc: Svc) -> Path:
-    return svc.data_dir / "factors"
+    return user_factor_dir(svc.data_dir)
 
 
 def tariff_dir(svc: Svc) -> Path:
@@ -42,10 +50,8 @@ def tariff_dir(svc: Svc) -> Path:
 
 
 def registry(svc: Svc) -> Registry:
-    files: list[str | Path] = list(svc.plant.metering.factor_files) if svc.plant else []
-    files += sorted(factor_dir(svc).glob("*.yaml"))
     try:
-        return load_registry(files, base=svc.plant_dir)
+        return plant_registry(svc.plant.metering.factor_files if svc.plant else [], svc.plant_dir, svc.data_dir)
     except FactorFileError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, {"factor_files": exc.errors}) from None
 
