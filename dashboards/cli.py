@@ -12,6 +12,7 @@ from rich.console import Console
 
 from core.plant import Plant, PlantFileError, load_plant
 from core.settings import load_settings
+from dashboards import schema as sc
 from dashboards.generate import Threshold, ThresholdFile
 from dashboards.i18n import LANGS, Lang
 from dashboards.provision import InfluxSource, PushError, dashboard_docs, push, write_provisioning
@@ -104,3 +105,30 @@ def push_cmd(
         raise typer.Exit(1) from None
     for uid in uids:
         print(f"{url.rstrip('/')}/d/{uid}")
+
+
+@app.command("verify")
+def verify_cmd(
+    plant: PlantOpt,
+    lang: LangOpt = None,
+    raw_db: Annotated[str | None, typer.Option(help="Bucket of the raw datasource (default: setting).")] = None,
+    metering_db: Annotated[
+        str | None, typer.Option(help="Bucket of the metering datasource (default: setting).")
+    ] = None,
+) -> None:
+    """Run every dashboard query against InfluxDB (PLANTCARBON_INFLUX_*) as Grafana would; list failures."""
+    from datetime import UTC, datetime
+
+    from core.influx import InfluxTarget
+    from dashboards.verify import verify
+
+    p = _plant(plant)
+    target = InfluxTarget.from_settings(load_settings())
+    dbs = {sc.RAW_DS_UID: raw_db or target.raw_bucket, sc.METERING_DS_UID: metering_db or target.metering_bucket}
+    checks = verify(dashboard_docs(p, _langs(lang)), target, datetime.now(UTC), p.site.timezone, dbs)
+    bad = [c for c in checks if c.problem]
+    for c in bad:
+        print(f"FAIL {c.dashboard} {c.where}: {c.problem}\n     {c.query}")
+    print(f"{len(checks) - len(bad)} of {len(checks)} queries return data")
+    if bad:
+        raise typer.Exit(1)

@@ -326,12 +326,33 @@ def _leaves(plant: Plant) -> list[str]:
     return [d.id for d in plant.devices if d.id not in parents]
 
 
+MAIN = f"\"role\" = '{sc.ROLE_MAIN}'"
+# Scope 1 rows carry no method; scope 2 rows come once per method. So "not market" is scope 1 +
+# location-based scope 2, and "not location" is scope 1 + market-based scope 2.
+LOCATION_TOTAL = f"\"method\" != '{sc.MARKET}'"
+MARKET_TOTAL = f"\"method\" != '{sc.LOCATION}'"
+
+
 def co2_today_query(plant: Plant) -> str:
-    """The overview's CO2 today: location-based emissions of the main meters, in tonnes."""
+    """The overview's CO2 today: scope 1 + location-based scope 2 of the main meters, in tonnes."""
     return (
-        f'SELECT sum("co2_kg") / 1000 FROM "{sc.EMISSIONS}" WHERE {SITE} AND "method" = \'{sc.LOCATION}\' '
-        f'AND "device" =~ {regex_of(_main(plant))} AND $timeFilter'
+        f'SELECT sum("co2_kg") / 1000 FROM "{sc.EMISSIONS}" WHERE {SITE} AND {MAIN} AND {LOCATION_TOTAL} '
+        "AND $timeFilter"
     )
+
+
+def breakdown_filter(plant: Plant) -> str:
+    """Rows that split the site total without counting twice: no meter that has sub-meters
+    (its sub-meters and its `<id>:unmetered` remainder stand for it), no virtual meters."""
+    parents = sorted({d.parent for d in plant.devices if d.parent})
+    not_virtual = f"\"role\" != '{sc.ROLE_VIRTUAL}'"
+    return f'{not_virtual} AND "device" !~ {regex_of(parents)}' if parents else not_virtual
+
+
+def site_demand_device(plant: Plant) -> str:
+    """The demand rows' device tag for the site: the one main electricity meter, or `_site`."""
+    mains = _main_electric(plant)
+    return mains[0] if len(mains) == 1 else sc.SITE_TOTAL_DEVICE
 
 
 def _demand_thresholds(plant: Plant) -> db.ThresholdsConfig | None:
@@ -371,8 +392,8 @@ def overview(plant: Plant, lang: Lang) -> dm.Dashboard:
         METERING,
         [
             (
-                f'SELECT last("demand_kw") FROM "{sc.DEMAND}" WHERE {SITE} AND "device" = \'{sc.SITE_TOTAL_DEVICE}\' '
-                "AND $timeFilter",
+                f'SELECT last("demand_kw") FROM "{sc.DEMAND}" WHERE {SITE} '
+                f"AND \"device\" = '{site_demand_device(plant)}' AND $timeFilter",
                 None,
             )
         ],
@@ -522,7 +543,7 @@ def overview(plant: Plant, lang: Lang) -> dm.Dashboard:
         [
             (
                 f'SELECT max("demand_kw") AS "{b.t("s.demand")}", max("forecast_kw") AS "{b.t("s.forecast")}" '
-                f'FROM "{sc.DEMAND}" WHERE {SITE} AND "device" = \'{sc.SITE_TOTAL_DEVICE}\' AND $timeFilter '
+                f'FROM "{sc.DEMAND}" WHERE {SITE} AND "device" = \'{site_demand_device(plant)}\' AND $timeFilter '
                 f"GROUP BY time(15m) fill(null) tz('{tz}')",
                 None,
             )
@@ -542,7 +563,7 @@ def equipment(plant: Plant, lang: Lang, kind: str, thresholds: Sequence[Threshol
     devices = [d for d in plant.devices if d.kind == kind and d.source is not None]
     if not devices:
         return None
-    b = _dashboard(plant, lang, f"eq-{kind}", "dash.equipment", kind.replace("_", " "))
+    b = _dashboard(plant, lang, f"eq-{kind}", "dash.equipment", text(f"kind.{kind}", lang))
     carriers = sorted({d.carrier for d in devices})
     frm = q_ident(carriers[0]) if len(carriers) == 1 else regex_of(carriers)
     kind_filter = f"\"kind\" = '{kind}'"
@@ -673,16 +694,15 @@ def carbon(plant: Plant, lang: Lang) -> dm.Dashboard:
     b.builder.with_variable(_site_variable(b, plant, METERING, sc.EMISSIONS))
     b.builder.annotation(_alert_annotation(b))
     tz = plant.site.timezone
-    mains = f'"device" =~ {regex_of(_main(plant))}'
-    base = f'SELECT sum("co2_kg") / 1000 FROM "{sc.EMISSIONS}" WHERE {SITE} AND {mains} AND $timeFilter'
+    base = f'SELECT sum("co2_kg") / 1000 FROM "{sc.EMISSIONS}" WHERE {SITE} AND {MAIN} AND $timeFilter'
     loc, mkt = f"\"method\" = '{sc.LOCATION}'", f"\"method\" = '{sc.MARKET}'"
     s1, s2 = f"\"scope\" = '{sc.SCOPE_1}'", f"\"scope\" = '{sc.SCOPE_2}'"
     b.row("row.scope")
     b.add(_stat(b, "p.scope1", METERING, f"{base} AND {s1}", "masst", 2, w=4))
     b.add(_stat(b, "p.scope2_location", METERING, f"{base} AND {s2} AND {loc}", "masst", 2, w=5))
     b.add(_stat(b, "p.scope2_market", METERING, f"{base} AND {s2} AND {mkt}", "masst", 2, w=5))
-    b.add(_stat(b, "p.total_location", METERING, f"{base} AND {loc}", "masst", 2, w=5))
-    b.add(_stat(b, "p.total_market", METERING, f"{base} AND (({s1} AND {loc}) OR ({s2} AND {mkt}))", "masst", 2, w=5))
+    b.add(_stat(b, "p.total_location", METERING, f"{base} AND {LOCATION_TOTAL}", "masst", 2, w=5))
+    b.add(_stat(b, "p.total_market", METERING, f"{base} AND {MARKET_TOTAL}", "masst", 2, w=5))
     b.row("row.breakdown")
     vs = _series(
         b,
@@ -701,7 +721,7 @@ def carbon(plant: Plant, lang: Lang) -> dm.Dashboard:
         by_carrier,
         "p.by_carrier",
         METERING,
-        [(f'{base} AND {loc} GROUP BY "carrier"', "$tag_carrier")],
+        [(f'{base} AND {LOCATION_TOTAL} GROUP BY "carrier"', "$tag_carrier")],
         "masst",
         2,
         8,
@@ -718,7 +738,8 @@ def carbon(plant: Plant, lang: Lang) -> dm.Dashboard:
         METERING,
         [
             (
-                f'SELECT sum("co2_kg") / 1000 FROM "{sc.EMISSIONS}" WHERE {SITE} AND {loc} AND $timeFilter '
+                f'SELECT sum("co2_kg") / 1000 FROM "{sc.EMISSIONS}" WHERE {SITE} AND {breakdown_filter(plant)} '
+                f"AND {LOCATION_TOTAL} AND $timeFilter "
                 'GROUP BY "area"',
                 "$tag_area",
             )
@@ -757,7 +778,7 @@ def carbon(plant: Plant, lang: Lang) -> dm.Dashboard:
         monthly,
         "p.monthly",
         METERING,
-        [(f"{base} AND {loc} GROUP BY time(1d) fill(0) tz('{tz}')", "co2")],
+        [(f"{base} AND {LOCATION_TOTAL} GROUP BY time(1d) fill(0) tz('{tz}')", "co2")],
         "masst",
         1,
         24,
@@ -795,7 +816,7 @@ def demand(plant: Plant, lang: Lang) -> dm.Dashboard:
     )
     b.builder.annotation(_alert_annotation(b))
     tz = plant.site.timezone
-    site_demand = f"{SITE} AND \"device\" = '{sc.SITE_TOTAL_DEVICE}' AND $timeFilter"
+    site_demand = f"{SITE} AND \"device\" = '{site_demand_device(plant)}' AND $timeFilter"
     b.row("row.demand")
     steps = _demand_thresholds(plant)
     d = _series(

@@ -24,10 +24,11 @@ DR = "dr"  # fields: baseline_kw, actual_kw, reduction_kw
 ALERTS = "alerts"  # fields: state, value, threshold, message
 
 # Tag values.
-ROLE_MAIN = "main"  # energy.role of meters that count toward the site total
+ROLE_MAIN = "main"  # energy/emissions.role of meters that count toward the site total
+ROLE_VIRTUAL = "virtual"  # rows of virtual meters (formulas): never part of a breakdown
 SCOPE_1, SCOPE_2 = "1", "2"  # emissions.scope
-LOCATION, MARKET = "location", "market"  # emissions.method; scope 1 rows are written once, as location
-SITE_TOTAL_DEVICE = "_site"  # demand.device of the site-level demand rows
+LOCATION, MARKET = "location", "market"  # emissions.method of scope 2; scope 1 rows have no method tag
+SITE_TOTAL_DEVICE = "_site"  # demand.device of site rows when the site has several main electricity meters
 FIRING = "firing"  # alerts.state when a rule fires (then acknowledged, resolved)
 ALERT_STATES = ("firing", "acknowledged", "resolved")
 TOU_BANDS = ("sharp", "peak", "flat", "valley", "deep_valley")  # energy.tou

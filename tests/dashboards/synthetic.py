@@ -16,7 +16,7 @@ from datetime import datetime
 from core.influx import InfluxTarget, line, write_lines
 from core.plant import Plant
 from dashboards import schema as sc
-from dashboards.generate import reported_quantities
+from dashboards.generate import reported_quantities, site_demand_device
 
 MIN = 60_000
 QUARTER = 15 * MIN
@@ -95,7 +95,7 @@ def fill(plant: Plant, target: InfluxTarget, now: datetime, days: int = 2) -> Wr
             raw.append(
                 line(
                     sc.INGEST_QUALITY,
-                    {"site": site, "device": d.id},
+                    {"site": site, "device": d.id, "ingest": "ingest-1"},
                     {
                         "samples": samples,
                         "expected": expected,
@@ -131,11 +131,14 @@ def fill(plant: Plant, target: InfluxTarget, now: datetime, days: int = 2) -> Wr
                     t,
                 )
             )
-            rows = (
-                [(sc.SCOPE_2, sc.LOCATION, amount * GRID_FACTOR), (sc.SCOPE_2, sc.MARKET, amount * GRID_FACTOR * 0.8)]
-                if d.carrier == "electricity"
-                else [(sc.SCOPE_1, sc.LOCATION, amount * GAS_FACTOR)]
-            )
+            # As metering writes them: location-based scope 2 for every row, market-based for main
+            # meters only, scope 1 with no method tag.
+            if d.carrier == "electricity":
+                rows = [(sc.SCOPE_2, sc.LOCATION, amount * GRID_FACTOR)]
+                if d.role == "main":
+                    rows.append((sc.SCOPE_2, sc.MARKET, amount * GRID_FACTOR * 0.8))
+            else:
+                rows = [(sc.SCOPE_1, "", amount * GAS_FACTOR)]
             for scope, method, co2 in rows:
                 met.append(
                     line(
@@ -145,6 +148,7 @@ def fill(plant: Plant, target: InfluxTarget, now: datetime, days: int = 2) -> Wr
                             "area": d.area,
                             "device": d.id,
                             "carrier": d.carrier,
+                            "role": d.role,
                             "scope": scope,
                             "method": method,
                         },
@@ -159,20 +163,11 @@ def fill(plant: Plant, target: InfluxTarget, now: datetime, days: int = 2) -> Wr
         met.append(
             line(
                 sc.DEMAND,
-                {"site": site, "device": sc.SITE_TOTAL_DEVICE},
+                {"site": site, "device": site_demand_device(plant)},
                 {"demand_kw": demand, "forecast_kw": demand * 1.02, "limit_kw": limit},
                 t,
             )
         )
-        for d in plant.main_meters():
-            met.append(
-                line(
-                    sc.DEMAND,
-                    {"site": site, "device": d.id},
-                    {"demand_kw": demand / 2, "forecast_kw": demand / 2, "limit_kw": limit},
-                    t,
-                )
-            )
     event_start = now_ms - 6 * 3_600_000
     for t in range(event_start - event_start % QUARTER, event_start + 2 * 3_600_000, QUARTER):
         met.append(

@@ -3,136 +3,66 @@
 from __future__ import annotations
 
 import math
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 import pytest
 
-from core.influx import InfluxTarget, influxql
+from core.influx import InfluxTarget
 from core.plant import load_plant
-from dashboards import schema as sc
-from dashboards.interpolate import interpolate, interval_ms, panel_range
 from dashboards.provision import dashboard_docs
-from dashboards.validate import Query, queries
-from tests.dashboards.synthetic import Written, fill
+from dashboards.validate import queries
+from dashboards.verify import Check, Verifier, expected_columns, verify
+from tests.dashboards.synthetic import Written
 
 pytestmark = pytest.mark.integration
 
 PLANT = Path(__file__).resolve().parents[2] / "examples" / "plant-a.yaml"
 
 
-def _columns_expected(query: str) -> list[str]:
-    """Column names the outer SELECT yields: its AS aliases, else the function or field names."""
-    outer = query[len("SELECT ") : query.index(" FROM ")]
-    items, depth, cur = [], 0, ""
-    for ch in outer:
-        depth += ch == "("
-        depth -= ch == ")"
-        if ch == "," and depth == 0:
-            items.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    items.append(cur)
-    names = []
-    for item in items:
-        alias = re.search(r'\bAS "([^"]+)"\s*$', item)
-        if alias:
-            names.append(alias.group(1))
-        else:
-            names.append(re.match(r'\s*"?([A-Za-z_]+)', item).group(1))  # type: ignore[union-attr]
-    return names
+def _panel_check(verifier: Verifier, doc: dict[str, Any], title: str) -> Check:
+    variables, _ = verifier.variables(doc)
+    (q,) = [q for q in queries(doc) if q.panel and q.panel["title"] == title]
+    return verifier.query(doc, q, variables)
 
 
-class Runner:
-    """Resolves a dashboard's variables like Grafana, then runs its queries on the right bucket."""
-
-    def __init__(self, target: InfluxTarget, now: datetime, tz: str):
-        self.target = target
-        self.now = now
-        self.tz = tz
-        self.db = {sc.RAW_DS_UID: target.raw_bucket, sc.METERING_DS_UID: target.metering_bucket}
-
-    def run(self, q: str, ds_uid: str) -> pd.DataFrame:
-        return influxql(self.target, q, self.db[ds_uid])
-
-    def variables(self, doc: dict[str, Any]) -> dict[str, tuple[list[str], bool]]:
-        out: dict[str, tuple[list[str], bool]] = {}
-        for v in doc["templating"]["list"]:
-            df = self.run(interpolate(v["query"], out), v["datasource"]["uid"])
-            options = sorted(df["value"]) if not df.empty else []
-            assert options, f"{doc['uid']}: variable {v['name']} has no values: {v['query']}"
-            current = v["current"]["value"]
-            if current == "$__all":
-                out[v["name"]] = (options, True)
-            else:
-                assert current in options, f"{doc['uid']}: variable {v['name']}: {current!r} not in {options}"
-                out[v["name"]] = ([current], bool(v.get("multi")))
-        return out
-
-    def query(self, doc: dict[str, Any], q: Query, variables: dict[str, tuple[list[str], bool]]) -> pd.DataFrame:
-        time_from = (q.panel or {}).get("timeFrom")
-        lo, hi = panel_range(doc["time"]["from"], doc["time"]["to"], time_from, self.now, self.tz)
-        text = interpolate(q.query, variables, lo, hi, interval_ms(lo, hi))
-        assert not re.search(r"\$[A-Za-z_{]|\[\[", text), f"{q.where}: left unsubstituted: {text}"
-        return self.run(text, q.datasource_uid)
-
-
-@pytest.fixture
-def filled(influx_target: InfluxTarget) -> tuple[InfluxTarget, Written, datetime]:
-    now = datetime.now(UTC)
-    written = fill(load_plant(PLANT), influx_target, now)
-    return influx_target, written, now
-
-
-def test_every_panel_query_returns_the_fields_it_shows(filled: tuple[InfluxTarget, Written, datetime]) -> None:
+def test_every_query_returns_the_fields_its_panel_shows(filled: tuple[InfluxTarget, Written, datetime]) -> None:
     target, _, now = filled
     plant = load_plant(PLANT)
-    runner = Runner(target, now, plant.site.timezone)
-    ran = 0
-    for doc in dashboard_docs(plant, ("en", "zh")):
-        variables = runner.variables(doc)
-        for q in queries(doc):
-            if q.where.startswith("variable"):
-                continue
-            df = runner.query(doc, q, variables)
-            assert not df.empty, f"{doc['uid']} {q.where}: no rows for\n{q.query}"
-            for col in _columns_expected(q.query):
-                assert col in df.columns, f"{doc['uid']} {q.where}: no column {col!r} in {list(df.columns)}"
-                assert df[col].notna().any(), f"{doc['uid']} {q.where}: column {col!r} is all null"
-            unit = (q.panel or {}).get("fieldConfig", {}).get("defaults", {}).get("unit")
-            numeric = df.select_dtypes("number").drop(columns=["_statement"], errors="ignore")
-            if unit == "percent":
-                values = numeric.stack().dropna()
-                assert values.between(0, 150).all(), f"{q.where}: percentages out of range: {values.describe()}"
-            if unit in ("kwatt", "kwatth", "masst"):
-                assert (numeric.stack().dropna() >= 0).all(), f"{q.where}: negative {unit}"
-            ran += 1
-    # 2 languages × (overview, 4 equipment kinds, carbon, demand, quality, alerts): dozens of queries.
-    assert ran > 100
+    docs = dashboard_docs(plant, ("en", "zh"))
+    checks = verify(docs, target, now, plant.site.timezone)
+    failed = [f"{c.dashboard} {c.where}: {c.problem}\n  {c.query}" for c in checks if c.problem]
+    assert failed == []
+    # Every panel target, annotation and variable of every dashboard was run.
+    assert len(checks) == sum(len(queries(d)) for d in docs) > 150
+    assert all(c.rows > 0 for c in checks)
+
+
+def test_an_empty_bucket_fails_verification(influx_target: InfluxTarget) -> None:
+    plant = load_plant(PLANT)
+    checks = verify(dashboard_docs(plant)[:1], influx_target, datetime.now(UTC), plant.site.timezone)
+    assert checks and all(c.problem for c in checks)
 
 
 def test_overview_co2_today_equals_the_metering_bucket_sum(filled: tuple[InfluxTarget, Written, datetime]) -> None:
     target, written, now = filled
     plant = load_plant(PLANT)
-    runner = Runner(target, now, plant.site.timezone)
-    doc = dashboard_docs(plant)[0]
-    title = "CO2 today (location-based)"
-    (q,) = [q for q in queries(doc) if q.panel and q.panel["title"] == title]
-    got = runner.query(doc, q, runner.variables(doc))["sum"].iloc[0]
-    local_midnight = datetime.now(ZoneInfo(plant.site.timezone)).replace(hour=0, minute=0, second=0, microsecond=0)
+    check = _panel_check(
+        Verifier(target, now, plant.site.timezone), dashboard_docs(plant)[0], "CO2 today (location-based)"
+    )
+    assert check.problem is None and check.frame is not None
+    got = check.frame["sum"].iloc[0]
+    local_midnight = now.astimezone(ZoneInfo(plant.site.timezone)).replace(hour=0, minute=0, second=0, microsecond=0)
     start_ms = int(local_midnight.timestamp() * 1000)
     mains = {d.id for d in plant.main_meters()}
     expected = sum(
-        co2 for ts, dev, _, method, co2 in written.emissions if ts >= start_ms and dev in mains and method == "location"
+        co2 for ts, dev, _, method, co2 in written.emissions if ts >= start_ms and dev in mains and method != "market"
     )
     assert expected > 0
     assert math.isclose(got, expected / 1000, rel_tol=1e-9)
-    # Sub-meters and market-based rows are in the bucket too; the figure must not include them.
+    # Sub-meter and market-based rows are in the bucket too; the figure must leave them out.
     everything = sum(co2 for ts, *_, co2 in written.emissions if ts >= start_ms)
     assert got < everything / 1000
 
@@ -140,18 +70,61 @@ def test_overview_co2_today_equals_the_metering_bucket_sum(filled: tuple[InfluxT
 def test_overview_counts_the_offline_device(filled: tuple[InfluxTarget, Written, datetime]) -> None:
     target, written, now = filled
     plant = load_plant(PLANT)
-    runner = Runner(target, now, plant.site.timezone)
-    doc = dashboard_docs(plant)[0]
-    (q,) = [q for q in queries(doc) if q.panel and q.panel["title"] == "Devices offline"]
-    df = runner.query(doc, q, runner.variables(doc))
-    assert df["count"].iloc[0] == len(written.offline) == 1
+    check = _panel_check(Verifier(target, now, plant.site.timezone), dashboard_docs(plant)[0], "Devices offline")
+    assert check.frame is not None
+    assert check.frame["count"].iloc[0] == len(written.offline) == 1
 
 
-def test_equipment_device_variable_narrows_to_the_kind(filled: tuple[InfluxTarget, Written, datetime]) -> None:
+def test_equipment_variables_narrow_to_the_kind(filled: tuple[InfluxTarget, Written, datetime]) -> None:
     target, _, now = filled
     plant = load_plant(PLANT)
-    runner = Runner(target, now, plant.site.timezone)
     doc = next(d for d in dashboard_docs(plant) if d["uid"].endswith("eq-transformer"))
-    variables = runner.variables(doc)
-    assert variables["device"] == (["tr-01"], True)
-    assert variables["area"] == (["substation"], True)
+    variables, checks = Verifier(target, now, plant.site.timezone).variables(doc)
+    assert [c.problem for c in checks] == [None, None, None]
+    assert variables == {"site": (["plant-a"], False), "area": (["substation"], True), "device": (["tr-01"], True)}
+
+
+def test_expected_columns_reads_the_outer_select() -> None:
+    assert expected_columns('SELECT sum("p") FROM (SELECT last("p_kw") AS "p" FROM "e")') == ["sum"]
+    assert expected_columns('SELECT max("a") AS "demand", last("b") AS "limit" FROM "d"') == ["demand", "limit"]
+    assert expected_columns('SELECT "message", "rule" FROM "alerts"') == ["message", "rule"]
+
+
+def test_cli_verify_reports_every_query_passing(
+    filled: tuple[InfluxTarget, Written, datetime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from core.cli import app
+
+    target, _, _ = filled
+    for name, value in (
+        ("URL", target.url),
+        ("ORG", target.org),
+        ("TOKEN", target.token),
+        ("RAW_BUCKET", target.raw_bucket),
+        ("METERING_BUCKET", target.metering_bucket),
+    ):
+        monkeypatch.setenv(f"PLANTCARBON_INFLUX_{name}", value)
+    result = CliRunner().invoke(app, ["dashboards", "verify", "--plant", str(PLANT)])
+    assert result.exit_code == 0, result.output
+    n = sum(len(queries(d)) for d in dashboard_docs(load_plant(PLANT)))
+    assert f"{n} of {n} queries return data" in result.output
+
+
+def test_cli_verify_fails_on_empty_buckets(influx_target: InfluxTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from core.cli import app
+
+    for name, value in (
+        ("URL", influx_target.url),
+        ("ORG", influx_target.org),
+        ("TOKEN", influx_target.token),
+        ("RAW_BUCKET", influx_target.raw_bucket),
+        ("METERING_BUCKET", influx_target.metering_bucket),
+    ):
+        monkeypatch.setenv(f"PLANTCARBON_INFLUX_{name}", value)
+    result = CliRunner().invoke(app, ["dashboards", "verify", "--plant", str(PLANT)])
+    assert result.exit_code == 1
+    assert "FAIL pc-plant-a-overview variable site: no values" in result.output
