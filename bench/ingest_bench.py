@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -262,6 +263,7 @@ def sustained(args: argparse.Namespace) -> None:
             p.wait(30)
         broker.stop()
         influx.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def backlog(args: argparse.Namespace) -> None:
@@ -326,6 +328,7 @@ def backlog(args: argparse.Namespace) -> None:
         ingest.wait(30)
         broker.stop()
         influx.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
