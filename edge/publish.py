@@ -239,7 +239,13 @@ class Publisher:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            self._pump()
+            try:
+                self._pump()
+            except Exception as exc:  # a bug must not stop publishing: count, log once, go on
+                self.metrics.error("publisher_crash", f"publisher: {exc!r}")
+                log.exception("publisher step failed")
+                await asyncio.sleep(1)
+                self._wake.set()
 
     def _pump(self) -> None:
         while self.connected and len(self._inflight) < self.max_inflight:
