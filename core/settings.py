@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     mqtt_prefix: str = Field(default="pc", pattern=r"^[A-Za-z0-9_-]+$")
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
+    mqtt_password_file: Path | None = None  # a file holding the password; wins when set
     mqtt_ca_file: Path | None = None
     mqtt_cert_file: Path | None = None
     mqtt_key_file: Path | None = None
@@ -30,6 +31,8 @@ class Settings(BaseSettings):
     influx_url: str = "http://127.0.0.1:8086"
     influx_org: str = "plantcarbon"
     influx_token: SecretStr = SecretStr("plantcarbon-dev-token")
+    # A file holding the token (Docker/Kubernetes secrets); when set it wins over influx_token.
+    influx_token_file: Path | None = None
     influx_raw_bucket: str = "raw"
     influx_metering_bucket: str = "metering"
 
@@ -42,6 +45,25 @@ class Settings(BaseSettings):
 
     # Path to an influxd 2.7 binary; when unset the harness looks on PATH, then in its cache.
     influxd: Path | None = None
+
+    @model_validator(mode="after")
+    def _secret_files(self) -> Settings:
+        # Secrets mounted as files keep tokens out of the environment and of `docker inspect`.
+        if self.influx_token_file is not None:
+            self.influx_token = SecretStr(_read_secret(self.influx_token_file, "PLANTCARBON_INFLUX_TOKEN_FILE"))
+        if self.mqtt_password_file is not None:
+            self.mqtt_password = SecretStr(_read_secret(self.mqtt_password_file, "PLANTCARBON_MQTT_PASSWORD_FILE"))
+        return self
+
+
+def _read_secret(path: Path, setting: str) -> str:
+    try:
+        value = path.read_text("utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"{setting}={path}: cannot read: {exc.strerror or exc}") from None
+    if not value:
+        raise ValueError(f"{setting}={path}: the file is empty")
+    return value
 
 
 def load_settings() -> Settings:

@@ -1,0 +1,134 @@
+"""`plantcarbon dashboards …`: build the provisioning files and push dashboards to Grafana."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.console import Console
+
+from core.plant import Plant, PlantFileError, load_plant
+from core.settings import load_settings
+from dashboards import schema as sc
+from dashboards.generate import Threshold, ThresholdFile
+from dashboards.i18n import LANGS, Lang
+from dashboards.provision import InfluxSource, PushError, dashboard_docs, push, write_provisioning
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+err = Console(stderr=True)
+
+PlantOpt = Annotated[Path, typer.Option("--plant", "-p", help="The plant file (YAML).")]
+LangOpt = Annotated[
+    list[str] | None, typer.Option("--lang", help="Title language: en or zh; repeat for both. Default: en.")
+]
+ThresholdsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--thresholds",
+        help="YAML with `thresholds:` rows (rule, device, quantity, condition, value).",
+    ),
+]
+
+
+def _plant(path: Path) -> Plant:
+    try:
+        return load_plant(path)
+    except PlantFileError as exc:
+        for line in exc.errors:
+            err.print(line, markup=False, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _langs(values: list[str] | None) -> list[Lang]:
+    out: list[Lang] = []
+    for v in values or ["en"]:
+        if v not in LANGS:
+            err.print(f"--lang: must be one of {', '.join(LANGS)}, got {v!r}", markup=False)
+            raise typer.Exit(2)
+        out.append(v)  # type: ignore[arg-type,unused-ignore]  # checked against LANGS
+    return out
+
+
+def _thresholds(path: Path | None) -> list[Threshold]:
+    if path is None:
+        return []
+    try:
+        return ThresholdFile.model_validate(yaml.safe_load(path.read_text("utf-8")) or {}).thresholds
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        err.print(f"{path}: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def build(
+    plant: PlantOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for provisioning files and dashboard JSON.")],
+    lang: LangOpt = None,
+    thresholds: ThresholdsOpt = None,
+    influx_url: Annotated[str | None, typer.Option(help="InfluxDB URL as Grafana reaches it.")] = None,
+    dashboards_path: Annotated[
+        str | None, typer.Option(help="Where Grafana will find the dashboard JSON (default: OUT/dashboards).")
+    ] = None,
+) -> None:
+    """Write the datasource file, the dashboard provider file and the dashboards' JSON."""
+    p = _plant(plant)
+    s = load_settings()
+    source = InfluxSource(
+        url=influx_url or s.influx_url, raw_db=s.influx_raw_bucket, metering_db=s.influx_metering_bucket
+    )
+    paths = write_provisioning(
+        p, out, langs=_langs(lang), source=source, dashboards_path=dashboards_path, thresholds=_thresholds(thresholds)
+    )
+    for path in paths:
+        print(path)
+
+
+@app.command("push")
+def push_cmd(
+    plant: PlantOpt,
+    url: Annotated[str, typer.Option("--url", help="Grafana's URL, e.g. http://127.0.0.1:3000.")],
+    token: Annotated[
+        str, typer.Option("--token", envvar="PLANTCARBON_GRAFANA_TOKEN", help="Grafana service-account token.")
+    ],
+    lang: LangOpt = None,
+    thresholds: ThresholdsOpt = None,
+) -> None:
+    """Upload the dashboards to a running Grafana (folder plantcarbon, overwrite, stable uids)."""
+    docs = dashboard_docs(_plant(plant), _langs(lang), _thresholds(thresholds))
+    try:
+        uids = push(docs, url, token)
+    except PushError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    for uid in uids:
+        print(f"{url.rstrip('/')}/d/{uid}")
+
+
+@app.command("verify")
+def verify_cmd(
+    plant: PlantOpt,
+    lang: LangOpt = None,
+    raw_db: Annotated[str | None, typer.Option(help="Bucket of the raw datasource (default: setting).")] = None,
+    metering_db: Annotated[
+        str | None, typer.Option(help="Bucket of the metering datasource (default: setting).")
+    ] = None,
+) -> None:
+    """Run every dashboard query against InfluxDB (PLANTCARBON_INFLUX_*) as Grafana would; list failures."""
+    from datetime import UTC, datetime
+
+    from core.influx import InfluxTarget
+    from dashboards.verify import verify
+
+    p = _plant(plant)
+    target = InfluxTarget.from_settings(load_settings())
+    dbs = {sc.RAW_DS_UID: raw_db or target.raw_bucket, sc.METERING_DS_UID: metering_db or target.metering_bucket}
+    checks = verify(dashboard_docs(p, _langs(lang)), target, datetime.now(UTC), p.site.timezone, dbs)
+    bad = [c for c in checks if c.problem]
+    for c in bad:
+        print(f"FAIL {c.dashboard} {c.where}: {c.problem}\n     {c.query}")
+    print(f"{len(checks) - len(bad)} of {len(checks)} queries return data")
+    if bad:
+        raise typer.Exit(1)

@@ -1,0 +1,461 @@
+"""The ingest service: MQTT shared subscription → validate → batch → InfluxDB → acknowledge.
+
+Three threads: paho's network loop only queues incoming messages; the worker decodes,
+validates and batches them (by line count and age) and dead-letters bad ones; the writer
+writes each batch, then acknowledges its messages. A message is acknowledged only after all
+of its points are written (or dead-lettered), and the session is persistent, so a crash at
+any point means redelivery, never loss. Redelivered batches overwrite the same points
+(measurement + tags + timestamp), so duplicates are harmless.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import contextlib
+import json
+import logging
+import queue
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from core.influx import InfluxTarget
+from core.plant import Plant
+from core.settings import Settings
+from core.wire import data_subscription, dlq_topic
+from ingest.accounting import Accounting
+from ingest.mapping import Mapped, Rejected, TagBook, map_data, map_status
+from ingest.metrics import IngestMetrics
+from ingest.writer import InfluxWriter, RejectedLine, WriteAborted
+
+log = logging.getLogger(__name__)
+COMPONENT = "ingest"
+
+
+@dataclass
+class IngestConfig:
+    mqtt_url: str
+    target: InfluxTarget
+    # Stable per instance: the broker keeps the session (and queues for it) under this id.
+    client_id: str
+    plants: list[Plant] = field(default_factory=list)
+    prefix: str = "pc"
+    share_group: str | None = "ingest"  # None: plain subscription (also forced on MQTT 3.1.1)
+    protocol: Literal["5", "3.1.1"] = "5"
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    session_expiry_s: int = 7 * 86400
+    # Unacknowledged messages the broker may have in flight to us (MQTT 5 Receive Maximum).
+    # It must exceed what the pipeline holds (about 4 batches' worth of messages), or batches
+    # are cut by age instead of size.
+    receive_maximum: int = 20_000
+    batch_max_lines: int = 5000
+    batch_max_age_s: float = 1.0
+    quality_every_s: float = 10.0
+    dlq_file: Path | None = None
+    stop_timeout_s: float = 15.0
+    max_backoff_s: float = 5.0
+
+    @classmethod
+    def from_settings(cls, s: Settings, client_id: str, plants: list[Plant], **kw: Any) -> IngestConfig:
+        return cls(
+            mqtt_url=s.mqtt_url,
+            target=InfluxTarget.from_settings(s),
+            client_id=client_id,
+            plants=plants,
+            prefix=s.mqtt_prefix,
+            username=s.mqtt_username,
+            password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
+            ca_file=s.mqtt_ca_file,
+            cert_file=s.mqtt_cert_file,
+            key_file=s.mqtt_key_file,
+            dlq_file=s.data_dir / "ingest" / f"dead-letters-{client_id}.jsonl",
+            **kw,
+        )
+
+
+@dataclass(slots=True)
+class _Msg:
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    gen: int  # connection generation: an ack is only valid on the connection that delivered it
+
+
+@dataclass
+class _Batch:
+    lines: list[str] = field(default_factory=list)
+    msgs: list[_Msg] = field(default_factory=list)
+    mapped: list[tuple[_Msg, Mapped | None, int]] = field(default_factory=list)  # msg, data, first line
+    values: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+_STOP = object()
+
+
+def parse_mqtt_url(url: str) -> tuple[str, int, bool]:
+    """mqtt://host:port or mqtts://host:port → (host, port, tls)."""
+    u = urlparse(url)
+    if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
+        raise ValueError(f"MQTT URL must look like mqtt://host:1883 or mqtts://host:8883, got {url!r}")
+    tls = u.scheme == "mqtts"
+    return u.hostname, u.port or (8883 if tls else 1883), tls
+
+
+def default_client_id() -> str:
+    return f"ingest-{socket.gethostname()}"[:64]
+
+
+def delete_session(cfg: IngestConfig, timeout_s: float = 15.0) -> None:
+    """Make the broker forget the session of `cfg.client_id` (and anything still queued for it)."""
+    host, port, tls = parse_mqtt_url(cfg.mqtt_url)
+    v5 = cfg.protocol == "5"
+    c = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=cfg.client_id,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        clean_session=None if v5 else True,
+    )
+    if cfg.username:
+        c.username_pw_set(cfg.username, cfg.password)
+    if tls or cfg.ca_file:
+        c.tls_set(ca_certs=str(cfg.ca_file) if cfg.ca_file else None)
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0
+    done = threading.Event()
+    c.on_connect = lambda *_: done.set()
+    if v5:
+        c.connect(host, port, clean_start=True, properties=props)
+    else:
+        c.connect(host, port)
+    c.loop_start()
+    try:
+        if not done.wait(timeout_s):
+            raise TimeoutError(f"broker {cfg.mqtt_url} did not answer")
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+class IngestService:
+    def __init__(self, cfg: IngestConfig, metrics: IngestMetrics | None = None):
+        self.cfg = cfg
+        self.metrics = metrics or IngestMetrics()
+        self.book = TagBook.from_plants(cfg.plants)
+        self.accounting = Accounting(cfg.client_id)
+        self._stopping = threading.Event()  # makes a failing write give up (nothing acked)
+        self._inbox: queue.Queue[Any] = queue.Queue()
+        self._writes: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self._gen = 0
+        self._logged_reasons: set[str] = set()
+        self._dlq_lock = threading.Lock()
+        self._in_pipeline = 0
+        self.handled = 0  # messages acknowledged (stored or dead-lettered) since start
+        self._pipeline_lock = threading.Lock()
+        self.writer = InfluxWriter(
+            cfg.target,
+            stopping=self._stopping,
+            max_backoff_s=cfg.max_backoff_s,
+            on_retry=lambda reason: self.metrics.retries.labels(reason).inc(),
+        )
+        self.client = self._make_client()
+        self._threads: list[threading.Thread] = []
+        self.connected = threading.Event()
+        self._subscribed = threading.Event()
+        self._retiring = False
+        self._stopped = False
+
+    # --- MQTT ----------------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        cfg = self.cfg
+        v5 = cfg.protocol == "5"
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=cfg.client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
+            manual_ack=True,
+        )
+        host, port, tls = parse_mqtt_url(cfg.mqtt_url)
+        self._host, self._port = host, port
+        if cfg.username:
+            client.username_pw_set(cfg.username, cfg.password)
+        if tls or cfg.ca_file:
+            client.tls_set(
+                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
+                certfile=str(cfg.cert_file) if cfg.cert_file else None,
+                keyfile=str(cfg.key_file) if cfg.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        client.reconnect_delay_set(min_delay=1, max_delay=5)
+        client.max_inflight_messages_set(1000)  # our own publishes (dead letters)
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        return client
+
+    def _subscriptions(self) -> list[str]:
+        share = self.cfg.share_group if self.cfg.protocol == "5" else None
+        data = data_subscription(self.cfg.prefix, share_group=share)
+        status = f"{self.cfg.prefix}/+/+/status"
+        return [data, f"$share/{share}/{status}" if share else status]
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            log.warning("broker refused the connection: %s", reason)
+            return
+        self._gen += 1
+        self.metrics.connected.set(1)
+        log.info("connected to %s:%s (session present: %s)", self._host, self._port, flags.session_present)
+        if self._retiring:
+            self.connected.set()
+            return
+        if self.cfg.protocol == "5":
+            client.subscribe([(t, SubscribeOptions(qos=1)) for t in self._subscriptions()])
+        else:
+            client.subscribe([(t, 1) for t in self._subscriptions()])
+        self.connected.set()
+
+    def _on_subscribe(self, *_: Any) -> None:
+        log.info("subscribed to %s", ", ".join(self._subscriptions()))
+        self._subscribed.set()
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self.metrics.connected.set(0)
+        self.connected.clear()
+        if not self._stopping.is_set():
+            log.warning("disconnected from the broker (%s); reconnecting", reason)
+
+    def _on_message(self, _c: Any, _u: Any, m: mqtt.MQTTMessage) -> None:
+        # Runs in paho's network thread: only hand over, so keep-alives never starve.
+        self._inbox.put(_Msg(m.mid, m.qos, m.topic, bytes(m.payload), self._gen))
+
+    def _ack(self, msgs: Iterable[_Msg]) -> None:
+        gen = self._gen
+        n = 0
+        for m in msgs:
+            n += 1
+            if m.qos > 0 and m.gen == gen:
+                self.client.ack(m.mid, m.qos)
+            # A message from an earlier connection is not acked: the broker redelivers it
+            # (its packet id may now belong to another message) and it is written again.
+        with self._pipeline_lock:
+            self.handled += n
+            self._in_pipeline -= n
+            self.metrics.backlog.set(self._in_pipeline + self._inbox.qsize())
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> IngestService:
+        cfg = self.cfg
+        props = None
+        if cfg.protocol == "5":
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = cfg.session_expiry_s
+            props.ReceiveMaximum = cfg.receive_maximum
+            self.client.connect_async(self._host, self._port, keepalive=30, clean_start=False, properties=props)
+        else:
+            self.client.connect_async(self._host, self._port, keepalive=30)
+        self._threads = [
+            threading.Thread(target=self._work, name="ingest-worker", daemon=True),
+            threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+        self.client.loop_start()
+        return self
+
+    def wait_subscribed(self, timeout_s: float = 15.0) -> bool:
+        return self._subscribed.wait(timeout_s)
+
+    def leave_group(self) -> None:
+        """Unsubscribe, so the broker routes no new messages to this instance; what it has
+        already queued for the session is still delivered (used to retire an instance)."""
+        self._retiring = True
+        self.client.unsubscribe(self._subscriptions())
+
+    def pipeline_messages(self) -> int:
+        """Messages received and not yet acknowledged (or dead-lettered)."""
+        with self._pipeline_lock:
+            return self._in_pipeline + self._inbox.qsize()
+
+    def stop(self) -> None:
+        """Flush and write what was received, acknowledge it, then disconnect. Messages that
+        cannot be written within `stop_timeout_s` stay unacknowledged for the next start."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._inbox.put(_STOP)
+        deadline = time.monotonic() + self.cfg.stop_timeout_s
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        if any(t.is_alive() for t in self._threads):
+            self._stopping.set()
+            for t in self._threads:
+                t.join(10)
+        self._stopping.set()
+        # Keep the session: no unsubscribe, and the session expiry set at connect applies.
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.writer.close()
+
+    # --- worker: decode, validate, batch --------------------------------------------------
+
+    def _work(self) -> None:
+        batch = _Batch()
+        while True:
+            timeout = max(0.0, self.cfg.batch_max_age_s - (time.monotonic() - batch.started)) if batch.msgs else 0.5
+            try:
+                item = self._inbox.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                break
+            if item is not None:
+                with self._pipeline_lock:
+                    self._in_pipeline += 1
+                if not batch.msgs:
+                    batch.started = time.monotonic()
+                self._handle(item, batch)
+            full = len(batch.lines) >= self.cfg.batch_max_lines
+            old = bool(batch.msgs) and time.monotonic() - batch.started >= self.cfg.batch_max_age_s
+            if full or old:
+                self._writes.put(batch)
+                batch = _Batch()
+        if batch.msgs:
+            self._writes.put(batch)
+        self._writes.put(_STOP)
+
+    def _handle(self, m: _Msg, batch: _Batch) -> None:
+        try:
+            if m.topic.endswith("/status"):
+                status_line = map_status(m.topic, m.payload, self.cfg.prefix)
+                batch.mapped.append((m, None, len(batch.lines)))
+                if status_line is not None:
+                    batch.lines.append(status_line)
+            else:
+                mapped = map_data(m.topic, m.payload, self.book, self.cfg.prefix)
+                batch.mapped.append((m, mapped, len(batch.lines)))
+                batch.lines.extend(mapped.lines)
+                batch.values += mapped.values
+        except Rejected as exc:
+            self._dead_letter(exc.reason, str(exc), m.topic, m.payload)
+            self.metrics.messages.labels("dead_letter").inc()
+            self._ack([m])
+            return
+        batch.msgs.append(m)
+
+    # --- dead letters --------------------------------------------------------------------
+
+    def _dead_letter(self, reason: str, message: str, topic: str, payload: bytes, **extra: Any) -> None:
+        record = {
+            "component": COMPONENT,
+            "reason": reason,
+            "message": message,
+            "topic": topic,
+            "received_ms": int(time.time() * 1000),
+            "payload_b64": base64.b64encode(payload).decode("ascii"),
+            **extra,
+        }
+        doc = json.dumps(record, separators=(",", ":"))
+        self.metrics.dead_letters.labels(reason).inc()
+        if reason not in self._logged_reasons:  # once per kind
+            self._logged_reasons.add(reason)
+            log.warning("dead letter (%s): %s — further ones of this kind are only counted", reason, message)
+        self.client.publish(dlq_topic(COMPONENT, self.cfg.prefix), doc, qos=1)
+        if self.cfg.dlq_file is not None:
+            with self._dlq_lock:
+                self.cfg.dlq_file.parent.mkdir(parents=True, exist_ok=True)
+                with self.cfg.dlq_file.open("a", encoding="utf-8") as f:
+                    f.write(doc + "\n")
+
+    # --- writer: write, account, acknowledge ----------------------------------------------
+
+    def _write_loop(self) -> None:
+        last_quality = time.monotonic()
+        while True:
+            try:
+                item = self._writes.get(timeout=self.cfg.quality_every_s)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                break
+            try:
+                if item is not None:
+                    self._write_batch(item)
+                if time.monotonic() - last_quality >= self.cfg.quality_every_s:
+                    last_quality = time.monotonic()
+                    self._write_quality()
+            except WriteAborted:
+                log.warning("stopping with unwritten batches; they stay unacknowledged for the next start")
+                return
+        with contextlib.suppress(WriteAborted):
+            self._write_quality()
+
+    def _write_batch(self, b: _Batch) -> None:
+        t0 = time.monotonic()
+        rejected = self.writer.write(b.lines)
+        self.metrics.write_seconds.observe(time.monotonic() - t0)
+        if rejected:
+            self._dead_letter_lines(b, rejected)
+        now_ms = time.time() * 1000
+        for _m, mapped, _ in b.mapped:
+            if mapped is None:
+                continue
+            info = self.book.lookup(mapped.site, mapped.batch.device)
+            v = self.accounting.observe(
+                mapped.site,
+                mapped.batch.device,
+                mapped.batch.seq,
+                [s.ts for s in mapped.batch.samples],
+                info.interval_s if info else None,
+            )
+            if v.gaps > 0:
+                self.metrics.seq_gaps.inc(v.gaps)
+            if v.duplicate:
+                self.metrics.duplicates.inc()
+            if not mapped.registered:
+                self.metrics.unregistered.inc(len(mapped.lines))
+            self.metrics.latency_seconds.observe(max(0.0, (now_ms - mapped.batch.samples[-1].ts) / 1000))
+        self.metrics.points.inc(len(b.lines) - len(rejected))
+        self.metrics.values.inc(b.values)
+        self.metrics.messages.labels("stored").inc(len(b.msgs))
+        self._ack(b.msgs)
+
+    def _dead_letter_lines(self, b: _Batch, rejected: list[RejectedLine]) -> None:
+        # Find each refused line's message: batches are in line order.
+        starts = [first for _, _, first in b.mapped]
+        index = {ln: i for i, ln in enumerate(b.lines)}
+        for r in rejected:
+            pos = index.get(r.line, 0)
+            k = max(0, bisect.bisect_right(starts, pos) - 1)
+            m = b.mapped[k][0]
+            self._dead_letter(r.reason, r.message, m.topic, m.payload, line=r.line)
+
+    def _write_quality(self) -> None:
+        lines = self.accounting.quality_lines()
+        if lines:
+            rejected = self.writer.write(lines)
+            for r in rejected:
+                self._dead_letter(r.reason, r.message, "", b"", line=r.line)

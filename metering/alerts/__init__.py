@@ -1,0 +1,1 @@
+"""Alert engine: threshold rules evaluated on readings as they arrive, with notifications."""

@@ -1,0 +1,1 @@
+"""The metering REST API, its security and the control-room web page."""

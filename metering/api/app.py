@@ -1,0 +1,135 @@
+"""The app factory: wires the store, InfluxDB, the plant and the alert engine into one FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from core.influx import InfluxQLError, InfluxTarget
+from core.plant import Plant, load_plant
+from metering.alerts.notify import webhook_name, webhook_sink
+from metering.alerts.service import AlertService
+from metering.api.deps import Services
+from metering.api.routers import alerts, audit, demand, dr, energy, factors, keys, live, reports, thresholds
+from metering.api.routers import plant as plant_routes
+from metering.api.settings import ApiSettings
+from metering.dr.store import EventStore
+from metering.state.store import Store
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app(
+    settings: ApiSettings | None = None,
+    *,
+    store: Store | None = None,
+    plant: Plant | None = None,
+    influx: InfluxTarget | None = None,
+    alerts_service: AlertService | None = None,
+    dr_store: EventStore | None = None,
+    start_alerts: bool | None = None,
+) -> FastAPI:
+    """Build the app. Arguments override what the settings would build (tests pass real services)."""
+    s = settings or ApiSettings()
+    store = store or Store(s.resolved_state_url())
+    if plant is None and s.plant_file is not None:
+        plant = load_plant(s.plant_file)
+    influx = influx or InfluxTarget.from_settings(s)
+    if s.bootstrap_admin_key is not None:
+        bootstrap_admin(store, s.bootstrap_admin_key.get_secret_value())
+    run_alerts = s.alerts_enabled if start_alerts is None else start_alerts
+    if alerts_service is None and run_alerts:
+        alerts_service = AlertService(
+            store,
+            plant,
+            s.mqtt_url,
+            s.mqtt_prefix,
+            extra_sinks=[(webhook_name(h), webhook_sink(h)) for h in s.alert_webhooks],
+            influx=influx,
+            mqtt_username=s.mqtt_username,
+            mqtt_password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
+            tls_files=tuple(str(f) if f else None for f in (s.mqtt_ca_file, s.mqtt_cert_file, s.mqtt_key_file)),  # type: ignore[arg-type]
+        )
+    services = Services(
+        store=store,
+        influx=influx,
+        plant=plant,
+        dr_events=dr_store or EventStore(s.data_dir / "dr.sqlite"),
+        data_dir=s.data_dir,
+        plant_dir=s.plant_file.parent if s.plant_file else None,
+        alerts=alerts_service,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if alerts_service is not None and run_alerts:
+            alerts_service.start()
+        try:
+            yield
+        finally:
+            if alerts_service is not None and run_alerts:
+                alerts_service.stop()
+
+    app = FastAPI(
+        title="plantcarbon metering API",
+        version="1",
+        description=(
+            "Energy, emissions, demand, demand response, thresholds and alerts of a plant. "
+            "Authenticate with an API key: `Authorization: Bearer <key>` or `X-API-Key: <key>`. "
+            "Roles: viewer < operator (acknowledge alerts) < energy_manager (thresholds, DR events) "
+            "< admin (keys)."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    for r in (plant_routes, energy, factors, demand, dr, thresholds, alerts, reports, keys, audit, live):
+        app.include_router(r.router)
+
+    @app.exception_handler(InfluxQLError)
+    async def _influx_down(_req: Request, exc: InfluxQLError) -> JSONResponse:
+        log.warning("InfluxDB query failed: %s", exc)
+        return JSONResponse({"detail": "the time-series database is unavailable; try again"}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
+        # Echo where and why, never the rejected input itself (it may hold a secret).
+        errors = [
+            {"loc": list(e.get("loc", [])), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.get("/healthz", tags=["service"], summary="Liveness and the alert engine's counters")
+    def healthz() -> dict[str, object]:
+        a = services.alerts
+        return {
+            "ok": True,
+            "alerts_engine": None
+            if a is None
+            else {
+                "mqtt_connected": a.client.is_connected(),
+                "readings": a.readings,
+                "bad_payloads": dict(a.bad_payloads),
+            },
+        }
+
+    @app.get("/", include_in_schema=False)
+    def index() -> RedirectResponse:
+        return RedirectResponse("/ui/index.html")
+
+    app.mount("/ui", StaticFiles(directory=STATIC, html=True), name="ui")
+    return app
+
+
+def bootstrap_admin(store: Store, token: str) -> None:
+    """Register the configured admin key when no admin key exists yet (first start)."""
+    if any(k["role"] == "admin" and k["revoked_at"] is None for k in store.list_keys()):
+        return
+    store.add_key_with_token("bootstrap-admin", "admin", token)

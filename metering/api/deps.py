@@ -1,0 +1,80 @@
+"""Authentication and authorisation: API keys with roles, as typed dependency aliases for route signatures.
+
+A key comes as `Authorization: Bearer <key>` or `X-API-Key: <key>`. Missing or unknown keys
+get 401, a role too low for the route gets 403. Roles are ranked: each includes the ones below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from core.influx import InfluxTarget
+from core.plant import Plant
+from metering.alerts.service import AlertService
+from metering.dr.store import EventStore
+from metering.state.store import ROLES, Principal, Role, Store
+
+_bearer = HTTPBearer(auto_error=False, description="An API key as a bearer token.")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
+
+
+@dataclass
+class Services:
+    """Everything a route may need, built once by the app factory (the composition root)."""
+
+    store: Store
+    influx: InfluxTarget
+    plant: Plant | None
+    dr_events: EventStore  # the demand-response engine's event store, shared with its CLI and MQTT intake
+    data_dir: Path  # user factor and tariff files live under it
+    plant_dir: Path | None = None  # relative factor files in the plant file are against it
+    alerts: AlertService | None = None
+
+
+def get_services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+Svc = Annotated[Services, Depends(get_services)]
+
+
+def current_key(
+    svc: Svc,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header: Annotated[str | None, Depends(_header)],
+) -> Principal:
+    token = bearer.credentials if bearer is not None else header
+    principal = svc.store.authenticate(token) if token else None
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or unknown API key (send 'Authorization: Bearer <key>' or 'X-API-Key: <key>')",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+def require_role(minimum: Role):  # type: ignore[no-untyped-def]  # FastAPI reads the inner signature
+    rank = ROLES.index(minimum)
+
+    def check(key: Annotated[Principal, Depends(current_key)]) -> Principal:
+        if ROLES.index(key.role) < rank:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this needs role {minimum!r}; key {key.name!r} is {key.role!r}"
+            )
+        return key
+
+    return check
+
+
+ApiKey = Principal
+Viewer = Annotated[ApiKey, Depends(require_role("viewer"))]
+Operator = Annotated[ApiKey, Depends(require_role("operator"))]
+EnergyManager = Annotated[ApiKey, Depends(require_role("energy_manager"))]
+Admin = Annotated[ApiKey, Depends(require_role("admin"))]

@@ -1,0 +1,51 @@
+"""Settings of the metering service: state database, plant file, webhooks, and the production guard.
+
+Bad input: outside `env=development`, a setting still holding a development default secret
+(the InfluxDB dev token, the dev bootstrap key) is refused at start with the setting's name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from core.settings import Settings
+from metering.alerts.notify import Webhook
+
+DEV_INFLUX_TOKEN = "plantcarbon-dev-token"
+
+
+class ApiSettings(Settings):
+    env: Literal["development", "production"] = "development"
+    # SQLAlchemy URL of the state database; default: SQLite in the data dir.
+    state_url: str | None = None
+    plant_file: Path | None = None
+    # JSON list, e.g. [{"url": "https://oapi.dingtalk.com/robot/send?access_token=…", "format": "dingtalk"}]
+    alert_webhooks: list[Webhook] = Field(default_factory=list)
+    # An admin key created at start when no admin key exists (first run); hashed like any other.
+    bootstrap_admin_key: SecretStr | None = None
+    alerts_enabled: bool = True
+
+    @model_validator(mode="after")
+    def _no_default_secrets(self) -> ApiSettings:
+        if self.env == "development":
+            return self
+        problems = []
+        if self.influx_token.get_secret_value() == DEV_INFLUX_TOKEN:
+            problems.append("PLANTCARBON_INFLUX_TOKEN holds the development token")
+        key = self.bootstrap_admin_key
+        if key is not None and (len(key.get_secret_value()) < 24 or "dev" in key.get_secret_value().lower()):
+            problems.append(
+                "PLANTCARBON_BOOTSTRAP_ADMIN_KEY is too short or a development key (need ≥ 24 random chars)"
+            )
+        if problems:
+            raise ValueError(f"refusing to start with env={self.env}: " + "; ".join(problems))
+        return self
+
+    def resolved_state_url(self) -> str:
+        if self.state_url:
+            return self.state_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.data_dir / 'metering-state.sqlite'}"

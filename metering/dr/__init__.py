@@ -1,0 +1,1 @@
+"""Demand response: events (CLI, MQTT, API), baselines, tracking and verification reports."""

@@ -1,0 +1,137 @@
+"""`plantcarbon simulate …`: history files with ground truth, live simulated plants, scenario listing."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from core.plant import parse_plant
+from simulators.scenario import ScenarioError, available_scenarios, load_scenario
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+err = Console(stderr=True)
+
+ScenarioOpt = Annotated[str, typer.Option("--scenario", "-s", help="Scenario name (small, cement) or a YAML file.")]
+SeedOpt = Annotated[int | None, typer.Option(help="Seed; default: the scenario's own.")]
+
+
+def _scenario(name: str):  # type: ignore[no-untyped-def]
+    try:
+        return load_scenario(name)
+    except ScenarioError as exc:
+        for line in exc.errors:
+            err.print(line, markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _when(text: str, what: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        err.print(f"{what}: not an ISO 8601 date/time: {text!r}", markup=False)
+        raise typer.Exit(2) from None
+    return t if t.tzinfo else t.astimezone()
+
+
+def _step(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except (ValueError, IndexError):
+        err.print(f"--step: expected seconds like 60s, 5m or 1h, got {text!r}", markup=False)
+        raise typer.Exit(2) from None
+
+
+@app.command("scenarios")
+def scenarios() -> None:
+    """List the bundled scenarios."""
+    for name in available_scenarios():
+        sc = load_scenario(name)
+        print(f"{name:10s} {len(sc.devices):4d} devices  {sc.description}")
+
+
+@app.command()
+def history(
+    scenario: ScenarioOpt,
+    start: Annotated[str, typer.Option("--from", help="Start, ISO 8601 (local time if no offset).")],
+    end: Annotated[str, typer.Option("--to", help="End (exclusive), ISO 8601.")],
+    step: Annotated[str, typer.Option(help="Sampling step of the meters: 60s, 5m, 1h.")] = "60s",
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("sim-history"),
+    fmt: Annotated[str, typer.Option("--format", help="csv | parquet | wire (JSON lines) | mqtt (publish).")] = "csv",
+    mqtt_url: Annotated[
+        str | None, typer.Option(help="Broker for --format mqtt (default PLANTCARBON_MQTT_URL).")
+    ] = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Write the readings the meters would have produced, plus a ground-truth file per 15 minutes."""
+    from core.settings import load_settings
+    from simulators.history import generate, write
+
+    if fmt not in ("csv", "parquet", "wire", "mqtt"):
+        err.print(f"--format: must be csv, parquet, wire or mqtt, got {fmt!r}", markup=False)
+        raise typer.Exit(2)
+    sc = _scenario(scenario)
+    settings = load_settings()
+    try:
+        h = generate(sc, _when(start, "--from"), _when(end, "--to"), _step(step), seed)
+    except ValueError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    paths = write(h, out, fmt, mqtt_url or settings.mqtt_url, settings.mqtt_prefix)  # type: ignore[arg-type]
+    print(f"{sc.id}: {len(h.readings)} readings, {len(h.truth)} truth rows")
+    for p in paths:
+        print(f"  {p}")
+
+
+@app.command()
+def run(
+    scenario: ScenarioOpt,
+    plant_out: Annotated[Path, typer.Option("--plant-out", help="Where to write the plant file.")] = Path(
+        "sim-plant.yaml"
+    ),
+    mqtt_url: Annotated[
+        str | None, typer.Option(help="Broker for MQTT devices (default PLANTCARBON_MQTT_URL).")
+    ] = None,
+    no_mqtt: Annotated[bool, typer.Option("--no-mqtt", help="Do not start MQTT devices.")] = False,
+    base_port: Annotated[int | None, typer.Option(help="First TCP port (default: free ports).")] = None,
+    seed: SeedOpt = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")] = None,
+) -> None:
+    """Start the scenario's simulated meters in real time, print endpoints, write the plant file."""
+    from core.settings import load_settings
+    from simulators.plant import SimulatedPlant
+
+    sc = _scenario(scenario)
+    url = None if no_mqtt else (mqtt_url or load_settings().mqtt_url)
+    sim = SimulatedPlant(sc, seed, base_port=base_port)
+    try:
+        sim.start(mqtt_url=url)
+    except (OSError, RuntimeError) as exc:
+        err.print(f"cannot start the simulated plant: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    sim.write_plant(plant_out)
+    parse_plant(plant_out.read_text("utf-8"), str(plant_out))  # what we wrote must load
+    for key, server in sim.servers.items():
+        units = sorted(ep.unit for ep in sim.endpoints.values() if ep.port_key == key)
+        print(f"modbus {server.framer:6s} {server.host}:{server.port}  {key}  units {units}")
+    for dev, m in sim.mqtt.items():
+        print(f"mqtt   {m.host}:{m.port}  {m.topic}  ({dev})")
+    print(f"plant file: {plant_out}  — Ctrl-C to stop", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    deadline = time.monotonic() + duration if duration else None
+    while not stop.wait(0.5):
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+    sim.stop()
+    print("stopped")

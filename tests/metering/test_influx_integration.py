@@ -1,0 +1,126 @@
+"""Metering against a real InfluxDB 2.7: recompute is idempotent, continuous mode closes intervals and takes late data."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from core.influx import InfluxTarget, influxql, write_lines
+from core.plant import Plant
+from metering.service import Context, ContinuousMetering, recompute
+from tests.metering.conftest import counter
+
+pytestmark = pytest.mark.integration
+
+T0 = pd.Timestamp("2023-06-01T00:00Z")
+TAGS = {"main-1": "electricity,area=substation,kind=transformer", "boiler-1": "natural_gas,area=utilities,kind=boiler"}
+
+
+def _lines(readings: pd.DataFrame) -> list[str]:
+    out = []
+    for t, dev, q, v in readings[["time", "device", "quantity", "value"]].itertuples(index=False, name=None):
+        ms = int(pd.Timestamp(t).timestamp() * 1000)
+        out.append(f"{TAGS[dev]},device={dev},edge=e1,site=plant-t {q}={float(v)!r} {ms}")
+    return out
+
+
+def _energy(target: InfluxTarget) -> pd.DataFrame:
+    return influxql(target, 'SELECT * FROM "energy" GROUP BY *', database=target.metering_bucket)
+
+
+def _emissions(target: InfluxTarget) -> pd.DataFrame:
+    return influxql(target, 'SELECT * FROM "emissions" GROUP BY *', database=target.metering_bucket)
+
+
+def test_recompute_writes_energy_and_emissions_idempotently(influx_target: InfluxTarget, plant: Plant) -> None:
+    r = pd.concat(
+        [
+            counter("main-1", "e_imp_kwh", "2023-06-01T00:00", 180, 10.0),
+            counter("boiler-1", "vol_nm3", "2023-06-01T00:00", 180, 2.0),
+        ]
+    )
+    write_lines(influx_target, influx_target.raw_bucket, _lines(r))
+    ctx = Context(plant, __import__("metering.factors", fromlist=["load_registry"]).load_registry(), [])
+    progress: list[int] = []
+    n1, problems = recompute(
+        ctx, influx_target, T0, T0 + pd.Timedelta(hours=3), chunk=pd.Timedelta(hours=1), progress=progress.append
+    )
+    assert problems == []
+    assert progress == [4, 4, 4]
+    e1, m1 = _energy(influx_target), _emissions(influx_target)
+    n2, _ = recompute(ctx, influx_target, T0, T0 + pd.Timedelta(hours=3), chunk=pd.Timedelta(minutes=45))
+    e2, m2 = _energy(influx_target), _emissions(influx_target)
+    assert n1 == n2
+    assert len(e1) == len(e2) == 24  # 12 intervals × 2 devices
+    cols = ["time", "device", "amount", "tce_kg"]
+    pd.testing.assert_frame_equal(
+        e1.sort_values(["device", "time"])[cols].reset_index(drop=True),
+        e2.sort_values(["device", "time"])[cols].reset_index(drop=True),
+    )
+    assert len(m1) == len(m2)
+    main = e2[e2["device"] == "main-1"]
+    assert main["amount"].sum() == pytest.approx(1800.0)
+    loc = m2[(m2["device"] == "main-1") & (m2["method"] == "location")]
+    assert loc["co2_kg"].sum() == pytest.approx(1800 * 0.55)
+    assert set(loc["factor"]) == {"cn-grid-east@2023"}
+    gas = m2[m2["device"] == "boiler-1"]
+    assert set(gas["scope"]) == {"1"} and set(gas["factor"]) == {"cn-fuel-natural-gas@2015"}
+
+
+def test_continuous_mode_closes_after_lateness_and_recomputes_late_data(
+    influx_target: InfluxTarget, plant: Plant
+) -> None:
+    from metering.factors import load_registry
+
+    ctx = Context(plant, load_registry(), [])
+    svc = ContinuousMetering(ctx, influx_target, horizon=pd.Timedelta(hours=6))
+    r = counter("main-1", "e_imp_kwh", "2023-06-01T00:00", 60, 10.0)
+    # 00:20–00:40 is missing at first (an edge outage): it will arrive late.
+    late = (r["time"] > "2023-06-01T00:20Z") & (r["time"] < "2023-06-01T00:40Z")
+    write_lines(influx_target, influx_target.raw_bucket, _lines(r[~late]))
+
+    # 00:46: with lateness 120 s, only intervals ending by 00:44 are closed: 00:00, 00:15, 00:30 is not.
+    done = svc.cycle(T0 + pd.Timedelta(minutes=46))
+    assert done == [T0, T0 + pd.Timedelta(minutes=15)]
+    # 01:05: 00:30 and 00:45 close too; 00:15 is redone because its end boundary is
+    # interpolated towards a sample (00:40) that the first pass did not count yet.
+    done = svc.cycle(T0 + pd.Timedelta(minutes=65))
+    assert set(done) >= {T0 + pd.Timedelta(minutes=30), T0 + pd.Timedelta(minutes=45)}
+    assert T0 not in done
+    e = _energy(influx_target).set_index("time")
+    assert e.loc[T0 + pd.Timedelta(minutes=15), "status"] == "estimated"
+    assert e["amount"].sum() == pytest.approx(600.0)  # the gap is spread, nothing lost
+    # Nothing new: a cycle writes nothing.
+    assert svc.cycle(T0 + pd.Timedelta(minutes=66)) == []
+
+    # The late samples arrive: the affected intervals (and their neighbours) are recomputed.
+    write_lines(influx_target, influx_target.raw_bucket, _lines(r[late]))
+    done = svc.cycle(T0 + pd.Timedelta(minutes=70))
+    assert T0 + pd.Timedelta(minutes=15) in done and T0 + pd.Timedelta(minutes=30) in done
+    e = _energy(influx_target).set_index("time")
+    assert e.loc[T0 + pd.Timedelta(minutes=15), "status"] == "measured"
+    assert e.loc[T0 + pd.Timedelta(minutes=30), "completeness"] == pytest.approx(1.0)
+    assert list(e.sort_index()["amount"]) == pytest.approx([150.0] * 4)
+    assert len(e) == 4  # rewritten in place, not duplicated
+    assert svc.errors == {}
+
+
+def test_continuous_mode_survives_a_stopped_database(tmp_path: object, plant: Plant) -> None:
+    from pathlib import Path
+
+    from core.harness.influxdb import start_influxdb
+    from metering.factors import load_registry
+
+    server = start_influxdb(Path(str(tmp_path)))
+    try:
+        target = server.fresh_target()
+        svc = ContinuousMetering(Context(plant, load_registry(), []), target, horizon=pd.Timedelta(hours=2))
+        r = counter("main-1", "e_imp_kwh", "2023-06-01T00:00", 30, 10.0)
+        write_lines(target, target.raw_bucket, _lines(r))
+        server.stop()
+        assert svc.cycle(T0 + pd.Timedelta(minutes=40)) == []
+        assert any(k.startswith("count query failed") for k in svc.errors)
+        server.start()
+        assert svc.cycle(T0 + pd.Timedelta(minutes=40)) == [T0, T0 + pd.Timedelta(minutes=15)]
+    finally:
+        server.stop()
