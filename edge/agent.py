@@ -77,6 +77,7 @@ class Agent:
         self.mqtt_devices: list[Device] = []
         self.metrics_port: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self._dropped_seen = 0
         for d in self.plant.devices:
             src = d.source
@@ -120,11 +121,17 @@ class Agent:
         )
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
+        # Python 3.11's wait_for can swallow a cancel that lands as its inner read completes,
+        # so cancel until every task is done; the loops also check `_stopping` each turn.
+        self._stopping = True
+        pending = {t for t in self._tasks if not t.done()}
+        while pending:
+            for t in pending:
+                t.cancel()
+            _, pending = await asyncio.wait(pending, timeout=1)
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+                t.result()
         self._tasks.clear()
         await self.publisher.stop()
         for link, _ in self.links.values():
@@ -146,7 +153,7 @@ class Agent:
         # (due, order, slot): the order breaks ties so devices keep their plant-file order.
         heap = [(now + i * 0.001, i, s) for i, s in enumerate(slots)]
         heapq.heapify(heap)
-        while True:
+        while not self._stopping:
             due, order, slot = heapq.heappop(heap)
             delay = due - loop.time()
             if delay > 0:
@@ -225,7 +232,7 @@ class Agent:
         return handle
 
     async def _summaries(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.options.summary_s)
             log.info("edge summary: %s", self.metrics.summary())
 

@@ -82,6 +82,16 @@ class Outbox:
         if self._bytes > self.max_bytes:
             self._enforce_cap()
 
+    def add_many(self, device: str, samples: list[Sample]) -> None:
+        """Commit several samples of one device in one transaction (a burst, a replay, a bench)."""
+        rows = [(device, s.ts, _body(s)) for s in samples]
+        with self._tx():
+            self._db.executemany("INSERT INTO samples (device, ts, body) VALUES (?, ?, ?)", rows)
+        self._count += len(rows)
+        self._bytes += sum(len(r[2]) for r in rows)
+        if self._bytes > self.max_bytes:
+            self._enforce_cap()
+
     def _enforce_cap(self) -> None:
         # Drop a tenth of the cap at a time so the cap is not checked on every insert.
         target = int(self.max_bytes * 0.9)

@@ -239,14 +239,31 @@ class Publisher:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            self._pump()
+            try:
+                more = self._pump()
+            except Exception as exc:  # a bug must not stop publishing: count, log once, go on
+                self.metrics.error("publisher_crash", f"publisher: {exc!r}")
+                log.exception("publisher step failed")
+                await asyncio.sleep(1)
+                self._wake.set()
+                continue
+            if more:
+                # A backlog drains in slices so live polls on the same loop stay on time.
+                self._wake.set()
+                await asyncio.sleep(0)
 
-    def _pump(self) -> None:
+    def _pump(self, max_samples: int = 2000) -> bool:
+        """Hand over batches until the window is full or `max_samples` went; True if more wait."""
+        sent = 0
         while self.connected and len(self._inflight) < self.max_inflight:
+            if sent >= max_samples:
+                return True
             pending = self._next_batch()
             if pending is None:
-                return
+                return False
             self._send(pending)
+            sent += len(pending.samples)
+        return False
 
     def _next_batch(self) -> PendingBatch | None:
         if self._replay:

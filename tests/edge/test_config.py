@@ -9,8 +9,10 @@ import yaml
 from typer.testing import CliRunner
 
 from core.cli import app
-from core.plant import PlantFileError, parse_plant
+from core.plant import PlantFileError, Workarounds, parse_plant
+from core.profile import load_profile
 from edge.config import check_plant, edge_errors, frame_time_s
+from edge.plan import plan_reads
 
 SITE = {"id": "plant-a", "name": "A"}
 
@@ -84,10 +86,13 @@ def test_serial_line_conflicts_and_bad_settings() -> None:
 
 
 def test_timeout_shorter_than_the_answer_takes_on_the_line() -> None:
-    # 28 registers (SDM630's largest block) at 1200 baud 8N1: (2*28+5) bytes × 10 bits / 1200 = 0.51 s.
+    # SDM630's largest read at 1200 baud 8N1 takes (2 × registers + 5) bytes × 10 bits / 1200 baud.
+    longest = max(b.count for b in plan_reads(load_profile("eastron-sdm630"), Workarounds()))
+    need = (2 * longest + 5) * 10 / 1200
+    assert need > 0.3
     got = errors([rtu("slow", 1, baudrate=1200, timeout_s=0.3)])
     assert got == [
-        "plant.yaml: devices[0] (id=slow): source.timeout_s: 0.3 s is shorter than the 0.51 s a 28-register "
+        f"plant.yaml: devices[0] (id=slow): source.timeout_s: 0.3 s is shorter than the {need:.2f} s a {longest}-register "
         "answer takes at 1200 baud (raise timeout_s or lower workarounds.max_registers_per_request)"
     ]
     assert errors([rtu("slow", 1, baudrate=1200, timeout_s=0.3, workarounds={"max_registers_per_request": 8})]) == []

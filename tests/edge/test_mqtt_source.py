@@ -19,10 +19,18 @@ async def test_native_json_is_mapped_and_malformed_payloads_do_not_stop_the_agen
     mosquitto, collector, tmp_path: Path
 ) -> None:
     pv = {
-        "id": "pv-01", "name": "PV", "kind": "pv", "carrier": "electricity",
-        "source": {"protocol": "mqtt", "topic": "tele/pv-01/SENSOR", "timestamp": "Time", "timestamp_format": "iso8601",
-                   "fields": {"p_kw": {"path": "ENERGY.Power", "scale": 0.001}, "e_exp_kwh": {"path": "ENERGY.Total"}}},
-    }  # fmt: skip
+        "id": "pv-01",
+        "name": "PV",
+        "kind": "pv",
+        "carrier": "electricity",
+        "source": {
+            "protocol": "mqtt",
+            "topic": "tele/pv-01/SENSOR",
+            "timestamp": "Time",
+            "timestamp_format": "iso8601",
+            "fields": {"p_kw": {"path": "ENERGY.Power", "scale": 0.001}, "e_exp_kwh": {"path": "ENERGY.Total"}},
+        },
+    }
     plant = make_plant([pv], site="mq")
     col = collector(mosquitto, "pc/mq/#")
     device = mqtt.Client(CallbackAPIVersion.VERSION2)

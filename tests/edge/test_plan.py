@@ -25,14 +25,43 @@ def spans(blocks) -> list[tuple[str, int, int]]:
     return [(b.table, b.start, b.count) for b in blocks]
 
 
-def test_sdm630_plan_merges_across_small_gaps_only(sdm630) -> None:
-    # 0..17 contiguous; 52..79 has gaps of 2, 2 and 6 (<= 10); 200 and 224 are far apart.
-    assert spans(plan_reads(sdm630, Workarounds())) == [
-        ("input", 0, 18),
-        ("input", 52, 28),
-        ("input", 200, 6),
-        ("input", 224, 2),
+# An SDM630-like map, pinned here so the test does not follow edits of the shipped profile.
+SDM_LIKE = [
+    {"quantity": q, "address": a}
+    for q, a in [
+        ("v_l1_v", 0),
+        ("v_l2_v", 2),
+        ("v_l3_v", 4),
+        ("i_l1_a", 6),
+        ("i_l2_a", 8),
+        ("i_l3_a", 10),
+        ("p_l1_kw", 12),
+        ("p_l2_kw", 14),
+        ("p_l3_kw", 16),
+        ("p_kw", 52),
+        ("s_kva", 56),
+        ("q_kvar", 60),
+        ("pf", 62),
+        ("f_hz", 70),
+        ("e_imp_kwh", 72),
+        ("e_exp_kwh", 74),
+        ("v_l12_v", 200),
+        ("v_l23_v", 202),
+        ("i_n_a", 224),
     ]
+]
+
+
+def test_plan_merges_across_small_gaps_only() -> None:
+    # 0..17 contiguous; 52..75 has gaps of 2, 2 and 6 (<= 10); 200 and 224 are far apart.
+    assert spans(plan_reads(profile(SDM_LIKE), Workarounds())) == [
+        ("holding", 0, 18),
+        ("holding", 52, 24),
+        ("holding", 200, 4),
+        ("holding", 224, 2),
+    ]
+    # With a gap fill of 4 the 6-register gap at 64..69 splits the middle block.
+    assert ("holding", 70, 6) in spans(plan_reads(profile(SDM_LIKE), Workarounds(max_gap_fill=4)))
 
 
 def test_no_gap_fill_keeps_gaps_out_of_reads(sdm630) -> None:
