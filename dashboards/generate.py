@@ -40,6 +40,7 @@ RAW = dm.DataSourceRef(type_val="influxdb", uid=sc.RAW_DS_UID)
 METERING = dm.DataSourceRef(type_val="influxdb", uid=sc.METERING_DS_UID)
 
 GREEN, ORANGE, RED, BLUE = "green", "orange", "red", "blue"
+GENERATING_KINDS = frozenset({"pv", "storage"})
 TOU_COLOURS = {"sharp": "dark-red", "peak": "orange", "flat": "yellow", "valley": "green", "deep_valley": "blue"}
 
 
@@ -587,7 +588,9 @@ def equipment(plant: Plant, lang: Lang, kind: str, thresholds: Sequence[Threshol
     reported = {d.id: set(reported_quantities(d)) for d in devices}
     everything = set().union(*reported.values())
 
-    rated = [(d, "s_kva" if "s_kva" in reported[d.id] else "p_kw") for d in devices if d.rated_kw]
+    # Load factor of consumers only: generators and storage have no "load" to speak of.
+    consumers = [d for d in devices if d.rated_kw and d.kind not in GENERATING_KINDS]
+    rated = [(d, "s_kva" if "s_kva" in reported[d.id] else "p_kw") for d in consumers]
     rated = [(d, q) for d, q in rated if q in reported[d.id]]
     current_row = ""
     if rated:

@@ -62,11 +62,10 @@ def expected_columns(query: str) -> list[str]:
     return names
 
 
+# Power and energy may be negative (PV export through a main meter, a sub-meter remainder that
+# meter tolerances push below zero), so only shares are bounded; -1 allows meter noise at zero.
 _PLAUSIBLE: dict[str, tuple[float, float]] = {
-    "percent": (0.0, 150.0),
-    "kwatt": (0.0, float("inf")),
-    "kwatth": (0.0, float("inf")),
-    "masst": (0.0, float("inf")),
+    "percent": (-1.0, 150.0),
 }
 
 

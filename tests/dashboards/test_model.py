@@ -212,7 +212,7 @@ def test_implausible_values_for_the_unit_fail_the_check() -> None:
     assert _check_frame(q, pd.DataFrame({"mean": [50.0, float("nan")]})) is None
     assert (
         _check_frame(q, pd.DataFrame({"mean": [50.0, 180.0]}))
-        == "1 value(s) outside 0.0..150.0 for unit percent, e.g. 180.0"
+        == "1 value(s) outside -1.0..150.0 for unit percent, e.g. 180.0"
     )
     assert _check_frame(q, pd.DataFrame({"max": [1.0]})) == "no column 'mean' in ['max']"
     assert _check_frame(q, pd.DataFrame()) == "no rows"
