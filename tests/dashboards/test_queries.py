@@ -31,12 +31,12 @@ def _panel_check(verifier: Verifier, doc: dict[str, Any], title: str) -> Check:
 def test_every_query_returns_the_fields_its_panel_shows(filled: tuple[InfluxTarget, Written, datetime]) -> None:
     target, _, now = filled
     plant = load_plant(PLANT)
-    docs = dashboard_docs(plant, ("en", "zh"))
+    docs = dashboard_docs(plant)  # the Chinese dashboards are run by the CLI test below
     checks = verify(docs, target, now, plant.site.timezone)
     failed = [f"{c.dashboard} {c.where}: {c.problem}\n  {c.query}" for c in checks if c.problem]
     assert failed == []
     # Every panel target, annotation and variable of every dashboard was run.
-    assert len(checks) == sum(len(queries(d)) for d in docs) > 150
+    assert len(checks) == sum(len(queries(d)) for d in docs) > 80
     assert all(c.rows > 0 for c in checks)
 
 
@@ -106,9 +106,9 @@ def test_cli_verify_reports_every_query_passing(
         ("METERING_BUCKET", target.metering_bucket),
     ):
         monkeypatch.setenv(f"PLANTCARBON_INFLUX_{name}", value)
-    result = CliRunner().invoke(app, ["dashboards", "verify", "--plant", str(PLANT)])
+    result = CliRunner().invoke(app, ["dashboards", "verify", "--plant", str(PLANT), "--lang", "zh"])
     assert result.exit_code == 0, result.output
-    n = sum(len(queries(d)) for d in dashboard_docs(load_plant(PLANT)))
+    n = sum(len(queries(d)) for d in dashboard_docs(load_plant(PLANT), ("zh",)))
     assert f"{n} of {n} queries return data" in result.output
 
 
