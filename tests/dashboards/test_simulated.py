@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from core.harness.influxdb import InfluxDB
-from core.influx import InfluxTarget
+from core.influx import InfluxTarget, influxql
 from dashboards.provision import dashboard_docs
 from dashboards.validate import problems, queries
 from dashboards.verify import Verifier, verify
@@ -59,6 +59,14 @@ def test_co2_today_equals_what_metering_computed(simulated: tuple[InfluxTarget, 
     assert math.isclose(got, today["co2_kg"].sum() / 1000, rel_tol=1e-9)
     # and not the sum of everything metering wrote today (sub-meters, market-based rows)
     assert got < e[e["interval_start"] >= midnight]["co2_kg"].sum() / 1000
+    # The same figure from the bucket's rows themselves, summed here rather than by InfluxDB.
+    rows = influxql(
+        target,
+        f'SELECT "co2_kg", "role", "method" FROM "emissions" WHERE time >= {int(midnight.timestamp() * 1000)}ms',
+        target.metering_bucket,
+    )
+    mine = rows[(rows["role"] == "main") & (rows["method"].fillna("") != "market")]
+    assert math.isclose(got, mine["co2_kg"].sum() / 1000, rel_tol=1e-9)
 
 
 def test_offline_device_is_counted(simulated: tuple[InfluxTarget, Simulated]) -> None:
