@@ -828,8 +828,9 @@ def demand(plant: Plant, lang: Lang) -> dm.Dashboard:
         METERING,
         [
             (
-                f'SELECT max("demand_kw") AS "{b.t("s.demand")}", max("forecast_kw") AS "{b.t("s.forecast")}", '
-                f'last("limit_kw") AS "{b.t("s.limit")}" FROM "{sc.DEMAND}" WHERE {site_demand} '
+                f'SELECT max("demand_kw") AS "{b.t("s.demand")}", max("sliding_kw") AS "{b.t("s.sliding")}", '
+                f'max("forecast_kw") AS "{b.t("s.forecast")}", last("limit_kw") AS "{b.t("s.limit")}" '
+                f'FROM "{sc.DEMAND}" WHERE {site_demand} '
                 f"GROUP BY time(15m) fill(null) tz('{tz}')",
                 None,
             )

@@ -125,7 +125,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "p.alert_value": ("Value against threshold", "数值与阈值"),
     "p.alert_history": ("Alert history", "告警历史"),
     # Series and values.
-    "s.demand": ("demand", "需量"),
+    "s.demand": ("demand (15-min block)", "需量（15分钟固定窗）"),
+    "s.sliding": ("demand (15-min sliding)", "需量（15分钟滑动窗）"),
     "s.forecast": ("forecast", "预测"),
     "s.limit": ("limit", "限值"),
     "s.baseline": ("baseline", "基线"),

@@ -19,7 +19,7 @@ DEAD_LETTERS = "dead_letters"  # tags: component, reason; field: count (per 15 m
 # metering bucket
 ENERGY = "energy"  # fields: amount, unit, tce_kg, cost
 EMISSIONS = "emissions"  # fields: co2_kg, co2e_kg, factor
-DEMAND = "demand"  # fields: demand_kw, forecast_kw, limit_kw
+DEMAND = "demand"  # fields: demand_kw (fixed block), sliding_kw, forecast_kw, limit_kw
 DR = "dr"  # fields: baseline_kw, actual_kw, reduction_kw
 ALERTS = "alerts"  # fields: state, value, threshold, message
 

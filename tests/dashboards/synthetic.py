@@ -164,7 +164,7 @@ def fill(plant: Plant, target: InfluxTarget, now: datetime, days: int = 2) -> Wr
             line(
                 sc.DEMAND,
                 {"site": site, "device": site_demand_device(plant)},
-                {"demand_kw": demand, "forecast_kw": demand * 1.02, "limit_kw": limit},
+                {"demand_kw": demand, "sliding_kw": demand * 1.01, "forecast_kw": demand * 1.02, "limit_kw": limit},
                 t,
             )
         )
