@@ -35,7 +35,10 @@ PARTS: dict[str, tuple[str, list[str]]] = {
     "factors": ("Emission-factor registry: list, show and validate factor files.", ["metering.factors_cli"]),
     "tariffs": ("Time-of-use tariffs: list, show and validate tariff files.", ["metering.tariffs_cli"]),
     "dashboards": ("Grafana dashboards generated from the plant file.", ["dashboards.cli"]),
-    "simulate": ("Simulated meters and plants for demos, tests and benchmarks.", ["simulators.cli"]),
+    "simulate": (
+        "Simulated meters and plants, and the live demo of the whole pipeline.",
+        ["simulators.cli", "simulators.demo"],
+    ),
     "services": ("Install, build or start the local services (Mosquitto, InfluxDB).", ["core.harness.cli"]),
 }
 

@@ -958,8 +958,9 @@ def quality(plant: Plant, lang: Lang) -> dm.Dashboard:
         RAW,
         [
             (
-                f'SELECT sum("samples") / sum("expected") * 100 AS "completeness_pct" '
-                f'FROM "{sc.INGEST_QUALITY}" WHERE {where} '
+                # Each ingest instance counts what it saw: an interval's completeness is their sum.
+                f'SELECT mean("c") AS "completeness_pct" FROM (SELECT sum("completeness_pct") AS "c" '
+                f'FROM "{sc.INGEST_QUALITY}" WHERE {where} GROUP BY time(15m), "device") '
                 'GROUP BY "device"',
                 "$tag_device",
             )
@@ -978,7 +979,7 @@ def quality(plant: Plant, lang: Lang) -> dm.Dashboard:
         RAW,
         [
             (
-                f'SELECT mean("completeness_pct") FROM "{sc.INGEST_QUALITY}" WHERE {where} '
+                f'SELECT sum("completeness_pct") AS "completeness_pct" FROM "{sc.INGEST_QUALITY}" WHERE {where} '
                 'GROUP BY time(15m), "device" fill(null)',
                 "$tag_device",
             )

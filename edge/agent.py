@@ -179,7 +179,10 @@ class Agent:
         if result.sample is None:
             slot.failures += 1
             self.metrics.polls.labels("failed").inc()
-            self.metrics.error(f"modbus_{result.error}", f"device {dev.device.id} on {link.name}: {result.error}")
+            self.metrics.error(
+                f"modbus_{(result.error or '').replace(' ', '_')}",
+                f"device {dev.device.id} on {link.name}: {result.error}",
+            )
             if slot.online is not False:
                 slot.online = False
                 log.warning("device %s offline: %s (backing off)", dev.device.id, result.error)

@@ -84,6 +84,8 @@ def run(
     es = EdgeSettings()
     p = _load(plant, es.profile_dirs)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # pymodbus logs every failed connect; the agent counts and logs those once per kind itself.
+    logging.getLogger("pymodbus").setLevel(logging.ERROR)
     settings = load_settings()
     eid = edge_id or es.id
     options = AgentOptions(
@@ -95,10 +97,11 @@ def run(
         summary_s=es.summary_s,
         profile_dirs=es.profile_dirs,
     )
-    asyncio.run(_run(Agent(p, broker_config(es.protocol), options)))
+    asyncio.run(_run(p, broker_config(es.protocol), options))
 
 
-async def _run(agent: Agent) -> None:
+async def _run(plant: Plant, broker: BrokerConfig, options: AgentOptions) -> None:
+    agent = Agent(plant, broker, options)  # pymodbus clients need the running loop
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -124,6 +124,7 @@ class Publisher:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_connect_fail = self._on_connect_fail
         self.client = client
         client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
         client.loop_start()
@@ -160,6 +161,14 @@ class Publisher:
         for topic in self.subscriptions:
             client.subscribe(topic, qos=1)
         self._call(self._set_connected, True, None)
+
+    def _on_connect_fail(self, _c: mqtt.Client, _u: object) -> None:
+        self._call(self._unreachable)
+
+    def _unreachable(self) -> None:
+        self.metrics.error(
+            "mqtt_unreachable", f"broker {self.cfg.url} unreachable; retrying, readings kept in the outbox"
+        )
 
     def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object = None) -> None:
         self._call(self._set_connected, False, str(rc))

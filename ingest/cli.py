@@ -5,22 +5,39 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 
 import typer
 from prometheus_client import start_http_server
 
-from core.plant import PlantFileError, load_plant
+from core.plant import Plant, PlantFileError, load_plant
 from core.settings import load_settings
-from ingest.service import IngestConfig, IngestService, default_client_id
+from ingest.service import IngestConfig, IngestService, default_client_id, delete_session
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+
+
+def _load_plants(paths: list[Path]) -> list[Plant]:
+    plants = []
+    for p in paths:
+        try:
+            plants.append(load_plant(p))
+        except PlantFileError as exc:
+            for line in exc.errors:
+                typer.echo(line, err=True)
+            raise typer.Exit(2) from None
+    return plants
 
 
 @app.command()
 def run(
     plant: list[Path] = typer.Option(
-        [], "--plant", "-p", help="Plant file(s) giving area/kind tags; devices not listed go to 'unregistered'."
+        [],
+        "--plant",
+        "-p",
+        metavar="FILE",
+        help="Plant file(s) giving area/kind tags; devices not listed go to 'unregistered'.",
     ),
     client_id: str = typer.Option(
         "", help="MQTT client id; keep it stable per instance so the broker keeps its session (default ingest-<host>)."
@@ -39,14 +56,7 @@ def run(
     InfluxDB URL/org/token/bucket).
     """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    plants = []
-    for p in plant:
-        try:
-            plants.append(load_plant(p))
-        except PlantFileError as exc:
-            for line in exc.errors:
-                typer.echo(line, err=True)
-            raise typer.Exit(2) from None
+    plants = _load_plants(plant)
     settings = load_settings()
     cfg = IngestConfig.from_settings(
         settings,
@@ -75,3 +85,34 @@ def run(
     )
     done.wait()
     service.stop()
+
+
+@app.command()
+def retire(
+    client_id: str = typer.Option(..., help="The instance to retire (its MQTT client id)."),
+    plant: list[Path] = typer.Option([], "--plant", "-p", metavar="FILE", help="Plant file(s), as for `run`."),
+    share_group: str = typer.Option("ingest", help="Its shared-subscription group."),
+    idle: float = typer.Option(5.0, min=0.5, help="Seconds without messages that mean its queue is drained."),
+) -> None:
+    """Drain and delete an ingest instance's broker session, so the group stops sending it a share.
+
+    A stopped instance keeps a persistent session, and the broker keeps routing its share of
+    the group's messages to it. This command takes its place: leaves the group, writes what
+    the broker had queued for it, then deletes the session.
+    """
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    plants = _load_plants(plant)
+    cfg = IngestConfig.from_settings(load_settings(), client_id, plants, share_group=share_group or None)
+    service = IngestService(cfg).start()
+    if not service.connected.wait(30):
+        raise typer.Exit(1)
+    service.leave_group()
+    seen, quiet_since = -1, time.monotonic()
+    while time.monotonic() - quiet_since < idle:
+        total = service.handled
+        if total != seen or service.pipeline_messages():
+            seen, quiet_since = total, time.monotonic()
+        time.sleep(0.2)
+    service.stop()
+    delete_session(cfg)
+    typer.echo(f"{client_id}: drained {seen} message(s) and deleted its session")

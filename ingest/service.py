@@ -124,6 +124,37 @@ def default_client_id() -> str:
     return f"ingest-{socket.gethostname()}"[:64]
 
 
+def delete_session(cfg: IngestConfig, timeout_s: float = 15.0) -> None:
+    """Make the broker forget the session of `cfg.client_id` (and anything still queued for it)."""
+    host, port, tls = parse_mqtt_url(cfg.mqtt_url)
+    v5 = cfg.protocol == "5"
+    c = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=cfg.client_id,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        clean_session=None if v5 else True,
+    )
+    if cfg.username:
+        c.username_pw_set(cfg.username, cfg.password)
+    if tls or cfg.ca_file:
+        c.tls_set(ca_certs=str(cfg.ca_file) if cfg.ca_file else None)
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0
+    done = threading.Event()
+    c.on_connect = lambda *_: done.set()
+    if v5:
+        c.connect(host, port, clean_start=True, properties=props)
+    else:
+        c.connect(host, port)
+    c.loop_start()
+    try:
+        if not done.wait(timeout_s):
+            raise TimeoutError(f"broker {cfg.mqtt_url} did not answer")
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
 class IngestService:
     def __init__(self, cfg: IngestConfig, metrics: IngestMetrics | None = None):
         self.cfg = cfg
@@ -137,6 +168,7 @@ class IngestService:
         self._logged_reasons: set[str] = set()
         self._dlq_lock = threading.Lock()
         self._in_pipeline = 0
+        self.handled = 0  # messages acknowledged (stored or dead-lettered) since start
         self._pipeline_lock = threading.Lock()
         self.writer = InfluxWriter(
             cfg.target,
@@ -148,6 +180,8 @@ class IngestService:
         self._threads: list[threading.Thread] = []
         self.connected = threading.Event()
         self._subscribed = threading.Event()
+        self._retiring = False
+        self._stopped = False
 
     # --- MQTT ----------------------------------------------------------------------------
 
@@ -194,6 +228,9 @@ class IngestService:
         self._gen += 1
         self.metrics.connected.set(1)
         log.info("connected to %s:%s (session present: %s)", self._host, self._port, flags.session_present)
+        if self._retiring:
+            self.connected.set()
+            return
         if self.cfg.protocol == "5":
             client.subscribe([(t, SubscribeOptions(qos=1)) for t in self._subscriptions()])
         else:
@@ -201,6 +238,7 @@ class IngestService:
         self.connected.set()
 
     def _on_subscribe(self, *_: Any) -> None:
+        log.info("subscribed to %s", ", ".join(self._subscriptions()))
         self._subscribed.set()
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
@@ -223,6 +261,7 @@ class IngestService:
             # A message from an earlier connection is not acked: the broker redelivers it
             # (its packet id may now belong to another message) and it is written again.
         with self._pipeline_lock:
+            self.handled += n
             self._in_pipeline -= n
             self.metrics.backlog.set(self._in_pipeline + self._inbox.qsize())
 
@@ -250,9 +289,23 @@ class IngestService:
     def wait_subscribed(self, timeout_s: float = 15.0) -> bool:
         return self._subscribed.wait(timeout_s)
 
+    def leave_group(self) -> None:
+        """Unsubscribe, so the broker routes no new messages to this instance; what it has
+        already queued for the session is still delivered (used to retire an instance)."""
+        self._retiring = True
+        self.client.unsubscribe(self._subscriptions())
+
+    def pipeline_messages(self) -> int:
+        """Messages received and not yet acknowledged (or dead-lettered)."""
+        with self._pipeline_lock:
+            return self._in_pipeline + self._inbox.qsize()
+
     def stop(self) -> None:
         """Flush and write what was received, acknowledge it, then disconnect. Messages that
         cannot be written within `stop_timeout_s` stay unacknowledged for the next start."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._inbox.put(_STOP)
         deadline = time.monotonic() + self.cfg.stop_timeout_s
         for t in self._threads:

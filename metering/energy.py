@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.plant import Device, Plant, SteamConditions
+from core.plant import Plant, SteamConditions
 from metering.factors import Factor, FactorNotFound, Registry, gwp
 
 # The quantity that stands for a carrier's energy, in order of preference.
@@ -106,53 +106,163 @@ def steam_gj_per_t(cond: SteamConditions) -> float:
 # --- energy rows ------------------------------------------------------------------------
 
 
+def _as_cat(col: pd.Series) -> pd.Series:
+    return col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype("category")
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Row-wise concat that keeps label columns categorical (plain concat falls back to per-row strings)."""
+    cols: dict[str, pd.Series] = {}
+    for c in frames[0].columns:
+        parts = [f[c] for f in frames]
+        if any(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            cats: dict[str, None] = {}
+            for p in parts:
+                values = p.cat.categories if isinstance(p.dtype, pd.CategoricalDtype) else pd.unique(p)
+                cats.update(dict.fromkeys(str(v) for v in values))
+            dtype = pd.CategoricalDtype(list(cats))
+            parts = [p.astype(dtype) for p in parts]
+        cols[c] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(cols)
+
+
+def _const(value: str, n: int) -> pd.Categorical:
+    """A column holding one label, as a categorical (no per-row string objects)."""
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=pd.Index([value]))  # type: ignore[return-value]
+
+
+def _eq(col: pd.Series, value: str) -> np.ndarray:
+    """Boolean array `col == value`, cheap for categorical columns (compares codes)."""
+    c = _as_cat(col)
+    cats = list(map(str, c.cat.categories))
+    if value not in cats:
+        return np.zeros(len(c), dtype=bool)
+    return np.asarray(c.cat.codes.to_numpy() == cats.index(value))
+
+
+def _labels(col: pd.Series) -> np.ndarray:
+    """A label column as a numpy array of str objects, built from the categories (not per row)."""
+    c = _as_cat(col)
+    cats = np.array([str(x) for x in c.cat.categories] + [""], dtype=object)
+    return np.asarray(cats[c.cat.codes.to_numpy()])
+
+
 def energy_rows(intervals: pd.DataFrame, plant: Plant) -> pd.DataFrame:
     """Interval table → one energy row per device (main, sub), unmetered remainder and virtual meter."""
+    if intervals.empty:
+        return _empty(ENERGY_COLUMNS)
     devices = {d.id: d for d in plant.devices}
-    parts: list[pd.DataFrame] = []
-    for dev_id, g in intervals.groupby("device", sort=True):
-        dev = devices.get(str(dev_id))
+    dev_col, q_col = _as_cat(intervals["device"]), _as_cat(intervals["quantity"])
+    dcodes, qcodes = dev_col.cat.codes.to_numpy(), q_col.cat.codes.to_numpy()
+    qcats = list(map(str, q_col.cat.categories))
+    present = pd.DataFrame({"d": dcodes, "q": qcodes}).drop_duplicates()
+    have: dict[int, set[str]] = {}
+    for d, q in present.itertuples(index=False, name=None):
+        have.setdefault(int(d), set()).add(qcats[int(q)])
+    # Per device category: the code of the quantity that stands for its energy, and a multiplier.
+    n_dev = len(dev_col.cat.categories)
+    chosen = np.full(n_dev + 1, -2, dtype=np.int64)
+    mult = np.ones(n_dev + 1)
+    for i, name in enumerate(dev_col.cat.categories):
+        dev = devices.get(str(name))
         if dev is None:
             continue
-        prefs = ENERGY_QUANTITIES.get(dev.carrier, ())
-        have = set(g["quantity"])
-        qname = next((q for q in prefs if q in have), None)
+        qname = next((q for q in ENERGY_QUANTITIES.get(dev.carrier, ()) if q in have.get(i, set())), None)
         if qname is None:
             continue
-        rows = g[g["quantity"] == qname]
-        amount = rows["amount"].to_numpy(dtype=np.float64)
         if dev.carrier == "steam" and qname == "mass_t":
             if dev.steam is None:
-                continue  # cannot turn mass into heat without conditions; the plant check should say so
-            amount = amount * steam_gj_per_t(dev.steam)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "site": plant.site.id,
-                    "area": dev.area,
-                    "device": dev.id,
-                    "carrier": dev.carrier,
-                    "role": dev.role,
-                    "interval_start": rows["interval_start"].to_numpy(),
-                    "amount": amount,
-                    "unit": ENERGY_UNITS[dev.carrier],
-                    "quantity": qname,
-                    "status": rows["status"].to_numpy(),
-                    "completeness": rows["completeness"].to_numpy(dtype=np.float64),
-                }
-            )
-        )
-    if not parts:
-        return _empty(ENERGY_COLUMNS)
-    base = pd.concat(parts, ignore_index=True)
+                continue  # cannot turn mass into heat without conditions
+            mult[i] = steam_gj_per_t(dev.steam)
+        chosen[i] = qcats.index(qname)
+    mask = chosen[dcodes] == qcodes
+    base = intervals.loc[
+        mask,
+        ["site", "area", "device", "carrier", "role", "interval_start", "amount", "quantity", "status", "completeness"],
+    ].copy()
+    base["amount"] = base["amount"].to_numpy() * mult[dcodes[mask]]
+    base["unit"] = _as_cat(base["carrier"]).map(ENERGY_UNITS)
     base["interval_start"] = pd.to_datetime(base["interval_start"], utc=True)
+    base = base.reset_index(drop=True)
     extra = [*_unmetered(base, plant), *_virtual(base, plant)]
-    out = pd.concat([base, *extra], ignore_index=True) if extra else base
-    out["tou"] = ""
+    out = _concat([base, *extra]) if extra else base
+    for c in ("site", "area", "device", "carrier", "role", "quantity", "status", "unit"):
+        out[c] = out[c].astype("category")
+    out["tou"] = _const("", len(out))
     out["cost"] = np.nan
     out["tce_kg"] = np.nan
-    out["tce_factor"] = ""
-    return out[[c for c in ENERGY_COLUMNS]].sort_values(["interval_start", "device"]).reset_index(drop=True)
+    out["tce_factor"] = _const("", len(out))
+    return out[ENERGY_COLUMNS].sort_values(["interval_start", "device"], kind="stable").reset_index(drop=True)
+
+
+_RANK = ("measured", "partial", "estimated")
+
+
+def _rank(status: pd.Series) -> np.ndarray:
+    """measured 0, partial 1, estimated (or unknown) 2."""
+    c = _as_cat(status)
+    lut = np.array([_RANK.index(str(x)) if str(x) in _RANK else 2 for x in c.cat.categories] + [2], dtype=np.int64)
+    return np.asarray(lut[c.cat.codes.to_numpy()])
+
+
+_STATUS = np.array(["measured", "partial", "estimated"], dtype=object)
+
+
+def _unmetered(base: pd.DataFrame, plant: Plant) -> list[pd.DataFrame]:
+    """parent − Σ direct sub-meters of the same carrier, per interval, as device `<parent>:unmetered`.
+
+    Generation sub-meters (PV export counters) are not consumption and stay out of the sum.
+    """
+    generators = {str(d) for d in base.loc[_eq(base["quantity"], "e_exp_kwh"), "device"].unique()}
+    parent_of = {
+        d.id: d.parent
+        for d in plant.devices
+        if d.role == "sub"
+        and d.parent is not None
+        and d.id not in generators
+        and plant.device(d.parent).carrier == d.carrier
+    }
+    if not parent_of:
+        return []
+    dev = base["device"]
+    subs = base[dev.isin(list(parent_of))]
+    parents = base[dev.isin(set(parent_of.values()))]
+    if subs.empty or parents.empty:
+        return []
+    sums = (
+        subs.assign(parent=subs["device"].map(parent_of), rank=_rank(subs["status"]))
+        .groupby(["parent", "interval_start"], observed=True)
+        .agg(amount=("amount", "sum"), rank=("rank", "max"), completeness=("completeness", "min"))
+    )
+    mi = sums.index
+    assert isinstance(mi, pd.MultiIndex)
+    sums.index = mi.set_levels([str(x) for x in mi.levels[0]], level=0)
+    par = parents.assign(parent=parents["device"].astype(str), rank=_rank(parents["status"])).set_index(
+        ["parent", "interval_start"]
+    )
+    par = par[par.index.get_level_values(0).isin(sums.index.get_level_values(0).unique())]
+    sub_at = sums.reindex(par.index)
+    amount = par["amount"].to_numpy() - sub_at["amount"].fillna(0.0).to_numpy()
+    rank_all = np.maximum(par["rank"].to_numpy(), sub_at["rank"].fillna(2).to_numpy().astype(int))
+    comp = np.minimum(par["completeness"].to_numpy(), sub_at["completeness"].fillna(0.0).to_numpy())
+    ids = par.index.get_level_values(0).to_numpy()
+    return [
+        pd.DataFrame(
+            {
+                "site": par["site"].astype(str).to_numpy(),
+                "area": par["area"].astype(str).to_numpy(),
+                "device": ids + ":unmetered",
+                "carrier": par["carrier"].astype(str).to_numpy(),
+                "role": "unmetered",
+                "interval_start": par.index.get_level_values(1),
+                "amount": amount,
+                "unit": par["unit"].astype(str).to_numpy(),
+                "quantity": "",
+                "status": _STATUS[rank_all],
+                "completeness": comp,
+            }
+        )
+    ]
 
 
 def _pivot(base: pd.DataFrame, ids: Iterable[str]) -> pd.DataFrame:
@@ -162,48 +272,9 @@ def _pivot(base: pd.DataFrame, ids: Iterable[str]) -> pd.DataFrame:
 
 def _worst_status(base: pd.DataFrame, ids: list[str]) -> pd.Series:
     sel = base[base["device"].isin(ids)]
-    rank = sel["status"].map({"measured": 0, "partial": 1, "estimated": 2}).fillna(2)
+    rank = pd.Series(_rank(sel["status"]), index=sel.index)
     worst = rank.groupby(sel["interval_start"]).max()
     return worst.map({0: "measured", 1: "partial", 2: "estimated"})
-
-
-def _unmetered(base: pd.DataFrame, plant: Plant) -> list[pd.DataFrame]:
-    """parent − Σ direct sub-meters of the same carrier, per interval, as device `<parent>:unmetered`."""
-    out: list[pd.DataFrame] = []
-    present = set(base["device"])
-    for parent in plant.devices:
-        subs = [c.id for c in plant.children(parent.id) if c.role == "sub" and c.carrier == parent.carrier]
-        # Generation sub-meters (PV export counters) are not consumption: not part of the breakdown.
-        generators = set(base.loc[base["quantity"] == "e_exp_kwh", "device"])
-        subs = [s for s in subs if s in present and s not in generators]
-        if not subs or parent.id not in present:
-            continue
-        table = _pivot(base, [parent.id, *subs])
-        if parent.id not in table.columns:
-            continue
-        rest = table[parent.id] - table.drop(columns=[parent.id]).sum(axis=1, min_count=1).fillna(0.0)
-        rest = rest.dropna()
-        ids = [parent.id, *subs]
-        status = _worst_status(base, ids).reindex(rest.index).fillna("estimated")
-        comp = base[base["device"].isin(ids)].groupby("interval_start")["completeness"].min().reindex(rest.index)
-        out.append(
-            pd.DataFrame(
-                {
-                    "site": plant.site.id,
-                    "area": parent.area,
-                    "device": f"{parent.id}:unmetered",
-                    "carrier": parent.carrier,
-                    "role": "unmetered",
-                    "interval_start": rest.index,
-                    "amount": rest.to_numpy(),
-                    "unit": ENERGY_UNITS[parent.carrier],
-                    "quantity": "",
-                    "status": status.to_numpy(),
-                    "completeness": comp.fillna(0.0).to_numpy(),
-                }
-            )
-        )
-    return out
 
 
 def _virtual(base: pd.DataFrame, plant: Plant) -> list[pd.DataFrame]:
@@ -307,21 +378,13 @@ class Result:
     problems: list[str] = field(default_factory=list)
 
 
-def _local_day(ts: pd.Timestamp, tz: str) -> dt.date:
-    return ts.tz_convert(tz).date()
-
-
-def _activity_base(carrier: str) -> tuple[str, float]:
-    """The energy row's unit as a factor activity base and the multiplier to reach it."""
-    unit = ENERGY_UNITS[carrier]
-    return unit, 1.0
-
-
 class _Lookup:
-    """Memoised factor look-ups keyed by (kind, year, …); misses are remembered as problems."""
+    """Factor look-ups per distinct local day, as per-row arrays; misses are remembered as problems."""
 
-    def __init__(self, registry: Registry):
+    def __init__(self, registry: Registry, day_codes: np.ndarray, days: list[dt.date]):
         self.registry = registry
+        self.day_codes = day_codes
+        self.days = days
         self.cache: dict[tuple[object, ...], Factor | None] = {}
         self.problems: dict[str, None] = {}
 
@@ -335,6 +398,13 @@ class _Lookup:
                 self.problems[str(exc)] = None
         return self.cache[key]
 
+    def column(self, kind: str, activity: str, **kw: str | None) -> tuple[np.ndarray, np.ndarray, list[Factor | None]]:
+        """Per row: kg per activity unit (NaN where no factor), the factor ref, and the per-day factors."""
+        per_day = [self.get(kind, d, **kw) for d in self.days]
+        kg = np.array([f.kg_per(activity) if f is not None else np.nan for f in per_day] + [np.nan])
+        ref = np.array([f.ref if f is not None else "" for f in per_day] + [""], dtype=object)
+        return kg[self.day_codes], ref[self.day_codes], per_day
+
 
 def compute(
     intervals: pd.DataFrame,
@@ -344,141 +414,113 @@ def compute(
 ) -> Result:
     """Interval table → energy rows with tce, and scope 1/2 emissions rows (location and market)."""
     energy = energy_rows(intervals, plant)
-    look = _Lookup(registry)
-    tz = plant.site.timezone
     if energy.empty:
         return Result(energy, _empty(EMISSION_COLUMNS), [])
-    days = [_local_day(ts, tz) for ts in energy["interval_start"]]
-    year_day = {d.year: d for d in days}
-    # tce per carrier and year.
+    # Factors follow the interval's local calendar day (a Shanghai year starts at 16:00 UTC).
+    local_day = energy["interval_start"].dt.tz_convert(plant.site.timezone).dt.tz_localize(None).dt.normalize()
+    day_codes, uniq = pd.factorize(local_day)
+    look = _Lookup(registry, np.asarray(day_codes), [pd.Timestamp(d).date() for d in uniq])
     tce_kind = "tce-generation" if plant.metering.electricity_tce == "generation" else "tce"
+    amount = energy["amount"].to_numpy(dtype=np.float64)
+    carrier = _labels(energy["carrier"])
     tce = np.full(len(energy), np.nan)
     tce_ref = np.full(len(energy), "", dtype=object)
-    carriers = energy["carrier"].to_numpy()
-    years = np.array([d.year for d in days])
-    for (carrier, year), idx in pd.Series(range(len(energy))).groupby([carriers, years]):
-        if carrier not in ("electricity", *FUEL_CARRIERS, *HEAT_CARRIERS):
+    for c in sorted(set(carrier)):
+        if c not in ("electricity", *FUEL_CARRIERS, *HEAT_CARRIERS):
             continue
-        kind = tce_kind if carrier == "electricity" else "tce"
-        f = look.get(kind, year_day[int(str(year))], carrier=str(carrier))
-        if f is None:
-            continue
-        k = f.kg_per(ENERGY_UNITS[str(carrier)])
-        tce[idx.to_numpy()] = energy["amount"].to_numpy()[idx.to_numpy()] * k
-        tce_ref[idx.to_numpy()] = f.ref
+        m = carrier == c
+        kg, ref, _ = look.column(tce_kind if c == "electricity" else "tce", ENERGY_UNITS[c], carrier=c)
+        tce[m] = amount[m] * kg[m]
+        tce_ref[m] = ref[m]
     energy["tce_kg"] = tce
-    energy["tce_factor"] = tce_ref
-    emissions = _emissions(energy, plant, look, list(green), years, year_day)
+    energy["tce_factor"] = pd.Categorical(tce_ref)
+    emissions = _emissions(energy, plant, look, list(green))
     return Result(energy, emissions, list(look.problems))
 
 
-def _emissions(
-    energy: pd.DataFrame,
-    plant: Plant,
-    look: _Lookup,
-    green: list[GreenContract],
-    years: np.ndarray,
-    year_day: dict[int, dt.date],
-) -> pd.DataFrame:
+def _emissions(energy: pd.DataFrame, plant: Plant, look: _Lookup, green: list[GreenContract]) -> pd.DataFrame:
     region = plant.site.grid_region
     gwp_set = plant.metering.gwp_set
-    devices = {d.id: d for d in plant.devices}
     rows: list[pd.DataFrame] = []
     amount = energy["amount"].to_numpy(dtype=np.float64)
 
-    def add(mask: np.ndarray, scope: str, method: str, co2: np.ndarray, co2e: np.ndarray, ref: str) -> None:
+    def add(mask: np.ndarray, scope: str, method: str, co2: np.ndarray, co2e: np.ndarray, ref: np.ndarray) -> None:
+        """Rows where `mask` holds and a factor was found; co2/co2e/ref are full-length arrays."""
+        mask = mask & (ref != "")
         if not mask.any():
             return
         sel = energy[mask]
         rows.append(
             pd.DataFrame(
                 {
-                    "site": sel["site"].to_numpy(),
-                    "area": sel["area"].to_numpy(),
-                    "device": sel["device"].to_numpy(),
-                    "carrier": sel["carrier"].to_numpy(),
-                    "role": sel["role"].to_numpy(),
-                    "scope": scope,
-                    "method": method,
-                    "interval_start": sel["interval_start"].to_numpy(),
+                    "site": sel["site"].array,
+                    "area": sel["area"].array,
+                    "device": sel["device"].array,
+                    "carrier": sel["carrier"].array,
+                    "role": sel["role"].array,
+                    "scope": _const(scope, len(sel)),
+                    "method": _const(method, len(sel)),
+                    "interval_start": sel["interval_start"].array,
                     "activity": sel["amount"].to_numpy(),
-                    "activity_unit": sel["unit"].to_numpy(),
-                    "co2_kg": co2,
-                    "co2e_kg": co2e,
-                    "factor": ref,
-                    "gwp": gwp_set,
+                    "activity_unit": sel["unit"].array,
+                    "co2_kg": co2[mask],
+                    "co2e_kg": co2e[mask],
+                    "factor": pd.Categorical(ref[mask]),
+                    "gwp": _const(gwp_set, len(sel)),
                 }
             )
         )
 
+    carrier = _labels(energy["carrier"])
+    roles = _labels(energy["role"])
     # Consumption of electricity: import counters and every derived row; generation (e_exp only) is not.
-    consumed = energy["quantity"].to_numpy() != "e_exp_kwh"
-    carrier = energy["carrier"].to_numpy()
-    roles = energy["role"].to_numpy()
-    green_share = _green_share(energy, plant, green)
-    for year in sorted(set(years.tolist())):
-        in_year = years == year
-        day = year_day[int(year)]
-        elec = in_year & (carrier == "electricity") & consumed
-        if elec.any():
-            loc = look.get("grid-average", day, region=region, carrier="electricity")
-            if loc is not None:
-                co2 = amount[elec] * loc.kg_per("kWh")
-                add(elec, "2", "location", co2, co2, loc.ref)
-            # The residual (excluding market-traded non-fossil power) is published nationally only.
-            residual_region = "cn-national" if region.startswith("cn-") else region
-            market = look.get("grid-residual", day, region=residual_region, carrier="electricity") or loc
-            mmask = elec & np.isin(roles, ["main"])
-            if market is not None and mmask.any():
-                non_green = amount[mmask] * (1.0 - green_share[mmask])
-                co2 = non_green * market.kg_per("kWh")
-                add(mmask, "2", "market", co2, co2, market.ref)
-        heat = in_year & np.isin(carrier, list(HEAT_CARRIERS))
-        if heat.any():
-            f = look.get("purchased-heat", day, carrier="heat")
-            if f is not None:
-                co2 = amount[heat] * f.kg_per("GJ")
-                add(heat, "2", "location", co2, co2, f.ref)
-                add(
-                    heat & (roles == "main"),
-                    "2",
-                    "market",
-                    amount[heat & (roles == "main")] * f.kg_per("GJ"),
-                    amount[heat & (roles == "main")] * f.kg_per("GJ"),
-                    f.ref,
-                )
-        for fc in FUEL_CARRIERS:
-            for fuel in sorted({_fuel(devices, d, fc) for d in energy["device"][in_year & (carrier == fc)]}):
-                mask = in_year & (carrier == fc) & np.array([_fuel(devices, d, fc) == fuel for d in energy["device"]])
-                if not mask.any():
-                    continue
-                f = (
-                    look.get("fuel-combustion", day, region="cn-national", fuel=fuel)
-                    if region.startswith("cn-")
-                    else look.get("fuel-combustion", day, region=region, fuel=fuel)
-                )
-                if f is None:
-                    continue
-                act = ENERGY_UNITS[fc]
-                co2 = amount[mask] * f.kg_per(act)
-                co2e = co2.copy()
-                if f.parameters is not None:
-                    gj = amount[mask] * f.parameters.gj_per(act)
-                    for kind, gas in (("fuel-ch4", "CH4"), ("fuel-n2o", "N2O")):
-                        g = look.get(kind, day, fuel=fuel)
-                        if g is not None:
-                            co2e = co2e + gj * g.kg_per("GJ") * gwp(gas, gwp_set)
-                add(mask, "1", "", co2, co2e, f.ref)
+    consumed = ~_eq(energy["quantity"], "e_exp_kwh")
+    elec = (carrier == "electricity") & consumed
+    if elec.any():
+        kg, ref, _ = look.column("grid-average", "kWh", region=region, carrier="electricity")
+        add(elec, "2", "location", amount * kg, amount * kg, ref)
+        # The residual (excluding market-traded non-fossil power) is published nationally only;
+        # where there is none the location factor stands in.
+        residual_region = "cn-national" if region.startswith("cn-") else region
+        mkg, mref, _ = look.column("grid-residual", "kWh", region=residual_region, carrier="electricity")
+        missing = mref == ""
+        mkg, mref = np.where(missing, kg, mkg), np.where(missing, ref, mref)
+        mains = elec & (roles == "main")
+        if mains.any():
+            non_green = amount * (1.0 - _green_share(energy, plant, green))
+            add(mains, "2", "market", non_green * mkg, non_green * mkg, mref)
+    heat = np.isin(carrier, list(HEAT_CARRIERS))
+    if heat.any():
+        kg, ref, _ = look.column("purchased-heat", "GJ", carrier="heat")
+        add(heat, "2", "location", amount * kg, amount * kg, ref)
+        add(heat & (roles == "main"), "2", "market", amount * kg, amount * kg, ref)
+    fuel_of = {d.id: d.fuel or DEFAULT_FUEL.get(d.carrier, "") for d in plant.devices}
+    fuel_rows = np.isin(carrier, list(FUEL_CARRIERS))
+    if fuel_rows.any():
+        fuels = _labels(energy["device"].map(lambda d: fuel_of.get(str(d).split(":", 1)[0], "")))
+        for fuel in sorted(set(fuels[fuel_rows]) - {""}):
+            mask = (fuels == fuel) & fuel_rows
+            act = ENERGY_UNITS[str(carrier[mask][0])]
+            fregion = "cn-national" if region.startswith("cn-") else region
+            kg, ref, per_day = look.column("fuel-combustion", act, region=fregion, fuel=fuel)
+            co2 = amount * kg
+            co2e = co2.copy()
+            gj_per = np.array(
+                [f.parameters.gj_per(act) if f is not None and f.parameters else np.nan for f in per_day] + [np.nan]
+            )[look.day_codes]
+            for kind, gas in (("fuel-ch4", "CH4"), ("fuel-n2o", "N2O")):
+                gkg, _, _ = look.column(kind, "GJ", fuel=fuel)
+                extra = amount * gj_per * gkg * gwp(gas, gwp_set)
+                co2e = co2e + np.where(np.isfinite(extra), extra, 0.0)
+            add(mask, "1", "", co2, co2e, ref)
     if not rows:
         return _empty(EMISSION_COLUMNS)
-    out = pd.concat(rows, ignore_index=True)
+    out = _concat(rows)
     out["interval_start"] = pd.to_datetime(out["interval_start"], utc=True)
-    return out[EMISSION_COLUMNS].sort_values(["interval_start", "device", "scope", "method"]).reset_index(drop=True)
-
-
-def _fuel(devices: dict[str, Device], device_id: str, carrier: str) -> str:
-    dev = devices.get(device_id.split(":", 1)[0])
-    return (dev.fuel if dev is not None and dev.fuel else None) or DEFAULT_FUEL[carrier]
+    for c in ("site", "area", "device", "carrier", "role", "scope", "method", "activity_unit", "factor", "gwp"):
+        out[c] = out[c].astype("category")
+    out = out[EMISSION_COLUMNS].sort_values(["interval_start", "device", "scope", "method"], kind="stable")
+    return out.reset_index(drop=True)
 
 
 def _green_share(energy: pd.DataFrame, plant: Plant, green: list[GreenContract]) -> np.ndarray:
@@ -486,13 +528,13 @@ def _green_share(energy: pd.DataFrame, plant: Plant, green: list[GreenContract])
     share = np.zeros(len(energy))
     if not green:
         return share
-    mains = (energy["role"] == "main") & (energy["carrier"] == "electricity") & (energy["quantity"] != "e_exp_kwh")
+    mains = _eq(energy["role"], "main") & _eq(energy["carrier"], "electricity") & ~_eq(energy["quantity"], "e_exp_kwh")
     if not mains.any():
         return share
     site_kwh = energy[mains].groupby("interval_start")["amount"].sum()
     avail = green_kwh_per_interval(green, pd.DatetimeIndex(site_kwh.index), plant.site.timezone)
     ratio = (avail / site_kwh.where(site_kwh > 0)).clip(upper=1.0).fillna(0.0)
-    share[mains.to_numpy()] = ratio.reindex(energy.loc[mains, "interval_start"]).to_numpy()
+    share[mains] = ratio.reindex(energy.loc[mains, "interval_start"]).to_numpy()
     return share
 
 

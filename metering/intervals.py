@@ -74,6 +74,7 @@ GAUGE_FOR_COUNTER: dict[str, tuple[str, float]] = {
 }
 
 EVENTS = ("transient", "rollover", "reset", "replacement", "spike")
+STATUSES = ("measured", "partial", "estimated")
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,18 +233,6 @@ def series_meta(device: Device, quantity_name: str) -> SeriesMeta:
     return SeriesMeta(counter_max=counter_max, max_rate_per_h=max_rate)
 
 
-def _prepare(readings: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in READING_COLUMNS if c not in readings.columns]
-    if missing:
-        raise ValueError(f"readings: missing columns {missing} (need {READING_COLUMNS})")
-    df = readings[READING_COLUMNS].copy()
-    df["value"] = pd.to_numeric(df["value"], errors="coerce")
-    df = df[np.isfinite(df["value"].to_numpy(dtype=np.float64))]
-    if not isinstance(df["time"].dtype, pd.DatetimeTZDtype):
-        df["time"] = pd.to_datetime(df["time"], utc=True)
-    return df
-
-
 _EPOCH = pd.Timestamp(0, tz="UTC")
 
 
@@ -288,69 +277,132 @@ def compute_intervals(
     neither counters nor integrable gauges, are ignored.
     """
     opts = options or EngineOptions()
-    df = _prepare(readings)
+    missing = [c for c in READING_COLUMNS if c not in readings.columns]
+    if missing:
+        raise ValueError(f"readings: missing columns {missing} (need {READING_COLUMNS})")
+    if readings.empty:
+        return empty_intervals()
+    # Work on integer codes and numpy arrays: string columns are only touched by factorize.
+    dcode, dnames = pd.factorize(readings["device"], sort=False)
+    qcode, qnames = pd.factorize(readings["quantity"], sort=False)
+    raw_values = readings["value"]
+    if not pd.api.types.is_float_dtype(raw_values.dtype):
+        raw_values = pd.to_numeric(raw_values, errors="coerce")
+    values = raw_values.to_numpy(dtype=np.float64, na_value=np.nan)
+    times = readings["time"]
+    if not isinstance(times.dtype, pd.DatetimeTZDtype):
+        times = pd.to_datetime(times, utc=True)
+    t_all = epoch_seconds(times)
     devices = {d.id: d for d in plant.devices}
-    df = df[df["device"].isin(list(devices))]
-    rows: list[pd.DataFrame] = []
-    t_all = epoch_seconds(df["time"])
-    df = df.assign(_t=t_all)
-    groups: dict[tuple[str, str], pd.DataFrame] = {
-        (str(k[0]), str(k[1])): g for k, g in df.groupby(["device", "quantity"], sort=True)
-    }
-    for (dev_id, qname), g in groups.items():
-        dev = devices[dev_id]
+    known_dev = np.array([str(n) in devices for n in dnames] + [False])
+    ok = known_dev[dcode] & np.isfinite(values) & np.isfinite(t_all) & (qcode >= 0)
+    nq = max(len(qnames), 1)
+    key = dcode.astype(np.int64) * nq + qcode
+    key, t_all, values = key[ok], t_all[ok], values[ok]
+    # Readings straight from InfluxDB are already grouped by series and in time order: skip the sort.
+    dk, dt_ = np.diff(key), np.diff(t_all)
+    if not ((dk > 0) | ((dk == 0) & (dt_ >= 0))).all():
+        order = np.lexsort((t_all, key))
+        key, t_all, values = key[order], t_all[order], values[order]
+    cuts = np.flatnonzero(np.diff(key)) + 1
+    seg_starts = np.concatenate(([0], cuts))
+    seg_ends = np.concatenate((cuts, [len(key)]))
+    present = {(str(dnames[k // nq]), str(qnames[k % nq])) for k in key[seg_starts]} if len(key) else set()
+
+    out_dev: list[str] = []
+    out_q: list[str] = []
+    out_src: list[str] = []
+    out_len: list[int] = []
+    parts: list[SeriesResult] = []
+    for a, b in zip(seg_starts, seg_ends, strict=True):
+        k = int(key[a])
+        dev_id, qname = str(dnames[k // nq]), str(qnames[k % nq])
         source = "counter"
         if is_counter(qname):
             target = qname
         elif qname in GAUGE_FOR_COUNTER:
             target, per_s = GAUGE_FOR_COUNTER[qname]
-            if (dev_id, target) in groups:
+            if (dev_id, target) in present:
                 continue  # the device has the counter: never integrate its gauge
             source = "gauge"
         else:
             continue
-        g = g.sort_values("_t").drop_duplicates("_t", keep="last")
-        t_s = g["_t"].to_numpy(dtype=np.float64)
-        v = g["value"].to_numpy(dtype=np.float64)
+        t_s, v = t_all[a:b], values[a:b]
+        # Duplicate timestamps: the last value wins.
+        if len(t_s) > 1:
+            keep = np.concatenate((t_s[1:] != t_s[:-1], [True]))
+            if not keep.all():
+                t_s, v = t_s[keep], v[keep]
         if source == "counter":
-            t_s, delta, est, events = clean_counter(t_s, v, series_meta(dev, qname), opts)
+            t_s, delta, est, events = clean_counter(t_s, v, series_meta(devices[dev_id], qname), opts)
         else:
             delta, est, events = integrate_gauge(t_s, v, per_s), np.zeros(len(v), dtype=bool), []
         res = series_intervals(t_s, delta, est, opts, events)
         if res.amount.size == 0:
             continue
-        rows.append(_frame(plant, dev, target, source, res, opts))
-    if not rows:
+        parts.append(res)
+        out_dev.append(dev_id)
+        out_q.append(target)
+        out_src.append(source)
+        out_len.append(res.amount.size)
+    if not parts:
         return empty_intervals()
-    out = pd.concat(rows, ignore_index=True)
-    if start is not None:
-        out = out[out["interval_start"] >= pd.Timestamp(start)]
-    if end is not None:
-        out = out[out["interval_start"] < pd.Timestamp(end)]
+    out = _frame(plant, parts, out_dev, out_q, out_src, out_len, opts)
+    if start is not None or end is not None:
+        s_ns = out["interval_start"]
+        keep_rows = np.ones(len(out), dtype=bool)
+        if start is not None:
+            keep_rows &= (s_ns >= pd.Timestamp(start)).to_numpy()
+        if end is not None:
+            keep_rows &= (s_ns < pd.Timestamp(end)).to_numpy()
+        out = out[keep_rows]
     return out.reset_index(drop=True)
 
 
-def _frame(plant: Plant, dev: Device, qname: str, source: str, res: SeriesResult, opts: EngineOptions) -> pd.DataFrame:
-    n = res.amount.size
-    completeness = np.clip(res.good_s / opts.interval_s, 0.0, 1.0)
-    status = np.where(res.est_s > 1e-6, "estimated", np.where(completeness >= 0.999, "measured", "partial"))
-    events = np.full(n, "", dtype=object)
-    for k, names in res.events.items():
-        events[k] = ",".join(sorted(names))
+def _cat(labels: list[str], lengths: list[int]) -> pd.Categorical:
+    """Per-series labels repeated per interval, as a categorical (cheap to build, compare and group)."""
+    codes, cats = pd.factorize(pd.Index(labels))
+    return pd.Categorical.from_codes(np.repeat(codes, lengths), categories=pd.Index(cats))
+
+
+def _frame(
+    plant: Plant,
+    parts: list[SeriesResult],
+    dev_ids: list[str],
+    qnames: list[str],
+    sources: list[str],
+    lengths: list[int],
+    opts: EngineOptions,
+) -> pd.DataFrame:
+    devs = [plant.device(d) for d in dev_ids]
+    amount = np.concatenate([p.amount for p in parts])
+    good = np.concatenate([p.good_s for p in parts])
+    est_s = np.concatenate([p.est_s for p in parts])
+    starts = np.concatenate([p.starts_s for p in parts])
+    completeness = np.clip(good / opts.interval_s, 0.0, 1.0)
+    status_code = np.where(est_s > 1e-6, 2, np.where(completeness >= 0.999, 0, 1))
+    events = np.full(len(amount), "", dtype=object)
+    offset = 0
+    for p in parts:
+        for k, names in p.events.items():
+            events[offset + k] = ",".join(sorted(names))
+        offset += p.amount.size
     return pd.DataFrame(
         {
-            "site": plant.site.id,
-            "device": dev.id,
-            "area": dev.area,
-            "carrier": dev.carrier,
-            "role": dev.role,
-            "quantity": qname,
-            "interval_start": pd.to_datetime(res.starts_s, unit="s", utc=True),
-            "amount": res.amount,
-            "unit": quantity(qname).unit,
-            "source": source,
-            "status": status,
-            "estimated": status == "estimated",
+            "site": pd.Categorical.from_codes(
+                np.zeros(len(amount), dtype=np.int8), categories=pd.Index([plant.site.id])
+            ),
+            "device": _cat(dev_ids, lengths),
+            "area": _cat([d.area for d in devs], lengths),
+            "carrier": _cat([d.carrier for d in devs], lengths),
+            "role": _cat([d.role for d in devs], lengths),
+            "quantity": _cat(qnames, lengths),
+            "interval_start": pd.to_datetime(starts, unit="s", utc=True),
+            "amount": amount,
+            "unit": _cat([quantity(q).unit for q in qnames], lengths),
+            "source": _cat(sources, lengths),
+            "status": pd.Categorical.from_codes(status_code, categories=pd.Index(STATUSES)),
+            "estimated": status_code == 2,
             "completeness": completeness,
             "events": events,
         }

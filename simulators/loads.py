@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -29,14 +30,40 @@ def key_of(*parts: object) -> int:
     return int.from_bytes(digest, "little")
 
 
+_M0, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_TWO53 = float(1 << 53)
+
+
 def uniform(slots: Slots, key: int) -> Array:
     """Counter-based noise in [0, 1): splitmix64 of (slot, key); same inputs, same numbers."""
-    with np.errstate(over="ignore"):
-        z = slots.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(key & 0xFFFFFFFFFFFFFFFF)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    if len(slots) == 1:  # the live updater asks one slot at a time: plain ints are 10× faster
+        return np.array([_uniform1(int(slots[0]), key)])
+    # uint64 arithmetic wraps around silently for arrays, which is what the hash wants.
+    z = np.asarray(slots, dtype=np.uint64) * _M0 + np.uint64(key & 0xFFFFFFFFFFFFFFFF)
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    z = z ^ (z >> _S31)
+    return (z >> _S11).astype(np.float64) / _TWO53
+
+
+def uniform_keys(slots: Slots, key: int, n: int) -> npt.NDArray[np.float64]:
+    """uniform(slots, key + i) for i in 0..n-1 at once: shape (n, len(slots))."""
+    keys = (np.uint64(key & 0xFFFFFFFFFFFFFFFF) + np.arange(n, dtype=np.uint64))[:, None]
+    z = np.asarray(slots, dtype=np.uint64)[None, :] * _M0 + keys
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    z = z ^ (z >> _S31)
+    return (z >> _S11).astype(np.float64) / _TWO53
+
+
+def _uniform1(slot: int, key: int) -> float:
+    mask = 0xFFFFFFFFFFFFFFFF
+    z = ((slot & mask) * 0x9E3779B97F4A7C15 + (key & mask)) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    z ^= z >> 31
+    return (z >> 11) / _TWO53
 
 
 def smooth_noise(slots: Slots, key: int, period_slots: int) -> Array:
@@ -81,6 +108,13 @@ class Calendar:
         return hour.astype(np.float64), weekday, holiday
 
     def intensity(self, slots: Slots) -> Array:
+        # Many devices ask for the same contiguous run of slots in one evaluation: cache by run.
+        n = len(slots)
+        if n and int(slots[-1]) - int(slots[0]) == n - 1:
+            return _intensity_run(self, int(slots[0]), n).copy()
+        return self._intensity(slots)
+
+    def _intensity(self, slots: Slots) -> Array:
         hour, weekday, holiday = self.local(slots)
         out = np.zeros(len(slots), dtype=np.float64)
         for start, end, level in self.shifts:
@@ -88,6 +122,11 @@ class Calendar:
         out[weekday >= 5] *= self.weekend
         out[holiday] *= self.holiday
         return out
+
+
+@lru_cache(maxsize=64)
+def _intensity_run(cal: Calendar, first: int, n: int) -> Array:
+    return cal._intensity(np.arange(first, first + n, dtype=np.int64))
 
 
 @dataclass

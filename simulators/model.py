@@ -27,6 +27,7 @@ from simulators.loads import (
     smooth_noise,
     transformer_loss,
     uniform,
+    uniform_keys,
 )
 from simulators.scenario import Scenario, SimDevice, resolve_when
 
@@ -94,6 +95,15 @@ class PlantModel:
         return key_of(self.seed, device_id, salt)
 
     @cached_property
+    def children(self) -> dict[str, list[str]]:
+        """Per device, its children of the same carrier (what a transformer sums)."""
+        out: dict[str, list[str]] = {i: [] for i in self.devices}
+        for d in self.scenario.devices:
+            if d.parent is not None and self.devices[d.parent].carrier == d.carrier:
+                out[d.parent].append(d.id)
+        return out
+
+    @cached_property
     def order(self) -> list[str]:
         """Devices with children and sources before the devices that depend on them."""
         done: list[str] = []
@@ -119,7 +129,7 @@ class PlantModel:
         shed = self._shed_factors(slots) if dr else {}
         for i in self.order:
             d = self.devices[i]
-            children = [c.id for c in self.scenario.children(i) if c.carrier == d.carrier]
+            children = self.children[i]
 
             def kids(cs: list[str] = children, n: int = len(slots)) -> Array:
                 return np.asarray(np.sum([out[c] for c in cs], axis=0)) if cs else np.zeros(n)
@@ -272,9 +282,11 @@ class PlantModel:
         """Instantaneous values a meter of this device shows, derived from its rate in each slot."""
         d = self.devices[device_id]
         k = self.key(device_id, "g")
+        # All the small per-quantity noises of a slot in one 2-D draw: row = salt, column = slot.
+        u = uniform_keys(slots, k, 24) * 2 - 1
 
         def n(salt: int, amp: float) -> Array:
-            return (uniform(slots, k + salt) * 2 - 1) * amp
+            return np.asarray(u[salt] * amp, dtype=np.float64)
 
         if d.carrier == "electricity":
             pf = self.pf(device_id, slots)
@@ -299,8 +311,8 @@ class PlantModel:
                 out[f"p_l{ph}_kw"] = rate * share
                 out[f"v_l{ph}_v"] = v * (1 + n(salt + 10, 0.003))
                 out[f"i_l{ph}_a"] = i * share * 3
-            for pair in ("12", "23", "31"):
-                out[f"v_l{pair}_v"] = v * math.sqrt(3) * (1 + n(int(pair), 0.003))
+            for pair, salt in (("12", 16), ("23", 17), ("31", 18)):
+                out[f"v_l{pair}_v"] = v * math.sqrt(3) * (1 + n(salt, 0.003))
             return out
         if d.carrier == "natural_gas":
             return {"flow_nm3h": rate, "temp_c": 15.0 + n(1, 2.0), "press_kpa": 300.0 + n(2, 5.0)}
@@ -342,11 +354,20 @@ class Integrator:
         """(rate per device, counters per device) at epoch seconds `ts` (not before the origin)."""
         slot = int(ts // SLOT_S)
         self.advance(slot)
+        base = self.cum
+        if slot < self.slot:
+            # A time already passed (e.g. a payload's own timestamp): take back the slots since.
+            back = np.arange(slot, self.slot, dtype=np.int64)
+            back_rates = self.model.rates(back)
+            base = {}
+            for i, cum in self.cum.items():
+                cr_back = self.model.counter_rates(i, back_rates[i], back)
+                base[i] = {k: cum[k] - float(cr_back[k].sum()) * SLOT_S / 3600.0 for k in cum}
         slots = np.array([slot], dtype=np.int64)
         rates = self.model.rates(slots)
         frac_h = (ts - slot * SLOT_S) / 3600.0
         counters: dict[str, dict[str, float]] = {}
-        for i, cum in self.cum.items():
+        for i, cum in base.items():
             cr = self.model.counter_rates(i, rates[i], slots)
             counters[i] = {k: cum[k] + float(cr[k][0]) * frac_h for k in cum}
         return {i: float(r[0]) for i, r in rates.items()}, counters

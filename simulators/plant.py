@@ -62,6 +62,9 @@ class SimulatedPlant:
         self.base_port = base_port
         self.update_s = update_s
         self.windows: list[FaultWindow] = resolve_faults(self.model)
+        self.windows_of: dict[str, list[FaultWindow]] = {}
+        for w in self.windows:
+            self.windows_of.setdefault(w.device, []).append(w)
         self.profiles: dict[str, MeterProfile] = {
             d.id: load_profile(d.meter.profile)
             for d in self.scenario.metered
@@ -220,7 +223,7 @@ class SimulatedPlant:
                 ep = self.endpoints.get(d.id)
                 if img is None or ep is None or ep.port_key not in self.servers:
                     continue
-                fault = modbus_fault([w for w in self.windows if w.device == d.id], ts)
+                fault = modbus_fault(self.windows_of.get(d.id, []), ts)
                 mode = fault.kind if fault and fault.kind in ("garbage", "not_available", "zero") else None
                 server = self.servers[ep.port_key]
                 for table, addr, words in img.encode(vals, mode, salt=int(ts)):
@@ -243,7 +246,7 @@ class SimulatedPlant:
             if dev is None:
                 return None
             now = time.time()
-            fault = modbus_fault([w for w in self.windows if w.device == dev], now)
+            fault = modbus_fault(self.windows_of.get(dev, []), now)
             if fault is None:
                 return None
             if fault.kind == "timeout":

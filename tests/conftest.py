@@ -52,3 +52,19 @@ def modbus_server() -> Iterator[Callable[..., ModbusServer]]:
     yield make
     for s in started:
         s.stop()
+
+
+SECURE_USERS = {"edge-01": "edge-secret", "reader": "reader-secret"}
+
+
+@pytest.fixture(scope="session")
+def secure_mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """Mosquitto over TLS only (throwaway CA, client certificates required) with a password file.
+
+    Users and passwords: `SECURE_USERS`; CA and client certificate: `.tls`.
+    """
+    broker = start_mosquitto(
+        tmp_path_factory.mktemp("mosquitto-tls"), tls=True, require_certificate=True, passwords=SECURE_USERS
+    )
+    yield broker
+    broker.stop()

@@ -22,20 +22,29 @@ QUEUE_LIMITS = "max_queued_messages 10000000\nmax_queued_bytes 0\nmax_inflight_m
 
 def ensure_mosquitto() -> Path:
     """Path to the mosquitto binary, installing Debian's package when it is missing."""
-    found = shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if Path(p).exists()), None
-    )
+    return ensure_apt_tool("mosquitto", "mosquitto")
+
+
+def ensure_apt_tool(binary: str, package: str) -> Path:
+    """Path to `binary`, installing Debian's `package` with apt-get when it is missing."""
+
+    def find() -> str | None:
+        return shutil.which(binary) or next(
+            (p for p in (f"/usr/sbin/{binary}", f"/usr/bin/{binary}") if Path(p).exists()), None
+        )
+
+    found = find()
     if found:
         return Path(found)
-    print("plantcarbon: installing mosquitto with apt-get …", flush=True)
+    print(f"plantcarbon: installing {package} with apt-get …", flush=True)
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run([*sudo, "apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run([*sudo, "apt-get", "install", "-y", "-q", "mosquitto"], check=True, env=env)
-    for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto"):
-        if Path(p).exists():
-            return Path(p)
-    raise RuntimeError("mosquitto was installed but its binary was not found")
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-q", package], check=True, env=env)
+    found = find()
+    if not found:
+        raise RuntimeError(f"{package} was installed but {binary} was not found")
+    return Path(found)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from pydantic import ValidationError
 
 from metering.api.settings import ApiSettings
 from metering.state.store import ROLES, Conflict, NotFound, Store
@@ -10,8 +11,19 @@ from metering.state.store import ROLES, Conflict, NotFound, Store
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 
+def _settings() -> ApiSettings:
+    """The settings, or a clean exit naming each bad setting (never echoing values: they may be secrets)."""
+    try:
+        return ApiSettings()
+    except ValidationError as exc:
+        for e in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(x) for x in e["loc"]) or "settings"
+            typer.echo(f"{where}: {e['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _store() -> Store:
-    return Store(ApiSettings().resolved_state_url())
+    return Store(_settings().resolved_state_url())
 
 
 @app.command()
@@ -25,7 +37,7 @@ def serve(
 
     from metering.api.app import create_app
 
-    s = ApiSettings()
+    s = _settings()
     app_ = create_app(s, start_alerts=not no_alerts and s.alerts_enabled)
     uvicorn.run(app_, host=host or s.api_host, port=port or s.api_port, log_level="info")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query, status
+from fastapi import Depends, HTTPException, Query
 from pydantic import AwareDatetime
 
 from metering.alerts.rules import ID_PATTERN
@@ -16,7 +16,7 @@ MAX_T = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def unprocessable(msg: str, loc: list[str]) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, [{"loc": loc, "msg": msg, "type": "value_error"}])
+    return HTTPException(422, [{"loc": loc, "msg": msg, "type": "value_error"}])
 
 
 def site_param(

@@ -21,9 +21,13 @@ def _t(dt: datetime) -> str:
     return quote_literal(dt.isoformat().replace("+00:00", "Z"))
 
 
-def _where(site: str, start: datetime, end: datetime, extra: dict[str, str | None]) -> str:
+def _where(
+    site: str, start: datetime, end: datetime, extra: dict[str, str | None], devices: list[str] | None = None
+) -> str:
     parts = [f"{quote_ident('site')} = {quote_literal(site)}", f"time >= {_t(start)}", f"time < {_t(end)}"]
     parts += [f"{quote_ident(k)} = {quote_literal(v)}" for k, v in extra.items() if v]
+    if devices is not None:
+        parts.append("(" + (" OR ".join(f'"device" = {quote_literal(d)}' for d in devices) or "\"device\" = ''") + ")")
     return " AND ".join(parts)
 
 
@@ -73,10 +77,13 @@ def emissions(
     group_by: GroupBy,
     tz: str,
     scope: str | None = None,
+    main_devices: list[str] | None = None,
 ) -> pd.DataFrame:
+    """`main_devices`: for the site total, the main meters (emissions rows carry no role tag)."""
+    devices = main_devices if group_by == "site" else None
     q = (
         'SELECT sum("co2_kg") AS "co2_kg", sum("co2e_kg") AS "co2e_kg" FROM "emissions" WHERE '
-        + _where(site, start, end, {"scope": scope})
+        + _where(site, start, end, {"scope": scope}, devices)
         + _group(group_by, granularity, tz)
     )
     return influxql(target, q, target.metering_bucket)

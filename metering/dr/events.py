@@ -124,3 +124,25 @@ def parse_event(
                 msg = "unknown field (check the spelling)"
             lines.append(f"{loc}: {msg}")
         raise EventError("invalid", "; ".join(lines)) from None
+
+
+def from_api_event(row: dict[str, Any], meters: list[str], programme: Programme | None = None) -> DrEvent:
+    """A DrEvent from the API store's event dict (metering/state: id, site, start, end, target_kw, note).
+
+    The API's `target_kw` is the reduction asked for, i.e. our `requested_reduction_kw`. The API
+    does not yet hold meters or programme rules: the caller passes the participating meters
+    (usually the plant's main electricity meters) and the programme (default rules otherwise).
+    """
+    doc: dict[str, Any] = {
+        "id": row["id"],
+        "site": row["site"],
+        "start": row["start"],
+        "end": row["end"],
+        "requested_reduction_kw": row["target_kw"],
+        "meters": meters,
+        "source": "api",
+        "note": row.get("note") or None,
+    }
+    if programme is not None:
+        doc["programme"] = programme.model_dump()
+    return parse_event(doc, source="api")

@@ -321,6 +321,8 @@ class Store:
         with self.session() as s:
             if s.get(DrEventRow, ev["id"]) is not None:
                 raise Conflict(f"DR event {ev['id']!r} exists")
+            # SQLite keeps no offset: store UTC so what comes back is the same instant.
+            ev = {k: v.astimezone(UTC) if isinstance(v, datetime) else v for k, v in ev.items()}
             row = DrEventRow(**ev, created_by=actor, created_at=now())
             s.add(row)
             self.audit(s, actor, "create", "dr_event", ev["id"], None, _jsonable(ev))

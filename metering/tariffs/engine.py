@@ -173,3 +173,31 @@ def cost_summary(costed: pd.DataFrame, by: list[str] | None = None) -> pd.DataFr
     return g.sort_values([*(by or []), "tou"], key=lambda s: s.map(order) if s.name == "tou" else s).reset_index(
         drop=True
     )
+
+
+def fill_tou_cost(
+    energy: pd.DataFrame,
+    tariff: TariffFile | None,
+    tz: str | ZoneInfo,
+    *,
+    time_col: str = "interval_start",
+    amount_col: str = "amount",
+    carrier_col: str = "carrier",
+    unit_col: str = "unit",
+) -> pd.DataFrame:
+    """Fill `tou` and `cost` on interval energy rows shaped like the interval engine's ENERGY_COLUMNS.
+
+    Only electricity rows in kWh are priced; other rows keep their `tou`/`cost` untouched. With no
+    tariff (the plant names none) the frame is returned as it is. Rows with NaN energy stay NaN.
+    """
+    if tariff is None or energy.empty:
+        return energy
+    out = energy.copy()
+    mask = (out[carrier_col] == "electricity") & (out[unit_col] == "kWh")
+    if not mask.any():
+        return out
+    sel = out.loc[mask]
+    costed = interval_cost(tariff, sel, tz, time_col=time_col, kwh_col=amount_col)
+    out.loc[mask, "tou"] = costed["tou"].to_numpy()
+    out.loc[mask, "cost"] = costed["cost"].to_numpy()
+    return out

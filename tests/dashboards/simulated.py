@@ -90,6 +90,7 @@ def fill_from_simulator(target: InfluxTarget, now: datetime, hours: int = 26) ->
             time_col="interval_start",
             kwh_col="amount",
         )
+        result.energy["tou"] = result.energy["tou"].astype(object)  # metering keeps tags categorical
         result.energy.loc[elec, "tou"] = priced["tou"].to_numpy()
         result.energy.loc[elec, "cost"] = priced["cost"].to_numpy()
     write_results(target, result.energy, result.emissions)

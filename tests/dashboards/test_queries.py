@@ -67,6 +67,17 @@ def test_overview_co2_today_equals_the_metering_bucket_sum(filled: tuple[InfluxT
     assert got < everything / 1000
 
 
+def test_completeness_sums_the_ingest_instances(filled: tuple[InfluxTarget, Written, datetime]) -> None:
+    # synthetic.py: two ingest instances each saw about half of 80..100 % of the expected samples;
+    # a panel that averaged the instances instead of adding them would show 40..50 %.
+    target, _, now = filled
+    plant = load_plant(PLANT)
+    doc = next(d for d in dashboard_docs(plant) if d["uid"] == "pc-plant-a-quality")
+    check = _panel_check(Verifier(target, now, plant.site.timezone), doc, "Completeness by device")
+    assert check.frame is not None and len(check.frame) == 4
+    assert check.frame["completeness_pct"].between(75, 100).all(), check.frame
+
+
 def test_overview_counts_the_offline_device(filled: tuple[InfluxTarget, Written, datetime]) -> None:
     target, written, now = filled
     plant = load_plant(PLANT)

@@ -13,6 +13,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from core.harness.mosquitto import Mosquitto
 from core.plant import Plant
@@ -29,7 +31,14 @@ def modbus_device(dev_id: str, port: int, unit: int = 1, profile: str = "eastron
         "name": dev_id,
         "kind": "motor",
         "carrier": "electricity",
-        "source": {"protocol": "modbus-tcp", "host": "127.0.0.1", "port": port, "unit": unit, "profile": profile, **src},
+        "source": {
+            "protocol": "modbus-tcp",
+            "host": "127.0.0.1",
+            "port": port,
+            "unit": unit,
+            "profile": profile,
+            **src,
+        },
         **extra,
     }
 
@@ -76,14 +85,28 @@ def image_for(
 class Collector:
     """Subscribes to everything under a prefix on a real broker and keeps what arrives."""
 
-    def __init__(self, broker: Mosquitto, topic: str = "pc/#"):
+    def __init__(self, broker: Mosquitto, topic: str = "pc/#", persistent: bool = False):
+        """`persistent`: a session the broker keeps (and queues for) across a broker restart.
+
+        On a TLS broker the collector presents the harness's client certificate and logs in as
+        `reader` (tests/conftest.py SECURE_USERS).
+        """
         self.messages: list[tuple[str, bytes, bool]] = []
         self.cond = threading.Condition()
-        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        cid = f"collector-{id(self)}"
+        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
         self.c.on_message = self._on
         ready = threading.Event()
         self.c.on_subscribe = lambda *a: ready.set()
-        self.c.connect(broker.host, broker.port)
+        props = Properties(PacketTypes.CONNECT)
+        if persistent:
+            props.SessionExpiryInterval = 3600
+        self.c.reconnect_delay_set(1, 2)
+        if broker.tls is not None:
+            self.c.tls_set(str(broker.tls.ca), str(broker.tls.client_cert), str(broker.tls.client_key))
+        if broker.passwords is not None:
+            self.c.username_pw_set("reader", broker.passwords["reader"])
+        self.c.connect(broker.host, broker.port, clean_start=not persistent, properties=props)
         self.c.loop_start()
         self.c.subscribe(topic, qos=1)
         assert ready.wait(10)
@@ -92,6 +115,10 @@ class Collector:
         with self.cond:
             self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
             self.cond.notify_all()
+
+    def samples(self, device: str) -> list[tuple[int, Any]]:
+        """(seq, sample) in arrival order, duplicates (at-least-once) included."""
+        return [(b.seq, s) for b in self.batches(device) for s in b.samples]
 
     def batches(self, device: str | None = None) -> list[ReadingBatch]:
         with self.cond:
@@ -120,8 +147,8 @@ class Collector:
 def collector() -> Iterator[Any]:
     made: list[Collector] = []
 
-    def make(broker: Mosquitto, topic: str = "pc/#") -> Collector:
-        c = Collector(broker, topic)
+    def make(broker: Mosquitto, topic: str = "pc/#", persistent: bool = False) -> Collector:
+        c = Collector(broker, topic, persistent)
         made.append(c)
         return c
 
@@ -131,7 +158,9 @@ def collector() -> Iterator[Any]:
 
 
 @contextlib.asynccontextmanager
-async def running_agent(plant: Plant, broker: Mosquitto | BrokerConfig, tmp_path: Path, **opts: Any) -> AsyncIterator[Agent]:
+async def running_agent(
+    plant: Plant, broker: Mosquitto | BrokerConfig, tmp_path: Path, **opts: Any
+) -> AsyncIterator[Agent]:
     cfg = broker if isinstance(broker, BrokerConfig) else BrokerConfig(url=broker.url)
     options = AgentOptions(outbox=opts.pop("outbox", tmp_path / "outbox.sqlite"), summary_s=0, **opts)
     agent = Agent(plant, cfg, options)

@@ -24,7 +24,9 @@ async def wait_for(check, timeout: float = 20.0) -> None:
 
 @pytest.mark.parametrize("framer", ["socket", "rtu"])
 @pytest.mark.parametrize("profile_id", sorted(available_profiles()))
-async def test_published_values_equal_the_truth(profile_id, framer, mosquitto, modbus_server, collector, tmp_path: Path) -> None:
+async def test_published_values_equal_the_truth(
+    profile_id, framer, mosquitto, modbus_server, collector, tmp_path: Path
+) -> None:
     profile = load_profile(profile_id)
     truth = truth_for(profile)
     ct, pt = 40.0, 100.0

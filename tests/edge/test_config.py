@@ -34,8 +34,13 @@ def test_example_plant_is_clean_at_the_edge() -> None:
 
 
 def test_unknown_profile_names_the_device_and_lists_known_profiles() -> None:
-    dev = {"id": "x", "name": "x", "kind": "motor", "carrier": "electricity",
-           "source": {"protocol": "modbus-tcp", "host": "127.0.0.1", "profile": "foo"}}  # fmt: skip
+    dev = {
+        "id": "x",
+        "name": "x",
+        "kind": "motor",
+        "carrier": "electricity",
+        "source": {"protocol": "modbus-tcp", "host": "127.0.0.1", "profile": "foo"},
+    }
     got = errors([rtu("ok-1", 1), dev])
     assert len(got) == 1
     assert got[0].startswith("plant.yaml: devices[1] (id=x): source.profile: unknown meter profile 'foo' (known: ")
@@ -44,11 +49,15 @@ def test_unknown_profile_names_the_device_and_lists_known_profiles() -> None:
 
 def test_profile_with_overlapping_registers_is_reported_where_it_is_used(tmp_path: Path) -> None:
     (tmp_path / "acme-x1.yaml").write_text(
-        yaml.safe_dump({
-            "id": "acme-x1", "manufacturer": "Acme", "model": "X1",
-            "manual": {"title": "X1", "version": "1", "table": "3"},
-            "registers": [{"quantity": "p_kw", "address": 10}, {"quantity": "q_kvar", "address": 11}],
-        })  # fmt: skip
+        yaml.safe_dump(
+            {
+                "id": "acme-x1",
+                "manufacturer": "Acme",
+                "model": "X1",
+                "manual": {"title": "X1", "version": "1", "table": "3"},
+                "registers": [{"quantity": "p_kw", "address": 10}, {"quantity": "q_kvar", "address": 11}],
+            }
+        )
     )
     got = errors([rtu("m-1", 1, profile="acme-x1")], profile_dirs=[tmp_path])
     assert got == [
@@ -58,12 +67,14 @@ def test_profile_with_overlapping_registers_is_reported_where_it_is_used(tmp_pat
 
 
 def test_serial_line_conflicts_and_bad_settings() -> None:
-    got = errors([
-        rtu("a", 1),
-        rtu("b", 1),                       # same unit on the same line
-        rtu("c", 2, baudrate=19200),       # one line, two baud rates
-        rtu("d", 3, bytesize=7),           # 7N1: 9 bits a character
-    ])  # fmt: skip
+    got = errors(
+        [
+            rtu("a", 1),
+            rtu("b", 1),  # same unit on the same line
+            rtu("c", 2, baudrate=19200),  # one line, two baud rates
+            rtu("d", 3, bytesize=7),  # 7N1: 9 bits a character
+        ]
+    )
     assert got == [
         "plant.yaml: devices[1] (id=b): source.unit: unit 1 on /dev/ttyUSB0 is already device 'a'",
         "plant.yaml: devices[2] (id=c): source.baudrate: 19200 differs from 9600 of devices[0] (id=a) on the same serial port /dev/ttyUSB0; one RS-485 line has one setting",
@@ -88,9 +99,18 @@ def test_frame_time_counts_parity_and_stop_bits() -> None:
 
 
 def test_mqtt_source_mistakes() -> None:
-    dev = {"id": "pv", "name": "pv", "kind": "pv", "carrier": "electricity",
-           "source": {"protocol": "mqtt", "topic": "tele/#/x", "timestamp": "a..b",
-                      "fields": {"p_kwh_typo": {"path": "ENERGY.Power"}, "p_kw": {"path": "ENERGY..Power", "scale": 0}}}}  # fmt: skip
+    dev = {
+        "id": "pv",
+        "name": "pv",
+        "kind": "pv",
+        "carrier": "electricity",
+        "source": {
+            "protocol": "mqtt",
+            "topic": "tele/#/x",
+            "timestamp": "a..b",
+            "fields": {"p_kwh_typo": {"path": "ENERGY.Power"}, "p_kw": {"path": "ENERGY..Power", "scale": 0}},
+        },
+    }
     assert errors([dev]) == [
         "plant.yaml: devices[0] (id=pv): source.fields.p_kwh_typo: unknown quantity 'p_kwh_typo' (see core/quantities.yaml)",
         "plant.yaml: devices[0] (id=pv): source.fields.p_kw.path: must be a dotted JSON path like 'ENERGY.Power', got 'ENERGY..Power'",

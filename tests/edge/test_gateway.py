@@ -32,7 +32,10 @@ async def test_dead_device_behind_gateway_does_not_stall_neighbours(
     image = image_for(sdm630, truth_for(sdm630), fill_gaps=True)
     server = modbus_server({u: image for u in (1, 2, 3)}, framer="rtu", hook=hook)
     plant = make_plant(
-        [modbus_device(f"m-{u}", server.port, unit=u, framer="rtu", interval_s=INTERVAL, timeout_s=TIMEOUT) for u in (1, 2, 3)],
+        [
+            modbus_device(f"m-{u}", server.port, unit=u, framer="rtu", interval_s=INTERVAL, timeout_s=TIMEOUT)
+            for u in (1, 2, 3)
+        ],
         site="gw",
     )
     col = collector(mosquitto, "pc/gw/#")

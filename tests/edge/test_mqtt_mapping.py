@@ -8,11 +8,19 @@ from core.plant import MqttSource
 from edge.mqtt_source import PayloadError, map_payload
 
 ARRIVAL = 1_763_712_000_123
-TASMOTA = MqttSource.model_validate({
-    "protocol": "mqtt", "topic": "tele/pv-01/SENSOR", "timestamp": "Time", "timestamp_format": "iso8601",
-    "fields": {"p_kw": {"path": "ENERGY.Power", "scale": 0.001}, "e_exp_kwh": {"path": "ENERGY.Total"},
-               "temp_c": {"path": "Temps.1", "scale": 1.8, "offset": -57.6}},
-})  # fmt: skip
+TASMOTA = MqttSource.model_validate(
+    {
+        "protocol": "mqtt",
+        "topic": "tele/pv-01/SENSOR",
+        "timestamp": "Time",
+        "timestamp_format": "iso8601",
+        "fields": {
+            "p_kw": {"path": "ENERGY.Power", "scale": 0.001},
+            "e_exp_kwh": {"path": "ENERGY.Total"},
+            "temp_c": {"path": "Temps.1", "scale": 1.8, "offset": -57.6},
+        },
+    }
+)
 
 
 def test_mapping_with_scale_offset_list_index_and_iso_time() -> None:
@@ -61,8 +69,7 @@ def test_malformed_payload_corpus_is_dropped_by_kind(payload: bytes, kind: str) 
 
 
 def test_bad_fields_become_bad_entries_not_numbers() -> None:
-    payload = (b'{"Time":"2025-11-21T00:00:00Z","ENERGY":{"Power":"n/a","Total":true},'
-               b'"Temps":[1, NaN]}')  # fmt: skip
+    payload = b'{"Time":"2025-11-21T00:00:00Z","ENERGY":{"Power":"n/a","Total":true},"Temps":[1, NaN]}'
     s = map_payload(TASMOTA, payload, ARRIVAL)
     assert s.values == {}
     assert s.bad == {"p_kw": 'not a number: "n/a"', "e_exp_kwh": "not a number: true", "temp_c": "not finite"}

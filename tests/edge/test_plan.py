@@ -27,7 +27,12 @@ def spans(blocks) -> list[tuple[str, int, int]]:
 
 def test_sdm630_plan_merges_across_small_gaps_only(sdm630) -> None:
     # 0..17 contiguous; 52..79 has gaps of 2, 2 and 6 (<= 10); 200 and 224 are far apart.
-    assert spans(plan_reads(sdm630, Workarounds())) == [("input", 0, 18), ("input", 52, 28), ("input", 200, 6), ("input", 224, 2)]
+    assert spans(plan_reads(sdm630, Workarounds())) == [
+        ("input", 0, 18),
+        ("input", 52, 28),
+        ("input", 200, 6),
+        ("input", 224, 2),
+    ]
 
 
 def test_no_gap_fill_keeps_gaps_out_of_reads(sdm630) -> None:
@@ -70,7 +75,9 @@ def test_tables_are_planned_apart_with_their_function_codes() -> None:
 
 
 def test_word_and_byte_order_workarounds_override_profile_and_rows() -> None:
-    p = profile([{"quantity": "p_kw", "address": 0, "word_order": "big"}, {"quantity": "pf", "address": 2}], word_order="big")
+    p = profile(
+        [{"quantity": "p_kw", "address": 0, "word_order": "big"}, {"quantity": "pf", "address": 2}], word_order="big"
+    )
     spoken = apply_workarounds(p, Workarounds(word_order="little", byte_order="little"))
     assert {spoken.word_order_of(r) for r in spoken.registers} == {"little"}
     assert {spoken.byte_order_of(r) for r in spoken.registers} == {"little"}

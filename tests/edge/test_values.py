@@ -12,8 +12,14 @@ from edge.values import decode_blocks
 
 def prof(rows: list[dict]) -> MeterProfile:
     return MeterProfile.model_validate(
-        {"id": "t", "manufacturer": "T", "model": "T", "manual": {"title": "t", "version": "1", "table": "t"},
-         "table": "holding", "registers": rows}  # fmt: skip
+        {
+            "id": "t",
+            "manufacturer": "T",
+            "model": "T",
+            "manual": {"title": "t", "version": "1", "table": "t"},
+            "table": "holding",
+            "registers": rows,
+        }
     )
 
 
@@ -24,8 +30,14 @@ def answer_all(p: MeterProfile, words_at: dict[int, int]):
 
 def test_ct_pt_ratios_make_primary_values() -> None:
     # A secondary-value meter behind CT 200/5 (40) and PT 10000/100 (100): 1.2 kW secondary → 4800 kW primary.
-    p = prof([{"quantity": "p_kw", "address": 0, "ratio": "ctpt"}, {"quantity": "i_l1_a", "address": 2, "ratio": "ct"},
-              {"quantity": "v_l1_v", "address": 4, "ratio": "pt"}, {"quantity": "pf", "address": 6}])  # fmt: skip
+    p = prof(
+        [
+            {"quantity": "p_kw", "address": 0, "ratio": "ctpt"},
+            {"quantity": "i_l1_a", "address": 2, "ratio": "ct"},
+            {"quantity": "v_l1_v", "address": 4, "ratio": "pt"},
+            {"quantity": "pf", "address": 6},
+        ]
+    )
     words: dict[int, int] = {}
     for r, v in zip(p.registers, (1.2, 4.5, 57.7, 0.95), strict=True):
         for i, w in enumerate(encode_row(p, r, v)):  # what the meter holds: secondary values
@@ -36,12 +48,14 @@ def test_ct_pt_ratios_make_primary_values() -> None:
 
 
 def test_not_available_patterns_and_out_of_range_become_bad_with_reason() -> None:
-    p = prof([
-        {"quantity": "p_kw", "address": 0, "type": "int16", "not_available": [0x8000]},
-        {"quantity": "q_kvar", "address": 1, "type": "float32", "not_available": ["nan"]},
-        {"quantity": "f_hz", "address": 3, "type": "uint16", "scale": 0.01, "min": 45, "max": 65},
-        {"quantity": "pf", "address": 4, "type": "int16", "scale": 0.001},
-    ])  # fmt: skip
+    p = prof(
+        [
+            {"quantity": "p_kw", "address": 0, "type": "int16", "not_available": [0x8000]},
+            {"quantity": "q_kvar", "address": 1, "type": "float32", "not_available": ["nan"]},
+            {"quantity": "f_hz", "address": 3, "type": "uint16", "scale": 0.01, "min": 45, "max": 65},
+            {"quantity": "pf", "address": 4, "type": "int16", "scale": 0.001},
+        ]
+    )
     words = {0: 0x8000, 1: 0xFFFF, 2: 0xFFFF, 3: 9000, 4: 0xFC18}  # pf = -1000 * 0.001
     values, bad = decode_blocks(p, answer_all(p, words), Ratios())
     assert values == {"pf": pytest.approx(-1.0)}
@@ -54,8 +68,12 @@ def test_not_available_patterns_and_out_of_range_become_bad_with_reason() -> Non
 
 def test_scale_factor_register_and_failed_helper() -> None:
     # SunSpec style: W = raw × 10^W_SF; W_SF = -1 → 12345 → 1234.5 W → 1.2345 kW (scale 0.001).
-    p = prof([{"id": "w_sf", "address": 10, "type": "int16"},
-              {"quantity": "p_kw", "address": 0, "type": "int16", "scale": 0.001, "scale_factor": "w_sf"}])  # fmt: skip
+    p = prof(
+        [
+            {"id": "w_sf", "address": 10, "type": "int16"},
+            {"quantity": "p_kw", "address": 0, "type": "int16", "scale": 0.001, "scale_factor": "w_sf"},
+        ]
+    )
     values, bad = decode_blocks(p, answer_all(p, {0: 12345, 10: 0xFFFF}), Ratios())
     assert values == {"p_kw": pytest.approx(1.2345)} and bad == {}
     blocks = plan_reads(p, Workarounds(max_gap_fill=0))

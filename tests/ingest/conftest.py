@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -126,3 +130,72 @@ def make_batch(device: str, seq: int, n: int, ts0: int = TS0, step_ms: int = 100
         Sample(ts0 + i * step_ms, {f"v{k}_kw": float(seq * 1000 + i) + k / 8 for k in range(fields)}) for i in range(n)
     ]
     return ReadingBatch("edge-01", device, seq, samples)
+
+
+class LoadPublisher:
+    """Publishes batches for `devices` unregistered devices at `rate_hz` batches/s each, in a thread.
+
+    Every sample has its own timestamp, so the number of stored points must equal `samples_sent`.
+    """
+
+    def __init__(self, url: str, devices: int, rate_hz: float, samples: int = 5, fields: int = 8, site: str = "load"):
+        self.pub = Publisher(url)
+        self.devices = [f"m-{i:03d}" for i in range(devices)]
+        self.rate_hz, self.samples, self.fields, self.site = rate_hz, samples, fields, site
+        self.samples_sent = 0
+        self._seq = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> LoadPublisher:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        next_t = time.monotonic()
+        while not self._stop.is_set():
+            self._seq += 1
+            ts0 = TS0 + self._seq * self.samples * 1000
+            for d in self.devices:
+                self.pub.batch(self.site, make_batch(d, self._seq, self.samples, ts0, fields=self.fields))
+                self.samples_sent += self.samples
+            self.pub.flush()
+            next_t += 1 / self.rate_hz
+            self._stop.wait(max(0.0, next_t - time.monotonic()))
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join(30)
+        self.pub.close()
+        return self.samples_sent
+
+
+def ingest_process(
+    mqtt_url: str, target: InfluxTarget, client_id: str, share_group: str, workdir: Path, log_name: str = ""
+) -> subprocess.Popen[bytes]:
+    """`plantcarbon ingest run` as a real process; returns once it has subscribed."""
+    env = {
+        **os.environ,
+        "PLANTCARBON_MQTT_URL": mqtt_url,
+        "PLANTCARBON_INFLUX_URL": target.url,
+        "PLANTCARBON_INFLUX_ORG": target.org,
+        "PLANTCARBON_INFLUX_TOKEN": target.token,
+        "PLANTCARBON_INFLUX_RAW_BUCKET": target.raw_bucket,
+        "PLANTCARBON_DATA_DIR": str(workdir),
+    }
+    log = workdir / f"{log_name or client_id}.log"
+    cmd = [sys.executable, "-m", "core.cli", "ingest", "run", "--client-id", client_id]
+    cmd += ["--share-group", share_group, "--metrics-port", "0", "--batch-age", "0.3"]
+    start = log.stat().st_size if log.exists() else 0
+    with log.open("ab") as f:
+        proc = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[2])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = log.read_bytes()[start:].decode(errors="replace") if log.exists() else ""
+        if "subscribed to" in text:
+            return proc
+        if proc.poll() is not None:
+            raise RuntimeError(f"ingest exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+    proc.kill()
+    raise TimeoutError(f"ingest did not subscribe:\n{log.read_text()[-3000:]}")

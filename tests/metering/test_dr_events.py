@@ -106,3 +106,14 @@ def test_mqtt_intake_stores_good_events_and_counts_bad(mosquitto: Mosquitto, tmp
     assert store.get("js-2025-07-15").source == "mqtt"
     assert dict(intake.rejected) == {"not_json": 1, "site_mismatch": 1}
     assert len(intake.accepted) == 2  # the redelivered identical event is accepted once more, stored once
+
+
+def test_event_from_the_api_store_maps_target_to_requested_reduction() -> None:
+    import datetime as dt
+
+    from metering.dr.events import from_api_event
+
+    row = {"id": "api-1", "site": "plant-a", "start": dt.datetime(2025, 7, 15, 6, tzinfo=dt.UTC),
+           "end": dt.datetime(2025, 7, 15, 8, tzinfo=dt.UTC), "target_kw": 600.0, "note": "", "created_by": "em"}  # fmt: skip
+    ev = from_api_event(row, ["tr-01", "tr-02"])
+    assert (ev.requested_reduction_kw, ev.target_kw, ev.source, ev.meters) == (600.0, None, "api", ["tr-01", "tr-02"])

@@ -15,6 +15,7 @@ from metering.tariffs import (
     builtin_tariff_paths,
     classify,
     cost_summary,
+    fill_tou_cost,
     interval_cost,
     load_calendar,
     load_tariff,
@@ -166,3 +167,22 @@ def test_cli_list_show_validate(tmp_path: Path) -> None:
     bad.write_text("id: y\nname: n\nregion: r\ncustomer_class: c\nversions: []\n", encoding="utf-8")
     res = r.invoke(app, ["validate", str(bad)])
     assert res.exit_code == 1
+
+
+def test_fill_tou_cost_on_interval_engine_rows() -> None:
+    from metering.energy import ENERGY_COLUMNS
+
+    t = load_tariff_file(FIXTURES / "test-two-versions.yaml")
+    rows = pd.DataFrame(
+        {
+            "site": "plant-a", "area": "a", "device": ["tr-01", "tr-01", "boiler-1"], "carrier": ["electricity", "electricity", "natural_gas"],
+            "role": "main", "tou": "", "interval_start": at("2025-03-03 09:00", "2025-03-03 02:00", "2025-03-03 09:00").tz_convert("UTC"),
+            "amount": [250.0, float("nan"), 30.0], "unit": ["kWh", "kWh", "Nm3"], "quantity": "e_imp_kwh", "status": "ok",
+            "completeness": 1.0, "tce_kg": float("nan"), "tce_factor": "", "cost": float("nan"),
+        }
+    )[ENERGY_COLUMNS]  # fmt: skip
+    out = fill_tou_cost(rows, t, TZ)
+    assert out["tou"].tolist() == ["peak", "valley", ""]
+    assert out["cost"].iloc[0] == pytest.approx(250 * 1.2)
+    assert pd.isna(out["cost"].iloc[1]) and pd.isna(out["cost"].iloc[2])
+    assert fill_tou_cost(rows, None, TZ) is rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -116,10 +117,22 @@ def test_counter_rollover_reset_and_replacement() -> None:
 def test_history_records_modbus_and_mqtt_faults() -> None:
     devices = [
         _meter("slow"),
-        {"id": "plug", "name": "plug", "kind": "other", "rated": 5, "model": "constant",
-         "meter": {"protocol": "mqtt", "payload": "tasmota", "period_s": 10}},
-        {"id": "gw", "name": "gw", "kind": "other", "rated": 5, "model": "constant",
-         "meter": {"protocol": "mqtt", "payload": "vendor-gateway", "period_s": 10}},
+        {
+            "id": "plug",
+            "name": "plug",
+            "kind": "other",
+            "rated": 5,
+            "model": "constant",
+            "meter": {"protocol": "mqtt", "payload": "tasmota", "period_s": 10},
+        },
+        {
+            "id": "gw",
+            "name": "gw",
+            "kind": "other",
+            "rated": 5,
+            "model": "constant",
+            "meter": {"protocol": "mqtt", "payload": "vendor-gateway", "period_s": 10},
+        },
     ]
     faults = [
         {"device": "slow", "kind": "timeout", "at": 600, "duration_s": 120},
@@ -151,8 +164,14 @@ def test_mqtt_device_faults_on_the_broker(mosquitto) -> None:
     at = datetime.now(UTC) + timedelta(seconds=2)
     devs = ["dup", "ooo", "skew", "gone", "fine"]
     devices = [
-        {"id": i, "name": i, "kind": "other", "rated": 5, "model": "constant",
-         "meter": {"protocol": "mqtt", "payload": "vendor-gateway", "period_s": 0.5}}
+        {
+            "id": i,
+            "name": i,
+            "kind": "other",
+            "rated": 5,
+            "model": "constant",
+            "meter": {"protocol": "mqtt", "payload": "vendor-gateway", "period_s": 0.5},
+        }
         for i in devs
     ]
     faults = [
@@ -183,10 +202,10 @@ def test_mqtt_device_faults_on_the_broker(mosquitto) -> None:
     assert any(dup_ts.count(t) == 2 for t in dup_ts if a * 1000 <= t < b * 1000)  # type: ignore[operator]
     assert all(dup_ts.count(t) == 1 for t in dup_ts if t < a * 1000)  # type: ignore[operator]
     ooo = [d["ts"] for _, d in got["ooo"]]
-    assert any(x > y for x, y in zip(ooo, ooo[1:], strict=False))  # type: ignore[operator]
+    assert any(x > y for x, y in itertools.pairwise(ooo))  # type: ignore[operator]
     skews = [d["ts"] / 1000 - arrival for arrival, d in got["skew"]]  # type: ignore[operator]
     assert any(290 < s < 310 for s in skews) and any(abs(s) < 5 for s in skews)
     arrivals = [t for t, _ in got["gone"]]
-    assert max(y - x for x, y in zip(arrivals, arrivals[1:], strict=False)) > 2.5  # offline ~3 s
+    assert max(y - x for x, y in itertools.pairwise(arrivals)) > 2.5  # offline ~3 s
     fine = [t for t, _ in got["fine"]]
-    assert max(y - x for x, y in zip(fine, fine[1:], strict=False)) < 1.5
+    assert max(y - x for x, y in itertools.pairwise(fine)) < 1.5

@@ -31,12 +31,25 @@ def _devices() -> list[dict[str, object]]:
         devs.append(dev)
     devs.append({"id": "own", "name": "own port", "kind": "motor", "rated": 90, "meter": {"profile": "eastron-sdm630"}})
     devs.append(
-        {"id": "gas", "name": "gas", "kind": "boiler", "carrier": "natural_gas", "rated": 300,
-         "meter": {"profile": "fx-gas-corrector", "gateway": "gw-r"}}
+        {
+            "id": "gas",
+            "name": "gas",
+            "kind": "boiler",
+            "carrier": "natural_gas",
+            "rated": 300,
+            "meter": {"profile": "fx-gas-corrector", "gateway": "gw-r"},
+        }
     )
     devs.append(
-        {"id": "steam", "name": "steam", "kind": "steam_header", "carrier": "steam", "rated": 4,
-         "params": {"from_boiler": "gas"}, "meter": {"profile": "generic-steam-totalizer", "gateway": "gw-s"}}
+        {
+            "id": "steam",
+            "name": "steam",
+            "kind": "steam_header",
+            "carrier": "steam",
+            "rated": 4,
+            "params": {"from_boiler": "gas"},
+            "meter": {"profile": "generic-steam-totalizer", "gateway": "gw-s"},
+        }
     )
     return devs
 

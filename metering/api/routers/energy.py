@@ -42,6 +42,7 @@ def get_emissions(
     group_by: queries.GroupBy = "site",
     scope: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{1,16}$")] = None,
 ) -> dict[str, Any]:
-    df = queries.emissions(svc.influx, site, period.start, period.end, granularity, group_by, tz, scope)
+    mains = [d.id for d in svc.plant.main_meters()] if svc.plant else None
+    df = queries.emissions(svc.influx, site, period.start, period.end, granularity, group_by, tz, scope, mains)
     cols = ["time", "area", "device", "co2_kg", "co2e_kg"]
     return {"site": site, "granularity": granularity, "group_by": group_by, "rows": queries.records(df, cols)}

@@ -37,7 +37,8 @@ def live(_key: Viewer, svc: Svc, site: Site) -> dict[str, Any]:
     else:
         site_kw = sum(devices.values()) if devices else None
     energy = queries.energy(svc.influx, site, midnight, now, None, "site", str(tz), "electricity")
-    co2 = queries.emissions(svc.influx, site, midnight, now, None, "site", str(tz))
+    main_ids = [d.id for d in plant.main_meters()] if plant else None
+    co2 = queries.emissions(svc.influx, site, midnight, now, None, "site", str(tz), None, main_ids)
     dem = queries.records(queries.latest_demand(svc.influx, site), ["demand_kw", "forecast_kw", "limit_kw"])
     demand: dict[str, object] = dem[0] if dem else {"demand_kw": None, "forecast_kw": None, "limit_kw": None}
     if demand.get("limit_kw") is None and plant is not None:

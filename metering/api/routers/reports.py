@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from metering.api import queries
 from metering.api.deps import Svc, Viewer
@@ -73,13 +73,13 @@ def report_frame(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def totals(df: pd.DataFrame) -> dict[str, float]:
-    """Site totals: energy and tce from main meters only (sub-meters are a breakdown); CO2 from every row."""
+    """Site totals from main meters only: sub-meters are a breakdown of their parent."""
     main = df[df["role"] == "main"]
     return {
         "tce_kg": float(main["tce_kg"].sum()),
         "cost": float(main["cost"].sum()),
-        "co2_kg": float(df["co2_kg"].sum()),
-        "co2e_kg": float(df["co2e_kg"].sum()),
+        "co2_kg": float(main["co2_kg"].sum()),
+        "co2e_kg": float(main["co2e_kg"].sum()),
     }
 
 
@@ -107,7 +107,7 @@ def carbon_report(
     try:
         start, end = period_bounds(period, tz)
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise HTTPException(422, str(exc)) from None
     df = report_frame(queries.report_rows(svc.influx, site, start, end))
     labels = LABELS[lang]
     tot = totals(df)

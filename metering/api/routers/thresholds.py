@@ -47,7 +47,7 @@ def create_threshold(body: RuleSpec, key: EnergyManager, svc: Svc) -> dict[str, 
 def update_threshold(body: RuleSpec, key: EnergyManager, svc: Svc, rule_id: RuleId) -> dict[str, Any]:
     if body.id != rule_id:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            422,
             [
                 {
                     "loc": ["body", "id"],

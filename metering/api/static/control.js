@@ -25,7 +25,8 @@ async function refresh() {
     const tr = document.createElement("tr");
     tr.className = `${a.severity} state-${a.state}`;
     tr.dataset.rule = a.rule;
-    const cells = [a.severity, a.rule, a.message, fmt(a.value, 2), fmt(a.threshold, 2), a.state, new Date(a.fired_at).toLocaleString()];
+    tr.dataset.state = a.state;
+    const cells = [t(a.severity), a.rule, a.message, fmt(a.value, 2), fmt(a.threshold, 2), t(a.state), new Date(a.fired_at).toLocaleString()];
     for (const c of cells) { const td = document.createElement("td"); td.textContent = c; tr.appendChild(td); }
     const td = document.createElement("td");
     if (a.state === "firing") {

@@ -11,6 +11,7 @@ const LABELS = {
     schedule: "Schedule (working hours)", sched_start: "From", sched_end: "To", enabled: "Enabled",
     save: "Save", new: "New threshold", edit: "Edit", delete: "Delete", saved: "Saved", deleted: "Deleted",
     updated: "Updated", lang: "中文", need_key: "Enter an API key to see live data.", actions: "",
+    firing: "firing", acknowledged: "acknowledged", resolved: "resolved", info: "info", warning: "warning", critical: "critical",
   },
   zh: {
     title: "集控室", thresholds: "告警阈值", key: "API 密钥", save_key: "使用密钥",
@@ -23,11 +24,12 @@ const LABELS = {
     schedule: "生效时段 (工作时间)", sched_start: "从", sched_end: "至", enabled: "启用",
     save: "保存", new: "新建阈值", edit: "编辑", delete: "删除", saved: "已保存", deleted: "已删除",
     updated: "更新于", lang: "English", need_key: "请输入 API 密钥以查看实时数据。", actions: "",
+    firing: "告警中", acknowledged: "已确认", resolved: "已恢复", info: "提示", warning: "警告", critical: "严重",
   },
 };
 
 function lang() { return localStorage.getItem("pc.lang") || "en"; }
-function t(key) { return (LABELS[lang()] || LABELS.en)[key] || key; }
+function t(key) { return (LABELS[lang()] || LABELS.en)[key] ?? key; }
 function applyLabels() {
   document.documentElement.lang = lang() === "zh" ? "zh-CN" : "en";
   document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
@@ -51,7 +53,9 @@ function setupKeyForm() {
   const input = document.getElementById("key");
   input.value = apiKey();
   document.getElementById("key-form").addEventListener("submit", (ev) => {
-    ev.preventDefault(); sessionStorage.setItem("pc.key", input.value.trim()); if (window.refresh) refresh();
+    ev.preventDefault(); sessionStorage.setItem("pc.key", input.value.trim());
+    if (window.defaults) defaults();
+    if (window.refresh) refresh();
   });
 }
 function fmt(v, digits = 1) { return v === null || v === undefined ? "–" : Number(v).toLocaleString(undefined, { maximumFractionDigits: digits }); }

@@ -1,0 +1,354 @@
+"""`plantcarbon simulate demo`: a simulated plant flowing live through the whole pipeline.
+
+It starts Mosquitto and InfluxDB through the harness, the scenario's simulated meters, the
+edge agent, ingest, the metering service and the API, each as its own process wired only by
+PLANTCARBON_* settings (as they would run in production), builds the Grafana provisioning
+files, prints where everything is, and shows a live terminal view. Ctrl-C stops everything.
+State lives in `<data dir>/demo`, so a second run starts in seconds (influxd is cached).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import paho.mqtt.client as mqtt
+import typer
+from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from core.harness.influxdb import InfluxDB, start_influxdb
+from core.harness.mosquitto import Mosquitto, start_mosquitto
+from core.harness.process import free_port, port_open, stop_process, wait_until
+from core.influx import InfluxQLError, InfluxTarget, influxql, quote_literal
+from core.plant import Plant, load_plant
+from core.settings import Settings
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None)
+DEMO_ADMIN_KEY = "pc-demo-admin-key-for-this-machine-only"
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+
+@dataclass
+class Demo:
+    workdir: Path
+    broker: Mosquitto
+    influx: InfluxDB
+    api_port: int
+    edge_metrics: int
+    ingest_metrics: int
+    children: list[Child] = field(default_factory=list)
+
+    @property
+    def target(self) -> InfluxTarget:
+        return self.influx.target()
+
+    def env(self, plant: Path | None = None) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "PLANTCARBON_MQTT_URL": self.broker.url,
+            "PLANTCARBON_INFLUX_URL": self.influx.url,
+            "PLANTCARBON_INFLUX_ORG": self.influx.org,
+            "PLANTCARBON_INFLUX_TOKEN": self.influx.token,
+            "PLANTCARBON_DATA_DIR": str(self.workdir / "data"),
+            "PLANTCARBON_BOOTSTRAP_ADMIN_KEY": DEMO_ADMIN_KEY,
+        }
+        if plant is not None:
+            env["PLANTCARBON_PLANT_FILE"] = str(plant)
+        return env
+
+    def spawn(self, name: str, args: list[str], plant: Path | None = None) -> Child:
+        log = self.workdir / "logs" / f"{name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "core.cli", *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env(plant),
+                cwd=self.workdir,
+                start_new_session=True,  # Ctrl-C reaches the demo only; it stops children in order
+            )
+        child = Child(name, proc, log)
+        self.children.append(child)
+        return child
+
+    def check_children(self) -> None:
+        for c in self.children:
+            code = c.proc.poll()
+            if code is not None:
+                tail = "\n".join(c.log.read_text("utf-8", errors="replace").splitlines()[-20:])
+                raise RuntimeError(f"{c.name} exited with {code}; last lines of {c.log}:\n{tail}")
+
+    def stop(self) -> None:
+        for c in reversed(self.children):
+            stop_process(c.proc, timeout_s=20)
+        self.influx.stop()
+        self.broker.stop()
+
+
+def _port(preferred: int) -> int:
+    return preferred if not port_open("127.0.0.1", preferred) else free_port()
+
+
+class StatusWatch:
+    """Devices online, from the retained device status topics the edge publishes."""
+
+    def __init__(self, broker: Mosquitto, site: str, prefix: str = "pc"):
+        self.online: dict[str, bool] = {}
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"demo-view-{os.getpid()}")
+        self.client.on_message = self._on_message
+        self.client.on_connect = lambda c, *_: c.subscribe(f"{prefix}/{site}/+/status", qos=1)
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        device = msg.topic.split("/")[2]
+        try:
+            online = bool(json.loads(msg.payload).get("online"))
+        except (ValueError, AttributeError):
+            return  # not ours to judge; the view only counts well-formed status
+        with self.lock:
+            self.online[device] = online
+
+    def count(self) -> int:
+        with self.lock:
+            return sum(self.online.values())
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _metrics(port: int) -> dict[str, float]:
+    """Prometheus text → {sample name (with labels folded in): value}; empty when not up yet."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return {}
+    out: dict[str, float] = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            key = s.name + "".join(f"|{k}={v}" for k, v in sorted(s.labels.items()))
+            out[key] = out.get(key, 0.0) + float(s.value)
+    return out
+
+
+def _device_filter(ids: list[str]) -> str:
+    return " OR ".join(f'"device" = {quote_literal(d)}' for d in ids) or "false"
+
+
+@dataclass
+class View:
+    demo: Demo
+    plant: Plant
+    started: float
+    status: StatusWatch
+    last_values: float = 0.0
+    last_t: float = 0.0
+    rate: float = 0.0
+
+    def main_electric(self) -> list[str]:
+        return [d.id for d in self.plant.devices if d.role == "main" and d.carrier == "electricity" and d.source]
+
+    def query(self, q: str, db: str) -> float:
+        try:
+            df = influxql(self.demo.target, q, db)
+        except InfluxQLError:
+            return float("nan")
+        if df.empty:
+            return 0.0
+        col = next(c for c in df.columns if c not in ("time", "device", "rule", "_measurement"))
+        return float(df[col].fillna(0).sum())
+
+    def firing_alerts(self) -> list[str]:
+        try:
+            df = influxql(
+                self.demo.target, 'SELECT last("state") FROM "alerts" GROUP BY "rule"', self.demo.target.metering_bucket
+            )
+        except InfluxQLError:
+            return []
+        if df.empty:
+            return []
+        return sorted(str(r) for r, state in zip(df["rule"], df["last"], strict=True) if state == "firing")
+
+    def snapshot(self) -> dict[str, str]:
+        edge, ingest = _metrics(self.demo.edge_metrics), _metrics(self.demo.ingest_metrics)
+        values = ingest.get("ingest_values_total", 0.0)
+        now = time.monotonic()
+        if self.last_t:
+            self.rate = (values - self.last_values) / max(now - self.last_t, 1e-6)
+        self.last_values, self.last_t = values, now
+        mains = _device_filter(self.main_electric())
+        since = f"time >= {int((time.time() - (now - self.started)) * 1000)}ms"
+        power = self.query(
+            f'SELECT last("p_kw") FROM "electricity" WHERE ({mains}) AND time > now() - 30s GROUP BY "device"',
+            self.demo.target.raw_bucket,
+        )
+        energy = self.query(
+            f'SELECT spread("e_imp_kwh") FROM "electricity" WHERE ({mains}) AND {since} GROUP BY "device"',
+            self.demo.target.raw_bucket,
+        )
+        factor = _grid_factor(self.plant)
+        alerts = self.firing_alerts()
+        intervals = self.query(f'SELECT count("amount") FROM "energy" WHERE {since}', self.demo.target.metering_bucket)
+        return {
+            "devices online": f"{self.status.count()} / {sum(1 for d in self.plant.devices if d.source)}",
+            "values/s into InfluxDB": f"{self.rate:,.0f}",
+            "edge polls ok": f"{edge.get('pc_edge_polls_total|result=ok', 0):,.0f}",
+            "edge outbox depth": f"{edge.get('pc_edge_outbox_samples', 0):,.0f} samples",
+            "site power (main meters)": f"{power:,.1f} kW",
+            "energy since start": f"{energy:,.2f} kWh",
+            "CO2 since start (scope 2, location)": (
+                f"{energy * factor[1]:,.2f} kg  ({factor[0]})" if factor[1] == factor[1] else "n/a"
+            ),
+            "metered interval rows written": f"{intervals:,.0f}",
+            "active alerts": ", ".join(alerts) or "none",
+        }
+
+
+def _grid_factor(plant: Plant) -> tuple[str, float]:
+    """The location-based grid factor the metering service uses now, in kg CO2 per kWh."""
+    try:
+        from metering.factors import load_registry  # the metering part's registry (same data files)
+
+        f = load_registry(extra_files=plant.metering.factor_files).lookup(
+            "grid-average", region=plant.site.grid_region, when=datetime.now(UTC)
+        )
+        return f.ref, float(f.kg_per("kWh"))
+    except Exception as exc:  # the view shows "no factor" rather than dying
+        return f"no factor: {exc}", float("nan")
+
+
+def _render(rows: dict[str, str], title: str) -> Table:
+    t = Table(title=title, show_header=False, expand=False)
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    for k, v in rows.items():
+        t.add_row(k, v)
+    return t
+
+
+@app.command("demo")
+def demo(
+    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario: small or cement.")] = "cement",
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")] = None,
+    workdir: Annotated[Path | None, typer.Option(help="State directory (default: <data dir>/demo).")] = None,
+    plain: Annotated[bool, typer.Option(help="Print a line per refresh instead of the live view.")] = False,
+) -> None:
+    """Run a simulated plant live through edge → broker → ingest → InfluxDB → metering, API and dashboards."""
+    console = Console()
+    wd = workdir or Settings().data_dir / "demo"
+    wd.mkdir(parents=True, exist_ok=True)
+    console.print(f"[bold]plantcarbon demo[/] — scenario {scenario}, state in {wd}")
+    t0 = time.monotonic()
+    broker = start_mosquitto(wd / "mosquitto", port=_port(1883))
+    influx = start_influxdb(wd / "influxd", port=_port(8086))
+    d = Demo(wd, broker, influx, api_port=_port(8000), edge_metrics=free_port(), ingest_metrics=free_port())
+    status: StatusWatch | None = None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        plant_file = wd / "plant.yaml"
+        plant_file.unlink(missing_ok=True)
+        sim = d.spawn(
+            "simulators",
+            ["simulate", "run", "--scenario", scenario, "--plant-out", str(plant_file), "--mqtt-url", broker.url],
+        )
+        wait_until(lambda: plant_file.exists() and plant_file.stat().st_size > 0, 120, "simulators", sim.proc, sim.log)
+        time.sleep(0.5)  # the file is written whole before the servers report ready
+        plant = load_plant(plant_file)
+        d.spawn(
+            "edge",
+            [
+                "edge",
+                "run",
+                "--plant",
+                str(plant_file),
+                "--metrics-port",
+                str(d.edge_metrics),
+                "--outbox",
+                str(wd / "edge-outbox.sqlite"),
+            ],
+        )
+        d.spawn("ingest", ["ingest", "run", "--plant", str(plant_file), "--metrics-port", str(d.ingest_metrics)])
+        d.spawn("metering", ["metering", "run", "--plant", str(plant_file), "--poll-s", "15"])
+        d.spawn("api", ["metering", "serve", "--port", str(d.api_port)], plant=plant_file)
+        dash = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "core.cli",
+                "dashboards",
+                "build",
+                "--plant",
+                str(plant_file),
+                "--out",
+                str(wd / "grafana"),
+                "--influx-url",
+                influx.url,
+            ],
+            env=d.env(),
+            capture_output=True,
+            text=True,
+        )
+        if dash.returncode != 0:
+            raise RuntimeError(f"dashboards build failed:\n{dash.stdout}{dash.stderr}")
+        wait_until(lambda: port_open("127.0.0.1", d.api_port), 60, "metering API")
+        status = StatusWatch(broker, plant.site.id)
+        console.print(
+            f"  MQTT broker      {broker.url}\n"
+            f"  InfluxDB {influx.version:<8}{influx.url}  org {influx.org}  token {influx.token}\n"
+            f"  metering API     http://127.0.0.1:{d.api_port}/  (docs /docs, admin key {DEMO_ADMIN_KEY})\n"
+            f"  Grafana files    {wd / 'grafana'}  (point Grafana's provisioning path here; see docs/dashboards.md)\n"
+            f"  plant file       {plant_file}  ({len(plant.devices)} devices)\n"
+            f"  metrics          edge http://127.0.0.1:{d.edge_metrics}/metrics  ingest http://127.0.0.1:{d.ingest_metrics}/metrics\n"
+            f"  logs             {wd / 'logs'}\n"
+            f"  started in {time.monotonic() - t0:.1f} s; Ctrl-C stops everything"
+        )
+        view = View(d, plant, started=time.monotonic(), status=status)
+        deadline = None if duration is None else time.monotonic() + duration
+        title = f"{plant.site.name} — live"
+        if plain:
+            while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+                d.check_children()
+                console.print(" | ".join(f"{k}: {v}" for k, v in view.snapshot().items()), highlight=False)
+                stop.wait(5)
+        else:
+            with Live(_render(view.snapshot(), title), console=console, refresh_per_second=1) as live:
+                while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+                    d.check_children()
+                    stop.wait(2)
+                    live.update(_render(view.snapshot(), title))
+        final = view.snapshot()
+        console.print(_render(final, f"{plant.site.name} — at stop"))
+    except KeyboardInterrupt:
+        console.print("stopping …")
+    except (RuntimeError, TimeoutError) as exc:
+        console.print(f"[bold red]demo failed:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        if status is not None:
+            status.close()
+        d.stop()
+        console.print("stopped cleanly")

@@ -1,0 +1,116 @@
+"""docker-compose.yml, statically: valid for docker-compose, consistent with the CLI, the harness and .env.
+
+Docker cannot run on this machine, so the file is checked by Debian's docker-compose
+(`config`) and by reading it: every plantcarbon command parses against the real CLI, images
+are pinned, secrets come only from .env, and each service reads the least-privilege token
+the InfluxDB set-up script writes for it.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import click
+import pytest
+import typer.main
+import yaml
+
+from core.cli import app
+from core.harness.mosquitto import QUEUE_LIMITS, ensure_apt_tool
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+
+
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_docker_compose_config_accepts_it(tmp_path: Path) -> None:
+    binary = ensure_apt_tool("docker-compose", "docker-compose")
+    doc = compose()
+    # Debian's docker-compose 1.29 predates the top-level `name` key of the Compose spec.
+    doc.pop("name")
+    (tmp_path / "docker-compose.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    for sub in ("deploy", "examples"):
+        (tmp_path / sub).symlink_to(ROOT / sub)
+    (tmp_path / "Dockerfile").symlink_to(ROOT / "Dockerfile")
+    env = tmp_path / ".env"
+    env.write_text((ROOT / ".env.example").read_text())
+    out = subprocess.run(
+        [str(binary), "--project-directory", str(tmp_path), "-f", str(tmp_path / "docker-compose.yml"), "config"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    resolved = yaml.safe_load(out.stdout)
+    assert set(resolved["services"]) >= {"mosquitto", "influxdb", "grafana", "ingest", "metering", "api", "edge"}
+
+
+def test_images_pinned_and_healthchecked() -> None:
+    services = compose()["services"]
+    for name in ("mosquitto", "influxdb", "grafana"):
+        image = services[name]["image"]
+        assert re.search(r":\d+\.\d+\.\d+$", image), f"{name}: image {image} is not pinned to a version"
+        assert "healthcheck" in services[name], name
+    assert services["influxdb"]["image"] == "influxdb:2.7.12"  # the version the harness builds
+
+
+def test_plantcarbon_commands_parse_against_the_cli() -> None:
+    root = typer.main.get_command(app)
+    for name, svc in compose()["services"].items():
+        if svc.get("image", "").startswith("plantcarbon") or "build" in svc:
+            args = list(svc["command"])
+            cmd: click.Command = root
+            while isinstance(cmd, click.Group):
+                sub = cmd.get_command(click.Context(cmd), args[0])
+                assert sub is not None, f"{name}: no command {args[0]!r}"
+                cmd, args = sub, args[1:]
+            cmd.make_context(name, args)  # raises on an unknown option or a missing argument
+
+
+def test_secrets_only_from_env_file() -> None:
+    text = COMPOSE.read_text()
+    required = set(re.findall(r"\$\{([A-Z_]+):\?", text))
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert required <= set(example), f"missing from .env.example: {required - set(example)}"
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+    for name, svc in compose()["services"].items():
+        env = svc.get("environment") or {}
+        for key, value in env.items():
+            if any(word in key for word in ("PASSWORD", "TOKEN", "KEY")):
+                assert str(value).startswith(("${", "/run/")), f"{name}: {key} is not taken from .env or a secret file"
+
+
+def test_each_service_reads_its_least_privilege_token() -> None:
+    script = (ROOT / "deploy" / "influxdb-init" / "10-plantcarbon.sh").read_text()
+    written = set(re.findall(r'"\$out/(\w+)\.token"', script))
+    services = compose()["services"]
+    used = {
+        Path(s["environment"]["PLANTCARBON_INFLUX_TOKEN_FILE"]).stem
+        for s in services.values()
+        if isinstance(s.get("environment"), dict) and "PLANTCARBON_INFLUX_TOKEN_FILE" in s["environment"]
+    }
+    assert used == {"ingest", "metering", "api"} and used <= written
+    assert "grafana.token" in " ".join(services["grafana"]["entrypoint"])
+    # ingest may only write raw; Grafana only reads.
+    assert re.search(r"token plantcarbon-ingest --write-bucket \"\$raw\" >", script)
+    grafana_line = next(line for line in script.splitlines() if "plantcarbon-grafana" in line)
+    assert "--write-bucket" not in grafana_line
+
+
+@pytest.mark.parametrize("conf", ["mosquitto-compose.conf", "mosquitto.conf"])
+def test_broker_configs_keep_the_harness_queue_limits(conf: str) -> None:
+    text = (ROOT / "deploy" / conf).read_text()
+    for setting in QUEUE_LIMITS.strip().splitlines():
+        key = setting.split()[0]
+        assert re.search(rf"^{key} ", text, re.M), f"{conf}: {key} missing"
+    if conf == "mosquitto-compose.conf":
+        assert "allow_anonymous false" in text and "password_file" in text

@@ -1,0 +1,57 @@
+"""MQTT-source devices end to end: native JSON in, reading batches out; malformed payloads counted, dropped."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.edge.conftest import make_plant, running_agent
+from tests.edge.test_mqtt_mapping import CORPUS
+
+pytestmark = pytest.mark.integration
+
+
+async def test_native_json_is_mapped_and_malformed_payloads_do_not_stop_the_agent(
+    mosquitto, collector, tmp_path: Path
+) -> None:
+    pv = {
+        "id": "pv-01", "name": "PV", "kind": "pv", "carrier": "electricity",
+        "source": {"protocol": "mqtt", "topic": "tele/pv-01/SENSOR", "timestamp": "Time", "timestamp_format": "iso8601",
+                   "fields": {"p_kw": {"path": "ENERGY.Power", "scale": 0.001}, "e_exp_kwh": {"path": "ENERGY.Total"}}},
+    }  # fmt: skip
+    plant = make_plant([pv], site="mq")
+    col = collector(mosquitto, "pc/mq/#")
+    device = mqtt.Client(CallbackAPIVersion.VERSION2)
+    device.connect(mosquitto.host, mosquitto.port)
+    device.loop_start()
+    try:
+        async with running_agent(plant, mosquitto, tmp_path) as agent:
+            for _ in range(100):
+                if agent.publisher.connected:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)  # the subscription is in place
+            good = b'{"Time":"2025-11-21T08:00:0%d+08:00","ENERGY":{"Power":1520,"Total":1234.5}}'
+            device.publish("tele/pv-01/SENSOR", good % 0, qos=1).wait_for_publish(5)
+            for payload, _ in CORPUS:
+                device.publish("tele/pv-01/SENSOR", payload, qos=1).wait_for_publish(5)
+            device.publish("tele/pv-01/SENSOR", good % 1, qos=1).wait_for_publish(5)
+            for _ in range(200):
+                if len(col.batches("pv-01")) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            dropped = agent.metrics.value("pc_edge_mqtt_source_messages_total", result="dropped")
+            kinds = {k for _, k in CORPUS}
+            counted = {k: agent.metrics.value("pc_edge_errors_total", kind=f"mqtt_payload:{k}") for k in kinds}
+    finally:
+        device.loop_stop()
+        device.disconnect()
+    samples = [s for b in col.batches("pv-01") for s in b.samples]
+    assert [s.ts for s in samples] == [1_763_683_200_000, 1_763_683_201_000]
+    assert samples[0].values == pytest.approx({"p_kw": 1.52, "e_exp_kwh": 1234.5})
+    assert dropped == len(CORPUS)
+    assert all(v >= 1 for v in counted.values()), counted

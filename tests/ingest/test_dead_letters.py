@@ -1,0 +1,140 @@
+"""Malformed payloads and refused lines go to the dead-letter topic and file with their reason; ingest goes on."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import threading
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from core.influx import influxql, write_lines
+from core.wire import ReadingBatch, Sample, dlq_topic, encode_batch
+from ingest.mapping import Rejected, TagBook, map_data
+from ingest.service import parse_mqtt_url
+from tests.ingest.conftest import TS0, count_points, wait_for
+
+pytestmark = pytest.mark.integration
+
+GOOD = encode_batch(ReadingBatch("edge-01", "tr-01", 1, [Sample(TS0, {"p_kw": 1.5})]))
+CORPUS: list[tuple[str, bytes, str]] = [
+    ("pc/plant-a/tr-01/data", b"\xc3\x28garbage", "not_utf8"),
+    ("pc/plant-a/tr-01/data", b"not json at all", "not_json"),
+    ("pc/plant-a/tr-01/data", b"", "not_json"),
+    ("pc/plant-a/tr-01/data", b"[1,2,3]", "bad_shape"),
+    ("pc/plant-a/tr-01/data", b"[" * 100_000, "not_json"),  # recursion bomb
+    ("pc/plant-a/tr-01/data", GOOD.replace(b"pc.readings/1", b"v0"), "bad_schema"),
+    ("pc/plant-a/tr-01/data", GOOD.replace(b'"edge-01"', b'"EDGE 01"'), "bad_edge"),
+    ("pc/plant-a/tr-01/data", GOOD.replace(b'"seq":1', b'"seq":1.5'), "bad_seq"),
+    ("pc/plant-a/tr-01/data", GOOD.replace(b"1.5", b"Infinity"), "bad_value"),
+    ("pc/plant-a/tr-01/data", GOOD.replace(b"1.5", b"true"), "bad_value"),
+    ("pc/plant-a/tr-01/data", GOOD.replace(b'"p_kw"', b'"P KW"'), "bad_quantity"),
+    ("pc/plant-a/tr-01/data", GOOD.replace(str(TS0).encode(), b"-5"), "bad_ts"),
+    ("pc/plant-a/tr-01/data", GOOD.replace(b'"samples":[', b'"samples":[]]+['), "not_json"),
+    ("pc/plant-a/kiln-1/data", GOOD, "device_mismatch"),
+    ("pc/plant-z/tr-01/data", GOOD, "site_mismatch"),
+    ("pc/plant-a/tr-01/status", b"{online}", "bad_status"),
+]
+
+
+class DlqListener:
+    def __init__(self, url: str, topic: str):
+        host, port, _ = parse_mqtt_url(url)
+        self.records: list[dict[str, object]] = []
+        self.cond = threading.Condition()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"dlq-{uuid.uuid4().hex[:6]}")
+        self.client.on_message = self._on
+        self.client.connect(host, port)
+        self.client.subscribe(topic, qos=1)
+        self.client.loop_start()
+
+    def _on(self, _c: object, _u: object, m: mqtt.MQTTMessage) -> None:
+        with self.cond:
+            self.records.append(json.loads(m.payload))
+            self.cond.notify_all()
+
+    def wait(self, n: int, timeout_s: float = 60) -> list[dict[str, object]]:
+        with self.cond:
+            self.cond.wait_for(lambda: len(self.records) >= n, timeout_s)
+            return list(self.records)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def test_malformed_corpus_and_fuzz_flood_are_dead_lettered_and_ingest_goes_on(
+    mosquitto, influx_target, ingest_factory, publisher, plant_a
+):
+    svc = ingest_factory(mosquitto.url, influx_target, [plant_a])
+    listener = DlqListener(mosquitto.url, dlq_topic("ingest"))
+    pub = publisher()
+    try:
+        for topic, payload, _ in CORPUS:
+            pub.publish(topic, payload)
+        # A seeded flood of byte-level mutations of a valid batch; the pure mapper is the oracle
+        # for which of them are bad (its own fuzzing is in test_mapping.py).
+        rng = random.Random(5)
+        book = TagBook.from_plants([plant_a])
+        expected_bad = 0
+        for _ in range(300):
+            b = bytearray(GOOD)
+            for _ in range(rng.randint(1, 4)):
+                b[rng.randrange(len(b))] = rng.randrange(256)
+            try:
+                map_data("pc/plant-a/tr-01/data", bytes(b), book, "pc")
+            except Rejected:
+                expected_bad += 1
+            pub.publish("pc/plant-a/tr-01/data", bytes(b))
+        pub.flush()
+        records = listener.wait(len(CORPUS) + expected_bad)
+        assert len(records) == len(CORPUS) + expected_bad
+        by_payload = {(r["topic"], base64.b64decode(str(r["payload_b64"]))): r for r in records}
+        for topic, payload, reason in CORPUS:
+            rec = by_payload[(topic, payload)]  # the original bytes travel with the reason
+            assert rec["reason"] == reason, (payload[:40], rec)
+            assert rec["component"] == "ingest" and rec["message"]
+        file_lines = [json.loads(x) for x in svc.cfg.dlq_file.read_text().splitlines()]  # type: ignore[union-attr]
+        assert len(file_lines) == len(records)
+        counted = sum(s.value for s in svc.metrics.dead_letters.collect()[0].samples if s.name.endswith("_total"))
+        assert counted == len(records)
+
+        # Ingest is still alive and storing.
+        pub.batch("plant-a", ReadingBatch("edge-01", "tr-01", 2, [Sample(TS0 + 999, {"q_kvar": 3.25})]))
+        pub.flush()
+        assert wait_for(lambda: count_points(influx_target, "electricity", "q_kvar"), 1) == 1
+    finally:
+        listener.close()
+
+
+def test_field_type_conflict_isolates_only_the_offending_lines(
+    mosquitto, influx_target, ingest_factory, publisher, plant_a
+):
+    # An integer p_kw already in the shard: later float p_kw lines conflict (HTTP 422).
+    write_lines(influx_target, influx_target.raw_bucket, [f"electricity,device=old p_kw=5i {TS0 - 60_000}"])
+    svc = ingest_factory(mosquitto.url, influx_target, [plant_a], batch_max_age_s=1.0)
+    listener = DlqListener(mosquitto.url, dlq_topic("ingest"))
+    pub = publisher()
+    try:
+        samples = [
+            Sample(TS0 + i * 1000, {"p_kw": 1.0 + i} if i % 10 == 3 else {"q_kvar": float(i)}) for i in range(100)
+        ]
+        pub.batch("plant-a", ReadingBatch("edge-01", "tr-01", 1, samples))
+        pub.flush()
+        assert wait_for(lambda: count_points(influx_target, "electricity", "q_kvar"), 90) == 90
+        records = listener.wait(10)
+        assert len(records) == 10
+        assert {r["reason"] for r in records} == {"influx_422"}
+        assert sorted(int(str(r["line"]).rsplit(" ", 1)[1]) for r in records) == [
+            TS0 + i * 1000 for i in range(3, 100, 10)
+        ]
+        df = influxql(influx_target, 'SELECT "p_kw" FROM "electricity"')
+        assert len(df) == 1  # only the pre-existing integer point
+        # The message was acknowledged once its good lines were written and bad ones dead-lettered.
+        assert wait_for(lambda: int(svc.metrics.messages.labels("stored")._value.get()), 1) == 1
+    finally:
+        listener.close()

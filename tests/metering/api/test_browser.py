@@ -1,0 +1,174 @@
+"""Browser test in headless Debian Chromium: set a threshold through the form, cross it, see and acknowledge the alert.
+
+Screenshots of both pages are saved under out/browser/ (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+import uvicorn
+
+from core.harness.browser import CHROMIUM_ARGS, ensure_chromium
+from core.harness.mosquitto import Mosquitto
+from core.harness.process import free_port, port_open, wait_until
+from core.influx import InfluxTarget, line, write_lines
+from core.plant import load_plant
+from core.wire import ReadingBatch, Sample, data_topic, encode_batch
+from metering.api.app import create_app
+from metering.api.settings import ApiSettings
+from metering.state.store import Store
+from tests.metering.api.conftest import PLANT
+
+pytestmark = pytest.mark.integration
+
+ARTIFACTS = Path(__file__).resolve().parents[3] / "out" / "browser"
+
+
+class Served:
+    def __init__(self, base: str, store: Store):
+        self.base, self.store = base, store
+
+
+@pytest.fixture
+def served(mosquitto: Mosquitto, seeded_influx: InfluxTarget, tmp_path: Path) -> Iterator[Served]:
+    store = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    settings = ApiSettings(env="development", mqtt_url=mosquitto.url)
+    app = create_app(settings, store=store, plant=load_plant(PLANT), influx=seeded_influx, start_alerts=True)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    wait_until(lambda: port_open("127.0.0.1", port), 15, "metering API")
+    yield Served(f"http://127.0.0.1:{port}", store)
+    server.should_exit = True
+    t.join(10)
+    store.close()
+
+
+def seed_today(target: InfluxTarget) -> None:
+    """Today's intervals and a live reading, as metering and ingest would have written them."""
+    now = datetime.now(UTC)
+    lines = []
+    for i in range(1, 5):
+        ts = int((now - timedelta(minutes=15 * i)).timestamp() * 1000)
+        tags = {
+            "site": "plant-a",
+            "area": "substation",
+            "device": "tr-01",
+            "carrier": "electricity",
+            "role": "main",
+            "tou": "peak",
+        }
+        lines.append(line("energy", tags, {"amount": 950.0, "unit": "kWh", "tce_kg": 116.755, "cost": 959.5}, ts))
+        etags = {
+            "site": "plant-a",
+            "area": "substation",
+            "device": "tr-01",
+            "carrier": "electricity",
+            "scope": "2",
+            "method": "location",
+        }
+        lines.append(line("emissions", etags, {"co2_kg": 475.0, "co2e_kg": 479.75, "factor": "test@1"}, ts))
+    write_lines(target, target.metering_bucket, lines)
+
+
+def test_energy_manager_sets_threshold_and_operator_acknowledges(
+    served: Served, mosquitto: Mosquitto, seeded_influx: InfluxTarget
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = ensure_chromium()
+    em_key = served.store.create_key("em-anna", "energy_manager")
+    op_key = served.store.create_key("op-li", "operator")
+    seed_today(seeded_influx)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    pub.connect(mosquitto.host, mosquitto.port)
+    pub.loop_start()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.goto(served.base + "/ui/thresholds.html")
+            page.fill("#key", em_key)
+            page.click("#key-form button")
+            expect(page.locator("input[name=site]")).to_have_value("plant-a")
+
+            # A rule the API refuses: the page shows the API's reason next to the form.
+            form = page.locator("#rule")
+            form.locator("input[name=id]").fill("tr-01-power")
+            form.locator("input[name=name]").fill("Transformer 1 overload")
+            form.locator("input[name=device]").fill("tr-01")
+            form.locator("input[name=threshold]").fill("4000")
+            form.locator("input[name=clear]").fill("4100")
+            form.locator("select[name=severity]").select_option("critical")
+            page.click("#save")
+            expect(page.locator("#form-msg")).to_contain_text("clear (4100.0) must not be above threshold (4000.0)")
+
+            form.locator("input[name=clear]").fill("3800")
+            page.click("#save")
+            expect(page.locator("#form-msg")).to_contain_text("Saved: tr-01-power")
+            expect(page.locator("#rules tr[data-rule=tr-01-power]")).to_contain_text("critical")
+            assert served.store.get_threshold("tr-01-power")["updated_by"] == "em-anna"
+            page.screenshot(path=str(ARTIFACTS / "thresholds.png"), full_page=True)
+
+            # The plant crosses the threshold: an edge publishes a reading batch; ingest's row for live power.
+            now_ms = int(time.time() * 1000)
+            write_lines(
+                seeded_influx,
+                seeded_influx.raw_bucket,
+                [
+                    line(
+                        "electricity",
+                        {
+                            "site": "plant-a",
+                            "area": "substation",
+                            "device": "tr-01",
+                            "kind": "transformer",
+                            "edge": "e1",
+                        },
+                        {"p_kw": 4230.0},
+                        now_ms,
+                    )
+                ],
+            )
+            batch = ReadingBatch("edge-01", "tr-01", 1, [Sample(now_ms, {"p_kw": 4230.0})])
+            pub.publish(data_topic("plant-a", "tr-01"), encode_batch(batch), qos=1).wait_for_publish(5)
+
+            ctl = browser.new_page(viewport={"width": 1280, "height": 860})
+            ctl.goto(served.base + "/")
+            ctl.fill("#key", op_key)
+            ctl.click("#key-form button")
+            row = ctl.locator("#alerts tr[data-rule=tr-01-power]")
+            expect(row).to_contain_text("firing", timeout=10_000)
+            expect(row).to_contain_text("Transformer 1 overload")
+            expect(ctl.locator("#power")).to_have_text("4,230")
+            expect(ctl.locator("#energy")).to_have_text("3,800")
+            expect(ctl.locator("#limit")).to_have_text("4,000")
+            ctl.screenshot(path=str(ARTIFACTS / "control-room-firing.png"), full_page=True)
+
+            row.locator("button.ack").click()
+            expect(ctl.locator("#alerts tr[data-rule=tr-01-power][data-state=acknowledged]")).to_have_count(1)
+            expect(ctl.locator("#alerts button.ack")).to_have_count(0)
+            alert = served.store.list_alerts("open")[0]
+            assert alert["state"] == "acknowledged" and alert["acknowledged_by"] == "op-li"
+
+            ctl.click("header button.link")  # 中文
+            expect(ctl.locator("h1")).to_contain_text("集控室")
+            expect(ctl.locator("[data-t=alerts]")).to_have_text("当前告警")
+            expect(ctl.locator("#dr")).to_have_text("当前无响应事件")
+            expect(row).to_contain_text("已确认")
+            ctl.screenshot(path=str(ARTIFACTS / "control-room-acknowledged-zh.png"), full_page=True)
+            print(f"screenshots in {ARTIFACTS}")
+        finally:
+            browser.close()
+            pub.loop_stop()
+            pub.disconnect()
