@@ -415,8 +415,10 @@ def overview(plant: Plant, lang: Lang) -> dm.Dashboard:
         RAW,
         [
             (
+                # No time filter: the edge writes a status only when it changes, so a device's
+                # state now is its last status ever, however long ago that was.
                 f'SELECT count("last") FROM (SELECT last("online") FROM "{sc.DEVICE_STATUS}" WHERE {SITE} '
-                'AND $timeFilter GROUP BY "device") WHERE "last" = false',
+                'GROUP BY "device") WHERE "last" = false',
                 None,
             )
         ],
@@ -425,7 +427,7 @@ def overview(plant: Plant, lang: Lang) -> dm.Dashboard:
         4,
         4,
     )
-    offline.time_from("15m").no_value("0").thresholds(_steps((None, GREEN), (1, RED)))
+    offline.no_value("0").thresholds(_steps((None, GREEN), (1, RED)))
     offline.reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"])).color_mode(cm.BigValueColorMode.BACKGROUND)
     b.add(offline)
     b.add(
@@ -1000,8 +1002,9 @@ def quality(plant: Plant, lang: Lang) -> dm.Dashboard:
         RAW,
         [
             (
-                f'SELECT last("online") AS "online", last("poll_ms") AS "poll_ms", last("errors") AS "errors" '
-                f'FROM "{sc.DEVICE_STATUS}" WHERE {where} GROUP BY "device"',
+                # The time of each device's last status change ("since"); no time filter, as above.
+                f'SELECT last("online") AS "online" FROM "{sc.DEVICE_STATUS}" WHERE {SITE} AND {DEVICE} '
+                'GROUP BY "device"',
                 None,
             )
         ],
@@ -1021,8 +1024,10 @@ def quality(plant: Plant, lang: Lang) -> dm.Dashboard:
             )
         ]
     )
-    status.override_by_name("poll_ms", [dm.DynamicConfigValue(id_val="unit", value="ms")])
-    status.with_transformation(dm.DataTransformerConfig(id_val="organize", options={"excludeByName": {"Time": True}}))
+    status.override_by_name("Time", [dm.DynamicConfigValue(id_val="unit", value="dateTimeFromNow")])
+    status.with_transformation(
+        dm.DataTransformerConfig(id_val="organize", options={"renameByName": {"Time": b.t("s.since")}})
+    )
     b.add(status)
     online = statetimeline.Panel()
     _base(

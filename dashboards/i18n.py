@@ -132,6 +132,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "s.baseline": ("baseline", "基线"),
     "s.actual": ("actual", "实际"),
     "s.online": ("online", "在线"),
+    "s.since": ("since", "变化时间"),
     "s.offline": ("offline", "离线"),
     "s.running": ("running", "运行"),
     "s.stopped": ("stopped", "停机"),

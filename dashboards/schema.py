@@ -12,7 +12,7 @@ RAW_DS_UID = "plantcarbon-raw"
 METERING_DS_UID = "plantcarbon-metering"
 
 # raw bucket
-DEVICE_STATUS = "device_status"  # fields: online (bool), poll_ms, errors
+DEVICE_STATUS = "device_status"  # fields: online (bool), written when it changes; poll_ms, errors optional
 INGEST_QUALITY = "ingest_quality"  # fields: samples, expected, completeness_pct, seq_gaps, duplicates
 DEAD_LETTERS = "dead_letters"  # tags: component, reason; field: count (per 15 min)
 

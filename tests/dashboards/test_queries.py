@@ -43,7 +43,10 @@ def test_every_query_returns_the_fields_its_panel_shows(filled: tuple[InfluxTarg
 def test_an_empty_bucket_fails_verification(influx_target: InfluxTarget) -> None:
     plant = load_plant(PLANT)
     checks = verify(dashboard_docs(plant)[:1], influx_target, datetime.now(UTC), plant.site.timezone)
-    assert checks and all(c.problem for c in checks)
+    assert checks
+    # No alerts and no offline device are states, not failures: those may come back empty.
+    allowed = {c.where for c in checks if not c.problem}
+    assert allowed == {"annotation Alerts", "panel 4 'Devices offline' A"}, allowed
 
 
 def test_overview_co2_today_equals_the_metering_bucket_sum(filled: tuple[InfluxTarget, Written, datetime]) -> None:

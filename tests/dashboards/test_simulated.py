@@ -39,6 +39,7 @@ def test_every_query_of_the_simulated_plant_returns_data(simulated: tuple[Influx
     failed = [f"{c.dashboard} {c.where}: {c.problem}\n  {c.query}" for c in checks if c.problem]
     assert failed == []
     assert len(checks) == sum(len(queries(d)) for d in docs)
+    assert all(c.rows > 0 for c in checks)
 
 
 def test_co2_today_equals_what_metering_computed(simulated: tuple[InfluxTarget, Simulated]) -> None:
