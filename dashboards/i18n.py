@@ -115,7 +115,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     # Quality panels.
     "p.completeness": ("Completeness by device", "各设备数据完整率"),
     "p.completeness_trend": ("Completeness per 15 minutes", "15分钟数据完整率"),
-    "p.status_table": ("Device status", "设备状态"),
+    "p.status_table": ("Last status per device", "各设备最新状态"),
     "p.online": ("Online", "在线状态"),
     "p.seq_gaps": ("Sequence gaps and duplicates", "序号缺失与重复"),
     "p.dead_letters": ("Dead letters by reason", "死信（按原因）"),

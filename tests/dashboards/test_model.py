@@ -216,3 +216,9 @@ def test_implausible_values_for_the_unit_fail_the_check() -> None:
     )
     assert _check_frame(q, pd.DataFrame({"max": [1.0]})) == "no column 'mean' in ['max']"
     assert _check_frame(q, pd.DataFrame()) == "no rows"
+
+
+def test_titles_are_unique_within_each_dashboard(docs: list[dict]) -> None:
+    for doc in docs:
+        titles = [p["title"] for p in doc["panels"]]
+        assert len(titles) == len(set(titles)), (doc["uid"], titles)
