@@ -321,12 +321,6 @@ def _main(plant: Plant) -> list[str]:
     return [d.id for d in plant.devices if d.role == "main"]
 
 
-def _leaves(plant: Plant) -> list[str]:
-    """Devices with no sub-meters below them: ranking these never counts energy twice."""
-    parents = {d.parent for d in plant.devices if d.parent}
-    return [d.id for d in plant.devices if d.id not in parents]
-
-
 MAIN = f"\"role\" = '{sc.ROLE_MAIN}'"
 # Scope 1 rows carry no method; scope 2 rows come once per method. So "not market" is scope 1 +
 # location-based scope 2, and "not location" is scope 1 + market-based scope 2.
@@ -508,7 +502,7 @@ def overview(plant: Plant, lang: Lang) -> dm.Dashboard:
         [
             (
                 f'SELECT top("e", "device", 10) AS "tce" FROM (SELECT sum("tce_kg") / 1000 AS "e" FROM "{sc.ENERGY}" '
-                f'WHERE {SITE} AND "device" =~ {regex_of(_leaves(plant))} AND $timeFilter GROUP BY "device")',
+                f'WHERE {SITE} AND {breakdown_filter(plant)} AND $timeFilter GROUP BY "device")',
                 None,
             )
         ],
@@ -592,10 +586,16 @@ def equipment(plant: Plant, lang: Lang, kind: str, thresholds: Sequence[Threshol
 
     # Load factor of consumers only: generators and storage have no "load" to speak of.
     consumers = [d for d in devices if d.rated_kw and d.kind not in GENERATING_KINDS]
-    rated = [(d, "s_kva" if "s_kva" in reported[d.id] else "p_kw") for d in consumers]
-    rated = [(d, q) for d, q in rated if q in reported[d.id]]
+    # A transformer's load is apparent power (its rating is in kVA; the plant file's rated_kw is
+    # taken as that figure); a motor's, pump's or fan's is active power against its rated output.
+    rated = [(d, "s_kva" if d.kind == "transformer" and "s_kva" in reported[d.id] else "p_kw") for d in consumers]
+    # One query per (quantity, rating): a kind with 90 motors of 4 sizes runs 4 queries, not 90.
+    groups: dict[tuple[str, float], list[str]] = {}
+    for d, q in rated:
+        if q in reported[d.id] and d.rated_kw:
+            groups.setdefault((q, d.rated_kw), []).append(d.id)
     current_row = ""
-    if rated:
+    if groups:
         b.row("row.load")
         current_row = "row.load"
         load = _series(
@@ -604,11 +604,11 @@ def equipment(plant: Plant, lang: Lang, kind: str, thresholds: Sequence[Threshol
             RAW,
             [
                 (
-                    f'SELECT mean("{q}") / {d.rated_kw} * 100 FROM {frm} WHERE "device" = \'{d.id}\' AND {where} '
-                    "GROUP BY time($__interval) fill(null)",
-                    d.id,
+                    f'SELECT mean("{q}") / {kw} * 100 FROM {frm} WHERE "device" =~ {regex_of(ids)} AND {where} '
+                    'GROUP BY time($__interval), "device" fill(null)',
+                    "$tag_device",
                 )
-                for d, q in rated
+                for (q, kw), ids in sorted(groups.items())
             ],
             "percent",
             1,

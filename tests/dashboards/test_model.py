@@ -111,7 +111,8 @@ def test_site_totals_use_main_meters_only(docs: list[dict]) -> None:
     co2 = _panel(overview, "CO2 today (location-based)")["targets"][0]["query"]
     assert "\"role\" = 'main'" in co2 and "\"method\" != 'market'" in co2
     top = _panel(overview, "Top consumers today (tce)")["targets"][0]["query"]
-    assert "tr-01" not in top  # tr-01 has sub-meters: ranking it beside them would count twice
+    # tr-01 has sub-meters: ranking it beside them would count twice; its remainder row stays in.
+    assert '"device" !~ /^(tr\\-01)$/' in top
     carbon = next(d for d in docs if d["uid"] == "pc-plant-a-carbon")
     by_area = _panel(carbon, "CO2 by area")["targets"][0]["query"]
     assert '"device" !~ /^(tr\\-01)$/' in by_area and "\"role\" != 'virtual'" in by_area
@@ -134,6 +135,34 @@ def test_site_demand_rows_are_the_single_main_meter_or_site() -> None:
         }
     )
     assert site_demand_device(parse_plant(__import__("yaml").safe_dump(two))) == "_site"
+
+
+def test_load_factor_runs_one_query_per_rating() -> None:
+    from core.plant import parse_plant
+    from dashboards.validate import to_json
+
+    plant = load_plant(PLANT).model_dump(mode="json")
+    for i in range(6):  # six motors of two sizes
+        plant["devices"].append(
+            {
+                "id": f"m-{i}",
+                "name": f"M{i}",
+                "kind": "motor",
+                "carrier": "electricity",
+                "rated_kw": 75 if i % 2 else 160,
+                "source": {
+                    "protocol": "modbus-tcp",
+                    "host": "127.0.0.1",
+                    "port": 6000 + i,
+                    "profile": "eastron-sdm630",
+                },
+            }
+        )
+    boards = {d.uid: to_json(d) for d in build_dashboards(parse_plant(__import__("yaml").safe_dump(plant)))}
+    load = _panel(boards["pc-plant-a-eq-motor"], "Load factor")
+    queries = [t["query"] for t in load["targets"]]
+    assert len(queries) == 2
+    assert queries[0].startswith('SELECT mean("p_kw") / 75.0 * 100') and "m\\-1|m\\-3|m\\-5" in queries[0]
 
 
 def test_equipment_panels_follow_the_meter_profile() -> None:
