@@ -1,12 +1,15 @@
-# plantcarbon — the two commands are `make demo` (later) and `make test`.
-# `make test` does all set-up on a fresh machine: the Python venv, Mosquitto (apt), the
-# influxd 2.7 build (cached in ~/.cache/plantcarbon), then lint and the whole test suite.
+# plantcarbon — the two commands: `make demo` (the main job) and `make test`.
+# Both do all set-up on a fresh machine: the Python venv, Mosquitto (apt), the influxd 2.7
+# build (cached in ~/.cache/plantcarbon). `make demo` then runs the cement plant live through
+# the whole pipeline; `make test` runs lint and the whole test suite.
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup services lint test clean
+SCENARIO ?= cement
+
+.PHONY: setup services lint test demo clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,6 +28,9 @@ lint: $(VENV)/.installed
 
 test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(PY) -m core.cli simulate demo --scenario $(SCENARIO)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -39,7 +39,7 @@ def bench_plant(meters: int) -> Plant:
     return parse_plant("\n".join(lines))
 
 
-def readings(plant: Plant, start: pd.Timestamp, days: float, seed: int = 1) -> pd.DataFrame:
+def readings(plant: Plant, start: pd.Timestamp, days: float, seed: int = 1, shuffled: bool = False) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     n = int(days * 24 * 60)
     t = start + pd.to_timedelta(np.arange(n), unit="min")
@@ -49,16 +49,19 @@ def readings(plant: Plant, start: pd.Timestamp, days: float, seed: int = 1) -> p
         inc[0] = 0
         frames.append(pd.DataFrame({"time": t, "device": d.id, "quantity": "e_imp_kwh", "value": 1e5 + np.cumsum(inc)}))
     out = pd.concat(frames, ignore_index=True)
-    # As metering.io.read_raw hands them over: label columns categorical, grouped by series, in time order.
+    # As metering.io.read_raw hands them over (GROUP BY device): label columns categorical, one
+    # device after the other, each in time order. `--shuffled` times the engine's sort as well.
+    if shuffled:
+        out = out.sample(frac=1.0, random_state=seed, ignore_index=True)
     out["device"] = out["device"].astype("category")
     out["quantity"] = out["quantity"].astype("category")
     return out
 
 
-def engine(meters: int, days: float) -> None:
+def engine(meters: int, days: float, shuffled: bool = False) -> None:
     plant = bench_plant(meters)
     reg = load_registry()
-    r = readings(plant, pd.Timestamp("2023-03-01T00:00Z"), days)
+    r = readings(plant, pd.Timestamp("2023-03-01T00:00Z"), days, shuffled=shuffled)
     compute(compute_intervals(r.head(10_000), plant), plant, reg)  # warm caches (registry, profiles)
     best: dict[str, float] = {}
     for _ in range(3):
@@ -70,7 +73,8 @@ def engine(meters: int, days: float) -> None:
         for k, v in (("iv_wall", w1 - w0), ("iv_cpu", c1 - c0), ("all_wall", w2 - w0), ("all_cpu", c2 - c0)):
             best[k] = min(best.get(k, float("inf")), v)
     n = len(r)
-    print(f"engine: {meters} meters × {days:g} days of 1-minute counters = {n:,} readings (best of 3)")
+    order = "shuffled rows" if shuffled else "grouped by device"
+    print(f"engine: {meters} meters × {days:g} days of 1-minute counters = {n:,} readings, {order} (best of 3)")
     for label, k in (("intervals only", "iv"), ("intervals + energy/tce/CO2", "all")):
         cpu, wall = best[f"{k}_cpu"], best[f"{k}_wall"]
         print(
@@ -95,7 +99,7 @@ def recompute_bench(meters: int, days: float) -> None:
             ms = (r["time"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
             lines = (
                 "electricity,device="
-                + r["device"]
+                + r["device"].astype(str)
                 + ",site=bench e_imp_kwh="
                 + r["value"].map(repr)
                 + " "
@@ -107,7 +111,8 @@ def recompute_bench(meters: int, days: float) -> None:
             t_load = time.perf_counter() - t0
             ctx = Context(plant, load_registry(), [])
             t0 = time.perf_counter()
-            points, _ = recompute(ctx, target, start, start + pd.Timedelta(days=days))
+            phases: dict[str, float] = {}
+            points, _ = recompute(ctx, target, start, start + pd.Timedelta(days=days), timings=phases)
             t_re = time.perf_counter() - t0
         finally:
             server.stop()
@@ -116,6 +121,7 @@ def recompute_bench(meters: int, days: float) -> None:
     print(f"recompute: {meters} meters × {days:g} days of 1-minute data = {n:,} readings from InfluxDB")
     print(f"  loading raw (not part of the figure): {t_load:.1f} s")
     print(f"  recompute raw → metering: {t_re:.1f} s, {points:,} points written, {rate / 1e3:.0f} k readings/s")
+    print("  phases (wall s): " + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()))
     print(
         f"  extrapolated to 1 year × 250 meters ({YEAR_READINGS_250 / 1e6:.0f} M readings): "
         f"{YEAR_READINGS_250 / rate / 60:.1f} min (goal: under 3 min)"
@@ -127,9 +133,10 @@ def main() -> None:
     ap.add_argument("what", choices=["engine", "recompute"])
     ap.add_argument("--meters", type=int, default=250)
     ap.add_argument("--days", type=float, default=None)
+    ap.add_argument("--shuffled", action="store_true", help="engine: rows in random order (times the sort too)")
     a = ap.parse_args()
     if a.what == "engine":
-        engine(a.meters, a.days or 30)
+        engine(a.meters, a.days or 30, a.shuffled)
     else:
         recompute_bench(a.meters, a.days or 2)
 

@@ -345,9 +345,8 @@ def breakdown_filter(plant: Plant) -> str:
 
 
 def site_demand_device(plant: Plant) -> str:
-    """The demand rows' device tag for the site: the one main electricity meter, or `_site`."""
-    mains = _main_electric(plant)
-    return mains[0] if len(mains) == 1 else sc.SITE_TOTAL_DEVICE
+    """The demand rows' device tag for the site (the live demand service writes `_site`)."""
+    return sc.SITE_TOTAL_DEVICE
 
 
 def _demand_thresholds(plant: Plant) -> db.ThresholdsConfig | None:

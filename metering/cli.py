@@ -27,7 +27,7 @@ PlantOpt = typer.Option(..., "--plant", "-p", help="The plant file (YAML).")
 def _load(plant_path: Path) -> tuple[Plant, Context]:
     try:
         plant = load_plant(plant_path)
-        return plant, Context.load(plant, plant_path.parent)
+        return plant, Context.load(plant, plant_path.parent, load_settings().data_dir)
     except PlantFileError as exc:
         for line in exc.errors:
             typer.echo(line, err=True)
@@ -96,6 +96,9 @@ def compute_cmd(
     start: str = typer.Option(..., "--from", help="Start (ISO 8601; local site time without offset)."),
     end: str = typer.Option(..., "--to", help="End, exclusive."),
     out: Path = typer.Option(..., help="results.csv or results.json"),
+    intensity: str | None = typer.Option(
+        None, help="Also print intensity per tonne of product per 'day' or 'month', rated against benchmarks."
+    ),
 ) -> None:
     """Offline: compute energy, tce and CO2 from a CSV export, no InfluxDB needed."""
     p, ctx = _load(plant)
@@ -119,6 +122,15 @@ def compute_cmd(
     for line in res.problems:
         typer.echo(f"warning: {line}", err=True)
     print(f"{out}: {len(res.energy)} energy rows, {len(res.emissions)} emissions rows")
+    if intensity is not None:
+        from metering.intensity import intensity as intensity_table
+        from metering.intensity import rate, shipped_benchmarks
+
+        if intensity not in ("day", "month"):
+            typer.echo(f"--intensity: must be day or month, got {intensity!r}", err=True)
+            raise typer.Exit(2)
+        table = rate(intensity_table(res, p, "day" if intensity == "day" else "month"), shipped_benchmarks())
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
 @app.command()

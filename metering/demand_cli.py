@@ -57,6 +57,38 @@ def show(
 
 
 @app.command()
+def watch(
+    plant: Path = typer.Argument(..., help="The plant file."),
+    seconds: float = typer.Option(0, help="Stop after this many seconds (0: until interrupted)."),
+) -> None:
+    """Every minute: forecast the running 15-minute block, pre-alarm and load to shed; write `demand`."""
+    import time
+
+    from metering.demand.live import live_step
+
+    try:
+        p = load_plant(plant)
+    except PlantFileError as exc:
+        typer.echo("\n".join(exc.errors), err=True)
+        raise typer.Exit(1) from None
+    target = InfluxTarget.from_settings(load_settings())
+    t_end = time.monotonic() + seconds if seconds else float("inf")
+    alarmed: set[str] = set()
+    try:
+        while time.monotonic() < t_end:
+            for d in live_step(target, p, pd.Timestamp.now(tz="UTC")):
+                if d.prealarm and d.device not in alarmed:
+                    print(
+                        f"{d.now:%H:%M} PRE-ALARM {d.device}: forecast {d.forecast_kw:.0f} kW, "
+                        f"limit {d.limit_kw:.0f} kW, shed {d.shed_kw:.0f} kW"
+                    )
+                (alarmed.add if d.prealarm else alarmed.discard)(d.device)
+            time.sleep(max(0.0, 60 - time.time() % 60 + 1))  # just after the next minute
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
 def charge(
     max_kw: float = typer.Option(..., help="The month's maximum demand (kW)."),
     price: float = typer.Option(..., help="Demand price, currency per kW-month."),

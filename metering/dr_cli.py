@@ -139,3 +139,33 @@ def verify(
     paths = write_report(v.report, v.tracking, out)
     print(json.dumps(v.report.as_dict(), indent=2, ensure_ascii=False))
     print("wrote " + ", ".join(str(x) for x in paths.values()))
+
+
+@app.command()
+def openadr(
+    vtn_url: str = typer.Option(..., help="The VTN, e.g. https://vtn.example/OpenADR2/Simple/2.0b."),
+    ven_name: str = typer.Option(..., help="This VEN's name as registered with the VTN."),
+    site: str = typer.Option(...),
+    meter: list[str] = typer.Option(..., help="Participating meter id (repeat)."),
+    seconds: float = typer.Option(0, help="Stop after this many seconds (0: until interrupted)."),
+    db: Path | None = DbOption,
+) -> None:
+    """Take DR events from an OpenADR 2.0b VTN (openleadr VEN) into the event store."""
+    import asyncio
+
+    from metering.dr.openadr import OadrVen
+
+    async def run() -> OadrVen:
+        ven = OadrVen(_store(db), vtn_url, ven_name=ven_name, site=site, meters=meter)
+        await ven.start()
+        try:
+            await asyncio.sleep(seconds if seconds else float("inf"))
+        finally:
+            await ven.stop()
+        return ven
+
+    try:
+        ven = asyncio.run(run())
+    except KeyboardInterrupt:
+        return
+    print(f"accepted {len(ven.accepted)}, refused {dict(ven.rejected)}")

@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.plant import Plant, SteamConditions
+from core.plant import Device, Plant, SteamConditions
 from metering.factors import Factor, FactorNotFound, Registry, gwp
 
 # The quantity that stands for a carrier's energy, in order of preference.
@@ -106,6 +106,14 @@ def steam_gj_per_t(cond: SteamConditions) -> float:
 # --- energy rows ------------------------------------------------------------------------
 
 
+def energy_quantity(dev: Device, have: set[str]) -> str | None:
+    """Which of the device's interval quantities stands for its energy (None: none of them)."""
+    prefs = ENERGY_QUANTITIES.get(dev.carrier, ())
+    if dev.kind == "pv":
+        prefs = ("e_exp_kwh", "e_imp_kwh")  # a generator's energy is what it exports
+    return next((q for q in prefs if q in have), None)
+
+
 def _as_cat(col: pd.Series) -> pd.Series:
     return col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype("category")
 
@@ -167,7 +175,7 @@ def energy_rows(intervals: pd.DataFrame, plant: Plant) -> pd.DataFrame:
         dev = devices.get(str(name))
         if dev is None:
             continue
-        qname = next((q for q in ENERGY_QUANTITIES.get(dev.carrier, ()) if q in have.get(i, set())), None)
+        qname = energy_quantity(dev, have.get(i, set()))
         if qname is None:
             continue
         if dev.carrier == "steam" and qname == "mass_t":

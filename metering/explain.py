@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from metering.energy import ENERGY_QUANTITIES
+from metering.energy import energy_quantity
 from metering.intervals import INTERVAL_S, clean_counter, compute_intervals, epoch_seconds, series_meta
 from metering.service import Context, compute_period
 
@@ -25,7 +25,7 @@ def explain(ctx: Context, readings: pd.DataFrame, device: str, interval: pd.Time
     mine = readings[readings["device"] == device]
     iv = compute_intervals(readings, plant, start=start, end=end, options=ctx.options)
     mine_iv = iv[iv["device"] == device]
-    qname = next((q for q in ENERGY_QUANTITIES.get(dev.carrier, ()) if q in set(mine_iv["quantity"])), None)
+    qname = energy_quantity(dev, {str(q) for q in mine_iv["quantity"]})
     if qname is None:
         out.append("no counter or integrable gauge readings for this device around the interval")
         return out

@@ -373,6 +373,21 @@ def load_registry(extra_files: Iterable[str | Path] = (), base: Path | None = No
     return Registry(factors)
 
 
+def user_factor_dir(data_dir: Path) -> Path:
+    """Where energy managers' factor files go (saved through the API): `<data dir>/factors`."""
+    return data_dir / "factors"
+
+
+def plant_registry(plant_factor_files: Iterable[str | Path], plant_dir: Path | None, data_dir: Path | None) -> Registry:
+    """The registry a plant meters with: shipped factors, the plant file's factor files, then
+    the user files saved through the API (in name order). The API and the metering service
+    both load it here, so a factor an energy manager adds is the one the next recompute uses."""
+    files: list[str | Path] = list(plant_factor_files)
+    if data_dir is not None:
+        files += sorted(user_factor_dir(data_dir).glob("*.yaml"))
+    return load_registry(files, base=plant_dir)
+
+
 # --- GWP-100 ----------------------------------------------------------------------------
 
 

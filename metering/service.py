@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,9 +19,10 @@ import pandas as pd
 from core.influx import InfluxTarget
 from core.plant import Plant
 from metering.energy import GreenContract, Result, compute, load_green_power
-from metering.factors import Registry, load_registry
+from metering.factors import Registry, plant_registry
 from metering.intervals import INTERVAL_S, EngineOptions, compute_intervals
 from metering.io import interval_counts, read_raw, write_results
+from metering.tariffs import TariffError, TariffFile, fill_tou_cost, load_tariff
 
 log = logging.getLogger("plantcarbon.metering")
 
@@ -37,15 +39,25 @@ class Context:
     registry: Registry
     green: list[GreenContract]
     options: EngineOptions = field(default_factory=EngineOptions)
+    tariff: TariffFile | None = None  # fills `tou` and `cost` on electricity energy rows
+    problems: list[str] = field(default_factory=list)  # set-up problems that do not stop metering
 
     @classmethod
-    def load(cls, plant: Plant, plant_dir: Path | None = None) -> Context:
-        reg = load_registry(plant.metering.factor_files, base=plant_dir)
+    def load(cls, plant: Plant, plant_dir: Path | None = None, data_dir: Path | None = None) -> Context:
+        """`data_dir`: where the API keeps user factor files (`factors/`) and tariff files (`tariffs/`)."""
+        reg = plant_registry(plant.metering.factor_files, plant_dir, data_dir)
         green: list[GreenContract] = []
         if plant.metering.green_power_file:
             p = Path(plant.metering.green_power_file)
             green = load_green_power(plant_dir / p if plant_dir is not None and not p.is_absolute() else p)
-        return cls(plant, reg, green)
+        tariff, problems = None, []
+        if plant.contract.tariff:
+            try:
+                extra = (data_dir / "tariffs",) if data_dir is not None else ()
+                tariff = load_tariff(plant.contract.tariff, extra)
+            except TariffError as exc:  # metering goes on; cost stays empty and the reason is reported
+                problems.append(f"tariff: {exc}")
+        return cls(plant, reg, green, tariff=tariff, problems=problems)
 
 
 def floor_interval(ts: pd.Timestamp) -> pd.Timestamp:
@@ -55,7 +67,15 @@ def floor_interval(ts: pd.Timestamp) -> pd.Timestamp:
 def compute_period(ctx: Context, readings: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> Result:
     """Readings (which should extend PAD beyond the period) → energy and emissions for [start, end)."""
     iv = compute_intervals(readings, ctx.plant, start=start, end=end, options=ctx.options)
-    return compute(iv, ctx.plant, ctx.registry, ctx.green)
+    res = compute(iv, ctx.plant, ctx.registry, ctx.green)
+    if ctx.tariff is not None and not res.energy.empty:
+        energy = res.energy.assign(tou=res.energy["tou"].astype(object))
+        try:
+            res.energy = fill_tou_cost(energy, ctx.tariff, ctx.plant.site.timezone)
+        except TariffError as exc:  # e.g. no tariff version in effect: energy is written without cost
+            res.problems.append(f"tariff: {exc}")
+    res.problems.extend(ctx.problems)
+    return res
 
 
 def recompute(
@@ -66,25 +86,58 @@ def recompute(
     *,
     chunk: pd.Timedelta = pd.Timedelta(days=1),
     progress: Callable[[int], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> tuple[int, list[str]]:
     """Recompute [start, end) from the raw bucket into the metering bucket, chunk by chunk.
 
     Idempotent: the same readings and factors give the same points, and a point is identified
-    by measurement, tags and time, so writing it again overwrites it. Returns (points, problems).
+    by measurement, tags and time, so writing it again overwrites it. Returns (points, problems);
+    `timings`, when given, accumulates wall seconds per phase (read, compute, write).
     """
+    clock = timings if timings is not None else {}
     start, end = floor_interval(start), floor_interval(end)
-    points = 0
-    problems: dict[str, None] = {}
+    chunks: list[tuple[pd.Timestamp, pd.Timestamp]] = []
     t = start
     while t < end:
-        u = min(t + chunk, end)
-        readings = read_raw(target, ctx.plant, t - PAD, u + PAD)
-        res = compute_period(ctx, readings, t, u)
-        points += write_results(target, res.energy, res.emissions)
-        problems.update(dict.fromkeys(res.problems))
-        if progress is not None:
-            progress(int((u - t) / STEP))
-        t = u
+        chunks.append((t, min(t + chunk, end)))
+        t = chunks[-1][1]
+    points = 0
+    problems: dict[str, None] = {}
+
+    def read(span: tuple[pd.Timestamp, pd.Timestamp]) -> tuple[pd.DataFrame, float]:
+        t0 = time.perf_counter()
+        return read_raw(target, ctx.plant, span[0] - PAD, span[1] + PAD), time.perf_counter() - t0
+
+    def write(res: Result) -> tuple[int, float]:
+        t0 = time.perf_counter()
+        return write_results(target, res.energy, res.emissions), time.perf_counter() - t0
+
+    # A three-stage pipeline: the next chunk is read and the previous one written while this
+    # one is computed. InfluxDB does the reading and writing, so they overlap with our CPU work.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending_read: Future[tuple[pd.DataFrame, float]] | None = pool.submit(read, chunks[0]) if chunks else None
+        pending_write: Future[tuple[int, float]] | None = None
+        for i, (lo, hi) in enumerate(chunks):
+            assert pending_read is not None
+            readings, dt_read = pending_read.result()
+            pending_read = pool.submit(read, chunks[i + 1]) if i + 1 < len(chunks) else None
+            t0 = time.perf_counter()
+            res = compute_period(ctx, readings, lo, hi)
+            dt_compute = time.perf_counter() - t0
+            if pending_write is not None:
+                n, dt_write = pending_write.result()
+                points += n
+                clock["write"] = clock.get("write", 0.0) + dt_write
+            pending_write = pool.submit(write, res)
+            clock["read"] = clock.get("read", 0.0) + dt_read
+            clock["compute"] = clock.get("compute", 0.0) + dt_compute
+            problems.update(dict.fromkeys(res.problems))
+            if progress is not None:
+                progress(int((hi - lo) / STEP))
+        if pending_write is not None:
+            n, dt_write = pending_write.result()
+            points += n
+            clock["write"] = clock.get("write", 0.0) + dt_write
     return points, list(problems)
 
 

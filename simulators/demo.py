@@ -12,11 +12,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -30,9 +28,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from core.harness.influxdb import InfluxDB, start_influxdb
+from core.harness.influxdb import start_influxdb
 from core.harness.mosquitto import Mosquitto, start_mosquitto
-from core.harness.process import free_port, port_open, stop_process, wait_until
+from core.harness.process import free_port, port_open, wait_until
+from core.harness.stack import Stack
 from core.influx import InfluxQLError, InfluxTarget, influxql, quote_literal
 from core.plant import Plant, load_plant
 from core.settings import Settings
@@ -42,68 +41,20 @@ DEMO_ADMIN_KEY = "pc-demo-admin-key-for-this-machine-only"
 
 
 @dataclass
-class Child:
-    name: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-
-@dataclass
 class Demo:
-    workdir: Path
-    broker: Mosquitto
-    influx: InfluxDB
+    stack: Stack
     api_port: int
     edge_metrics: int
     ingest_metrics: int
-    children: list[Child] = field(default_factory=list)
 
     @property
     def target(self) -> InfluxTarget:
-        return self.influx.target()
-
-    def env(self, plant: Path | None = None) -> dict[str, str]:
-        env = {
-            **os.environ,
-            "PLANTCARBON_MQTT_URL": self.broker.url,
-            "PLANTCARBON_INFLUX_URL": self.influx.url,
-            "PLANTCARBON_INFLUX_ORG": self.influx.org,
-            "PLANTCARBON_INFLUX_TOKEN": self.influx.token,
-            "PLANTCARBON_DATA_DIR": str(self.workdir / "data"),
-            "PLANTCARBON_BOOTSTRAP_ADMIN_KEY": DEMO_ADMIN_KEY,
-        }
-        if plant is not None:
-            env["PLANTCARBON_PLANT_FILE"] = str(plant)
-        return env
-
-    def spawn(self, name: str, args: list[str], plant: Path | None = None) -> Child:
-        log = self.workdir / "logs" / f"{name}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "core.cli", *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=self.env(plant),
-                cwd=self.workdir,
-                start_new_session=True,  # Ctrl-C reaches the demo only; it stops children in order
-            )
-        child = Child(name, proc, log)
-        self.children.append(child)
-        return child
-
-    def check_children(self) -> None:
-        for c in self.children:
-            code = c.proc.poll()
-            if code is not None:
-                tail = "\n".join(c.log.read_text("utf-8", errors="replace").splitlines()[-20:])
-                raise RuntimeError(f"{c.name} exited with {code}; last lines of {c.log}:\n{tail}")
+        return self.stack.target
 
     def stop(self) -> None:
-        for c in reversed(self.children):
-            stop_process(c.proc, timeout_s=20)
-        self.influx.stop()
-        self.broker.stop()
+        self.stack.stop_all()
+        self.stack.influx.stop()
+        self.stack.broker.stop()
 
 
 def _port(preferred: int) -> int:
@@ -264,54 +215,29 @@ def demo(
     t0 = time.monotonic()
     broker = start_mosquitto(wd / "mosquitto", port=_port(1883))
     influx = start_influxdb(wd / "influxd", port=_port(8086))
-    d = Demo(wd, broker, influx, api_port=_port(8000), edge_metrics=free_port(), ingest_metrics=free_port())
+    stack = Stack(wd, broker, influx, influx.target(), extra_env={"PLANTCARBON_BOOTSTRAP_ADMIN_KEY": DEMO_ADMIN_KEY})
+    d = Demo(stack, api_port=_port(8000), edge_metrics=free_port(), ingest_metrics=free_port())
     status: StatusWatch | None = None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         plant_file = wd / "plant.yaml"
         plant_file.unlink(missing_ok=True)
-        sim = d.spawn(
+        sim = stack.spawn(
             "simulators",
             ["simulate", "run", "--scenario", scenario, "--plant-out", str(plant_file), "--mqtt-url", broker.url],
         )
         wait_until(lambda: plant_file.exists() and plant_file.stat().st_size > 0, 120, "simulators", sim.proc, sim.log)
         time.sleep(0.5)  # the file is written whole before the servers report ready
         plant = load_plant(plant_file)
-        d.spawn(
-            "edge",
-            [
-                "edge",
-                "run",
-                "--plant",
-                str(plant_file),
-                "--metrics-port",
-                str(d.edge_metrics),
-                "--outbox",
-                str(wd / "edge-outbox.sqlite"),
-            ],
-        )
-        d.spawn("ingest", ["ingest", "run", "--plant", str(plant_file), "--metrics-port", str(d.ingest_metrics)])
-        d.spawn("metering", ["metering", "run", "--plant", str(plant_file), "--poll-s", "15"])
-        d.spawn("api", ["metering", "serve", "--port", str(d.api_port)], plant=plant_file)
-        dash = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "core.cli",
-                "dashboards",
-                "build",
-                "--plant",
-                str(plant_file),
-                "--out",
-                str(wd / "grafana"),
-                "--influx-url",
-                influx.url,
-            ],
-            env=d.env(),
-            capture_output=True,
-            text=True,
-        )
+        plant_opt = ["--plant", str(plant_file)]
+        stack.spawn("ingest", ["ingest", "run", *plant_opt, "--metrics-port", str(d.ingest_metrics)])
+        stack.wait_log("ingest", "subscribed")  # its persistent session exists before the first batch
+        outbox = str(wd / "edge-outbox.sqlite")
+        stack.spawn("edge", ["edge", "run", *plant_opt, "--metrics-port", str(d.edge_metrics), "--outbox", outbox])
+        stack.spawn("metering", ["metering", "run", *plant_opt, "--poll-s", "15"])
+        stack.spawn("api", ["metering", "serve", "--port", str(d.api_port)], PLANTCARBON_PLANT_FILE=str(plant_file))
+        dash = stack.run(["dashboards", "build", *plant_opt, "--out", str(wd / "grafana"), "--influx-url", influx.url])
         if dash.returncode != 0:
             raise RuntimeError(f"dashboards build failed:\n{dash.stdout}{dash.stderr}")
         wait_until(lambda: port_open("127.0.0.1", d.api_port), 60, "metering API")
@@ -331,13 +257,13 @@ def demo(
         title = f"{plant.site.name} — live"
         if plain:
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-                d.check_children()
+                stack.check()
                 console.print(" | ".join(f"{k}: {v}" for k, v in view.snapshot().items()), highlight=False)
                 stop.wait(5)
         else:
             with Live(_render(view.snapshot(), title), console=console, refresh_per_second=1) as live:
                 while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-                    d.check_children()
+                    stack.check()
                     stop.wait(2)
                     live.update(_render(view.snapshot(), title))
         final = view.snapshot()

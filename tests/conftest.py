@@ -14,6 +14,7 @@ import pytest
 from core.harness.influxdb import InfluxDB, start_influxdb
 from core.harness.modbus import Image, ModbusServer, start_modbus_server
 from core.harness.mosquitto import Mosquitto, start_mosquitto
+from core.harness.postgres import Postgres, start_postgres
 from core.influx import InfluxTarget
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -68,3 +69,11 @@ def secure_mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosqu
     )
     yield broker
     broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A throwaway PostgreSQL cluster on a free loopback port (for state stores given by URL)."""
+    server = start_postgres()
+    yield server
+    server.stop()

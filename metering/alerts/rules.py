@@ -16,7 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 QUANTITY_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 
-Metric = Literal["quantity", "site_power", "data_age_s"]
+# quantity: a raw reading of one device; site_power: Σ p_kw of the main electricity meters (kW);
+# site_co2_kg_h: site power × the grid factor (kg CO2/h); demand_forecast_pct: the demand
+# engine's forecast as % of the contracted limit; data_age_s: seconds since a device last
+# reported (device offline, data gap).
+# intensity_kwh_per_t: kWh of the main electricity meters per tonne of product (`device`'s
+# output_t counter) over the last `window_s`.
+Metric = Literal["quantity", "site_power", "site_co2_kg_h", "demand_forecast_pct", "intensity_kwh_per_t", "data_age_s"]
 Condition = Literal["above", "below", "outside", "rate_of_change"]
 Severity = Literal["info", "warning", "critical"]
 
@@ -71,13 +77,14 @@ class RuleSpec(BaseModel):
     high: float | None = Field(default=None, allow_inf_nan=False)
     clear: float | None = Field(default=None, allow_inf_nan=False)
     for_s: float = Field(default=0, ge=0, le=86_400)
+    window_s: float = Field(default=3600, ge=60, le=86_400, description="Window of intensity metrics.")
     severity: Severity = "warning"
     schedule: Schedule | None = None
     enabled: bool = True
 
     @model_validator(mode="after")
     def _check(self) -> RuleSpec:
-        if self.metric in ("quantity", "data_age_s") and not self.device:
+        if self.metric in ("quantity", "data_age_s", "intensity_kwh_per_t") and not self.device:
             raise ValueError(f"metric {self.metric!r} needs a device")
         if self.metric == "quantity" and not self.quantity:
             raise ValueError("metric 'quantity' needs a quantity, e.g. 'p_kw'")
@@ -110,9 +117,13 @@ class RuleSpec(BaseModel):
         return self.threshold
 
     def describe(self) -> str:
-        what = {"quantity": f"{self.device}.{self.quantity}", "site_power": "site power (kW)"}.get(
-            self.metric, f"{self.device} data age (s)"
-        )
+        what = {
+            "quantity": f"{self.device}.{self.quantity}",
+            "site_power": "site power (kW)",
+            "site_co2_kg_h": "site CO2 rate (kg/h)",
+            "demand_forecast_pct": "demand forecast (% of limit)",
+            "intensity_kwh_per_t": f"kWh per t of {self.device}",
+        }.get(self.metric, f"{self.device} data age (s)")
         if self.condition == "outside":
             return f"{what} outside {self.low}..{self.high}"
         if self.condition == "rate_of_change":

@@ -10,11 +10,12 @@ once per reason; stored rules that no longer validate are skipped and logged onc
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 import urllib.parse
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -22,15 +23,18 @@ from zoneinfo import ZoneInfo
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from core.influx import InfluxTarget, write_lines
+from core.influx import InfluxQLError, InfluxTarget, influxql, quote_literal, write_lines
 from core.plant import Plant
 from core.wire import Sample, WireError, alert_topic, data_subscription, decode_batch, parse_topic
 from metering.alerts.engine import RuleState, evaluate
 from metering.alerts.notify import AlertEvent, Dispatcher, Sink, alert_line
 from metering.alerts.rules import RuleSpec
+from metering.factors import FactorFileError, FactorNotFound, load_registry
 from metering.state.store import Store
 
 log = logging.getLogger(__name__)
+
+MAX_WINDOW_MS = 24 * 3600 * 1000  # counters kept for intensity windows (rules allow up to 24 h)
 
 
 @dataclass
@@ -58,6 +62,7 @@ class AlertService:
         influx: InfluxTarget | None = None,
         mqtt_username: str | None = None,
         mqtt_password: str | None = None,
+        tls_files: tuple[str | None, str | None, str | None] = (None, None, None),
         tick_s: float = 1.0,
     ):
         self.store = store
@@ -72,6 +77,8 @@ class AlertService:
         self._lock = threading.RLock()
         self._last_seen: dict[tuple[str, str], float] = {}
         self._power: dict[tuple[str, str], float] = {}
+        # Cumulative counters for intensity: (site, device, quantity) → [(ts_ms, value)] over the window.
+        self._counters: dict[tuple[str, str, str], deque[tuple[int, float]]] = {}
         self._started = time.time()
         self._stop = threading.Event()
         self._bad_rules: set[tuple[str, int]] = set()
@@ -79,7 +86,8 @@ class AlertService:
         self._host, self._port = host, port
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pc-alerts-{id(self):x}")
         if tls:
-            self.client.tls_set()
+            ca, cert, key = tls_files  # CA, client certificate and key (None: system CAs, no client cert)
+            self.client.tls_set(ca_certs=ca, certfile=cert, keyfile=key)
         if mqtt_username:
             self.client.username_pw_set(mqtt_username, mqtt_password)
         self.client.on_connect = self._on_connect
@@ -89,6 +97,7 @@ class AlertService:
             sinks.append(("influx", self._write_influx))
         self.dispatcher = Dispatcher(sinks + list(extra_sinks or []))
         self._tick_thread = threading.Thread(target=self._tick_loop, name="alert-tick", daemon=True)
+        self.grid_kg_per_kwh = grid_factor(plant)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -177,6 +186,9 @@ class AlertService:
                 self.readings += 1
                 if "p_kw" in sample.values and self._counts_to_site(device):
                     self._power[(site, device)] = sample.values["p_kw"]
+                for q in ("e_imp_kwh", "output_t"):
+                    if q in sample.values and (q == "output_t" or self._counts_to_site(device)):
+                        self._remember(site, device, q, sample.ts, sample.values[q])
                 for rule in self._rules.values():
                     spec = rule.spec
                     if spec.site != site:
@@ -184,9 +196,55 @@ class AlertService:
                     if spec.metric == "quantity" and spec.device == device and spec.quantity in sample.values:
                         assert spec.quantity is not None
                         self._step(rule, sample.values[spec.quantity], sample.ts)
-                    elif spec.metric == "site_power" and "p_kw" in sample.values and self._counts_to_site(device):
+                    elif (
+                        spec.metric in ("site_power", "site_co2_kg_h")
+                        and "p_kw" in sample.values
+                        and self._counts_to_site(device)
+                    ):
                         total = sum(v for (s, _d), v in self._power.items() if s == site)
-                        self._step(rule, total, sample.ts)
+                        if spec.metric == "site_power":
+                            self._step(rule, total, sample.ts)
+                        elif self.grid_kg_per_kwh is not None:
+                            # kW × kg/kWh = kg/h.
+                            self._step(rule, total * self.grid_kg_per_kwh, sample.ts)
+                    elif spec.metric == "intensity_kwh_per_t" and spec.device == device and "output_t" in sample.values:
+                        value = self._intensity(site, device, spec.window_s)
+                        if value is not None:
+                            self._step(rule, value, sample.ts)
+
+    def _remember(self, site: str, device: str, quantity: str, ts_ms: int, value: float) -> None:
+        hist = self._counters.setdefault((site, device, quantity), deque())
+        hist.append((ts_ms, value))
+        while hist and hist[0][0] < ts_ms - MAX_WINDOW_MS:
+            hist.popleft()
+
+    def _intensity(self, site: str, product_device: str, window_s: float) -> float | None:
+        """kWh of the site's main electricity meters per tonne of product over the last `window_s`.
+
+        Counter deltas within the window; a counter that went backwards (reset, replaced meter)
+        or no product made gives no value rather than a wrong one.
+        """
+        out = self._delta(self._counters.get((site, product_device, "output_t")), window_s)
+        if out is None or out <= 0:
+            return None
+        energy = 0.0
+        for (s, _d, q), hist in self._counters.items():
+            if s == site and q == "e_imp_kwh":
+                d = self._delta(hist, window_s)
+                if d is None or d < 0:
+                    return None
+                energy += d
+        return energy / out
+
+    @staticmethod
+    def _delta(hist: deque[tuple[int, float]] | None, window_s: float) -> float | None:
+        if not hist:
+            return None
+        end_ts, end_v = hist[-1]
+        start = next(((t, v) for t, v in hist if t >= end_ts - window_s * 1000), None)
+        if start is None or start[0] == end_ts:
+            return None
+        return end_v - start[1]
 
     def _counts_to_site(self, device: str) -> bool:
         if self.plant is None:
@@ -197,15 +255,42 @@ class AlertService:
             return False
         return d.role == "main" and d.carrier == "electricity"
 
-    def tick(self, now_s: float | None = None) -> None:
-        """Evaluate data-age rules (device offline, data gap)."""
+    def tick(self, now_s: float | None = None, demand: dict[str, float] | None = None) -> None:
+        """Evaluate data-age rules (device offline, data gap) and demand forecast against the limit.
+
+        `demand`: site → forecast % of limit; read from the `demand` measurement when not given.
+        """
         t = time.time() if now_s is None else now_s
         with self._lock:
+            sites = {r.spec.site for r in self._rules.values() if r.spec.metric == "demand_forecast_pct"}
+        if demand is None:
+            demand = {s: v for s in sites if (v := self._demand_pct(s)) is not None}
+        with self._lock:
+            for rule in self._rules.values():
+                if rule.spec.metric == "demand_forecast_pct" and rule.spec.site in demand:
+                    self._step(rule, demand[rule.spec.site], int(t * 1000))
             for rule in self._rules.values():
                 spec = rule.spec
                 if spec.metric == "data_age_s" and spec.device is not None:
                     seen = self._last_seen.get((spec.site, spec.device), self._started)
                     self._step(rule, t - seen, int(t * 1000))
+
+    def _demand_pct(self, site: str) -> float | None:
+        """The demand engine's latest forecast as % of the limit (written every minute or so)."""
+        if self.influx is None:
+            return None
+        q = (
+            'SELECT last("forecast_kw") AS "f", last("limit_kw") AS "l" FROM "demand" '
+            f'WHERE "site" = {quote_literal(site)} AND time > now() - 30m'
+        )
+        try:
+            df = influxql(self.influx, q, self.influx.metering_bucket, timeout_s=5)
+        except InfluxQLError as exc:
+            self._count_bad("influx_down", str(exc))
+            return None
+        if df.empty or not df["l"].iloc[0]:
+            return None
+        return float(100 * df["f"].iloc[0] / df["l"].iloc[0])
 
     def _tick_loop(self) -> None:
         n = 0
@@ -262,8 +347,6 @@ class AlertService:
         self.dispatcher.submit(ev)
 
     def _publish(self, ev: AlertEvent) -> None:
-        import json
-
         info = self.client.publish(
             alert_topic(ev.site, ev.rule, self.prefix), json.dumps(ev.payload()), qos=1, retain=True
         )
@@ -277,3 +360,16 @@ class AlertService:
 
 def store_open(store: Store, rule_id: str) -> bool:
     return store.open_alert(rule_id) is not None
+
+
+def grid_factor(plant: Plant | None) -> float | None:
+    """kg CO2 per kWh of the site's grid region today (location-based), for the CO2-rate metric."""
+    if plant is None:
+        return None
+    try:
+        reg = load_registry(plant.metering.factor_files)
+        f = reg.lookup("grid-average", when=datetime.now(UTC), region=plant.site.grid_region, gas="CO2")
+        return f.kg_per("kWh")
+    except (FactorNotFound, FactorFileError, ValueError) as exc:
+        log.warning("no grid factor for %s: CO2-rate rules will not fire (%s)", plant.site.grid_region, exc)
+        return None

@@ -17,9 +17,10 @@ from core.plant import Plant, load_plant
 from metering.alerts.notify import webhook_name, webhook_sink
 from metering.alerts.service import AlertService
 from metering.api.deps import Services
-from metering.api.routers import alerts, audit, demand, dr, energy, keys, live, reports, thresholds
+from metering.api.routers import alerts, audit, demand, dr, energy, factors, keys, live, reports, thresholds
 from metering.api.routers import plant as plant_routes
 from metering.api.settings import ApiSettings
+from metering.dr.store import EventStore
 from metering.state.store import Store
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ def create_app(
     plant: Plant | None = None,
     influx: InfluxTarget | None = None,
     alerts_service: AlertService | None = None,
+    dr_store: EventStore | None = None,
     start_alerts: bool | None = None,
 ) -> FastAPI:
     """Build the app. Arguments override what the settings would build (tests pass real services)."""
@@ -54,8 +56,17 @@ def create_app(
             influx=influx,
             mqtt_username=s.mqtt_username,
             mqtt_password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
+            tls_files=tuple(str(f) if f else None for f in (s.mqtt_ca_file, s.mqtt_cert_file, s.mqtt_key_file)),  # type: ignore[arg-type]
         )
-    services = Services(store=store, influx=influx, plant=plant, alerts=alerts_service)
+    services = Services(
+        store=store,
+        influx=influx,
+        plant=plant,
+        dr_events=dr_store or EventStore(s.data_dir / "dr.sqlite"),
+        data_dir=s.data_dir,
+        plant_dir=s.plant_file.parent if s.plant_file else None,
+        alerts=alerts_service,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -79,7 +90,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
-    for r in (plant_routes, energy, demand, dr, thresholds, alerts, reports, keys, audit, live):
+    for r in (plant_routes, energy, factors, demand, dr, thresholds, alerts, reports, keys, audit, live):
         app.include_router(r.router)
 
     @app.exception_handler(InfluxQLError)

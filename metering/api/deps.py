@@ -7,6 +7,7 @@ get 401, a role too low for the route gets 403. Roles are ranked: each includes 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -15,6 +16,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from core.influx import InfluxTarget
 from core.plant import Plant
 from metering.alerts.service import AlertService
+from metering.dr.store import EventStore
 from metering.state.store import ROLES, Principal, Role, Store
 
 _bearer = HTTPBearer(auto_error=False, description="An API key as a bearer token.")
@@ -28,6 +30,9 @@ class Services:
     store: Store
     influx: InfluxTarget
     plant: Plant | None
+    dr_events: EventStore  # the demand-response engine's event store, shared with its CLI and MQTT intake
+    data_dir: Path  # user factor and tariff files live under it
+    plant_dir: Path | None = None  # relative factor files in the plant file are against it
     alerts: AlertService | None = None
 
 

@@ -140,7 +140,7 @@ def _same_day(
 ) -> float:
     """The adjustment: ratio (kind='ratio') or kW (kind='additive'), capped at ±cap of the baseline."""
     if kind == "none":
-        return 1.0 if kind == "ratio" else 0.0
+        return 0.0
     slots = _adjust_window(start, ctx.tz, hours, gap_hours)
     if day not in prof.index:
         raise BaselineError(f"no load on the event day {day} for the same-day adjustment")

@@ -1,1 +1,1 @@
-"""Persistent state of the metering service: thresholds, DR events, API keys, alerts and the audit log."""
+"""Persistent state of the metering service: thresholds, API keys, alerts, audit log (DR events: metering.dr)."""

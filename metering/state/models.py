@@ -55,20 +55,6 @@ class AlertRow(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
-class DrEventRow(Base):
-    """A demand-response event: the grid asks the site to cut load by `target_kw` in a window."""
-
-    __tablename__ = "dr_events"
-    id: Mapped[str] = mapped_column(String(63), primary_key=True)
-    site: Mapped[str] = mapped_column(String(63))
-    start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    target_kw: Mapped[float] = mapped_column(Float)
-    note: Mapped[str] = mapped_column(Text, default="")
-    created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
 class AuditRow(Base):
     """Who changed what, when: thresholds, factors, tariffs, DR events, keys."""
 

@@ -1,4 +1,4 @@
-"""The state store: API keys (hashed), thresholds, alerts, DR events and the audit log, over SQLAlchemy.
+"""The state store: API keys (hashed), thresholds, alerts and the audit log, over SQLAlchemy.
 
 One `Store` per process; every method opens its own short session, so the API's worker
 threads and the alert engine's MQTT thread can share it. SQLite is the default; any
@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from metering.state.models import AlertRow, ApiKeyRow, AuditRow, Base, DrEventRow, ThresholdRow
+from metering.state.models import AlertRow, ApiKeyRow, AuditRow, Base, ThresholdRow
 
 Role = Literal["viewer", "operator", "energy_manager", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "operator", "energy_manager", "admin")
@@ -314,44 +314,3 @@ class Store:
             "acknowledged_by": r.acknowledged_by,
             "resolved_at": _utc(r.resolved_at),
         }
-
-    # --- DR events ----------------------------------------------------------------------
-
-    def create_dr_event(self, ev: dict[str, Any], actor: str) -> dict[str, Any]:
-        with self.session() as s:
-            if s.get(DrEventRow, ev["id"]) is not None:
-                raise Conflict(f"DR event {ev['id']!r} exists")
-            # SQLite keeps no offset: store UTC so what comes back is the same instant.
-            ev = {k: v.astimezone(UTC) if isinstance(v, datetime) else v for k, v in ev.items()}
-            row = DrEventRow(**ev, created_by=actor, created_at=now())
-            s.add(row)
-            self.audit(s, actor, "create", "dr_event", ev["id"], None, _jsonable(ev))
-            return self._dr(row)
-
-    def list_dr_events(self) -> list[dict[str, Any]]:
-        with self.session() as s:
-            return [self._dr(r) for r in s.scalars(select(DrEventRow).order_by(DrEventRow.start.desc())).all()]
-
-    def get_dr_event(self, event_id: str) -> dict[str, Any]:
-        with self.session() as s:
-            row = s.get(DrEventRow, event_id)
-            if row is None:
-                raise NotFound(f"no DR event {event_id!r}")
-            return self._dr(row)
-
-    @staticmethod
-    def _dr(r: DrEventRow) -> dict[str, Any]:
-        return {
-            "id": r.id,
-            "site": r.site,
-            "start": _utc(r.start),
-            "end": _utc(r.end),
-            "target_kw": r.target_kw,
-            "note": r.note,
-            "created_by": r.created_by,
-            "created_at": _utc(r.created_at),
-        }
-
-
-def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in d.items()}

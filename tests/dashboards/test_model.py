@@ -118,25 +118,6 @@ def test_site_totals_use_main_meters_only(docs: list[dict]) -> None:
     assert '"device" !~ /^(tr\\-01)$/' in by_area and "\"role\" != 'virtual'" in by_area
 
 
-def test_site_demand_rows_are_the_single_main_meter_or_site() -> None:
-    from core.plant import parse_plant
-    from dashboards.generate import site_demand_device
-
-    plant = load_plant(PLANT)
-    assert site_demand_device(plant) == "tr-01"  # plant-a has one main electricity meter
-    two = plant.model_dump(mode="json")
-    two["devices"].append(
-        {
-            "id": "tr-02",
-            "name": "T2",
-            "kind": "transformer",
-            "carrier": "electricity",
-            "source": {"protocol": "modbus-tcp", "host": "127.0.0.1", "port": 5030, "profile": "eastron-sdm630"},
-        }
-    )
-    assert site_demand_device(parse_plant(__import__("yaml").safe_dump(two))) == "_site"
-
-
 def test_load_factor_runs_one_query_per_rating() -> None:
     from core.plant import parse_plant
     from dashboards.validate import to_json

@@ -120,3 +120,37 @@ def test_factors_list_show_validate(tmp_path: Path) -> None:
     shipped = sorted((Path(__file__).resolve().parents[2] / "metering" / "factors").glob("*.yaml"))
     res = runner.invoke(app, ["factors", "validate", *map(str, shipped)])
     assert res.exit_code == 0, res.output
+
+
+def test_compute_fills_tou_and_cost_from_the_plants_tariff(files: tuple[Path, Path], tmp_path: Path) -> None:
+    plant, csv = files
+    text = plant.read_text("utf-8").replace(
+        "metering: {gwp_set: AR6}", "contract: {tariff: cn-js-large-industry}\nmetering: {gwp_set: AR6}"
+    )
+    plant.write_text(text, "utf-8")
+    r = counter("main-1", "e_imp_kwh", "2025-07-01T00:00", 120, 10.0)
+    r["time"] = r["time"].dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    csv2025 = tmp_path / "readings-2025.csv"
+    r.to_csv(csv2025, index=False)
+    out = tmp_path / "results.csv"
+    # Before the tariff's first version: computed without cost, with a warning, not a crash.
+    early = runner.invoke(
+        app,
+        ["metering", "compute", "--plant", str(plant), "--readings", str(csv), "--from", "2023-06-01T08:00",
+         "--to", "2023-06-01T10:00", "--out", str(out)],
+    )
+    assert early.exit_code == 0, early.output
+    assert "warning: tariff: tariff 'cn-js-large-industry' has no version in effect" in early.output
+    res = runner.invoke(
+        app,
+        ["metering", "compute", "--plant", str(plant), "--readings", str(csv2025), "--from", "2025-07-01T08:00",
+         "--to", "2025-07-01T10:00", "--out", str(out)],
+    )
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out)
+    main = table[(table["measurement"] == "energy") & (table["device"] == "main-1")]
+    assert main["tou"].notna().all() and (main["cost"] > 0).all()
+    assert len(main) == 8
+    # Carried forward: the newest published grid factor (2023) applies to 2025 intervals.
+    em = table[(table["measurement"] == "emissions") & (table["method"] == "location")]
+    assert set(em["factor"]) == {"cn-grid-east@2023"}

@@ -28,7 +28,12 @@ GOOD = {
 
 def test_parse_good_event_takes_site_from_topic() -> None:
     ev = parse_event(json.dumps(GOOD).encode(), site="plant-a")
-    assert (ev.site, ev.source, ev.programme.baseline, ev.programme.payment_rate) == ("plant-a", "mqtt", "similar_day", 15)
+    assert (ev.site, ev.source, ev.programme.baseline, ev.programme.payment_rate) == (
+        "plant-a",
+        "mqtt",
+        "similar_day",
+        15,
+    )
 
 
 @pytest.mark.parametrize(
@@ -39,8 +44,16 @@ def test_parse_good_event_takes_site_from_topic() -> None:
         (b"[1, 2]", "bad_shape", "JSON object"),
         (json.dumps({**GOOD, "site": "plant-b"}).encode(), "site_mismatch", "does not match topic site 'plant-a'"),
         (json.dumps({**GOOD, "end": "2025-07-15T13:00:00+08:00"}).encode(), "invalid", "must be after start"),
-        (json.dumps({**GOOD, "start": "2025-07-15T14:00:00"}).encode(), "invalid", "start: must carry a time zone offset"),
-        (json.dumps({**GOOD, "target_kw": 3000}).encode(), "invalid", "exactly one of requested_reduction_kw and target_kw"),
+        (
+            json.dumps({**GOOD, "start": "2025-07-15T14:00:00"}).encode(),
+            "invalid",
+            "start: must carry a time zone offset",
+        ),
+        (
+            json.dumps({**GOOD, "target_kw": 3000}).encode(),
+            "invalid",
+            "exactly one of requested_reduction_kw and target_kw",
+        ),
         (json.dumps({**GOOD, "programme": {"baseline": "avg"}}).encode(), "invalid", "programme.baseline"),
         (json.dumps({**GOOD, "meterz": []}).encode(), "invalid", "meterz: unknown field"),
     ],

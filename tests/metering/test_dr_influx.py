@@ -45,12 +45,18 @@ def write_site(target: InfluxTarget) -> None:
     rng = np.random.default_rng(7)
     minutes = pd.date_range("2025-06-28", f"{EVENT_DAY} 23:59", freq="1min", tz=TZ)
     local = minutes.tz_convert(TZ)
-    in_event = np.asarray((local >= pd.Timestamp(f"{EVENT_DAY} 14:00", tz=TZ)) & (local < pd.Timestamp(f"{EVENT_DAY} 16:00", tz=TZ)))
+    in_event = np.asarray(
+        (local >= pd.Timestamp(f"{EVENT_DAY} 14:00", tz=TZ)) & (local < pd.Timestamp(f"{EVENT_DAY} 16:00", tz=TZ))
+    )
     ms = minutes.as_unit("ms").asi8.tolist()
     for dev, base in BASE.items():
         p = profile(minutes, base, rng) - np.where(in_event, SHED[dev], 0.0)
         tags = {"site": SITE, "device": dev, "area": "substation", "kind": "transformer", "edge": "edge-01"}
-        write_lines(target, target.raw_bucket, [line("electricity", tags, {"p_kw": float(v)}, t) for v, t in zip(p, ms, strict=True)])
+        write_lines(
+            target,
+            target.raw_bucket,
+            [line("electricity", tags, {"p_kw": float(v)}, t) for v, t in zip(p, ms, strict=True)],
+        )
 
 
 def test_measured_reduction_matches_the_shed_load(influx_target: InfluxTarget) -> None:
@@ -69,12 +75,18 @@ def test_measured_reduction_matches_the_shed_load(influx_target: InfluxTarget) -
     assert v.report.compliant and v.report.payment == pytest.approx(15 * v.report.paid_kw)
     assert dt.date(2025, 7, 14) in v.baseline.days_used and len(v.baseline.days_used) == 10
     # The tracking is in the `dr` measurement, one point per interval.
-    back = influxql(influx_target, f"SELECT reduction_kw, baseline_kw FROM dr WHERE event = '{ev.id}'", database=influx_target.metering_bucket)
+    back = influxql(
+        influx_target,
+        f"SELECT reduction_kw, baseline_kw FROM dr WHERE event = '{ev.id}'",
+        database=influx_target.metering_bucket,
+    )
     assert len(back) == 8
     assert back["reduction_kw"].mean() == pytest.approx(v.report.avg_reduction_kw, rel=1e-6)
     # The other baselines agree within 2 % too on this plant.
     for method in ("high4of5", "similar_day"):
-        ev_m = ev.model_copy(update={"id": f"ev-{method}", "programme": ev.programme.model_copy(update={"baseline": method})})
+        ev_m = ev.model_copy(
+            update={"id": f"ev-{method}", "programme": ev.programme.model_copy(update={"baseline": method})}
+        )
         r = verify_event(influx_target, ev_m, ctx, write=False).report
         assert r.avg_reduction_kw == pytest.approx(shed, rel=0.02), method
 

@@ -186,3 +186,36 @@ def test_energy_columns_for_the_tariff_module(plant: Plant) -> None:
     e = compute(compute_intervals(r, plant), plant, REG).energy
     assert {"tou", "cost", "tce_kg", "amount", "unit"} <= set(e.columns)
     assert (e["tou"] == "").all() and e["cost"].isna().all()
+
+
+def test_intensity_per_tonne_against_benchmark_and_baseline() -> None:
+    # Worked example: a day with 100 t of product and 11 800 kgce of energy is 118 kgce/t:
+    # it meets GB 16780-2012's new-plant access value (≤ 118) but not the advanced value (≤ 114).
+    # Source: GB 16780-2012 水泥单位产品能源消耗限额, 可比熟料综合能耗, 4000 t/d and above.
+    from metering.intensity import Baseline, BenchmarkFile, intensity, rate, shipped_benchmarks
+
+    line = "  - {id: line-1, name: Line, kind: production_line, carrier: production, area: kiln}\n"
+    plant = parse_plant(PLANT_YAML.replace("virtual_meters:", line + "virtual_meters:"))
+    # 11 800 kgce as electricity at 0.1229 kgce/kWh = 96 013.02 kWh over the local day 2023-06-01.
+    kwh = 11_800 / 0.1229
+    day = "2023-05-31T16:00"  # local midnight in Shanghai
+    r = pd.concat(
+        [
+            counter("main-1", "e_imp_kwh", day, 24 * 60, kwh / (24 * 60)),
+            counter("line-1", "output_t", day, 24 * 60, 100 / (24 * 60)),
+        ]
+    )
+    res = compute(compute_intervals(r, plant), plant, REG)
+    table = intensity(res, plant, "day")
+    row = table.iloc[0]
+    assert str(row["period_start"]) == "2023-06-01 00:00:00+08:00"
+    assert row["output_t"] == pytest.approx(100.0)
+    assert row["tce_kg_per_t"] == pytest.approx(118.0)
+    assert row["co2e_kg_per_t"] == pytest.approx(kwh * 0.55 / 100)
+    bench = BenchmarkFile(
+        benchmarks=shipped_benchmarks().benchmarks,
+        baselines=[Baseline(id="base-2022", product="*", metric="tce_kg_per_t", value=125.0, period="2022")],
+    )
+    rated = rate(table, bench)
+    assert rated["gb16780-2012-clinker-4000td"].iloc[0] == "new_plant"
+    assert rated["base-2022_pct"].iloc[0] == pytest.approx((118 / 125 - 1) * 100)

@@ -151,7 +151,9 @@ versions:
     with pytest.raises(TariffFileError) as exc:
         load_tariff_file(bad)
     text = "\n".join(exc.value.errors)
-    assert "bad.yaml: versions[0].seasons[0]: " in text and "flat 11:00-24:00 overlaps peak 08:00-12:00 at 11:00" in text
+    assert (
+        "bad.yaml: versions[0].seasons[0]: " in text and "flat 11:00-24:00 overlaps peak 08:00-12:00 at 11:00" in text
+    )
     assert "bad.yaml: versions[0].colour: unknown field (check the spelling)" in text
 
 

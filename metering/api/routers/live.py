@@ -43,7 +43,11 @@ def live(_key: Viewer, svc: Svc, site: Site) -> dict[str, Any]:
     demand: dict[str, object] = dem[0] if dem else {"demand_kw": None, "forecast_kw": None, "limit_kw": None}
     if demand.get("limit_kw") is None and plant is not None:
         demand["limit_kw"] = plant.contract.demand_limit_kw
-    active_dr = [e for e in svc.store.list_dr_events() if e["site"] == site and e["start"] <= now < e["end"]]
+    active_dr = [
+        e.model_dump(mode="json")
+        for e in svc.dr_events.list(site)
+        if e.status != "cancelled" and e.start <= now < e.end
+    ]
     return {
         "site": site,
         "ts": now.isoformat(),

@@ -219,3 +219,142 @@ def test_a_failing_webhook_does_not_stop_the_others(mosquitto: Mosquitto, plant:
     svc.feed("plant-a", "tr-01", [Sample(1772589600000, {"p_kw": 4500.0})])
     svc.dispatcher.close()
     assert [e.state for e in events] == ["firing"] and svc.dispatcher.errors["dead"] == 1
+
+
+def test_co2_rate_rule_uses_the_grid_factor(mosquitto: Mosquitto, plant: Plant, store: Store) -> None:
+    # plant-a is on the East China grid: 0.55 tCO2/MWh = 0.55 kg/kWh for 2023, the newest regional value
+    # (生态环境部 国家统计局《关于发布2023年电力二氧化碳排放因子的公告》), carried forward by the registry.
+    store.create_threshold(
+        {"id": "co2-rate", "site": "plant-a", "metric": "site_co2_kg_h", "condition": "above", "threshold": 2000.0},
+        "em",
+    )
+    events: list[AlertEvent] = []
+    svc = AlertService(store, plant, mosquitto.url, extra_sinks=[("list", events.append)])
+    assert svc.grid_kg_per_kwh == pytest.approx(0.55)
+    svc.reload()
+    ts = 1772589600000
+    svc.feed("plant-a", "tr-01", [Sample(ts, {"p_kw": 3600.0})])  # 3600 kW × 0.55 = 1980 kg/h
+    svc.feed("plant-a", "tr-01", [Sample(ts + 1000, {"p_kw": 3700.0})])  # 2035 kg/h
+    svc.dispatcher.close()
+    assert [(e.rule, e.state) for e in events] == [("co2-rate", "firing")]
+    assert events[0].value == pytest.approx(2035.0)
+
+
+def test_demand_forecast_against_the_limit(
+    mosquitto: Mosquitto, influx_target: InfluxTarget, plant: Plant, store: Store
+) -> None:
+    from core.influx import line, write_lines
+
+    store.create_threshold(
+        {
+            "id": "demand-prealarm",
+            "site": "plant-a",
+            "metric": "demand_forecast_pct",
+            "condition": "above",
+            "threshold": 95.0,
+            "clear": 90.0,
+            "severity": "critical",
+        },
+        "em",
+    )
+    events: list[AlertEvent] = []
+    svc = AlertService(store, plant, mosquitto.url, influx=influx_target, extra_sinks=[("list", events.append)])
+    svc.reload()
+    now_ms = int(time.time() * 1000)
+    tags = {"site": "plant-a", "device": "tr-01"}
+    # Rows as the demand engine writes them: forecast 3880 of a 4000 kW limit = 97 %.
+    write_lines(
+        influx_target,
+        influx_target.metering_bucket,
+        [line("demand", tags, {"demand_kw": 3700.0, "forecast_kw": 3880.0, "limit_kw": 4000.0}, now_ms - 1000)],
+    )
+    svc.tick()
+    write_lines(
+        influx_target,
+        influx_target.metering_bucket,
+        [line("demand", tags, {"demand_kw": 3500.0, "forecast_kw": 3560.0, "limit_kw": 4000.0}, now_ms)],
+    )
+    svc.tick()
+    svc.dispatcher.close()
+    assert [(e.state, round(e.value, 1)) for e in events] == [("firing", 97.0), ("resolved", 89.0)]
+
+
+def test_engine_over_tls_with_client_certificate_and_password(
+    secure_mosquitto: Mosquitto, plant: Plant, store: Store
+) -> None:
+    from tests.conftest import SECURE_USERS
+
+    tls = secure_mosquitto.tls
+    assert tls is not None
+    store.create_threshold(RULE, "em-1")
+    events: list[AlertEvent] = []
+    svc = AlertService(
+        store,
+        plant,
+        secure_mosquitto.url,
+        extra_sinks=[("list", events.append)],
+        mqtt_username="reader",
+        mqtt_password=SECURE_USERS["reader"],
+        tls_files=(str(tls.ca), str(tls.client_cert), str(tls.client_key)),
+    ).start()
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    pub.tls_set(ca_certs=str(tls.ca), certfile=str(tls.client_cert), keyfile=str(tls.client_key))
+    pub.username_pw_set("edge-01", SECURE_USERS["edge-01"])
+    pub.connect(secure_mosquitto.host, secure_mosquitto.port)
+    pub.loop_start()
+    try:
+        assert svc.wait_connected()
+        time.sleep(0.3)
+        batch = ReadingBatch("edge-01", "tr-01", 1, [Sample(int(time.time() * 1000), {"p_kw": 4500.0})])
+        pub.publish(data_topic("plant-a", "tr-01"), encode_batch(batch), qos=1).wait_for_publish(5)
+        assert wait_for(lambda: [e.state for e in events] == ["firing"], 5)
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        svc.stop()
+
+
+def test_energy_intensity_per_tonne(mosquitto: Mosquitto, store: Store) -> None:
+    from core.plant import parse_plant
+
+    plant = parse_plant(
+        """
+site: {id: plant-b, name: B}
+devices:
+  - {id: tr-01, name: T1, kind: transformer, carrier: electricity}
+  - {id: kiln-1, name: K1, kind: kiln, carrier: electricity, role: sub, parent: tr-01}
+  - {id: line-1, name: Clinker line, kind: production_line, carrier: production}
+"""
+    )
+    store.create_threshold(
+        {
+            "id": "kiln-intensity",
+            "site": "plant-b",
+            "metric": "intensity_kwh_per_t",
+            "device": "line-1",
+            "threshold": 62.0,
+            "clear": 55.0,
+            "window_s": 3600,
+        },
+        "em",
+    )
+    events: list[AlertEvent] = []
+    svc = AlertService(store, plant, mosquitto.url, extra_sinks=[("list", events.append)])
+    svc.reload()
+    t0 = 1772589600000
+    minute = 60_000
+    # 60 minutes: tr-01 imports 3000 kWh (kiln-1 is its sub-meter and is not added), the line makes 50 t.
+    for i in range(61):
+        ts = t0 + i * minute
+        svc.feed("plant-b", "tr-01", [Sample(ts, {"e_imp_kwh": 100_000.0 + 50.0 * i})])
+        svc.feed("plant-b", "kiln-1", [Sample(ts, {"e_imp_kwh": 9_000.0 + 20.0 * i})])
+        svc.feed("plant-b", "line-1", [Sample(ts, {"output_t": 1_000.0 + 50 / 60 * i})])
+    assert events == []  # 3000 kWh / 50 t = 60 kWh/t: not above 62
+    # The next half hour the line slows: 1500 kWh more for 20 t → over the last hour 3000 kWh / 35 t ≈ 85.7.
+    for i in range(61, 91):
+        ts = t0 + i * minute
+        svc.feed("plant-b", "tr-01", [Sample(ts, {"e_imp_kwh": 100_000.0 + 50.0 * i})])
+        svc.feed("plant-b", "line-1", [Sample(ts, {"output_t": 1_050.0 + 20 / 30 * (i - 60)})])
+    svc.dispatcher.close()
+    assert [e.state for e in events] == ["firing"]
+    assert 62 < events[0].value < 86

@@ -16,6 +16,7 @@ from core.influx import InfluxTarget, line, write_lines
 from core.plant import Plant, load_plant
 from metering.api.app import create_app
 from metering.api.settings import ApiSettings
+from metering.dr.store import EventStore
 from metering.state.store import ROLES, Store
 
 PLANT = Path(__file__).resolve().parents[3] / "examples" / "plant-a.yaml"
@@ -64,7 +65,13 @@ def seed_lines(now: datetime) -> tuple[list[str], list[str]]:
             line(
                 "dr",
                 {"site": "plant-a", "event": "dr-0302"},
-                {"baseline_kw": 4000.0, "actual_kw": 3400.0, "reduction_kw": 600.0},
+                {
+                    "baseline_kw": 4000.0,
+                    "actual_kw": 3400.0,
+                    "reduction_kw": 600.0,
+                    "requested_kw": 500.0,
+                    "on_track": True,
+                },
                 ts,
             )
         )
@@ -102,6 +109,8 @@ class Api:
     keys: dict[str, str]
     plant: Plant
     influx: InfluxTarget
+    dr: EventStore
+    data_dir: Path
 
     def as_(self, role: str | None) -> dict[str, str]:
         return {} if role is None else {"Authorization": f"Bearer {self.keys[role]}"}
@@ -120,7 +129,9 @@ def api(seeded_influx: InfluxTarget, tmp_path: Path) -> Iterator[Api]:
     store = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
     keys = {role: store.create_key(f"{role.replace('_', '-')}-key", role) for role in ROLES}
     plant = load_plant(PLANT)
-    app = create_app(ApiSettings(env="development"), store=store, plant=plant, influx=seeded_influx, start_alerts=False)
+    settings = ApiSettings(env="development", data_dir=tmp_path / "data")
+    dr = EventStore(tmp_path / "dr.sqlite")
+    app = create_app(settings, store=store, plant=plant, influx=seeded_influx, dr_store=dr, start_alerts=False)
     with TestClient(app, raise_server_exceptions=False) as client:
-        yield Api(app, client, store, keys, plant, seeded_influx)
+        yield Api(app, client, store, keys, plant, seeded_influx, dr, tmp_path / "data")
     store.close()

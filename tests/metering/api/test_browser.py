@@ -167,6 +167,22 @@ def test_energy_manager_sets_threshold_and_operator_acknowledges(
             expect(ctl.locator("#dr")).to_have_text("当前无响应事件")
             expect(row).to_contain_text("已确认")
             ctl.screenshot(path=str(ARTIFACTS / "control-room-acknowledged-zh.png"), full_page=True)
+
+            # Back on the thresholds page: edit the rule, then delete it.
+            page.goto(served.base + "/ui/thresholds.html")
+            rule_row = page.locator("#rules tr[data-rule=tr-01-power]")
+            rule_row.locator("button.edit").click()
+            expect(form.locator("input[name=threshold]")).to_have_value("4000")
+            form.locator("input[name=threshold]").fill("4500")
+            form.locator("input[name=clear]").fill("4300")
+            page.click("#save")
+            expect(page.locator("#form-msg")).to_contain_text("Saved: tr-01-power")
+            expect(rule_row).to_contain_text("4500")
+            assert served.store.get_threshold("tr-01-power")["version"] == 2
+            rule_row.locator("button.delete").click()
+            expect(rule_row).to_have_count(0)
+            assert served.store.list_thresholds() == []
+            assert [a["action"] for a in served.store.list_audit("threshold")] == ["delete", "update", "create"]
             print(f"screenshots in {ARTIFACTS}")
         finally:
             browser.close()

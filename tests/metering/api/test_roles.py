@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from metering.dr.events import DrEvent
 from metering.state.store import ROLES
 from tests.metering.api.conftest import Api
 
@@ -13,41 +15,59 @@ pytestmark = pytest.mark.integration
 
 R = {"start": "2026-03-02T00:00:00+08:00", "end": "2026-03-02T02:00:00+08:00"}
 RULE = {"id": "r-{role}", "site": "plant-a", "device": "tr-01", "quantity": "p_kw", "threshold": 100}
-DR = {"id": "dr-{role}", "site": "plant-a", "start": R["start"], "end": R["end"], "target_kw": 100}
+DR = {"id": "dr-{role}", "site": "plant-a", "start": R["start"], "end": R["end"], "target_kw": 100, "meters": ["tr-01"]}
+FACTORS = {
+    "set": "s-{role}",
+    "factors": [
+        {
+            "id": "f-{role}",
+            "version": "1",
+            "kind": "grid-average",
+            "carrier": "electricity",
+            "region": "cn-east",
+            "unit": "tCO2/MWh",
+            "gas": "CO2",
+            "value": 0.5,
+            "valid_from": "2025-01-01",
+            "source": {"document": "d", "table": "t"},
+        }
+    ],
+}
 
-# (method, path, query, body, the lowest role allowed)
-ROUTES: list[tuple[str, str, dict[str, str], dict[str, Any] | None, str]] = [
+# (method, path, query, body, the lowest role allowed); {names} are filled per role.
+ROUTES: list[tuple[str, str, dict[str, str], Any, str]] = [
     ("GET", "/api/v1/plant", {}, None, "viewer"),
     ("GET", "/api/v1/plant/devices", {}, None, "viewer"),
-    ("GET", "/api/v1/plant/devices/{device}", {}, None, "viewer"),
+    ("GET", "/api/v1/plant/devices/{device_id}", {}, None, "viewer"),
     ("GET", "/api/v1/energy", R, None, "viewer"),
     ("GET", "/api/v1/emissions", R, None, "viewer"),
     ("GET", "/api/v1/demand", R, None, "viewer"),
+    ("GET", "/api/v1/factors", {}, None, "viewer"),
+    ("GET", "/api/v1/factors/{ref}", {}, None, "viewer"),
+    ("PUT", "/api/v1/factors/files/{name}", {}, FACTORS, "energy_manager"),
+    ("DELETE", "/api/v1/factors/files/{name}", {}, None, "energy_manager"),
+    ("GET", "/api/v1/tariffs", {}, None, "viewer"),
+    ("GET", "/api/v1/tariffs/{tariff_id}", {}, None, "viewer"),
+    ("PUT", "/api/v1/tariffs/{tariff_id}", {}, "TARIFF", "energy_manager"),
     ("GET", "/api/v1/live", {}, None, "viewer"),
     ("GET", "/api/v1/me", {}, None, "viewer"),
     ("GET", "/api/v1/reports/carbon", {"period": "2026-03"}, None, "viewer"),
     ("GET", "/api/v1/dr/events", {}, None, "viewer"),
-    ("GET", "/api/v1/dr/events/{dr}", {}, None, "viewer"),
-    ("GET", "/api/v1/dr/events/{dr}/report", {}, None, "viewer"),
+    ("GET", "/api/v1/dr/events/{event_id}", {}, None, "viewer"),
+    ("GET", "/api/v1/dr/events/{event_id}/report", {}, None, "viewer"),
     ("POST", "/api/v1/dr/events", {}, DR, "energy_manager"),
     ("GET", "/api/v1/thresholds", {}, None, "viewer"),
-    ("GET", "/api/v1/thresholds/{rule}", {}, None, "viewer"),
+    ("GET", "/api/v1/thresholds/{rule_id}", {}, None, "viewer"),
     ("POST", "/api/v1/thresholds", {}, RULE, "energy_manager"),
-    (
-        "PUT",
-        "/api/v1/thresholds/{rule}",
-        {},
-        {"id": "{rule}", **{k: v for k, v in RULE.items() if k != "id"}},
-        "energy_manager",
-    ),
-    ("DELETE", "/api/v1/thresholds/{rule}", {}, None, "energy_manager"),
+    ("PUT", "/api/v1/thresholds/{rule_id}", {}, {**RULE, "id": "{rule_id}"}, "energy_manager"),
+    ("DELETE", "/api/v1/thresholds/{rule_id}", {}, None, "energy_manager"),
     ("GET", "/api/v1/alerts", {}, None, "viewer"),
-    ("GET", "/api/v1/alerts/{alert}", {}, None, "viewer"),
-    ("POST", "/api/v1/alerts/{alert}/acknowledge", {}, None, "operator"),
+    ("GET", "/api/v1/alerts/{alert_id}", {}, None, "viewer"),
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge", {}, None, "operator"),
     ("GET", "/api/v1/audit", {}, None, "energy_manager"),
     ("GET", "/api/v1/keys", {}, None, "admin"),
     ("POST", "/api/v1/keys", {}, {"name": "k-{role}", "role": "viewer"}, "admin"),
-    ("DELETE", "/api/v1/keys/{key}", {}, None, "admin"),
+    ("DELETE", "/api/v1/keys/{name}", {}, None, "admin"),
 ]
 
 
@@ -56,59 +76,52 @@ def _fill(x: Any, values: dict[str, str]) -> Any:
         return x.format(**values)
     if isinstance(x, dict):
         return {k: _fill(v, values) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_fill(v, values) for v in x]
     return x
 
 
 def test_the_matrix_covers_every_route(api: Api) -> None:
     paths = api.app.openapi()["paths"]
     declared = {(m.upper(), p) for p, ops in paths.items() if p.startswith("/api/") for m in ops}
-    names = {
-        "{device}": "{device_id}",
-        "{dr}": "{event_id}",
-        "{rule}": "{rule_id}",
-        "{alert}": "{alert_id}",
-        "{key}": "{name}",
-    }
-    listed = set()
-    for m, p, *_ in ROUTES:
-        for short, long in names.items():
-            p = p.replace(short, long)
-        listed.add((m, p))
-    assert declared == listed
+    assert declared == {(m, p) for m, p, *_ in ROUTES}
 
 
 @pytest.mark.parametrize("role", [None, "bad-key", *ROLES])
 def test_role_route_matrix(api: Api, role: str | None) -> None:
-    from datetime import UTC, datetime
-
     rank = -1 if role in (None, "bad-key") else ROLES.index(role)  # type: ignore[arg-type]
     headers = {"Authorization": "Bearer pc_not-a-real-key"} if role == "bad-key" else api.as_(role)
     tag = (role or "anon").replace("_", "-")
     # Things the routes act on, made fresh for this role so a success never hides behind a 404.
-    api.store.create_dr_event(
-        {
-            "id": f"dr0-{tag}",
-            "site": "plant-a",
-            "start": datetime(2026, 3, 2, tzinfo=UTC),
-            "end": datetime(2026, 3, 2, 1, tzinfo=UTC),
-            "target_kw": 1.0,
-            "note": "",
-        },
-        "seed",
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    api.dr.add(
+        DrEvent(
+            id=f"dr0-{tag}", site="plant-a", start=start, end=start.replace(hour=1), target_kw=1.0, meters=["tr-01"]
+        )
     )
     api.store.create_threshold({**RULE, "id": f"t-{tag}"}, "seed")
     alert = api.store.fire_alert(f"t-{tag}", "plant-a", "warning", 1.0, 1.0, "m", datetime.now(UTC))
     api.store.create_key(f"victim-{tag}", "viewer")
-    values = {
-        "device": "tr-01",
-        "role": tag,
-        "dr": f"dr0-{tag}",
-        "rule": f"t-{tag}",
-        "alert": str(alert["id"]),
-        "key": f"victim-{tag}",
-    }
+    tariff = api.client.get("/api/v1/tariffs/cn-js-large-industry", headers=api.as_("admin")).json()
     failures = []
     for method, path, query, body, minimum in ROUTES:
+        # Each route's path parameters: something that exists (or, for PUT, a new name).
+        values = {
+            "role": tag,
+            "device_id": "tr-01",
+            "ref": "cn-grid-national@2021",
+            "name": {"PUT": f"s-{tag}", "DELETE": f"old-{tag}"}[method] if "factors/files" in path else f"victim-{tag}",
+            "tariff_id": f"t-{tag}" if method == "PUT" else "cn-js-large-industry",
+            "event_id": f"dr0-{tag}",
+            "rule_id": f"t-{tag}",
+            "alert_id": str(alert["id"]),
+        }
+        if "factors/files" in path and method == "DELETE":
+            old = api.data_dir / "factors" / f"old-{tag}.yaml"
+            old.parent.mkdir(parents=True, exist_ok=True)
+            old.write_text("set: old\nfactors: []\n")
+        if body == "TARIFF":
+            body = {**tariff, "id": "{tariff_id}"}
         r = api.client.request(method, _fill(path, values), params=query, json=_fill(body, values), headers=headers)
         if rank < 0:
             expected_ok, want = False, 401

@@ -96,20 +96,27 @@ def test_dr_events_create_list_report(api: Api) -> None:
         "site": "plant-a",
         "start": RANGE["start"],
         "end": RANGE["end"],
-        "target_kw": 500,
+        "requested_reduction_kw": 500,
+        "meters": ["tr-01"],
         "note": "grid request 电网邀约",
     }
     r = c.post("/api/v1/dr/events", json=ev, headers=api.as_(EM))
     assert r.status_code == 201, r.text
-    assert r.json()["created_by"] == "energy-manager-key"
+    assert r.json()["source"] == "api" and r.json()["status"] == "scheduled"
     assert c.post("/api/v1/dr/events", json=ev, headers=api.as_(EM)).status_code == 409
     bad = c.post("/api/v1/dr/events", json={**ev, "id": "x2", "end": ev["start"]}, headers=api.as_(EM))
-    assert bad.status_code == 422 and "end must be after start" in bad.text
+    assert bad.status_code == 422 and "must be after start" in bad.text
+    both = c.post("/api/v1/dr/events", json={**ev, "id": "x3", "target_kw": 3000}, headers=api.as_(EM))
+    assert both.status_code == 422 and "give exactly one of requested_reduction_kw and target_kw" in both.text
+    meters = c.post("/api/v1/dr/events", json={**ev, "id": "x4", "meters": ["tr-09"]}, headers=api.as_(EM))
+    assert meters.status_code == 422 and "unknown devices ['tr-09']" in meters.text
     assert [e["id"] for e in c.get("/api/v1/dr/events", headers=api.as_("viewer")).json()] == ["dr-0302"]
-    assert c.get("/api/v1/dr/events/dr-0302", headers=api.as_("viewer")).json()["target_kw"] == 500
+    # The DR engine's own store holds it: `plantcarbon dr` and the MQTT intake see the same events.
+    assert api.dr.get("dr-0302").requested_reduction_kw == 500
+    assert c.get("/api/v1/dr/events/dr-0302", headers=api.as_("viewer")).json()["requested_reduction_kw"] == 500
     assert c.get("/api/v1/dr/events/none", headers=api.as_("viewer")).status_code == 404
     rep = c.get("/api/v1/dr/events/dr-0302/report", headers=api.as_("viewer")).json()
-    # Seeded: baseline 4000, actual 3400 → 600 kW reduction against a 500 kW target = 120 %.
+    # Seeded: baseline 4000, actual 3400 → 600 kW reduction against a 500 kW request = 120 % (≥ 80 % minimum).
     assert rep["intervals"] == 8 and rep["mean_reduction_kw"] == 600.0 and rep["achieved_pct"] == 120.0 and rep["met"]
     assert api.store.list_audit("dr_event")[0]["actor"] == "energy-manager-key"
 
@@ -263,3 +270,75 @@ def test_influx_down_is_503_with_a_clear_message(api: Api) -> None:
     api.app.state.services.influx = replace(api.influx, url="http://127.0.0.1:9")
     r = api.client.get("/api/v1/demand", params=RANGE, headers=api.as_("viewer"))
     assert r.status_code == 503 and "unavailable" in r.json()["detail"]
+
+
+USER_FACTORS = {
+    "set": "site-supplier",
+    "defaults": {"carrier": "electricity", "unit": "tCO2/MWh", "gas": "CO2", "method": "market"},
+    "factors": [
+        {
+            "id": "supplier-green-mix",
+            "version": "2025",
+            "kind": "grid-residual",
+            "region": "cn-east",
+            "value": 0.3,
+            "valid_from": "2025-01-01",
+            "source": {"document": "Supplier disclosure 2025", "table": "t1"},
+        }
+    ],
+}
+
+
+def test_factors_list_get_and_user_files_are_audited(api: Api) -> None:
+    c = api.client
+    shipped = c.get("/api/v1/factors", params={"region": "cn-national"}, headers=api.as_("viewer")).json()
+    # MEE/NBS 2021 national grid average, 0.5568 tCO2/MWh (公告2024年第12号), shipped by the metering part.
+    nat = c.get("/api/v1/factors/cn-grid-national@2021", headers=api.as_("viewer")).json()
+    assert nat["value"] == 0.5568 and "公告2024年第12号" in nat["cite"]
+    assert any(f["ref"] == "cn-grid-national@2021" for f in shipped)
+    assert c.get("/api/v1/factors/nope@1", headers=api.as_("viewer")).status_code == 404
+
+    r = c.put("/api/v1/factors/files/site-supplier", json=USER_FACTORS, headers=api.as_(EM))
+    assert r.status_code == 200, r.text
+    assert r.json()["factors"] == ["supplier-green-mix@2025"]
+    assert (api.data_dir / "factors" / "site-supplier.yaml").exists()
+    assert c.get("/api/v1/factors/supplier-green-mix", headers=api.as_("viewer")).json()["value"] == 0.3
+
+    bad = {**USER_FACTORS, "factors": [{**USER_FACTORS["factors"][0], "value": -1}]}  # type: ignore[index]
+    r = c.put("/api/v1/factors/files/site-supplier", json=bad, headers=api.as_(EM))
+    assert r.status_code == 422
+    assert "site-supplier.yaml: factors[0] (id=supplier-green-mix)" in r.json()["detail"][0]["msg"]
+    assert "value must be > 0" in r.text
+
+    assert c.delete("/api/v1/factors/files/site-supplier", headers=api.as_(EM)).status_code == 204
+    assert c.delete("/api/v1/factors/files/site-supplier", headers=api.as_(EM)).status_code == 404
+    audit = api.store.list_audit("factor")
+    assert [(a["action"], a["actor"]) for a in audit] == [
+        ("delete", "energy-manager-key"),
+        ("create", "energy-manager-key"),
+    ]
+    assert audit[1]["after"]["factors"][0]["value"] == 0.3
+
+
+def test_tariffs_list_get_put_is_audited(api: Api) -> None:
+    c = api.client
+    listed = c.get("/api/v1/tariffs", headers=api.as_("viewer")).json()
+    js = next(t for t in listed if t["id"] == "cn-js-large-industry")
+    assert js["in_use"] is True  # examples/plant-a.yaml names it in contract.tariff
+    full = c.get("/api/v1/tariffs/cn-js-large-industry", headers=api.as_("viewer")).json()
+    assert full["versions"] and full["currency"] == "CNY"
+    assert c.get("/api/v1/tariffs/nope", headers=api.as_("viewer")).status_code == 404
+
+    mine = {**full, "id": "site-negotiated", "name": "Negotiated 协议电价"}
+    r = c.put("/api/v1/tariffs/site-negotiated", json=mine, headers=api.as_(EM))
+    assert r.status_code == 200, r.text
+    assert c.get("/api/v1/tariffs/site-negotiated", headers=api.as_("viewer")).json()["name"] == "Negotiated 协议电价"
+    mine_listed = [
+        t for t in c.get("/api/v1/tariffs", headers=api.as_("viewer")).json() if t["id"] == "site-negotiated"
+    ]
+    assert mine_listed and mine_listed[0]["user_file"]
+    r = c.put("/api/v1/tariffs/site-negotiated", json={**mine, "id": "other"}, headers=api.as_(EM))
+    assert r.status_code == 422 and "must equal 'site-negotiated'" in r.text
+    r = c.put("/api/v1/tariffs/site-negotiated", json={**mine, "versions": []}, headers=api.as_(EM))
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "versions"]
+    assert [a["action"] for a in api.store.list_audit("tariff")] == ["create"]

@@ -72,7 +72,9 @@ def test_secrets_stay_out_of_logs_and_error_bodies(api: Api, caplog: pytest.LogC
     caplog.set_level(logging.DEBUG)
     key = api.keys["energy_manager"]
     marker = "SECRET-" + "x" * 300
-    r = api.client.post("/api/v1/thresholds", json={"id": "a", "site": "plant-a", "name": marker}, headers=api.as_("energy_manager"))
+    r = api.client.post(
+        "/api/v1/thresholds", json={"id": "a", "site": "plant-a", "name": marker}, headers=api.as_("energy_manager")
+    )
     assert r.status_code == 422 and "SECRET-" not in r.text  # errors name the field, never echo the input
     assert r.json()["detail"][0]["loc"] == ["body", "name"]
     r = api.client.get("/api/v1/me", headers={"Authorization": "Bearer " + marker})
