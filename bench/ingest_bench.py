@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -27,16 +29,19 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from core.harness.influxdb import InfluxDB, start_influxdb
 from core.harness.mosquitto import Mosquitto, start_mosquitto
+from core.harness.process import free_port
 from core.influx import InfluxTarget, influxql
 from core.wire import data_topic
 from ingest.service import parse_mqtt_url
 
 SITE = "bench"
+METRICS_PORT0 = free_port()
 FIELDS = 40
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,6 +54,23 @@ def cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process (from /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / clk_tck()
+
+
+def ingest_stats(n: int) -> str:
+    """Write count, time and retries from an ingest process's Prometheus metrics."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{METRICS_PORT0 + n}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return "metrics unavailable"
+    vals: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(("ingest_write_seconds_count", "ingest_write_seconds_sum", "ingest_write_retries_total")):
+            key = line.split(" ")[0].split("{")[0]
+            vals[key] = vals.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    n_w = vals.get("ingest_write_seconds_count", 0)
+    s_w = vals.get("ingest_write_seconds_sum", 0)
+    retries = vals.get("ingest_write_retries_total", 0)
+    return f"{n_w:.0f} writes, {s_w:.1f} s writing (mean {s_w / max(n_w, 1):.2f} s), {retries:.0f} retries"
 
 
 def cpu_all(procs: list[tuple[str, subprocess.Popen[bytes] | None]]) -> dict[str, float]:
@@ -103,7 +125,7 @@ def start_ingest(url: str, target: InfluxTarget, plant: Path, workdir: Path, n: 
     }
     log = workdir / f"ingest-{n}.log"
     cmd = [sys.executable, "-m", "core.cli", "ingest", "run", "--plant", str(plant), "--client-id", f"ingest-bench-{n}"]
-    cmd += ["--metrics-port", "0", "--log-level", "WARNING"]
+    cmd += ["--metrics-port", str(METRICS_PORT0 + n), "--log-level", "WARNING"]
     with log.open("ab") as f:
         return subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
 
@@ -148,8 +170,9 @@ def sustained(args: argparse.Namespace) -> None:
         base_values = count_values(target)
         spb = args.samples_per_batch
         msgs_per_s = args.rate / FIELDS / spb
-        # Each meter sends one message per (spb × poll) seconds: poll is what makes the rate.
-        poll_s = meters * spb / (args.rate / FIELDS)
+        # Every meter is polled every poll_s and sends a message every spb polls.
+        poll_s = meters / (args.rate / FIELDS)
+        poll_ms = max(1, round(poll_s * 1000))
         print(
             f"offered: {args.rate:,.0f} values/s = {meters} meters × {FIELDS} fields every {poll_s:.3f} s, "
             f"{spb} sample(s)/message, {msgs_per_s:,.0f} messages/s for {args.duration:.0f} s, "
@@ -182,7 +205,9 @@ def sustained(args: argparse.Namespace) -> None:
         t.start()
         procs = [*(("ingest", p) for p in ingests), ("influxd", influx.proc), ("mosquitto", broker.proc)]
         cpu0 = cpu_all(procs)
+        cpu0["bench (publisher, prober)"] = time.process_time()
         t0 = time.monotonic()
+        start_ms = int(time.time() * 1000)
         seq = 0
         sent_values = 0
         tick = 0.1
@@ -193,12 +218,12 @@ def sustained(args: argparse.Namespace) -> None:
             carry += msgs_per_s * tick
             n = int(carry)
             carry -= n
-            now_ms = int(time.time() * 1000)
             for _ in range(n):
                 dev = f"m-{device_i:03d}"
                 if device_i == 0:
                     seq += 1
-                tss = [now_ms - (spb - 1 - k) * int(poll_s * 1000) for k in range(spb)]
+                # The meter's own sample clock: distinct timestamps, spb polls per message.
+                tss = [start_ms + ((seq - 1) * spb + k) * poll_ms for k in range(spb)]
                 pub.publish(data_topic(SITE, dev), payloads.batch(dev, seq, tss), qos=1)
                 if device_i == 0:
                     probe_ts.append(tss[-1])
@@ -213,6 +238,7 @@ def sustained(args: argparse.Namespace) -> None:
             time.sleep(0.5)
         t_all = time.monotonic() - t0
         cpu1 = cpu_all(procs)
+        cpu1["bench (publisher, prober)"] = time.process_time()
         stop_deadline = time.monotonic() + 10
         stop.set()
         t.join(15)
@@ -226,6 +252,8 @@ def sustained(args: argparse.Namespace) -> None:
             print(f"latency sample ts → queryable: p50 {q[49]:.2f} s, p99 {q[98]:.2f} s ({len(latencies)} probes)")
         per100k = {n: (cpu1[n] - cpu0[n]) / (stored / 100_000) for n in cpu0} if stored else {}
         print("CPU s per 100k values: " + ", ".join(f"{n} {v:.3f}" for n, v in per100k.items()))
+        for n in range(args.processes):
+            print(f"ingest {n}: {ingest_stats(n)}")
         print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (shared machine)")
     finally:
         pub.disconnect()
@@ -235,6 +263,7 @@ def sustained(args: argparse.Namespace) -> None:
             p.wait(30)
         broker.stop()
         influx.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def backlog(args: argparse.Namespace) -> None:
@@ -299,6 +328,7 @@ def backlog(args: argparse.Namespace) -> None:
         ingest.wait(30)
         broker.stop()
         influx.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
@@ -316,6 +346,8 @@ def main() -> None:
     b.add_argument("--samples-per-batch", type=int, default=1)
     b.add_argument("--timeout", type=float, default=900)
     args = ap.parse_args()
+    # SIGTERM runs the `finally` blocks, which stop the servers and ingest processes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sustained(args) if args.scenario == "sustained" else backlog(args)
 
 

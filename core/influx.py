@@ -135,11 +135,23 @@ def batch_lines(batch: ReadingBatch, dev: DeviceTags) -> list[str]:
         if v != ""
     )
     out: list[str] = []
+    # Samples of one batch nearly always carry the same quantities: sort and escape the names
+    # once per distinct key set, not once per value (this loop is ingest's hot path).
+    last_keys: tuple[str, ...] = ()
+    names: list[tuple[str, str]] = []
     for s in batch.samples:
-        if not s.values:
+        values = s.values
+        if not values:
             continue
-        fields = ",".join(f"{escape_key(k)}={_float(float(v))}" for k, v in sorted(s.values.items()))
-        out.append(f"{prefix} {fields} {s.ts}")
+        keys = tuple(values)
+        if keys != last_keys:
+            last_keys = keys
+            names = [(k, escape_key(k) + "=") for k in sorted(keys)]
+        parts = []
+        for k, prefix_eq in names:
+            r = repr(float(values[k]))
+            parts.append(prefix_eq + (r[:-2] if r.endswith(".0") else r))
+        out.append(f"{prefix} {','.join(parts)} {s.ts}")
     return out
 
 

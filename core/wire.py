@@ -24,6 +24,8 @@ TS_MIN_MS = 946_684_800_000
 TS_MAX_MS = 4_102_444_800_000
 MAX_SAMPLES = 100_000
 MAX_REASON_LEN = 200
+# Quantity names already checked against _QUANTITY (a cache: the regex is the hot path).
+_GOOD_NAMES: set[str] = set()
 
 
 class WireError(ValueError):
@@ -131,12 +133,20 @@ def _sample(i: int, s: Any) -> Sample:
         raise WireError("bad_shape", f"{where}.values must be an object")
     out: dict[str, float] = {}
     for name, v in values.items():
-        if not _QUANTITY.match(name):
-            raise WireError("bad_quantity", f"{where}.values: bad quantity name {name!r}")
+        if name not in _GOOD_NAMES:
+            if not _QUANTITY.match(name):
+                raise WireError("bad_quantity", f"{where}.values: bad quantity name {name!r}")
+            if len(_GOOD_NAMES) < 10_000:  # names repeat in every batch; bounded against junk
+                _GOOD_NAMES.add(name)
         # bool is an int in Python; a true/false reading is not a number.
-        if type(v) not in (int, float):
+        tv = type(v)
+        if tv is float:
+            fv = v
+        elif tv is int:
+            fv = float(v)
+        else:
             raise WireError("bad_value", f"{where}.values.{name} must be a number, got {v!r}")
-        fv = float(v)
+        # JSON has no NaN/Infinity literals (rejected above) but 1e999 parses as inf.
         if not math.isfinite(fv):
             raise WireError("bad_value", f"{where}.values.{name} is not finite")
         out[name] = fv

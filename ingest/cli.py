@@ -69,7 +69,11 @@ def run(
     )
     if dlq_file is not None:
         cfg.dlq_file = dlq_file
-    service = IngestService(cfg)
+    try:
+        service = IngestService(cfg)
+    except ValueError as exc:
+        typer.echo(f"plantcarbon ingest: {exc}", err=True)
+        raise typer.Exit(2) from None
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1", registry=service.metrics.registry)
     done = threading.Event()

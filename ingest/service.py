@@ -137,7 +137,11 @@ def delete_session(cfg: IngestConfig, timeout_s: float = 15.0) -> None:
     if cfg.username:
         c.username_pw_set(cfg.username, cfg.password)
     if tls or cfg.ca_file:
-        c.tls_set(ca_certs=str(cfg.ca_file) if cfg.ca_file else None)
+        c.tls_set(
+            ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
+            certfile=str(cfg.cert_file) if cfg.cert_file else None,
+            keyfile=str(cfg.key_file) if cfg.key_file else None,
+        )
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 0
     done = threading.Event()
@@ -157,6 +161,7 @@ def delete_session(cfg: IngestConfig, timeout_s: float = 15.0) -> None:
 
 class IngestService:
     def __init__(self, cfg: IngestConfig, metrics: IngestMetrics | None = None):
+        parse_mqtt_url(cfg.mqtt_url)  # a bad URL fails here, before anything is opened
         self.cfg = cfg
         self.metrics = metrics or IngestMetrics()
         self.book = TagBook.from_plants(cfg.plants)

@@ -104,6 +104,7 @@ def run(
     no_mqtt: Annotated[bool, typer.Option("--no-mqtt", help="Do not start MQTT devices.")] = False,
     base_port: Annotated[int | None, typer.Option(help="First TCP port (default: free ports).")] = None,
     seed: SeedOpt = None,
+    update_s: Annotated[float, typer.Option(help="Seconds between register-image updates.")] = 1.0,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")] = None,
 ) -> None:
     """Start the scenario's simulated meters in real time, print endpoints, write the plant file."""
@@ -112,7 +113,7 @@ def run(
 
     sc = _scenario(scenario)
     url = None if no_mqtt else (mqtt_url or load_settings().mqtt_url)
-    sim = SimulatedPlant(sc, seed, base_port=base_port)
+    sim = SimulatedPlant(sc, seed, base_port=base_port, update_s=update_s)
     try:
         sim.start(mqtt_url=url)
     except (OSError, RuntimeError) as exc:
@@ -122,7 +123,8 @@ def run(
     parse_plant(plant_out.read_text("utf-8"), str(plant_out))  # what we wrote must load
     for key, server in sim.servers.items():
         units = sorted(ep.unit for ep in sim.endpoints.values() if ep.port_key == key)
-        print(f"modbus {server.framer:6s} {server.host}:{server.port}  {key}  units {units}")
+        span = f"{units[0]}-{units[-1]}" if units == list(range(units[0], units[-1] + 1)) else str(units)
+        print(f"modbus {server.framer:6s} {server.host}:{server.port}  {key}  units {span}")
     for dev, m in sim.mqtt.items():
         print(f"mqtt   {m.host}:{m.port}  {m.topic}  ({dev})")
     print(f"plant file: {plant_out}  — Ctrl-C to stop", flush=True)

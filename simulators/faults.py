@@ -38,20 +38,21 @@ class FaultWindow:
 
 
 def resolve_faults(model: PlantModel, until: datetime | None = None) -> list[FaultWindow]:
-    """Scheduled faults plus the seeded random ones between the origin and `until` (default +1 day)."""
+    """Scheduled faults plus the seeded random ones between the origin and `until` (default +7 days)."""
     sc = model.scenario
     out = [_window(model, f) for f in sc.faults]
     rf = sc.random_faults
     if rf is not None and rf.per_device_per_hour > 0 and rf.kinds:
-        end = until or model.origin + timedelta(days=1)
+        end = until or model.origin + timedelta(days=7)
         hours = max((end - model.origin).total_seconds() / 3600.0, 0.0)
         devices = rf.devices or [d.id for d in sc.metered]
         for dev_id in devices:
             meter = sc.device(dev_id).meter
             if meter is None:
                 continue
-            kinds = [k for k in rf.kinds if (k in MQTT_FAULTS) == (meter.protocol == "mqtt") or k in COUNTER_FAULTS]
-            kinds = [k for k in kinds if k not in COUNTER_FAULTS]  # counter faults are scheduled, not random
+            # Counter faults are one-off events: schedule them, they are not drawn at random.
+            mqtt_dev = meter.protocol == "mqtt"
+            kinds = [k for k in rf.kinds if k not in COUNTER_FAULTS and (k in MQTT_FAULTS) == mqtt_dev]
             if not kinds:
                 continue
             n = round(rf.per_device_per_hour * hours)

@@ -238,7 +238,9 @@ class SimulatedPlant:
                     self.update(now)
                 except Exception:  # the simulator must keep serving; log the cause once per kind
                     log.exception("simulator update failed")
-            self._stop.wait(max(0.05, self.update_s - (time.time() - now)))
+            elapsed = time.time() - now
+            # A big plant on a busy machine: never spend more than half a core rewriting images.
+            self._stop.wait(max(0.05, self.update_s - elapsed, elapsed))
 
     def _hook_for(self, key: str):  # type: ignore[no-untyped-def]
         async def hook(unit: int, fc: int, address: int, count: int) -> ExcCodes | None:

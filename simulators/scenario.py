@@ -237,6 +237,10 @@ class Scenario(_Model):
                 errors.append(f"faults[{i}]: kind: {f.kind} is a Modbus fault, {f.device!r} is an MQTT device")
             elif target.meter.protocol == "modbus" and f.kind in MQTT_FAULTS:
                 errors.append(f"faults[{i}]: kind: {f.kind} is an MQTT fault, {f.device!r} is a Modbus device")
+        if self.random_faults is not None:
+            for dev_id in self.random_faults.devices:
+                if dev_id not in seen:
+                    errors.append(f"random_faults.devices: no device with id {dev_id!r}")
         if errors:
             raise ValueError("\n".join(errors))
         return self

@@ -60,3 +60,31 @@ def test_batch_lines_tags_and_float_fields() -> None:
         1763712000000,
     )
     assert lines[0] == ref
+
+
+quantity = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
+
+
+@settings(max_examples=200)
+@given(
+    samples=st.lists(
+        st.dictionaries(
+            quantity, st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**6), 10**6), max_size=5
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    area=text,
+    kind=text,
+)
+def test_batch_lines_match_influxdb_client(samples: list[dict[str, float]], area: str, kind: str) -> None:
+    # Samples with the same and with different key sets: the per-batch name cache must not leak.
+    batch = ReadingBatch("edge-01", "tr-01", 1, [Sample(1763712000000 + i, v) for i, v in enumerate(samples)])
+    dev = DeviceTags(site="plant-a", carrier="electricity", area=area, kind=kind)
+    tags = {"area": area, "device": "tr-01", "edge": "edge-01", "kind": kind, "site": "plant-a"}
+    want = [
+        reference("electricity", tags, {k: float(x) for k, x in v.items()}, 1763712000000 + i)
+        for i, v in enumerate(samples)
+        if v
+    ]
+    assert batch_lines(batch, dev) == want

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from core.influx import InfluxTarget, influxql
 from core.plant import Plant, load_plant
 from core.wire import ReadingBatch, Sample, data_topic, encode_batch
-from ingest.service import IngestConfig, IngestService, parse_mqtt_url
+from ingest.service import IngestConfig, IngestService, delete_session, parse_mqtt_url
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TS0 = 1_763_712_000_000  # 2025-11-21T08:00:00Z, on a 15-minute boundary
@@ -106,6 +107,12 @@ def ingest_factory(tmp_path: Path) -> Iterator[Callable[..., IngestService]]:
     yield make
     for s in started:
         s.stop()
+    # Leave no persistent sessions behind on the shared broker: they would queue every later
+    # test's messages.
+    for svc in {s.cfg.client_id: s for s in started}.values():
+        # A dedicated broker the test already stopped cannot be reached: nothing to clean.
+        with contextlib.suppress(OSError, TimeoutError):
+            delete_session(svc.cfg, timeout_s=5)
 
 
 def wait_for(query: Callable[[], int], want: int, timeout_s: float = 60, what: str = "rows") -> int:

@@ -85,3 +85,30 @@ def test_accounting_and_device_status(mosquitto, influx_target, ingest_factory, 
     st = influxql(influx_target, 'SELECT * FROM "device_status" GROUP BY *')
     assert st["online"].tolist() == [False] and st["error"].tolist() == ["timeout"]
     assert svc.metrics.seq_gaps._value.get() == 2 and svc.metrics.duplicates._value.get() == 1
+
+
+def test_mqtt_311_plain_subscription(mosquitto, influx_target, ingest_factory, publisher):
+    ingest_factory(mosquitto.url, influx_target, protocol="3.1.1")
+    pub = publisher()
+    pub.batch("site-x", ReadingBatch("edge-01", "m-1", 1, [Sample(TS0, {"p_kw": 7.0})]))
+    pub.flush()
+    assert wait_for(lambda: count_points(influx_target, "unregistered", "p_kw"), 1, 30) == 1
+
+
+def test_graceful_stop_acknowledges_everything_it_wrote(mosquitto, influx_target, ingest_factory, publisher):
+    cid = "ingest-graceful-" + str(TS0)
+    svc = ingest_factory(mosquitto.url, influx_target, client_id=cid, batch_max_age_s=30.0)
+    pub = publisher()
+    for seq in range(1, 21):
+        pub.batch("s", ReadingBatch("edge-01", "m-1", seq, [Sample(TS0 + seq, {"p_kw": float(seq)})]))
+    pub.flush()
+    # All received, none acknowledged yet (the batch stays open for 30 s): stop() must flush it.
+    assert wait_for(svc.pipeline_messages, 20, 10) == 20
+    assert svc.handled == 0
+    svc.stop()
+    assert count_points(influx_target, "unregistered", "p_kw") == 20
+    # The same session again: had any message been left unacknowledged, the broker would
+    # redeliver it now.
+    again = ingest_factory(mosquitto.url, influx_target, client_id=cid, share_group=svc.cfg.share_group)
+    time.sleep(3)
+    assert again.handled == 0

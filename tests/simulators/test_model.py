@@ -146,3 +146,16 @@ def test_live_integrator_agrees_with_truth_at_any_time() -> None:
             for k, v in exact[dev].items():
                 if k in counters[dev]:
                     assert counters[dev][k] == pytest.approx(v, rel=1e-9, abs=1e-9), (dev, k, t)
+
+
+def test_motor_start_inrush_and_holidays() -> None:
+    m = PlantModel(load_scenario("small"), origin=MONDAY)
+    start = MONDAY + timedelta(hours=8)  # the day shift (intensity 1.0) starts: pump-2 switches on
+    slots = np.arange(int(start.timestamp()) // SLOT_S - 2, int(start.timestamp()) // SLOT_S + 20)
+    p = m.rates(slots)["pump-2"]
+    steady = float(np.median(p[6:]))
+    assert p[0] == p[1] == 0 and p[2] > 2.5 * steady and steady < p[3] < p[2]  # inrush, then settles
+    holiday = datetime(2026, 10, 1, 12, 0, tzinfo=TZ)  # a Thursday, listed as a holiday
+    workday = datetime(2026, 10, 8, 12, 0, tzinfo=TZ)
+    ih, iw = (float(m.calendar.intensity(np.array([int(t.timestamp()) // SLOT_S]))[0]) for t in (holiday, workday))
+    assert iw == 1.0 and ih == pytest.approx(0.2)
