@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -88,16 +89,30 @@ def build(
 
 @app.command("push")
 def push_cmd(
-    plant: PlantOpt,
     url: Annotated[str, typer.Option("--url", help="Grafana's URL, e.g. http://127.0.0.1:3000.")],
     token: Annotated[
         str, typer.Option("--token", envvar="PLANTCARBON_GRAFANA_TOKEN", help="Grafana service-account token.")
     ],
+    plant: Annotated[Path | None, typer.Option("--plant", "-p", help="Build from this plant file and push.")] = None,
+    from_dir: Annotated[
+        Path | None, typer.Option("--from", help="Push the JSON files a `build --out DIR` wrote to DIR/dashboards.")
+    ] = None,
     lang: LangOpt = None,
     thresholds: ThresholdsOpt = None,
 ) -> None:
     """Upload the dashboards to a running Grafana (folder plantcarbon, overwrite, stable uids)."""
-    docs = dashboard_docs(_plant(plant), _langs(lang), _thresholds(thresholds))
+    if (plant is None) == (from_dir is None):
+        err.print("give either --plant or --from", markup=False)
+        raise typer.Exit(2)
+    if plant is not None:
+        docs = dashboard_docs(_plant(plant), _langs(lang), _thresholds(thresholds))
+    else:
+        assert from_dir is not None
+        files = sorted((from_dir / "dashboards").glob("*.json"))
+        if not files:
+            err.print(f"{from_dir / 'dashboards'}: no dashboard JSON files (run `dashboards build --out` first)")
+            raise typer.Exit(1)
+        docs = [json.loads(f.read_text("utf-8")) for f in files]
     try:
         uids = push(docs, url, token)
     except PushError as exc:

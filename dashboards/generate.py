@@ -40,6 +40,7 @@ RAW = dm.DataSourceRef(type_val="influxdb", uid=sc.RAW_DS_UID)
 METERING = dm.DataSourceRef(type_val="influxdb", uid=sc.METERING_DS_UID)
 
 GREEN, ORANGE, RED, BLUE = "green", "orange", "red", "blue"
+GENERATING_KINDS = frozenset({"pv", "storage"})
 TOU_COLOURS = {"sharp": "dark-red", "peak": "orange", "flat": "yellow", "valley": "green", "deep_valley": "blue"}
 
 
@@ -320,12 +321,6 @@ def _main(plant: Plant) -> list[str]:
     return [d.id for d in plant.devices if d.role == "main"]
 
 
-def _leaves(plant: Plant) -> list[str]:
-    """Devices with no sub-meters below them: ranking these never counts energy twice."""
-    parents = {d.parent for d in plant.devices if d.parent}
-    return [d.id for d in plant.devices if d.id not in parents]
-
-
 MAIN = f"\"role\" = '{sc.ROLE_MAIN}'"
 # Scope 1 rows carry no method; scope 2 rows come once per method. So "not market" is scope 1 +
 # location-based scope 2, and "not location" is scope 1 + market-based scope 2.
@@ -350,9 +345,8 @@ def breakdown_filter(plant: Plant) -> str:
 
 
 def site_demand_device(plant: Plant) -> str:
-    """The demand rows' device tag for the site: the one main electricity meter, or `_site`."""
-    mains = _main_electric(plant)
-    return mains[0] if len(mains) == 1 else sc.SITE_TOTAL_DEVICE
+    """The demand rows' device tag for the site (the live demand service writes `_site`)."""
+    return sc.SITE_TOTAL_DEVICE
 
 
 def _demand_thresholds(plant: Plant) -> db.ThresholdsConfig | None:
@@ -414,8 +408,10 @@ def overview(plant: Plant, lang: Lang) -> dm.Dashboard:
         RAW,
         [
             (
+                # No time filter: the edge writes a status only when it changes, so a device's
+                # state now is its last status ever, however long ago that was.
                 f'SELECT count("last") FROM (SELECT last("online") FROM "{sc.DEVICE_STATUS}" WHERE {SITE} '
-                'AND $timeFilter GROUP BY "device") WHERE "last" = false',
+                'GROUP BY "device") WHERE "last" = false',
                 None,
             )
         ],
@@ -424,7 +420,7 @@ def overview(plant: Plant, lang: Lang) -> dm.Dashboard:
         4,
         4,
     )
-    offline.time_from("15m").no_value("0").thresholds(_steps((None, GREEN), (1, RED)))
+    offline.no_value("0").thresholds(_steps((None, GREEN), (1, RED)))
     offline.reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"])).color_mode(cm.BigValueColorMode.BACKGROUND)
     b.add(offline)
     b.add(
@@ -505,7 +501,7 @@ def overview(plant: Plant, lang: Lang) -> dm.Dashboard:
         [
             (
                 f'SELECT top("e", "device", 10) AS "tce" FROM (SELECT sum("tce_kg") / 1000 AS "e" FROM "{sc.ENERGY}" '
-                f'WHERE {SITE} AND "device" =~ {regex_of(_leaves(plant))} AND $timeFilter GROUP BY "device")',
+                f'WHERE {SITE} AND {breakdown_filter(plant)} AND $timeFilter GROUP BY "device")',
                 None,
             )
         ],
@@ -587,10 +583,18 @@ def equipment(plant: Plant, lang: Lang, kind: str, thresholds: Sequence[Threshol
     reported = {d.id: set(reported_quantities(d)) for d in devices}
     everything = set().union(*reported.values())
 
-    rated = [(d, "s_kva" if "s_kva" in reported[d.id] else "p_kw") for d in devices if d.rated_kw]
-    rated = [(d, q) for d, q in rated if q in reported[d.id]]
+    # Load factor of consumers only: generators and storage have no "load" to speak of.
+    consumers = [d for d in devices if d.rated_kw and d.kind not in GENERATING_KINDS]
+    # A transformer's load is apparent power (its rating is in kVA; the plant file's rated_kw is
+    # taken as that figure); a motor's, pump's or fan's is active power against its rated output.
+    rated = [(d, "s_kva" if d.kind == "transformer" and "s_kva" in reported[d.id] else "p_kw") for d in consumers]
+    # One query per (quantity, rating): a kind with 90 motors of 4 sizes runs 4 queries, not 90.
+    groups: dict[tuple[str, float], list[str]] = {}
+    for d, q in rated:
+        if q in reported[d.id] and d.rated_kw:
+            groups.setdefault((q, d.rated_kw), []).append(d.id)
     current_row = ""
-    if rated:
+    if groups:
         b.row("row.load")
         current_row = "row.load"
         load = _series(
@@ -599,11 +603,11 @@ def equipment(plant: Plant, lang: Lang, kind: str, thresholds: Sequence[Threshol
             RAW,
             [
                 (
-                    f'SELECT mean("{q}") / {d.rated_kw} * 100 FROM {frm} WHERE "device" = \'{d.id}\' AND {where} '
-                    "GROUP BY time($__interval) fill(null)",
-                    d.id,
+                    f'SELECT mean("{q}") / {kw} * 100 FROM {frm} WHERE "device" =~ {regex_of(ids)} AND {where} '
+                    'GROUP BY time($__interval), "device" fill(null)',
+                    "$tag_device",
                 )
-                for d, q in rated
+                for (q, kw), ids in sorted(groups.items())
             ],
             "percent",
             1,
@@ -825,8 +829,9 @@ def demand(plant: Plant, lang: Lang) -> dm.Dashboard:
         METERING,
         [
             (
-                f'SELECT max("demand_kw") AS "{b.t("s.demand")}", max("forecast_kw") AS "{b.t("s.forecast")}", '
-                f'last("limit_kw") AS "{b.t("s.limit")}" FROM "{sc.DEMAND}" WHERE {site_demand} '
+                f'SELECT max("demand_kw") AS "{b.t("s.demand")}", max("sliding_kw") AS "{b.t("s.sliding")}", '
+                f'max("forecast_kw") AS "{b.t("s.forecast")}", last("limit_kw") AS "{b.t("s.limit")}" '
+                f'FROM "{sc.DEMAND}" WHERE {site_demand} '
                 f"GROUP BY time(15m) fill(null) tz('{tz}')",
                 None,
             )
@@ -954,8 +959,9 @@ def quality(plant: Plant, lang: Lang) -> dm.Dashboard:
         RAW,
         [
             (
-                f'SELECT sum("samples") / sum("expected") * 100 AS "completeness_pct" '
-                f'FROM "{sc.INGEST_QUALITY}" WHERE {where} '
+                # Each ingest instance counts what it saw: an interval's completeness is their sum.
+                f'SELECT mean("c") AS "completeness_pct" FROM (SELECT sum("completeness_pct") AS "c" '
+                f'FROM "{sc.INGEST_QUALITY}" WHERE {where} GROUP BY time(15m), "device") '
                 'GROUP BY "device"',
                 "$tag_device",
             )
@@ -974,7 +980,7 @@ def quality(plant: Plant, lang: Lang) -> dm.Dashboard:
         RAW,
         [
             (
-                f'SELECT mean("completeness_pct") FROM "{sc.INGEST_QUALITY}" WHERE {where} '
+                f'SELECT sum("completeness_pct") AS "completeness_pct" FROM "{sc.INGEST_QUALITY}" WHERE {where} '
                 'GROUP BY time(15m), "device" fill(null)',
                 "$tag_device",
             )
@@ -995,8 +1001,9 @@ def quality(plant: Plant, lang: Lang) -> dm.Dashboard:
         RAW,
         [
             (
-                f'SELECT last("online") AS "online", last("poll_ms") AS "poll_ms", last("errors") AS "errors" '
-                f'FROM "{sc.DEVICE_STATUS}" WHERE {where} GROUP BY "device"',
+                # The time of each device's last status change ("since"); no time filter, as above.
+                f'SELECT last("online") AS "online" FROM "{sc.DEVICE_STATUS}" WHERE {SITE} AND {DEVICE} '
+                'GROUP BY "device"',
                 None,
             )
         ],
@@ -1016,8 +1023,10 @@ def quality(plant: Plant, lang: Lang) -> dm.Dashboard:
             )
         ]
     )
-    status.override_by_name("poll_ms", [dm.DynamicConfigValue(id_val="unit", value="ms")])
-    status.with_transformation(dm.DataTransformerConfig(id_val="organize", options={"excludeByName": {"Time": True}}))
+    status.override_by_name("Time", [dm.DynamicConfigValue(id_val="unit", value="dateTimeFromNow")])
+    status.with_transformation(
+        dm.DataTransformerConfig(id_val="organize", options={"renameByName": {"Time": b.t("s.since")}})
+    )
     b.add(status)
     online = statetimeline.Panel()
     _base(

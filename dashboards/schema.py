@@ -12,14 +12,14 @@ RAW_DS_UID = "plantcarbon-raw"
 METERING_DS_UID = "plantcarbon-metering"
 
 # raw bucket
-DEVICE_STATUS = "device_status"  # fields: online (bool), poll_ms, errors
+DEVICE_STATUS = "device_status"  # fields: online (bool), written when it changes; poll_ms, errors optional
 INGEST_QUALITY = "ingest_quality"  # fields: samples, expected, completeness_pct, seq_gaps, duplicates
 DEAD_LETTERS = "dead_letters"  # tags: component, reason; field: count (per 15 min)
 
 # metering bucket
 ENERGY = "energy"  # fields: amount, unit, tce_kg, cost
 EMISSIONS = "emissions"  # fields: co2_kg, co2e_kg, factor
-DEMAND = "demand"  # fields: demand_kw, forecast_kw, limit_kw
+DEMAND = "demand"  # fields: demand_kw (fixed block), sliding_kw, forecast_kw, limit_kw
 DR = "dr"  # fields: baseline_kw, actual_kw, reduction_kw
 ALERTS = "alerts"  # fields: state, value, threshold, message
 
@@ -28,7 +28,7 @@ ROLE_MAIN = "main"  # energy/emissions.role of meters that count toward the site
 ROLE_VIRTUAL = "virtual"  # rows of virtual meters (formulas): never part of a breakdown
 SCOPE_1, SCOPE_2 = "1", "2"  # emissions.scope
 LOCATION, MARKET = "location", "market"  # emissions.method of scope 2; scope 1 rows have no method tag
-SITE_TOTAL_DEVICE = "_site"  # demand.device of site rows when the site has several main electricity meters
+SITE_TOTAL_DEVICE = "_site"  # demand.device of the site rows (Σ main meters; the only rows with limit_kw)
 FIRING = "firing"  # alerts.state when a rule fires (then acknowledged, resolved)
 ALERT_STATES = ("firing", "acknowledged", "resolved")
 TOU_BANDS = ("sharp", "peak", "flat", "valley", "deep_valley")  # energy.tou

@@ -92,20 +92,22 @@ def fill(plant: Plant, target: InfluxTarget, now: datetime, days: int = 2) -> Wr
         for t in range(start, now_ms, QUARTER):
             expected = 900 if d.source.interval_s <= 1 else int(900 / d.source.interval_s)
             samples = expected - (i * 3 + (t // QUARTER) % 4)
-            raw.append(
-                line(
-                    sc.INGEST_QUALITY,
-                    {"site": site, "device": d.id, "ingest": "ingest-1"},
-                    {
-                        "samples": samples,
-                        "expected": expected,
-                        "completeness_pct": 100.0 * samples / expected,
-                        "seq_gaps": (t // QUARTER) % 3,
-                        "duplicates": (t // QUARTER) % 2,
-                    },
-                    t,
+            # Two ingest processes share the subscription: each counts the part it saw.
+            for k, share in enumerate((samples // 2, samples - samples // 2)):
+                raw.append(
+                    line(
+                        sc.INGEST_QUALITY,
+                        {"site": site, "device": d.id, "ingest": f"ingest-{k + 1}"},
+                        {
+                            "samples": float(share),
+                            "expected": float(expected),
+                            "completeness_pct": 100.0 * share / expected,
+                            "seq_gaps": float((t // QUARTER) % 3 * k),
+                            "duplicates": float((t // QUARTER) % 2 * k),
+                        },
+                        t,
+                    )
                 )
-            )
     for t in range(start, now_ms, QUARTER):
         raw.append(line(sc.DEAD_LETTERS, {"component": "ingest", "reason": "bad_json"}, {"count": 2}, t))
         raw.append(line(sc.DEAD_LETTERS, {"component": "ingest", "reason": "unknown_device"}, {"count": 1}, t))
@@ -164,7 +166,7 @@ def fill(plant: Plant, target: InfluxTarget, now: datetime, days: int = 2) -> Wr
             line(
                 sc.DEMAND,
                 {"site": site, "device": site_demand_device(plant)},
-                {"demand_kw": demand, "forecast_kw": demand * 1.02, "limit_kw": limit},
+                {"demand_kw": demand, "sliding_kw": demand * 1.01, "forecast_kw": demand * 1.02, "limit_kw": limit},
                 t,
             )
         )

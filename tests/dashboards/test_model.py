@@ -111,29 +111,39 @@ def test_site_totals_use_main_meters_only(docs: list[dict]) -> None:
     co2 = _panel(overview, "CO2 today (location-based)")["targets"][0]["query"]
     assert "\"role\" = 'main'" in co2 and "\"method\" != 'market'" in co2
     top = _panel(overview, "Top consumers today (tce)")["targets"][0]["query"]
-    assert "tr-01" not in top  # tr-01 has sub-meters: ranking it beside them would count twice
+    # tr-01 has sub-meters: ranking it beside them would count twice; its remainder row stays in.
+    assert '"device" !~ /^(tr\\-01)$/' in top
     carbon = next(d for d in docs if d["uid"] == "pc-plant-a-carbon")
     by_area = _panel(carbon, "CO2 by area")["targets"][0]["query"]
     assert '"device" !~ /^(tr\\-01)$/' in by_area and "\"role\" != 'virtual'" in by_area
 
 
-def test_site_demand_rows_are_the_single_main_meter_or_site() -> None:
+def test_load_factor_runs_one_query_per_rating() -> None:
     from core.plant import parse_plant
-    from dashboards.generate import site_demand_device
+    from dashboards.validate import to_json
 
-    plant = load_plant(PLANT)
-    assert site_demand_device(plant) == "tr-01"  # plant-a has one main electricity meter
-    two = plant.model_dump(mode="json")
-    two["devices"].append(
-        {
-            "id": "tr-02",
-            "name": "T2",
-            "kind": "transformer",
-            "carrier": "electricity",
-            "source": {"protocol": "modbus-tcp", "host": "127.0.0.1", "port": 5030, "profile": "eastron-sdm630"},
-        }
-    )
-    assert site_demand_device(parse_plant(__import__("yaml").safe_dump(two))) == "_site"
+    plant = load_plant(PLANT).model_dump(mode="json")
+    for i in range(6):  # six motors of two sizes
+        plant["devices"].append(
+            {
+                "id": f"m-{i}",
+                "name": f"M{i}",
+                "kind": "motor",
+                "carrier": "electricity",
+                "rated_kw": 75 if i % 2 else 160,
+                "source": {
+                    "protocol": "modbus-tcp",
+                    "host": "127.0.0.1",
+                    "port": 6000 + i,
+                    "profile": "eastron-sdm630",
+                },
+            }
+        )
+    boards = {d.uid: to_json(d) for d in build_dashboards(parse_plant(__import__("yaml").safe_dump(plant)))}
+    load = _panel(boards["pc-plant-a-eq-motor"], "Load factor")
+    queries = [t["query"] for t in load["targets"]]
+    assert len(queries) == 2
+    assert queries[0].startswith('SELECT mean("p_kw") / 75.0 * 100') and "m\\-1|m\\-3|m\\-5" in queries[0]
 
 
 def test_equipment_panels_follow_the_meter_profile() -> None:
@@ -212,7 +222,13 @@ def test_implausible_values_for_the_unit_fail_the_check() -> None:
     assert _check_frame(q, pd.DataFrame({"mean": [50.0, float("nan")]})) is None
     assert (
         _check_frame(q, pd.DataFrame({"mean": [50.0, 180.0]}))
-        == "1 value(s) outside 0.0..150.0 for unit percent, e.g. 180.0"
+        == "1 value(s) outside -1.0..150.0 for unit percent, e.g. 180.0"
     )
     assert _check_frame(q, pd.DataFrame({"max": [1.0]})) == "no column 'mean' in ['max']"
     assert _check_frame(q, pd.DataFrame()) == "no rows"
+
+
+def test_titles_are_unique_within_each_dashboard(docs: list[dict]) -> None:
+    for doc in docs:
+        titles = [p["title"] for p in doc["panels"]]
+        assert len(titles) == len(set(titles)), (doc["uid"], titles)

@@ -120,6 +120,18 @@ def test_cli_push_prints_the_dashboard_urls(grafana: tuple[str, Recorder]) -> No
     assert f"{url}/d/pc-plant-a-overview" in result.output
 
 
+def test_cli_push_from_a_build_directory(grafana: tuple[str, Recorder], tmp_path: Path) -> None:
+    url, rec = grafana
+    runner = CliRunner()
+    assert runner.invoke(app, ["dashboards", "build", "--plant", str(PLANT), "--out", str(tmp_path)]).exit_code == 0
+    result = runner.invoke(app, ["dashboards", "push", "--from", str(tmp_path), "--url", url, "--token", "t"])
+    assert result.exit_code == 0, result.output
+    posted = sorted(r["body"]["dashboard"]["uid"] for r in rec.requests if r["path"] == "/api/dashboards/db")
+    assert posted == sorted(p.stem for p in (tmp_path / "dashboards").glob("*.json"))
+    neither = runner.invoke(app, ["dashboards", "push", "--url", url, "--token", "t"])
+    assert neither.exit_code == 2 and "give either --plant or --from" in neither.output
+
+
 def test_cli_build_writes_provisioning_without_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLANTCARBON_INFLUX_TOKEN", "super-secret-token")
     result = CliRunner().invoke(

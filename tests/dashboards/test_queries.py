@@ -31,19 +31,22 @@ def _panel_check(verifier: Verifier, doc: dict[str, Any], title: str) -> Check:
 def test_every_query_returns_the_fields_its_panel_shows(filled: tuple[InfluxTarget, Written, datetime]) -> None:
     target, _, now = filled
     plant = load_plant(PLANT)
-    docs = dashboard_docs(plant, ("en", "zh"))
+    docs = dashboard_docs(plant)  # the Chinese dashboards are run by the CLI test below
     checks = verify(docs, target, now, plant.site.timezone)
     failed = [f"{c.dashboard} {c.where}: {c.problem}\n  {c.query}" for c in checks if c.problem]
     assert failed == []
     # Every panel target, annotation and variable of every dashboard was run.
-    assert len(checks) == sum(len(queries(d)) for d in docs) > 150
+    assert len(checks) == sum(len(queries(d)) for d in docs) > 80
     assert all(c.rows > 0 for c in checks)
 
 
 def test_an_empty_bucket_fails_verification(influx_target: InfluxTarget) -> None:
     plant = load_plant(PLANT)
     checks = verify(dashboard_docs(plant)[:1], influx_target, datetime.now(UTC), plant.site.timezone)
-    assert checks and all(c.problem for c in checks)
+    assert checks
+    # No alerts and no offline device are states, not failures: those may come back empty.
+    allowed = {c.where for c in checks if not c.problem}
+    assert allowed == {"annotation Alerts", "panel 4 'Devices offline' A"}, allowed
 
 
 def test_overview_co2_today_equals_the_metering_bucket_sum(filled: tuple[InfluxTarget, Written, datetime]) -> None:
@@ -65,6 +68,17 @@ def test_overview_co2_today_equals_the_metering_bucket_sum(filled: tuple[InfluxT
     # Sub-meter and market-based rows are in the bucket too; the figure must leave them out.
     everything = sum(co2 for ts, *_, co2 in written.emissions if ts >= start_ms)
     assert got < everything / 1000
+
+
+def test_completeness_sums_the_ingest_instances(filled: tuple[InfluxTarget, Written, datetime]) -> None:
+    # synthetic.py: two ingest instances each saw about half of 80..100 % of the expected samples;
+    # a panel that averaged the instances instead of adding them would show 40..50 %.
+    target, _, now = filled
+    plant = load_plant(PLANT)
+    doc = next(d for d in dashboard_docs(plant) if d["uid"] == "pc-plant-a-quality")
+    check = _panel_check(Verifier(target, now, plant.site.timezone), doc, "Completeness by device")
+    assert check.frame is not None and len(check.frame) == 4
+    assert check.frame["completeness_pct"].between(75, 100).all(), check.frame
 
 
 def test_overview_counts_the_offline_device(filled: tuple[InfluxTarget, Written, datetime]) -> None:
@@ -106,9 +120,9 @@ def test_cli_verify_reports_every_query_passing(
         ("METERING_BUCKET", target.metering_bucket),
     ):
         monkeypatch.setenv(f"PLANTCARBON_INFLUX_{name}", value)
-    result = CliRunner().invoke(app, ["dashboards", "verify", "--plant", str(PLANT)])
+    result = CliRunner().invoke(app, ["dashboards", "verify", "--plant", str(PLANT), "--lang", "zh"])
     assert result.exit_code == 0, result.output
-    n = sum(len(queries(d)) for d in dashboard_docs(load_plant(PLANT)))
+    n = sum(len(queries(d)) for d in dashboard_docs(load_plant(PLANT), ("zh",)))
     assert f"{n} of {n} queries return data" in result.output
 
 
