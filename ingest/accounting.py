@@ -1,4 +1,4 @@
-"""Data-quality accounting per device: seq gaps and duplicates, completeness per 15-minute interval.
+"""Data-quality accounting: seq gaps, duplicates and completeness per device, dead letters by reason, per 15 min.
 
 Pure bookkeeping (no I/O): the service feeds it the batches it has written and asks for
 `ingest_quality` lines now and then. A batch's gaps and duplicates count in the interval of
@@ -9,6 +9,7 @@ which is why every point carries the `ingest` tag (see docs/ingest.md).
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -16,6 +17,8 @@ from core.influx import line
 
 INTERVAL_MS = 15 * 60 * 1000
 QUALITY_MEASUREMENT = "ingest_quality"
+DEAD_LETTERS_MEASUREMENT = "dead_letters"  # per 15 min: tags component, reason, ingest; field count
+COMPONENT = "ingest"
 # How many recent seqs per device are remembered to tell a duplicate from a late gap fill.
 SEQ_WINDOW = 4096
 # Intervals this far behind a device's newest one are final and forgotten.
@@ -59,6 +62,21 @@ class Accounting:
         self.total_gaps = 0
         self.total_duplicates = 0
         self._expected: dict[tuple[str, str], float | None] = {}
+        # Dead letters per (interval start, reason): counted from the MQTT thread, written by the writer.
+        self._dead: dict[tuple[int, str], int] = {}
+        self._dead_dirty: set[tuple[int, str]] = set()
+        self._dead_lock = threading.Lock()
+
+    def dead_letter(self, reason: str, now_ms: int) -> None:
+        """Count one dead-lettered payload in the interval it was rejected in."""
+        key = (now_ms - now_ms % self.interval_ms, reason)
+        with self._dead_lock:
+            self._dead[key] = self._dead.get(key, 0) + 1
+            self._dead_dirty.add(key)
+            newest = key[0]
+            for old in [k for k in self._dead if k[0] < newest - KEEP_INTERVALS * self.interval_ms]:
+                del self._dead[old]
+                self._dead_dirty.discard(old)
 
     def observe(
         self, site: str, device: str, seq: int, sample_ts: list[int], interval_s: float | None = None
@@ -133,4 +151,9 @@ class Accounting:
                     fields["completeness_pct"] = round(100.0 * len(iv.timestamps) / expected, 3)
                 tags = {"site": site, "device": device, "ingest": self.instance}
                 out.append(line(QUALITY_MEASUREMENT, tags, fields, start))
+        with self._dead_lock:
+            for start, reason in sorted(self._dead_dirty):
+                tags = {"component": COMPONENT, "reason": reason, "ingest": self.instance}
+                out.append(line(DEAD_LETTERS_MEASUREMENT, tags, {"count": float(self._dead[(start, reason)])}, start))
+            self._dead_dirty.clear()
         return out

@@ -36,13 +36,12 @@ from core.influx import InfluxTarget
 from core.plant import Plant
 from core.settings import Settings
 from core.wire import data_subscription, dlq_topic
-from ingest.accounting import Accounting
+from ingest.accounting import COMPONENT, Accounting
 from ingest.mapping import Mapped, Rejected, TagBook, map_data, map_status
 from ingest.metrics import IngestMetrics
 from ingest.writer import InfluxWriter, RejectedLine, WriteAborted
 
 log = logging.getLogger(__name__)
-COMPONENT = "ingest"
 
 
 @dataclass
@@ -385,6 +384,7 @@ class IngestService:
         }
         doc = json.dumps(record, separators=(",", ":"))
         self.metrics.dead_letters.labels(reason).inc()
+        self.accounting.dead_letter(reason, int(time.time() * 1000))
         if reason not in self._logged_reasons:  # once per kind
             self._logged_reasons.add(reason)
             log.warning("dead letter (%s): %s — further ones of this kind are only counted", reason, message)

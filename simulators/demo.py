@@ -1,7 +1,7 @@
 """`plantcarbon simulate demo`: a simulated plant flowing live through the whole pipeline.
 
 It starts Mosquitto and InfluxDB through the harness, the scenario's simulated meters, the
-edge agent, ingest, the metering service and the API, each as its own process wired only by
+edge agent, ingest, the metering service, live demand and the API, each as its own process wired only by
 PLANTCARBON_* settings (as they would run in production), builds the Grafana provisioning
 files, prints where everything is, and shows a live terminal view. Ctrl-C stops everything.
 State lives in `<data dir>/demo`, so a second run starts in seconds (influxd is cached).
@@ -132,6 +132,19 @@ class View:
         col = next(c for c in df.columns if c not in ("time", "device", "rule", "_measurement"))
         return float(df[col].fillna(0).sum())
 
+    def demand(self) -> str:
+        try:
+            df = influxql(
+                self.demo.target,
+                """SELECT last("forecast_kw") AS f, last("limit_kw") AS l FROM "demand" WHERE "device" = '_site'""",
+                self.demo.target.metering_bucket,
+            )
+        except InfluxQLError:
+            return "n/a"
+        if df.empty:
+            return "waiting for the first minute"
+        return f"{float(df['f'].iloc[0]):,.0f} kW / {float(df['l'].iloc[0]):,.0f} kW"
+
     def firing_alerts(self) -> list[str]:
         try:
             df = influxql(
@@ -174,6 +187,7 @@ class View:
                 f"{energy * factor[1]:,.2f} kg  ({factor[0]})" if factor[1] == factor[1] else "n/a"
             ),
             "metered interval rows written": f"{intervals:,.0f}",
+            "15-min demand forecast / limit": self.demand(),
             "active alerts": ", ".join(alerts) or "none",
         }
 
@@ -236,6 +250,7 @@ def demo(
         outbox = str(wd / "edge-outbox.sqlite")
         stack.spawn("edge", ["edge", "run", *plant_opt, "--metrics-port", str(d.edge_metrics), "--outbox", outbox])
         stack.spawn("metering", ["metering", "run", *plant_opt, "--poll-s", "15"])
+        stack.spawn("demand", ["demand", "watch", str(plant_file)])  # live 15-min demand, forecast, pre-alarm
         stack.spawn("api", ["metering", "serve", "--port", str(d.api_port)], PLANTCARBON_PLANT_FILE=str(plant_file))
         dash = stack.run(["dashboards", "build", *plant_opt, "--out", str(wd / "grafana"), "--influx-url", influx.url])
         if dash.returncode != 0:

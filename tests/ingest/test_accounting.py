@@ -42,3 +42,19 @@ def test_edge_restarting_its_count_is_not_a_duplicate() -> None:
     v = a.observe("s", "d", 0, [TS0 + 1000], 1)
     assert v.gaps == 0 and not v.duplicate
     assert a.observe("s", "d", 1, [TS0 + 2000], 1).gaps == 0
+
+
+def test_dead_letters_counted_per_interval_and_reason() -> None:
+    a = Accounting("ingest-1")
+    a.dead_letter("not_json", TS0 + 5)
+    a.dead_letter("not_json", TS0 + 899_999)
+    a.dead_letter("bad_ts", TS0 + 10)
+    a.dead_letter("not_json", TS0 + 900_000)  # the next interval
+    assert a.quality_lines() == [
+        "dead_letters,component=ingest,ingest=ingest-1,reason=bad_ts count=1 1763712000000",
+        "dead_letters,component=ingest,ingest=ingest-1,reason=not_json count=2 1763712000000",
+        "dead_letters,component=ingest,ingest=ingest-1,reason=not_json count=1 1763712900000",
+    ]
+    a.dead_letter("not_json", TS0 + 7)
+    # Only the changed interval is written again, with its running count (same point: overwritten).
+    assert a.quality_lines() == ["dead_letters,component=ingest,ingest=ingest-1,reason=not_json count=3 1763712000000"]

@@ -103,6 +103,13 @@ def test_malformed_corpus_and_fuzz_flood_are_dead_lettered_and_ingest_goes_on(
         counted = sum(s.value for s in svc.metrics.dead_letters.collect()[0].samples if s.name.endswith("_total"))
         assert counted == len(records)
 
+        # The counts reach InfluxDB too (the data-quality dashboard reads them), per reason.
+        def stored_dead_letters() -> int:
+            df = influxql(influx_target, 'SELECT sum("count") FROM "dead_letters"', influx_target.raw_bucket)
+            return 0 if df.empty else int(df["sum"].sum())
+
+        assert wait_for(stored_dead_letters, len(records)) == len(records)
+
         # Ingest is still alive and storing.
         pub.batch("plant-a", ReadingBatch("edge-01", "tr-01", 2, [Sample(TS0 + 999, {"q_kvar": 3.25})]))
         pub.flush()
