@@ -25,16 +25,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
-from prometheus_client.parser import text_string_to_metric_families
 
 from core.harness.influxdb import InfluxDB, start_influxdb
 from core.harness.mosquitto import start_mosquitto
 from core.harness.process import free_port, wait_until
-from core.harness.stack import Stack
+from core.harness.stack import Stack, scrape_metrics
 from core.influx import influxql
 from core.wire import data_topic, encode_batch
 from simulators.history import generate
@@ -81,19 +79,6 @@ def scenario_yaml(name: str, groups: list[tuple[int, float]]) -> dict[str, objec
         "gateways": gateways,
         "devices": devices,
     }
-
-
-def metrics(port: int) -> dict[str, float]:
-    try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    except httpx.HTTPError:
-        return {}
-    out: dict[str, float] = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            key = s.name + "".join(f"|{k}={v}" for k, v in sorted(s.labels.items()))
-            out[key] = float(s.value)
-    return out
 
 
 def quantile(m: dict[str, float], name: str, q: float) -> float:
@@ -179,23 +164,23 @@ def run_live(name: str, seconds: float, work: Path) -> None:
                 str(work / "outbox.sqlite"),
             ],
         )
-        wait_until(lambda: bool(metrics(edge_port)), 60, "edge metrics", edge.proc, edge.log)
+        wait_until(lambda: bool(scrape_metrics(edge_port)), 60, "edge metrics", edge.proc, edge.log)
         time.sleep(10)  # warm-up: connections made, first polls done
-        m0, t0 = metrics(ingest_port), time.monotonic()
+        m0, t0 = scrape_metrics(ingest_port), time.monotonic()
         cpu0 = {n: proc_usage(p.proc.pid)[0] for n, p in stack.parts.items()}
         cpu0["influxd"] = proc_usage(influx.proc.pid)[0] if influx.proc else 0.0
         cpu0["mosquitto"] = proc_usage(broker.proc.pid)[0] if broker.proc else 0.0
         time.sleep(seconds)
         stack.check()
-        m1, t1 = metrics(ingest_port), time.monotonic()
+        m1, t1 = scrape_metrics(ingest_port), time.monotonic()
         usage = {n: proc_usage(p.proc.pid) for n, p in stack.parts.items()}
         usage["influxd"] = proc_usage(influx.proc.pid) if influx.proc else (0.0, 0.0)
         usage["mosquitto"] = proc_usage(broker.proc.pid) if broker.proc else (0.0, 0.0)
-        em = metrics(edge_port)
+        em = scrape_metrics(edge_port)
         # Stop the meters, let the edge publish what it holds, then count what was stored.
         stack.stop("simulators")
-        wait_until(lambda: metrics(edge_port).get("pc_edge_outbox_samples", 1) == 0, 300, "edge outbox drained")
-        em_end = metrics(edge_port)
+        wait_until(lambda: scrape_metrics(edge_port).get("pc_edge_outbox_samples", 1) == 0, 300, "edge outbox drained")
+        em_end = scrape_metrics(edge_port)
         committed = int(em_end.get("pc_edge_samples_stored_total", 0))
         stored = wait_stable(lambda: stored_samples(influx, stack), settle_s=8, timeout_s=600)
         values = m1.get("ingest_values_total", 0) - m0.get("ingest_values_total", 0)

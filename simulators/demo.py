@@ -19,11 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import paho.mqtt.client as mqtt
 import typer
 from paho.mqtt.enums import CallbackAPIVersion
-from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -31,7 +29,7 @@ from rich.table import Table
 from core.harness.influxdb import start_influxdb
 from core.harness.mosquitto import Mosquitto, start_mosquitto
 from core.harness.process import free_port, port_open, wait_until
-from core.harness.stack import Stack
+from core.harness.stack import Stack, scrape_metrics
 from core.influx import InfluxQLError, InfluxTarget, influxql, quote_literal
 from core.plant import Plant, load_plant
 from core.settings import Settings
@@ -91,20 +89,6 @@ class StatusWatch:
         self.client.loop_stop()
 
 
-def _metrics(port: int) -> dict[str, float]:
-    """Prometheus text → {sample name (with labels folded in): value}; empty when not up yet."""
-    try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
-    except httpx.HTTPError:
-        return {}
-    out: dict[str, float] = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            key = s.name + "".join(f"|{k}={v}" for k, v in sorted(s.labels.items()))
-            out[key] = out.get(key, 0.0) + float(s.value)
-    return out
-
-
 def _device_filter(ids: list[str]) -> str:
     return " OR ".join(f'"device" = {quote_literal(d)}' for d in ids) or "false"
 
@@ -157,7 +141,7 @@ class View:
         return sorted(str(r) for r, state in zip(df["rule"], df["last"], strict=True) if state == "firing")
 
     def snapshot(self) -> dict[str, str]:
-        edge, ingest = _metrics(self.demo.edge_metrics), _metrics(self.demo.ingest_metrics)
+        edge, ingest = scrape_metrics(self.demo.edge_metrics), scrape_metrics(self.demo.ingest_metrics)
         values = ingest.get("ingest_values_total", 0.0)
         now = time.monotonic()
         if self.last_t:

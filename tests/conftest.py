@@ -1,6 +1,7 @@
 """Fixtures for real services (Mosquitto, InfluxDB 2.7, pymodbus), started by the harness.
 
-Servers are session-scoped; each test gets fresh buckets so tests never see each other's data.
+InfluxDB is session-scoped and each test gets fresh buckets; each test gets its own broker.
+Tests never see each other's data.
 Nothing here mocks a broker, a database or a Modbus link.
 """
 
@@ -20,8 +21,10 @@ from core.influx import InfluxTarget
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """A fresh broker per test: retained messages and persistent sessions (queues) left by
+    one test must not reach the next. Mosquitto starts in milliseconds."""
     broker = start_mosquitto(tmp_path_factory.mktemp("mosquitto"))
     yield broker
     broker.stop()

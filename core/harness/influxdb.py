@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from core.harness.process import free_port, stop_process, wait_until
+from core.harness.process import ServiceProcess, free_port, wait_until
 from core.influx import InfluxTarget
 
 INFLUXDB_VERSION = "2.7.12"
@@ -155,8 +155,10 @@ def build_influxd(verbose: bool = True) -> Path:
 
 
 @dataclass
-class InfluxDB:
+class InfluxDB(ServiceProcess):
     """A running influxd, onboarded with org, buckets raw and metering and an all-access token."""
+
+    stop_timeout_s = 20.0  # influxd flushes its write-ahead log on SIGTERM
 
     host: str
     port: int
@@ -247,27 +249,6 @@ class InfluxDB:
         self.create_bucket(raw)
         self.create_bucket(metering)
         return self.target(raw, metering)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc, timeout_s=20)
-            self.proc = None
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def __enter__(self) -> InfluxDB:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def start_influxdb(

@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.harness.process import free_port, port_open, stop_process, wait_until
+from core.harness.process import ServiceProcess, free_port, port_open, wait_until
 
 # Mosquitto's default max_queued_messages is 1000 per client: a persistent session that falls
 # further behind loses the excess silently. Raise both limits far above any backlog we expect.
@@ -88,7 +88,7 @@ def make_password_file(path: Path, passwords: dict[str, str]) -> Path:
 
 
 @dataclass
-class Mosquitto:
+class Mosquitto(ServiceProcess):
     """A running broker. `url` is mqtt://127.0.0.1:PORT (or mqtts:// with TLS)."""
 
     host: str
@@ -150,28 +150,6 @@ class Mosquitto:
         )
         wait_until(lambda: port_open(self.host, self.port), 15, "mosquitto", self.proc, self.log)
         return self
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc)
-            self.proc = None
-
-    def kill(self) -> None:
-        """Stop without a clean shutdown (SIGKILL), as a crash would."""
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def __enter__(self) -> Mosquitto:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def start_mosquitto(

@@ -53,6 +53,38 @@ def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None
         proc.wait(timeout=timeout_s)
 
 
+class ServiceProcess:
+    """Stop, kill and restart for a harness server that holds its process in `self.proc`."""
+
+    proc: subprocess.Popen[bytes] | None
+    stop_timeout_s: float = 10.0
+
+    def start(self) -> ServiceProcess:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, timeout_s=self.stop_timeout_s)
+            self.proc = None
+
+    def kill(self) -> None:
+        """Stop without a clean shutdown (SIGKILL), as a crash would."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> ServiceProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 def _tail(log: Path | None, lines: int = 30) -> str:
     if log is None or not log.exists():
         return ""

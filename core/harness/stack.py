@@ -13,10 +13,27 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
 from core.harness.influxdb import InfluxDB
 from core.harness.mosquitto import Mosquitto
 from core.harness.process import stop_process, wait_until
 from core.influx import InfluxTarget
+
+
+def scrape_metrics(port: int, host: str = "127.0.0.1") -> dict[str, float]:
+    """A part's Prometheus metrics as {"name|label=value…": value}; empty while it is not up."""
+    try:
+        text = httpx.get(f"http://{host}:{port}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return {}
+    out: dict[str, float] = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            key = s.name + "".join(f"|{k}={v}" for k, v in sorted(s.labels.items()))
+            out[key] = float(s.value)
+    return out
 
 
 @dataclass

@@ -8,9 +8,6 @@ model, never from the readings.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -27,7 +24,7 @@ from paho.mqtt.properties import Properties
 
 from core.harness.influxdb import InfluxDB
 from core.harness.mosquitto import Mosquitto, start_mosquitto
-from core.harness.process import stop_process, wait_until
+from core.harness.stack import Stack
 from core.influx import InfluxTarget, influxql
 from core.plant import Device, ModbusTcpSource, Plant
 from core.profile import load_profile
@@ -83,39 +80,20 @@ class Pipeline:
         self.plant_file = self.sim.write_plant(tmp / "plant.yaml")
         self.plant: Plant = self.sim.plant
         self.tap = WireTap(self.broker)
-        self.env = {
-            **os.environ,
-            "PLANTCARBON_MQTT_URL": self.broker.url,
-            "PLANTCARBON_INFLUX_URL": influx.url,
-            "PLANTCARBON_INFLUX_ORG": influx.org,
-            "PLANTCARBON_INFLUX_TOKEN": influx.token,
-            "PLANTCARBON_INFLUX_RAW_BUCKET": target.raw_bucket,
-            "PLANTCARBON_INFLUX_METERING_BUCKET": target.metering_bucket,
-            "PLANTCARBON_DATA_DIR": str(tmp / "data"),
-        }
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.ingest = self.spawn(
+        self.stack = Stack(tmp, self.broker, influx, target)
+        self.env = self.stack.env()
+        self.stack.spawn(
             "ingest",
             ["ingest", "run", "--plant", str(self.plant_file), "--client-id", "ingest-e2e", "--metrics-port", "0"],
         )
         # Ingest's persistent session must exist before the first batch: in production it
         # does long before; here both start together.
-        ingest_log = tmp / "ingest.log"
-        wait_until(lambda: "subscribed" in ingest_log.read_text(), 60, "ingest subscription", self.ingest, ingest_log)
+        self.stack.wait_log("ingest", "subscribed")
         edge_args = ["--outbox", str(tmp / "outbox.sqlite"), "--edge-id", "edge-e2e", "--metrics-port", "0"]
-        self.edge = self.spawn("edge", ["edge", "run", "--plant", str(self.plant_file), *edge_args])
-
-    def spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
-        log = (self.tmp / f"{name}.log").open("ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "core.cli", *args], stdout=log, stderr=subprocess.STDOUT, env=self.env
-        )
-        self.procs[name] = proc
-        return proc
+        self.stack.spawn("edge", ["edge", "run", "--plant", str(self.plant_file), *edge_args])
 
     def alive(self) -> None:
-        for name, p in self.procs.items():
-            assert p.poll() is None, f"{name} died: {(self.tmp / f'{name}.log').read_text()[-3000:]}"
+        self.stack.check()
 
     def stored_samples(self) -> int:
         df = influxql(self.target, 'SELECT count("e_imp_kwh") FROM "electricity"', self.target.raw_bucket)
@@ -123,7 +101,7 @@ class Pipeline:
 
     def finish(self) -> None:
         """Stop the edge (it flushes its outbox), then wait until ingest has stored every sample."""
-        stop_process(self.edge, timeout_s=30)
+        self.stack.stop("edge")
         deadline, last, stable_since = time.monotonic() + 120, -1, time.monotonic()
         while time.monotonic() < deadline:
             n = self.stored_samples()
@@ -132,11 +110,10 @@ class Pipeline:
             elif time.monotonic() - stable_since > 6:
                 break
             time.sleep(1)
-        stop_process(self.ingest, timeout_s=30)
+        self.stack.stop("ingest")
 
     def close(self) -> None:
-        for p in self.procs.values():
-            stop_process(p, timeout_s=10)
+        self.stack.stop_all()
         self.tap.close()
         self.sim.stop()
         self.broker.stop()
@@ -230,14 +207,9 @@ def _check_chain(p: Pipeline, t0: datetime, t1: datetime) -> None:
 
     # 4. CO2 is exact for the factors: the recompute path stores emissions = energy × factor.
     local = p.plant.site.tz
-    out = subprocess.run(
-        [
-            sys.executable, "-m", "core.cli", "metering", "recompute", "--plant", str(p.plant_file),
-            "--from", (t0 - pd.Timedelta(minutes=15)).astimezone(local).strftime("%Y-%m-%dT%H:%M:%S"),
-            "--to", (t1 + pd.Timedelta(minutes=15)).astimezone(local).strftime("%Y-%m-%dT%H:%M:%S"),
-        ],
-        env=p.env, capture_output=True, text=True,
-    )  # fmt: skip
+    quarter = pd.Timedelta(minutes=15)
+    window = [t.astimezone(local).strftime("%Y-%m-%dT%H:%M:%S") for t in (t0 - quarter, t1 + quarter)]
+    out = p.stack.run(["metering", "recompute", "--plant", str(p.plant_file), "--from", window[0], "--to", window[1]])
     assert out.returncode == 0, out.stdout + out.stderr
     energy = influxql(
         p.target, """SELECT "amount" FROM "energy" WHERE "carrier" = 'electricity' AND "role" = 'main' GROUP BY "device" """,
