@@ -35,7 +35,7 @@ from core.harness.process import free_port, wait_until
 from core.harness.stack import Stack, scrape_metrics
 from core.influx import influxql
 from core.wire import data_topic, encode_batch
-from simulators.history import generate
+from simulators.history import generate, history_plant_yaml
 from simulators.scenario import load_scenario
 
 SCENARIOS: dict[str, list[tuple[int, float]]] = {  # (meters, poll interval s)
@@ -225,10 +225,13 @@ def run_backfill(work: Path) -> None:
     scen = work / "scenario.yaml"
     scen.write_text(yaml.safe_dump(scenario_yaml("M", SCENARIOS["M"]), sort_keys=False))
     scenario = load_scenario(str(scen))
+    plant_file = work / "plant.yaml"  # gives ingest each device's carrier, area and kind tags
+    plant_file.write_text(history_plant_yaml(scenario))
+    ingest_args = ["ingest", "run", "--plant", str(plant_file), "--client-id", "ingest-backfill"]
     ingest_port = free_port()
     try:
         # Create ingest's persistent session, then take ingest down.
-        stack.spawn("ingest", ["ingest", "run", "--metrics-port", str(ingest_port), "--client-id", "ingest-backfill"])
+        stack.spawn("ingest", [*ingest_args, "--metrics-port", str(ingest_port)])
         stack.wait_log("ingest", "subscribed")
         stack.stop("ingest")
         end = datetime.now(UTC).replace(microsecond=0)
@@ -251,7 +254,7 @@ def run_backfill(work: Path) -> None:
         pub.disconnect()
         pub.loop_stop()
         t0 = time.monotonic()
-        stack.spawn("ingest", ["ingest", "run", "--metrics-port", str(ingest_port), "--client-id", "ingest-backfill"])
+        stack.spawn("ingest", [*ingest_args, "--metrics-port", str(ingest_port)])
 
         def stored() -> int:
             return stored_samples(influx, stack)
