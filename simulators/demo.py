@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated
 
 import paho.mqtt.client as mqtt
+import pandas as pd
 import typer
 from paho.mqtt.enums import CallbackAPIVersion
 from rich.console import Console
@@ -127,7 +128,10 @@ class View:
             return "n/a"
         if df.empty:
             return "waiting for the first minute"
-        return f"{float(df['f'].iloc[0]):,.0f} kW / {float(df['l'].iloc[0]):,.0f} kW"
+        forecast, limit = (pd.to_numeric(df[c], errors="coerce").iloc[0] for c in ("f", "l"))
+        # The forecast is empty until the window has enough minutes; the limit may be unset.
+        shown = [f"{v:,.0f} kW" if pd.notna(v) else "n/a" for v in (forecast, limit)]
+        return " / ".join(shown)
 
     def firing_alerts(self) -> list[str]:
         try:
