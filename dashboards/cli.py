@@ -130,6 +130,9 @@ def verify_cmd(
     metering_db: Annotated[
         str | None, typer.Option(help="Bucket of the metering datasource (default: setting).")
     ] = None,
+    at: Annotated[
+        str | None, typer.Option(help="Evaluate the time ranges as of this ISO 8601 time (default: now).")
+    ] = None,
 ) -> None:
     """Run every dashboard query against InfluxDB (PLANTCARBON_INFLUX_*) as Grafana would; list failures."""
     from datetime import UTC, datetime
@@ -140,7 +143,8 @@ def verify_cmd(
     p = _plant(plant)
     target = InfluxTarget.from_settings(load_settings())
     dbs = {sc.RAW_DS_UID: raw_db or target.raw_bucket, sc.METERING_DS_UID: metering_db or target.metering_bucket}
-    checks = verify(dashboard_docs(p, _langs(lang)), target, datetime.now(UTC), p.site.timezone, dbs)
+    when = datetime.fromisoformat(at).astimezone(UTC) if at else datetime.now(UTC)
+    checks = verify(dashboard_docs(p, _langs(lang)), target, when, p.site.timezone, dbs)
     bad = [c for c in checks if c.problem]
     for c in bad:
         print(f"FAIL {c.dashboard} {c.where}: {c.problem}\n     {c.query}")

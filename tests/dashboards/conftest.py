@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,9 +16,20 @@ from tests.dashboards.synthetic import Written, fill
 PLANT = Path(__file__).resolve().parents[2] / "examples" / "plant-a.yaml"
 
 
+def data_now(timezone: str = "Asia/Shanghai") -> datetime:
+    """The latest local noon that has passed: the tests' "now". "Today" panels (now/d) then hold
+    half a day of data whatever the wall clock says; just after local midnight they would hold
+    none."""
+    local = datetime.now(UTC).astimezone(ZoneInfo(timezone))
+    noon = local.replace(hour=12, minute=0, second=0, microsecond=0)
+    if noon > local:
+        noon -= timedelta(days=1)
+    return noon.astimezone(UTC)
+
+
 @pytest.fixture(scope="module")
 def filled(influxdb: InfluxDB) -> tuple[InfluxTarget, Written, datetime]:
     """Fresh buckets holding two days of plant-a; the tests only read them, so a module shares one."""
     target = influxdb.fresh_target()
-    now = datetime.now(UTC)
+    now = data_now()
     return target, fill(load_plant(PLANT), target, now), now

@@ -111,7 +111,7 @@ def test_cli_verify_reports_every_query_passing(
 
     from core.cli import app
 
-    target, _, _ = filled
+    target, _, now = filled
     for name, value in (
         ("URL", target.url),
         ("ORG", target.org),
@@ -120,7 +120,8 @@ def test_cli_verify_reports_every_query_passing(
         ("METERING_BUCKET", target.metering_bucket),
     ):
         monkeypatch.setenv(f"PLANTCARBON_INFLUX_{name}", value)
-    result = CliRunner().invoke(app, ["dashboards", "verify", "--plant", str(PLANT), "--lang", "zh"])
+    args = ["dashboards", "verify", "--plant", str(PLANT), "--lang", "zh", "--at", now.isoformat()]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     n = sum(len(queries(d)) for d in dashboard_docs(load_plant(PLANT), ("zh",)))
     assert f"{n} of {n} queries return data" in result.output

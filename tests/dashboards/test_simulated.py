@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -14,6 +13,7 @@ from core.influx import InfluxTarget, influxql
 from dashboards.provision import dashboard_docs
 from dashboards.validate import problems, queries
 from dashboards.verify import Verifier, verify
+from tests.dashboards.conftest import data_now
 from tests.dashboards.simulated import Simulated, fill_from_simulator
 
 pytestmark = pytest.mark.integration
@@ -24,7 +24,7 @@ UIDS = {"plantcarbon-raw", "plantcarbon-metering"}
 @pytest.fixture(scope="module")
 def simulated(influxdb: InfluxDB) -> tuple[InfluxTarget, Simulated]:
     target = influxdb.fresh_target()
-    return target, fill_from_simulator(target, datetime.now(UTC))
+    return target, fill_from_simulator(target, data_now())
 
 
 def test_every_query_of_the_simulated_plant_returns_data(simulated: tuple[InfluxTarget, Simulated]) -> None:

@@ -136,15 +136,39 @@ def test_compute_fills_tou_and_cost_from_the_plants_tariff(files: tuple[Path, Pa
     # Before the tariff's first version: computed without cost, with a warning, not a crash.
     early = runner.invoke(
         app,
-        ["metering", "compute", "--plant", str(plant), "--readings", str(csv), "--from", "2023-06-01T08:00",
-         "--to", "2023-06-01T10:00", "--out", str(out)],
+        [
+            "metering",
+            "compute",
+            "--plant",
+            str(plant),
+            "--readings",
+            str(csv),
+            "--from",
+            "2023-06-01T08:00",
+            "--to",
+            "2023-06-01T10:00",
+            "--out",
+            str(out),
+        ],
     )
     assert early.exit_code == 0, early.output
     assert "warning: tariff: tariff 'cn-js-large-industry' has no version in effect" in early.output
     res = runner.invoke(
         app,
-        ["metering", "compute", "--plant", str(plant), "--readings", str(csv2025), "--from", "2025-07-01T08:00",
-         "--to", "2025-07-01T10:00", "--out", str(out)],
+        [
+            "metering",
+            "compute",
+            "--plant",
+            str(plant),
+            "--readings",
+            str(csv2025),
+            "--from",
+            "2025-07-01T08:00",
+            "--to",
+            "2025-07-01T10:00",
+            "--out",
+            str(out),
+        ],
     )
     assert res.exit_code == 0, res.output
     table = pd.read_csv(out)

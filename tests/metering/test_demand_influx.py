@@ -51,7 +51,9 @@ def test_live_step_minute_by_minute_alarms_before_the_overshoot(influx_target: I
         assert site.limit_kw == 4000
         if site.prealarm and first_alarm is None:
             first_alarm, shed = site.now, site.shed_kw
-    sliding = sliding_demand(read_power_1m(influx_target, "plant-a", "tr-01", minutes[0], minutes[-1] + pd.Timedelta(minutes=1)))
+    sliding = sliding_demand(
+        read_power_1m(influx_target, "plant-a", "tr-01", minutes[0], minutes[-1] + pd.Timedelta(minutes=1))
+    )
     crossing = sliding[sliding["demand_kw"] > 4000].index[0]
     assert first_alarm is not None and first_alarm < crossing
     assert shed >= 0
@@ -66,11 +68,15 @@ def test_live_step_minute_by_minute_alarms_before_the_overshoot(influx_target: I
 def test_demand_cli_show_and_write(influx_target: InfluxTarget, monkeypatch: pytest.MonkeyPatch) -> None:
     use_target(monkeypatch, influx_target)
     write_ramp(influx_target)
-    res = CliRunner().invoke(demand_app, ["show", str(PLANT), "--from", "2025-07-15 10:00", "--to", "2025-07-15 11:00", "--write"])
+    res = CliRunner().invoke(
+        demand_app, ["show", str(PLANT), "--from", "2025-07-15 10:00", "--to", "2025-07-15 11:00", "--write"]
+    )
     assert res.exit_code == 0, res.output
     assert "tr-01 2025-07 max block demand" in res.output and "max sliding demand" in res.output
     assert "blocks with a pre-alarm (limit 4000 kW, margin 5.0 %): " in res.output
-    back = influxql(influx_target, "SELECT max(demand_kw), max(sliding_kw) FROM demand", database=influx_target.metering_bucket)
+    back = influxql(
+        influx_target, "SELECT max(demand_kw), max(sliding_kw) FROM demand", database=influx_target.metering_bucket
+    )
     assert back["max"].iloc[0] > 4000 and back["max_1"].iloc[0] >= back["max"].iloc[0]
     res = CliRunner().invoke(demand_app, ["charge", "--max-kw", "4500", "--price", "40", "--contract-kw", "4000"])
     assert res.exit_code == 0 and json.loads(res.output)["charge"] == 192000

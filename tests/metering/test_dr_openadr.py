@@ -32,10 +32,17 @@ def oadr_event(signal: str, kind: str, payloads: list[float], start: dt.datetime
 def test_signal_mapping() -> None:
     start = dt.datetime(2025, 7, 15, 6, tzinfo=dt.UTC)
     ev = event_from_oadr(oadr_event("LOAD_DISPATCH", "delta", [-600, -800], start), site="plant-a", meters=["tr-01"])
-    assert (ev.id, ev.requested_reduction_kw, ev.end - ev.start, ev.source) == ("oadr-ev-42", 800, dt.timedelta(hours=2), "openadr")
+    assert (ev.id, ev.requested_reduction_kw, ev.end - ev.start, ev.source) == (
+        "oadr-ev-42",
+        800,
+        dt.timedelta(hours=2),
+        "openadr",
+    )
     ev = event_from_oadr(oadr_event("LOAD_DISPATCH", "setpoint", [3500, 3300], start), site="plant-a", meters=["tr-01"])
     assert ev.target_kw == 3300 and ev.requested_reduction_kw is None
-    ev = event_from_oadr(oadr_event("SIMPLE", "level", [2], start), site="plant-a", meters=["tr-01"], simple_levels_kw={1: 200, 2: 500})
+    ev = event_from_oadr(
+        oadr_event("SIMPLE", "level", [2], start), site="plant-a", meters=["tr-01"], simple_levels_kw={1: 200, 2: 500}
+    )
     assert ev.requested_reduction_kw == 500
     with pytest.raises(EventError) as exc:
         event_from_oadr(oadr_event("SIMPLE", "level", [2], start), site="plant-a", meters=["tr-01"])

@@ -8,8 +8,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -55,9 +56,13 @@ def served(mosquitto: Mosquitto, seeded_influx: InfluxTarget, tmp_path: Path) ->
 def seed_today(target: InfluxTarget) -> None:
     """Today's intervals and a live reading, as metering and ingest would have written them."""
     now = datetime.now(UTC)
+    # All four intervals inside the site's "today" whatever the wall clock: spread them between
+    # local midnight and now (just after midnight, "now - 15 min × i" would fall in yesterday).
+    local = now.astimezone(ZoneInfo("Asia/Shanghai"))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
     lines = []
     for i in range(1, 5):
-        ts = int((now - timedelta(minutes=15 * i)).timestamp() * 1000)
+        ts = int((midnight + (now - midnight) * (5 - i) / 5).timestamp() * 1000)
         tags = {
             "site": "plant-a",
             "area": "substation",
