@@ -170,16 +170,32 @@ def ten_of_ten(
 ) -> Baseline:
     prof = _profiles(load, ctx.tz)
     day, slots, starts = _event_slots(start, end, ctx.tz)
-    all_slots = list(range(96))
     need = sorted(set(slots) | set(_adjust_window(start, ctx.tz, adjust_hours, adjust_gap_hours)))
     chosen = _eligible(prof, day, ctx, need)[:days]
     if len(chosen) < days:
         raise BaselineError(f"10of10 needs {days} eligible weekdays before {day}, found {len(chosen)}")
-    base_all = prof.loc[chosen].reindex(columns=all_slots).mean()
+    adjust = (adjustment, cap, adjust_hours, adjust_gap_hours)
+    return _adjusted_baseline("10of10", prof, chosen, day, slots, starts, start, ctx, adjust)
+
+
+def _adjusted_baseline(
+    name: str,
+    prof: pd.DataFrame,
+    chosen: list[Any],
+    day: Any,
+    slots: list[int],
+    starts: Any,
+    start: pd.Timestamp,
+    ctx: BaselineContext,
+    adjust: tuple[str, float, float, float],
+) -> Baseline:
+    """Average the chosen days, then apply the same-day adjustment (ratio, additive or none)."""
+    adjustment, cap, adjust_hours, adjust_gap_hours = adjust
+    base_all = prof.loc[chosen].reindex(columns=list(range(96))).mean()
     unadj = base_all.reindex(slots).to_numpy()
     factor = _same_day(prof, day, base_all, start, ctx, adjustment, cap, adjust_hours, adjust_gap_hours)
     adj = unadj * factor if adjustment == "ratio" else unadj + (factor if adjustment == "additive" else 0.0)
-    return Baseline("10of10", _series(adj, starts), _series(unadj, starts), factor, sorted(chosen))
+    return Baseline(name, _series(adj, starts), _series(unadj, starts), factor, sorted(chosen))
 
 
 def high_4_of_5(
@@ -202,11 +218,8 @@ def high_4_of_5(
     means = {d: _mean(prof, d, slots) for d in five}
     lowest = min(five, key=lambda d: (means[d], d))
     chosen = [d for d in five if d != lowest]
-    base_all = prof.loc[chosen].reindex(columns=list(range(96))).mean()
-    unadj = base_all.reindex(slots).to_numpy()
-    factor = _same_day(prof, day, base_all, start, ctx, adjustment, cap, adjust_hours, adjust_gap_hours)
-    adj = unadj * factor if adjustment == "ratio" else unadj + (factor if adjustment == "additive" else 0.0)
-    return Baseline("high4of5", _series(adj, starts), _series(unadj, starts), factor, sorted(chosen))
+    adjust = (adjustment, cap, adjust_hours, adjust_gap_hours)
+    return _adjusted_baseline("high4of5", prof, chosen, day, slots, starts, start, ctx, adjust)
 
 
 def similar_day(
