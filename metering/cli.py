@@ -17,7 +17,7 @@ from core.plant import Plant, PlantFileError, load_plant
 from core.settings import load_settings
 from metering.factors import FactorFileError
 from metering.io import read_raw, read_readings_csv, results_table
-from metering.service import PAD, STEP, Context, ContinuousMetering, compute_period, floor_interval, recompute
+from metering.service import PAD, SOURCES, STEP, Context, ContinuousMetering, compute_period, floor_interval, recompute
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
@@ -72,15 +72,28 @@ def recompute_cmd(
     start: str = typer.Option(..., "--from", help="Start (ISO 8601; local site time without offset)."),
     end: str = typer.Option(..., "--to", help="End, exclusive."),
     chunk_h: float = typer.Option(24.0, help="Hours per read/compute/write chunk."),
+    source: str = typer.Option(
+        "readings",
+        help="readings: derive intervals again from the raw bucket (late data, plant-file or engine change); "
+        "energy: price the stored interval energy again (a factor update: rewrites tce_kg and emissions).",
+    ),
 ) -> None:
-    """Recompute a period from the raw bucket into the metering bucket (idempotent), e.g. after a factor update."""
+    """Recompute a period into the metering bucket (idempotent), e.g. after a factor update."""
+    if source not in SOURCES:
+        raise typer.BadParameter(f"must be one of {', '.join(SOURCES)}, got {source!r}", param_hint="--source")
     p, ctx = _load(plant)
     t0, t1 = _ts(start, p.site.timezone, "--from"), _ts(end, p.site.timezone, "--to")
     total = int((floor_interval(t1) - floor_interval(t0)) / STEP)
     with Progress(console=Console(stderr=True)) as bar:
         task = bar.add_task("recompute", total=max(total, 1))
         points, problems = recompute(
-            ctx, _target(), t0, t1, chunk=pd.Timedelta(hours=chunk_h), progress=lambda n: bar.advance(task, n)
+            ctx,
+            _target(),
+            t0,
+            t1,
+            source=source,
+            chunk=pd.Timedelta(hours=chunk_h),
+            progress=lambda n: bar.advance(task, n),
         )
     for line in problems:
         typer.echo(f"warning: {line}", err=True)

@@ -421,7 +421,19 @@ def compute(
     green: Iterable[GreenContract] = (),
 ) -> Result:
     """Interval table → energy rows with tce, and scope 1/2 emissions rows (location and market)."""
-    energy = energy_rows(intervals, plant)
+    return price(energy_rows(intervals, plant), plant, registry, green)
+
+
+def price(
+    energy: pd.DataFrame,
+    plant: Plant,
+    registry: Registry,
+    green: Iterable[GreenContract] = (),
+) -> Result:
+    """Energy rows → the same rows with tce, and their emissions: the factor-dependent half of `compute`.
+
+    A recompute after a factor update starts here, from the energy rows stored earlier.
+    """
     if energy.empty:
         return Result(energy, _empty(EMISSION_COLUMNS), [])
     # Factors follow the interval's local calendar day (a Shanghai year starts at 16:00 UTC).

@@ -14,14 +14,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from core.influx import InfluxTarget
 from core.plant import Plant
-from metering.energy import GreenContract, Result, compute, load_green_power
+from metering.energy import GreenContract, Result, compute, load_green_power, price
 from metering.factors import Registry, plant_registry
 from metering.intervals import INTERVAL_S, EngineOptions, compute_intervals
-from metering.io import interval_counts, read_raw, write_results
+from metering.io import interval_counts, read_energy, read_raw, write_results
 from metering.tariffs import TariffError, TariffFile, fill_tou_cost, load_tariff
 
 log = logging.getLogger("plantcarbon.metering")
@@ -78,22 +79,48 @@ def compute_period(ctx: Context, readings: pd.DataFrame, start: pd.Timestamp, en
     return res
 
 
+SOURCES = ("readings", "energy")
+
+
+def reprice_period(ctx: Context, energy: pd.DataFrame) -> Result:
+    """Stored energy rows → emissions at today's factors, and the energy rows whose tce changed.
+
+    Only `tce_kg` of an energy row depends on factors; rows where it is unchanged are left
+    out (nothing to rewrite). Cost and tou stay as stored.
+    """
+    stored = energy["tce_kg"].to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+    res = price(energy, ctx.plant, ctx.registry, ctx.green)
+    new = res.energy["tce_kg"].to_numpy(dtype=np.float64, na_value=np.nan)
+    same = np.isclose(new, stored, rtol=1e-12, atol=0.0) | (np.isnan(new) & np.isnan(stored))
+    res.energy = res.energy[~same].reset_index(drop=True)
+    res.problems.extend(ctx.problems)
+    return res
+
+
 def recompute(
     ctx: Context,
     target: InfluxTarget,
     start: pd.Timestamp,
     end: pd.Timestamp,
     *,
+    source: str = "readings",
     chunk: pd.Timedelta = pd.Timedelta(days=1),
     progress: Callable[[int], None] | None = None,
     timings: dict[str, float] | None = None,
 ) -> tuple[int, list[str]]:
-    """Recompute [start, end) from the raw bucket into the metering bucket, chunk by chunk.
+    """Recompute [start, end) into the metering bucket, chunk by chunk.
+
+    `source="readings"` derives everything again from the raw bucket (after late data, a
+    plant-file or engine change); `source="energy"` prices the interval energy already in the
+    metering bucket again (after a factor update): it rewrites `tce_kg` and the emissions and
+    reads 15-minute rows instead of every reading.
 
     Idempotent: the same readings and factors give the same points, and a point is identified
     by measurement, tags and time, so writing it again overwrites it. Returns (points, problems);
     `timings`, when given, accumulates wall seconds per phase (read, compute, write).
     """
+    if source not in SOURCES:
+        raise ValueError(f"recompute: source must be one of {SOURCES}, got {source!r}")
     clock = timings if timings is not None else {}
     start, end = floor_interval(start), floor_interval(end)
     chunks: list[tuple[pd.Timestamp, pd.Timestamp]] = []
@@ -106,11 +133,19 @@ def recompute(
 
     def read(span: tuple[pd.Timestamp, pd.Timestamp]) -> tuple[pd.DataFrame, float]:
         t0 = time.perf_counter()
-        return read_raw(target, ctx.plant, span[0] - PAD, span[1] + PAD), time.perf_counter() - t0
+        if source == "energy":
+            data = read_energy(target, ctx.plant, span[0], span[1])
+        else:
+            data = read_raw(target, ctx.plant, span[0] - PAD, span[1] + PAD)
+        return data, time.perf_counter() - t0
+
+    def work(data: pd.DataFrame, lo: pd.Timestamp, hi: pd.Timestamp) -> Result:
+        return reprice_period(ctx, data) if source == "energy" else compute_period(ctx, data, lo, hi)
 
     def write(res: Result) -> tuple[int, float]:
         t0 = time.perf_counter()
-        return write_results(target, res.energy, res.emissions), time.perf_counter() - t0
+        fields = ("tce_kg",) if source == "energy" else None
+        return write_results(target, res.energy, res.emissions, energy_fields=fields), time.perf_counter() - t0
 
     # A three-stage pipeline: the next chunk is read and the previous one written while this
     # one is computed. InfluxDB does the reading and writing, so they overlap with our CPU work.
@@ -119,10 +154,10 @@ def recompute(
         pending_write: Future[tuple[int, float]] | None = None
         for i, (lo, hi) in enumerate(chunks):
             assert pending_read is not None
-            readings, dt_read = pending_read.result()
+            data, dt_read = pending_read.result()
             pending_read = pool.submit(read, chunks[i + 1]) if i + 1 < len(chunks) else None
             t0 = time.perf_counter()
-            res = compute_period(ctx, readings, lo, hi)
+            res = work(data, lo, hi)
             dt_compute = time.perf_counter() - t0
             if pending_write is not None:
                 n, dt_write = pending_write.result()

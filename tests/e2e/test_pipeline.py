@@ -157,7 +157,7 @@ def _resolution(device: Device, counter: float) -> float:
 
 
 def _check_chain(p: Pipeline, t0: datetime, t1: datetime) -> None:
-    raw = read_raw(p.target, p.plant, pd.Timestamp(t0) - pd.Timedelta(minutes=1), pd.Timestamp(t1))
+    raw = read_raw(p.target, p.plant, pd.Timestamp(t0) - pd.Timedelta(minutes=1), pd.Timestamp(t1), all_fields=True)
     assert not raw.empty
     metered = [d for d in p.plant.devices if d.source is not None]
 

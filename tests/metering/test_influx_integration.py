@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from core.influx import InfluxTarget, influxql, write_lines
 from core.plant import Plant
+from metering.factors import load_registry
 from metering.service import Context, ContinuousMetering, recompute
 from tests.metering.conftest import counter
 
 pytestmark = pytest.mark.integration
 
 T0 = pd.Timestamp("2023-06-01T00:00Z")
+STEP_15 = pd.Timedelta(minutes=15)
 TAGS = {"main-1": "electricity,area=substation,kind=transformer", "boiler-1": "natural_gas,area=utilities,kind=boiler"}
 
 
@@ -65,6 +69,71 @@ def test_recompute_writes_energy_and_emissions_idempotently(influx_target: Influ
     assert set(loc["factor"]) == {"cn-grid-east@2023"}
     gas = m2[m2["device"] == "boiler-1"]
     assert set(gas["scope"]) == {"1"} and set(gas["factor"]) == {"cn-fuel-natural-gas@2015"}
+
+
+# A factor update: the East China grid factor re-published with another value and a new
+# version (the override rule of docs/metering.md §3: a new id@version wins for its validity).
+UPDATE = """\
+set: factor-update
+defaults: {carrier: electricity, unit: tCO2/MWh, gas: CO2, method: location}
+factors:
+  - id: cn-grid-east
+    version: "2023-rev1"
+    name: East China grid 2023 (revised)
+    kind: grid-average
+    region: cn-east
+    value: 0.6000
+    valid_from: 2023-01-01
+    valid_to: 2023-12-31
+    source: {document: "test revision", table: "n/a"}
+"""
+
+
+def test_recompute_from_stored_energy_equals_recompute_from_readings(
+    influx_target: InfluxTarget, plant: Plant, tmp_path: Path
+) -> None:
+    r = pd.concat(
+        [
+            counter("main-1", "e_imp_kwh", "2023-06-01T00:00", 180, 10.0),
+            counter("boiler-1", "vol_nm3", "2023-06-01T00:00", 180, 2.0),
+        ]
+    )
+    write_lines(influx_target, influx_target.raw_bucket, _lines(r))
+    end = T0 + pd.Timedelta(hours=3)
+    recompute(Context(plant, load_registry(), []), influx_target, T0, end)
+    before = _energy(influx_target)
+    (tmp_path / "update.yaml").write_text(UPDATE)
+    updated = Context(plant, load_registry([tmp_path / "update.yaml"]), [])
+
+    n, problems = recompute(updated, influx_target, T0, end, source="energy", chunk=pd.Timedelta(hours=1))
+    assert problems == []
+    # Every emissions point; no energy point, as the tce coefficients did not change.
+    assert n == len(_emissions(influx_target))
+    repriced_e, repriced_m = _energy(influx_target), _emissions(influx_target)
+    # Energy itself is untouched; the emissions use the new factor.
+    cols = ["time", "device", "amount", "status", "completeness", "tce_kg"]
+    pd.testing.assert_frame_equal(
+        before.sort_values(["device", "time"])[cols].reset_index(drop=True),
+        repriced_e.sort_values(["device", "time"])[cols].reset_index(drop=True),
+    )
+    loc = repriced_m[(repriced_m["device"] == "main-1") & (repriced_m["method"] == "location")]
+    assert set(loc["factor"]) == {"cn-grid-east@2023-rev1"}
+    assert loc["co2_kg"].sum() == pytest.approx(1800 * 0.6)
+
+    # The same as deriving everything again from the readings with the new factor.
+    recompute(updated, influx_target, T0, end, source="readings")
+    key = ["time", "device", "scope", "method"]
+    vals = ["co2_kg", "co2e_kg", "factor", "gwp"]
+    full = _emissions(influx_target)
+    pd.testing.assert_frame_equal(
+        repriced_m.sort_values(key)[key + vals].reset_index(drop=True),
+        full.sort_values(key)[key + vals].reset_index(drop=True),
+    )
+
+
+def test_recompute_rejects_an_unknown_source(influx_target: InfluxTarget, plant: Plant) -> None:
+    with pytest.raises(ValueError, match="source must be one of"):
+        recompute(Context(plant, load_registry(), []), influx_target, T0, T0 + STEP_15, source="bucket")
 
 
 def test_continuous_mode_closes_after_lateness_and_recomputes_late_data(
