@@ -71,7 +71,9 @@ def recompute_cmd(
     plant: Path = PlantOpt,
     start: str = typer.Option(..., "--from", help="Start (ISO 8601; local site time without offset)."),
     end: str = typer.Option(..., "--to", help="End, exclusive."),
-    chunk_h: float = typer.Option(24.0, help="Hours per read/compute/write chunk."),
+    chunk_h: float | None = typer.Option(
+        None, help="Hours per read/compute/write chunk (default: 24 from readings, 168 from energy)."
+    ),
     source: str = typer.Option(
         "readings",
         help="readings: derive intervals again from the raw bucket (late data, plant-file or engine change); "
@@ -92,7 +94,7 @@ def recompute_cmd(
             t0,
             t1,
             source=source,
-            chunk=pd.Timedelta(hours=chunk_h),
+            chunk=pd.Timedelta(hours=chunk_h) if chunk_h else None,
             progress=lambda n: bar.advance(task, n),
         )
     for line in problems:

@@ -203,6 +203,39 @@ def energy_rows(intervals: pd.DataFrame, plant: Plant) -> pd.DataFrame:
     return out[ENERGY_COLUMNS].sort_values(["interval_start", "device"], kind="stable").reset_index(drop=True)
 
 
+def stored_energy_rows(stored: pd.DataFrame, plant: Plant) -> pd.DataFrame:
+    """`energy` points as stored (tags, interval_start, amount, tce_kg) → energy rows to price again.
+
+    The stored point has no `quantity`; it is taken as what `energy_rows` meters for the row:
+    a PV inverter's export (generation), for every other row the carrier's consumption
+    quantity. `status` and `completeness` are not needed for pricing and are left empty.
+    """
+    if stored.empty:
+        return _empty(ENERGY_COLUMNS)
+    out = stored.copy()
+    n = len(out)
+    for c in ("site", "area", "device", "carrier", "role", "tou"):
+        out[c] = out[c].astype("category") if c in out.columns else _const("", n)
+    devices = {d.id: d for d in plant.devices}
+    pairs = out[["device", "carrier"]].drop_duplicates().itertuples(index=False, name=None)
+    meter = {(d, c): _stored_quantity(devices.get(str(d).split(":", 1)[0]), str(c)) for d, c in pairs}
+    out["quantity"] = pd.Categorical([meter[k] for k in zip(out["device"], out["carrier"], strict=True)])
+    out["unit"] = out["carrier"].map(ENERGY_UNITS).astype("category")
+    out["status"] = _const("", n)
+    out["completeness"] = np.nan
+    out["tce_kg"] = out["tce_kg"] if "tce_kg" in out.columns else np.nan
+    out["tce_factor"] = _const("", n)
+    out["cost"] = np.nan
+    out = out[out["amount"].notna()]
+    return out[ENERGY_COLUMNS].sort_values(["interval_start", "device"], kind="stable").reset_index(drop=True)
+
+
+def _stored_quantity(dev: Device | None, carrier: str) -> str:
+    if dev is not None and dev.kind == "pv":
+        return "e_exp_kwh"
+    return ENERGY_QUANTITIES.get(carrier, ("",))[0]
+
+
 _RANK = ("measured", "partial", "estimated")
 
 

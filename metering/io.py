@@ -9,6 +9,7 @@ engine treats them as a gap), never guessed.
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from core.influx import InfluxQLError, InfluxTarget, escape_tag_value, influxql, quote_ident, quote_literal
-from core.plant import Device, Plant
+from core.plant import Plant
 from core.quantities import counters
 from core.quantities import registry as quantity_registry
-from metering.energy import ENERGY_COLUMNS, ENERGY_QUANTITIES, ENERGY_UNITS
+from metering.energy import stored_energy_rows
 from metering.intervals import GAUGE_FOR_COUNTER, READING_COLUMNS, wide_to_long
 
 ENERGY_TAGS = ("site", "area", "device", "carrier", "role", "tou")
@@ -99,50 +100,24 @@ def _metered_fields(target: InfluxTarget, measurement: str) -> str:
 def read_energy(
     target: InfluxTarget, plant: Plant, start: pd.Timestamp, end: pd.Timestamp, *, parallel: int = 3
 ) -> pd.DataFrame:
-    """Stored `energy` rows of the site in [start, end) as energy rows (`ENERGY_COLUMNS`), to be priced again.
+    """Stored `energy` points of the site in [start, end) as energy rows (`ENERGY_COLUMNS`), to be priced again.
 
     Reads `amount` and `tce_kg` (as stored, to be compared with the new value) with the tags;
-    `status` and `completeness` are left empty. `quantity` is not stored: it is taken as what
-    the engine meters for the carrier (for a PV inverter, its export).
+    see `metering.energy.stored_energy_rows` for what is not stored.
     """
     head = "SELECT amount, tce_kg FROM energy"
     ids = [d.id for d in plant.devices] + [f"{d.id}:unmetered" for d in plant.devices]
     ids += [v.id for v in plant.virtual_meters]
-    frames = [
-        f
-        for f in _run(
-            target, target.metering_bucket, _device_queries(head, plant, ids, start, end, parallel, "*"), parallel
-        )
-        if not f.empty
-    ]
+    queries = _device_queries(head, plant, ids, start, end, parallel, "*")
+    frames = [f for f in _run(target, target.metering_bucket, queries, parallel) if not f.empty]
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in ENERGY_COLUMNS})
+        return stored_energy_rows(pd.DataFrame(), plant)
     wide = pd.concat(frames, ignore_index=True)
-    n = len(wide)
-    out = pd.DataFrame(_split_tags(wide["tags"], ("site", "area", "device", "carrier", "role", "tou")))
-    out["interval_start"] = wide["time"]
-    out["amount"] = pd.to_numeric(wide["amount"], errors="coerce")
-    out["unit"] = out["carrier"].map(ENERGY_UNITS).astype("category")
-    devices = {d.id: d for d in plant.devices}
-    pairs = out[["device", "carrier"]].drop_duplicates()
-    kinds = {
-        (d, c): _stored_quantity(devices.get(str(d).split(":", 1)[0]), str(c))
-        for d, c in pairs.itertuples(index=False, name=None)
-    }
-    out["quantity"] = pd.Categorical([kinds[k] for k in zip(out["device"], out["carrier"], strict=True)])
-    out["status"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=pd.Index([""]))
-    out["completeness"] = np.nan
-    out["tce_kg"] = pd.to_numeric(wide["tce_kg"], errors="coerce") if "tce_kg" in wide.columns else np.nan
-    out["tce_factor"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=pd.Index([""]))
-    out["cost"] = np.nan
-    out = out[out["amount"].notna()]
-    return out[ENERGY_COLUMNS].sort_values(["interval_start", "device"], kind="stable").reset_index(drop=True)
-
-
-def _stored_quantity(dev: Device | None, carrier: str) -> str:
-    if dev is not None and dev.kind == "pv":
-        return "e_exp_kwh"
-    return ENERGY_QUANTITIES.get(carrier, ("",))[0]
+    stored = pd.DataFrame(_split_tags(wide["tags"], ("site", "area", "device", "carrier", "role", "tou")))
+    stored["interval_start"] = wide["time"]
+    stored["amount"] = pd.to_numeric(wide["amount"], errors="coerce")
+    stored["tce_kg"] = pd.to_numeric(wide["tce_kg"], errors="coerce") if "tce_kg" in wide.columns else np.nan
+    return stored_energy_rows(stored, plant)
 
 
 def _device_queries(
@@ -230,53 +205,48 @@ def interval_counts(
 
 
 def _tag_prefix(measurement: str, frame: pd.DataFrame, tags: Iterable[str]) -> np.ndarray:
-    """`measurement,tag=value,…` per row (tags sorted, empty values left out), built per category."""
-    out = np.full(len(frame), measurement, dtype=object)
-    for tag in sorted(tags):
-        if tag not in frame.columns:
-            continue
-        col = frame[tag]
-        if not isinstance(col.dtype, pd.CategoricalDtype):
-            col = col.astype(str).astype("category")
-        # Escape each distinct value once, then index by the codes.
-        texts = [f",{tag}={escape_tag_value(str(v))}" if str(v) != "" else "" for v in col.cat.categories]
-        out = out + np.array([*texts, ""], dtype=object)[col.cat.codes.to_numpy()]
-    return out
+    """`measurement,tag=value,…` per row (tags sorted, empty values left out), built once per series."""
+    names = [t for t in sorted(tags) if t in frame.columns]
+    cols = [
+        frame[t] if isinstance(frame[t].dtype, pd.CategoricalDtype) else frame[t].astype(str).astype("category")
+        for t in names
+    ]
+    # One integer per row naming its tag set (re-numbered after each tag so it stays small),
+    # then one text per tag set.
+    which = np.zeros(len(frame), dtype=np.int64)
+    for c in cols:
+        which = pd.factorize(which * (len(c.cat.categories) + 1) + (c.cat.codes.to_numpy().astype(np.int64) + 1))[0]
+    first = pd.Series(np.arange(len(which))).groupby(which).first().to_numpy()
+    labels = [["" if pd.isna(x) else str(x) for x in c.to_numpy()[first]] for c in cols]
+    texts = [
+        measurement + "".join(f",{t}={escape_tag_value(v[i])}" for t, v in zip(names, labels, strict=True) if v[i])
+        for i in range(len(first))
+    ]
+    return np.array(texts, dtype=object)[which]
 
 
-def _floats(values: pd.Series | np.ndarray) -> np.ndarray:
-    """Float fields as text (shortest round-trip form); NaN/inf as None (the field is left out)."""
+def _float_parts(name: str, values: pd.Series) -> list[str]:
+    """`,name=value` per row (shortest round-trip text); "" where the value is NaN or infinite (left out)."""
     a = np.asarray(values, dtype=np.float64)
-    text = np.array(list(map(repr, a.tolist())), dtype=object)
-    text[~np.isfinite(a)] = None
-    return text
+    return [f",{name}={v!r}" if math.isfinite(v) else "" for v in a.tolist()]
 
 
-def _strings(values: pd.Series) -> np.ndarray:
-    """String fields, quoted and escaped once per distinct value; an empty value as None (left out)."""
+def _string_parts(name: str, values: pd.Series) -> list[str]:
+    """`,name="value"` per row, quoted and escaped once per distinct value; "" where the value is empty."""
     col = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype(str).astype("category")
-    quoted = [_str(v) if str(v) != "" else None for v in col.cat.categories]
-    return np.array([*quoted, None], dtype=object)[col.cat.codes.to_numpy()]
+    texts = [f",{name}={_str(v)}" if str(v) != "" else "" for v in col.cat.categories]
+    return list(np.array([*texts, ""], dtype=object)[col.cat.codes.to_numpy()])
 
 
 def _str(v: object) -> str:
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _times_ms(starts: pd.Series) -> np.ndarray:
-    ms = starts.astype("datetime64[ms, UTC]").astype("int64").to_numpy()
-    return np.array([" " + str(t) for t in ms.tolist()], dtype=object)
-
-
-def _lines(prefix: np.ndarray, fields: list[tuple[str, np.ndarray]], times: np.ndarray) -> list[str]:
-    """Assemble `prefix field=v,… time`, leaving out None values; a row with no field left is no point."""
-    body = np.full(len(prefix), "", dtype=object)
-    for name, vals in fields:
-        present = np.array([v is not None for v in vals.tolist()], dtype=bool)
-        part = np.where(present, f"{name}=" + np.where(present, vals, ""), "")
-        body = body + np.where((body != "") & present, ",", "") + part
-    keep = body != ""
-    return list(prefix[keep] + " " + body[keep] + times[keep])
+def _lines(prefix: np.ndarray, parts: list[list[str]], starts: pd.Series) -> list[str]:
+    """`prefix field=v,… time` per row from per-field `,field=v` parts; a row with no field left is no point."""
+    times = starts.astype("datetime64[ms, UTC]").astype("int64").to_numpy().tolist()
+    bodies = ["".join(row) for row in zip(*parts, strict=True)]
+    return [f"{p} {b[1:]} {t}" for p, b, t in zip(prefix.tolist(), bodies, times, strict=True) if b]
 
 
 def energy_lines(energy: pd.DataFrame, *, fields: tuple[str, ...] | None = None) -> list[str]:
@@ -287,22 +257,22 @@ def energy_lines(energy: pd.DataFrame, *, fields: tuple[str, ...] | None = None)
     """
     if energy.empty:
         return []
-    wanted = fields or ("amount", "completeness", "cost", "status", "tce_kg", "unit")
-    cols = [(n, _strings(energy[n]) if n in ("status", "unit") else _floats(energy[n])) for n in sorted(wanted)]
-    return _lines(_tag_prefix("energy", energy, ENERGY_TAGS), cols, _times_ms(energy["interval_start"]))
+    wanted = sorted(fields or ("amount", "completeness", "cost", "status", "tce_kg", "unit"))
+    parts = [_string_parts(n, energy[n]) if n in ("status", "unit") else _float_parts(n, energy[n]) for n in wanted]
+    return _lines(_tag_prefix("energy", energy, ENERGY_TAGS), parts, energy["interval_start"])
 
 
 def emission_lines(emissions: pd.DataFrame) -> list[str]:
     """`emissions` points: tags site/area/device/carrier/role/scope/method; fields co2_kg, co2e_kg, factor, gwp."""
     if emissions.empty:
         return []
-    cols = [
-        ("co2_kg", _floats(emissions["co2_kg"])),
-        ("co2e_kg", _floats(emissions["co2e_kg"])),
-        ("factor", _strings(emissions["factor"])),
-        ("gwp", _strings(emissions["gwp"])),
+    parts = [
+        _float_parts("co2_kg", emissions["co2_kg"]),
+        _float_parts("co2e_kg", emissions["co2e_kg"]),
+        _string_parts("factor", emissions["factor"]),
+        _string_parts("gwp", emissions["gwp"]),
     ]
-    return _lines(_tag_prefix("emissions", emissions, EMISSION_TAGS), cols, _times_ms(emissions["interval_start"]))
+    return _lines(_tag_prefix("emissions", emissions, EMISSION_TAGS), parts, emissions["interval_start"])
 
 
 def write_results(
@@ -322,8 +292,13 @@ def write_results(
     lines = energy_lines(energy, fields=energy_fields) + emission_lines(emissions)
     with influx_client(target, timeout_ms=120_000) as client:
         api = client.write_api(write_options=SYNCHRONOUS)
-        for i in range(0, len(lines), batch):
+
+        def send(i: int) -> None:
             api.write(target.metering_bucket, target.org, "\n".join(lines[i : i + batch]), WritePrecision.MS)
+
+        # Two requests in flight: InfluxDB parses and indexes one batch while the next arrives.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(send, range(0, len(lines), batch)))
     return len(lines)
 
 

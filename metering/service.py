@@ -104,7 +104,7 @@ def recompute(
     end: pd.Timestamp,
     *,
     source: str = "readings",
-    chunk: pd.Timedelta = pd.Timedelta(days=1),
+    chunk: pd.Timedelta | None = None,
     progress: Callable[[int], None] | None = None,
     timings: dict[str, float] | None = None,
 ) -> tuple[int, list[str]]:
@@ -121,6 +121,8 @@ def recompute(
     """
     if source not in SOURCES:
         raise ValueError(f"recompute: source must be one of {SOURCES}, got {source!r}")
+    if chunk is None:  # a day of readings; a week of 15-minute rows (fewer, larger requests)
+        chunk = pd.Timedelta(days=1) if source == "readings" else pd.Timedelta(days=7)
     clock = timings if timings is not None else {}
     start, end = floor_interval(start), floor_interval(end)
     chunks: list[tuple[pd.Timestamp, pd.Timestamp]] = []
@@ -140,7 +142,14 @@ def recompute(
         return data, time.perf_counter() - t0
 
     def work(data: pd.DataFrame, lo: pd.Timestamp, hi: pd.Timestamp) -> Result:
-        return reprice_period(ctx, data) if source == "energy" else compute_period(ctx, data, lo, hi)
+        if source == "readings":
+            return compute_period(ctx, data, lo, hi)
+        res = reprice_period(ctx, data)
+        if data.empty:  # never metered: there is nothing to price again
+            res.problems.append(
+                f"no energy stored for {lo:%Y-%m-%d %H:%M}Z–{hi:%Y-%m-%d %H:%M}Z: use --source readings"
+            )
+        return res
 
     def write(res: Result) -> tuple[int, float]:
         t0 = time.perf_counter()

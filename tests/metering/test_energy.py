@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from core.plant import Plant, SteamConditions, parse_plant
-from metering.energy import GreenContract, compute, green_kwh_per_interval, steam_gj_per_t
+from metering.energy import GreenContract, compute, green_kwh_per_interval, price, steam_gj_per_t, stored_energy_rows
 from metering.factors import gwp, load_registry
 from metering.intervals import compute_intervals
 from tests.metering.conftest import PLANT_YAML, counter
@@ -219,3 +219,45 @@ def test_intensity_per_tonne_against_benchmark_and_baseline() -> None:
     rated = rate(table, bench)
     assert rated["gb16780-2012-clinker-4000td"].iloc[0] == "new_plant"
     assert rated["base-2022_pct"].iloc[0] == pytest.approx((118 / 125 - 1) * 100)
+
+
+def test_pricing_stored_energy_again_gives_the_same_emissions(plant: Plant) -> None:
+    # What `recompute --source energy` relies on: the stored energy points (tags, amount, tce_kg;
+    # no quantity, status or completeness) priced again give exactly the emissions and tce of
+    # the full computation — for main, sub, PV generation, the unmetered remainder, a virtual
+    # meter, fuels, steam and a green-power contract.
+    r = pd.concat(
+        [
+            counter("main-1", "e_imp_kwh", JUNE, 120, 10.0),
+            counter("kiln-1", "e_imp_kwh", JUNE, 120, 4.0),
+            counter("fan-1", "e_imp_kwh", JUNE, 120, 2.0),
+            counter("pv-1", "e_exp_kwh", JUNE, 120, 1.5),
+            counter("boiler-1", "vol_nm3", JUNE, 120, 3.0),
+            counter("gen-1", "mass_t", JUNE, 120, 0.01),
+            counter("steam-1", "mass_t", JUNE, 120, 0.2),
+        ]
+    )
+    green = [
+        GreenContract(
+            id="gp-1", kind="contract", mwh=0.2, start=dt.datetime(2023, 6, 1, 8), end=dt.datetime(2023, 6, 1, 9)
+        )
+    ]
+    full = compute(compute_intervals(r, plant), plant, REG, green)
+    stored = full.energy[["site", "area", "device", "carrier", "role", "tou", "interval_start", "amount", "tce_kg"]]
+    again = price(stored_energy_rows(stored, plant), plant, REG, green)
+
+    assert set(full.emissions["device"]) >= {"main-1", "main-1:unmetered", "pv-self", "boiler-1", "gen-1", "steam-1"}
+    key = ["interval_start", "device", "scope", "method"]
+    cols = [*key, "co2_kg", "co2e_kg", "factor", "gwp", "activity"]
+    pd.testing.assert_frame_equal(
+        again.emissions.sort_values(key)[cols]
+        .reset_index(drop=True)
+        .astype({c: str for c in ("device", "scope", "method", "factor", "gwp")}),
+        full.emissions.sort_values(key)[cols]
+        .reset_index(drop=True)
+        .astype({c: str for c in ("device", "scope", "method", "factor", "gwp")}),
+    )
+    by = ["interval_start", "device"]
+    assert list(again.energy.sort_values(by)["tce_kg"]) == pytest.approx(
+        list(full.energy.sort_values(by)["tce_kg"]), nan_ok=True
+    )

@@ -131,9 +131,13 @@ def test_recompute_from_stored_energy_equals_recompute_from_readings(
     )
 
 
-def test_recompute_rejects_an_unknown_source(influx_target: InfluxTarget, plant: Plant) -> None:
+def test_recompute_from_energy_says_where_nothing_was_stored(influx_target: InfluxTarget, plant: Plant) -> None:
+    ctx = Context(plant, load_registry(), [])
+    n, problems = recompute(ctx, influx_target, T0, T0 + pd.Timedelta(hours=2), source="energy")
+    assert n == 0
+    assert problems == ["no energy stored for 2023-06-01 00:00Z–2023-06-01 02:00Z: use --source readings"]
     with pytest.raises(ValueError, match="source must be one of"):
-        recompute(Context(plant, load_registry(), []), influx_target, T0, T0 + STEP_15, source="bucket")
+        recompute(ctx, influx_target, T0, T0 + STEP_15, source="bucket")
 
 
 def test_continuous_mode_closes_after_lateness_and_recomputes_late_data(
@@ -193,3 +197,48 @@ def test_continuous_mode_survives_a_stopped_database(tmp_path: object, plant: Pl
         assert svc.cycle(T0 + pd.Timedelta(minutes=40)) == [T0, T0 + pd.Timedelta(minutes=15)]
     finally:
         server.stop()
+
+
+def test_recompute_command_after_a_factor_update(
+    influx_target: InfluxTarget, plant: Plant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The energy manager's path: meter once from readings, add a factor file to the plant,
+    # then `plantcarbon metering recompute --source energy`.
+    from typer.testing import CliRunner
+
+    from core.cli import app
+    from tests.metering.conftest import PLANT_YAML
+
+    for key, value in {
+        "URL": influx_target.url,
+        "ORG": influx_target.org,
+        "TOKEN": influx_target.token,
+        "RAW_BUCKET": influx_target.raw_bucket,
+        "METERING_BUCKET": influx_target.metering_bucket,
+    }.items():
+        monkeypatch.setenv(f"PLANTCARBON_INFLUX_{key}", value)
+    write_lines(
+        influx_target, influx_target.raw_bucket, _lines(counter("main-1", "e_imp_kwh", "2023-06-01T00:00", 60, 10.0))
+    )
+    plant_file = tmp_path / "plant.yaml"
+    plant_file.write_text(PLANT_YAML, "utf-8")
+    span = ["--from", "2023-06-01T08:00", "--to", "2023-06-01T09:00"]  # Shanghai time = 00:00–01:00 UTC
+    runner = CliRunner()
+    first = runner.invoke(app, ["metering", "recompute", "--plant", str(plant_file), *span])
+    assert first.exit_code == 0, first.output
+    assert "for 4 intervals" in first.output
+
+    (tmp_path / "update.yaml").write_text(UPDATE, "utf-8")
+    plant_file.write_text(
+        PLANT_YAML.replace("metering: {gwp_set: AR6}", "metering: {gwp_set: AR6, factor_files: [update.yaml]}")
+    )
+    again = runner.invoke(app, ["metering", "recompute", "--plant", str(plant_file), *span, "--source", "energy"])
+    assert again.exit_code == 0, again.output
+    loc = _emissions(influx_target)
+    loc = loc[(loc["device"] == "main-1") & (loc["method"] == "location")]
+    assert set(loc["factor"]) == {"cn-grid-east@2023-rev1"}
+    assert loc["co2_kg"].sum() == pytest.approx(600 * 0.6)
+
+    bad = runner.invoke(app, ["metering", "recompute", "--plant", str(plant_file), *span, "--source", "bucket"])
+    assert bad.exit_code != 0
+    assert "--source" in bad.output and "readings, energy" in bad.output
