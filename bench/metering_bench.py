@@ -5,7 +5,7 @@
 
 `engine` times readings → intervals → energy/tce/emissions in one process (one core).
 `recompute` starts its own InfluxDB (core.harness), loads 1-minute counters for the meters
-and days asked (`--days 365` is the whole year: ~10 min of loading), and times both kinds
+and days asked (`--days 365` is the whole year: ~8 min of loading), and times both kinds
 of recompute into the metering bucket: `--source readings` (every raw reading → intervals
 → energy and emissions) and `--source energy` (after a factor update: the stored 15-minute
 energy priced again). Shorter runs also print the time extrapolated to one year of 250
