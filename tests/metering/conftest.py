@@ -44,3 +44,25 @@ def counter(
     t = pd.Timestamp(start, tz="UTC") + pd.to_timedelta(np.arange(n) * step_min, unit="min")
     v = first + np.arange(n) * step_min * rate_per_min
     return pd.DataFrame({"time": t, "device": device, "quantity": quantity, "value": v})
+
+
+def east_grid_2023(version: str, value: float) -> str:
+    """A user factor file re-publishing the 2023 East China grid factor as `cn-grid-east@<version>`.
+
+    The same version replaces the shipped factor; a new one wins for its validity
+    (the override rule, docs/metering.md §3).
+    """
+    return f"""\
+set: east-grid-{version}
+defaults: {{carrier: electricity, unit: tCO2/MWh, gas: CO2, method: location}}
+factors:
+  - id: cn-grid-east
+    version: "{version}"
+    name: East China grid 2023 ({version})
+    kind: grid-average
+    region: cn-east
+    value: {value}
+    valid_from: 2023-01-01
+    valid_to: 2023-12-31
+    source: {{document: "test file", table: "n/a"}}
+"""

@@ -11,7 +11,7 @@ from core.influx import InfluxTarget, influxql, write_lines
 from core.plant import Plant
 from metering.factors import load_registry
 from metering.service import Context, ContinuousMetering, recompute
-from tests.metering.conftest import counter
+from tests.metering.conftest import counter, east_grid_2023
 
 pytestmark = pytest.mark.integration
 
@@ -71,22 +71,8 @@ def test_recompute_writes_energy_and_emissions_idempotently(influx_target: Influ
     assert set(gas["scope"]) == {"1"} and set(gas["factor"]) == {"cn-fuel-natural-gas@2015"}
 
 
-# A factor update: the East China grid factor re-published with another value and a new
-# version (the override rule of docs/metering.md §3: a new id@version wins for its validity).
-UPDATE = """\
-set: factor-update
-defaults: {carrier: electricity, unit: tCO2/MWh, gas: CO2, method: location}
-factors:
-  - id: cn-grid-east
-    version: "2023-rev1"
-    name: East China grid 2023 (revised)
-    kind: grid-average
-    region: cn-east
-    value: 0.6000
-    valid_from: 2023-01-01
-    valid_to: 2023-12-31
-    source: {document: "test revision", table: "n/a"}
-"""
+# A factor update: the East China grid factor re-published with another value and a new version.
+UPDATE = east_grid_2023("2023-rev1", 0.6)
 
 
 def test_recompute_from_stored_energy_equals_recompute_from_readings(

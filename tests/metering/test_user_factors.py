@@ -8,25 +8,12 @@ from pathlib import Path
 from core.plant import load_plant
 from metering.factors import user_factor_dir
 from metering.service import Context
+from tests.metering.conftest import east_grid_2023
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plant-a.yaml"
 
-# A user file re-publishing cn-grid-east@2023 with a corrected value (the override rule:
-# same id and version replaces the shipped factor; docs/metering.md §3).
-OVERRIDE = """\
-set: site-corrections
-defaults: {carrier: electricity, unit: tCO2/MWh, gas: CO2, method: location}
-factors:
-  - id: cn-grid-east
-    version: "2023"
-    name: East China grid 2023 (site correction)
-    kind: grid-average
-    region: cn-east
-    value: 0.5123
-    valid_from: 2023-01-01
-    valid_to: 2023-12-31
-    source: {document: "test correction", table: "n/a"}
-"""
+# A user file re-publishing cn-grid-east@2023 with a corrected value (same id and version).
+OVERRIDE = east_grid_2023("2023", 0.5123)
 
 
 def test_factor_saved_in_data_dir_overrides_the_shipped_one(tmp_path: Path) -> None:
