@@ -75,6 +75,10 @@ class Agent:
         )
         self.links: dict[LinkKey, tuple[Link, list[_Slot]]] = {}
         self.mqtt_devices: list[Device] = []
+        # MQTT devices push: online while messages come, offline after `mqtt_silence_s(device)`
+        # without one (loop time of the last good message; None: never heard from).
+        self._mqtt_seen: dict[str, float | None] = {}
+        self._mqtt_online: dict[str, bool | None] = {}
         self.metrics_port: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -94,6 +98,8 @@ class Agent:
                 self.links[key][1].append(_Slot(dev))
             elif isinstance(src, MqttSource):
                 self.mqtt_devices.append(d)
+                self._mqtt_seen[d.id] = None
+                self._mqtt_online[d.id] = None
                 self.publisher.subscriptions[src.topic] = self._mqtt_handler(d, src)
         self.metrics.outbox_depth.set(self.outbox.depth)
 
@@ -107,6 +113,8 @@ class Agent:
         self._tasks.append(asyncio.create_task(self.publisher.run(), name="publisher"))
         for link, slots in self.links.values():
             self._tasks.append(asyncio.create_task(self._run_link(link, slots), name=f"link {link.name}"))
+        if self.mqtt_devices:
+            self._tasks.append(asyncio.create_task(self._mqtt_watch(), name="mqtt watch"))
         if self.options.summary_s > 0:
             self._tasks.append(asyncio.create_task(self._summaries(), name="summary"))
         log.info(
@@ -227,14 +235,41 @@ class Agent:
                 self.metrics.error(f"mqtt_payload:{exc.kind}", f"device {device.id} on {topic}: {exc} (dropped)")
                 return
             self.metrics.mqtt_messages.labels("partial" if sample.bad else "ok").inc()
+            self._mqtt_seen[device.id] = asyncio.get_running_loop().time()
+            if self._mqtt_online.get(device.id) is not True:
+                if self._mqtt_online.get(device.id) is False:
+                    log.info("device %s back online", device.id)
+                self._mqtt_online[device.id] = True
+                self.publisher.device_status(device.id, True)
             self.store(device.id, sample)
 
         return handle
+
+    async def _mqtt_watch(self) -> None:
+        """Mark MQTT devices offline once they have been silent too long (they have no poll to fail)."""
+        started = asyncio.get_running_loop().time()
+        while not self._stopping:
+            now = asyncio.get_running_loop().time()
+            for d in self.mqtt_devices:
+                silence = mqtt_silence_s(d)
+                seen = self._mqtt_seen[d.id]
+                if now - (seen if seen is not None else started) > silence and self._mqtt_online[d.id] is not False:
+                    self._mqtt_online[d.id] = False
+                    error = f"no message on {getattr(d.source, 'topic', '?')} for {silence:g} s"
+                    log.warning("device %s offline: %s", d.id, error)
+                    self.publisher.device_status(d.id, False, error)
+            await asyncio.sleep(min(1.0, min(mqtt_silence_s(d) for d in self.mqtt_devices) / 4))
 
     async def _summaries(self) -> None:
         while not self._stopping:
             await asyncio.sleep(self.options.summary_s)
             log.info("edge summary: %s", self.metrics.summary())
+
+
+def mqtt_silence_s(device: Device) -> float:
+    """How long an MQTT device may stay silent before it counts as offline: three of its
+    publish intervals (`source.interval_s`, e.g. a Tasmota TelePeriod), and at least 10 s."""
+    return max(3.0 * (device.source.interval_s if device.source is not None else 5.0), 10.0)
 
 
 def now_ms() -> int:

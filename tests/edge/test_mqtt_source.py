@@ -63,3 +63,57 @@ async def test_native_json_is_mapped_and_malformed_payloads_do_not_stop_the_agen
     assert samples[0].values == pytest.approx({"p_kw": 1.52, "e_exp_kwh": 1234.5})
     assert dropped == len(CORPUS)
     assert all(v >= 1 for v in counted.values()), counted
+
+
+async def test_mqtt_device_goes_online_with_messages_and_offline_when_silent(
+    mosquitto, collector, tmp_path: Path
+) -> None:
+    # An MQTT device has no poll that can fail: it is online while its messages come and
+    # offline after three publish intervals (at least 10 s) without one (edge.agent.mqtt_silence_s).
+    meter = {
+        "id": "tasmota-1",
+        "name": "Plug meter",
+        "kind": "other",
+        "carrier": "electricity",
+        "source": {
+            "protocol": "mqtt",
+            "topic": "tele/tasmota-1/SENSOR",
+            "interval_s": 2,
+            "fields": {"p_kw": {"path": "P"}},
+        },
+    }
+    plant = make_plant([meter], site="mq")
+    col = collector(mosquitto, "pc/mq/tasmota-1/status")
+    device = mqtt.Client(CallbackAPIVersion.VERSION2)
+    device.connect(mosquitto.host, mosquitto.port)
+    device.loop_start()
+    try:
+        async with running_agent(plant, mosquitto, tmp_path) as agent:
+            for _ in range(100):
+                if agent.publisher.connected:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)  # the subscription is in place
+            for i in range(3):
+                device.publish("tele/tasmota-1/SENSOR", b'{"P": %d}' % (10 + i), qos=1).wait_for_publish(5)
+                await asyncio.sleep(1.0)
+            online = [s["online"] for s in col.status("/tasmota-1/status")]
+            # Silent now: offline within 10 s of the last message (+ the watch's period).
+            for _ in range(150):
+                if col.status("/tasmota-1/status")[-1:] and col.status("/tasmota-1/status")[-1]["online"] is False:
+                    break
+                await asyncio.sleep(0.1)
+            after_silence = col.status("/tasmota-1/status")
+            device.publish("tele/tasmota-1/SENSOR", b'{"P": 20}', qos=1).wait_for_publish(5)
+            for _ in range(50):
+                if col.status("/tasmota-1/status")[-1]["online"] is True:
+                    break
+                await asyncio.sleep(0.1)
+            back = col.status("/tasmota-1/status")
+    finally:
+        device.loop_stop()
+        device.disconnect()
+    assert online == [True]  # one status on the first message, not one per message
+    assert after_silence[-1]["online"] is False
+    assert "no message on tele/tasmota-1/SENSOR for 10 s" in after_silence[-1]["error"]
+    assert back[-1]["online"] is True
