@@ -11,7 +11,8 @@ from pathlib import Path
 import typer
 from prometheus_client import start_http_server
 
-from core.plant import Plant, PlantFileError, load_plant
+from core.plant import Plant
+from core.plant_cli import load_plant_or_exit
 from core.settings import load_settings
 from ingest.service import IngestConfig, IngestService, default_client_id, delete_session
 
@@ -19,15 +20,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=N
 
 
 def _load_plants(paths: list[Path]) -> list[Plant]:
-    plants = []
-    for p in paths:
-        try:
-            plants.append(load_plant(p))
-        except PlantFileError as exc:
-            for line in exc.errors:
-                typer.echo(line, err=True)
-            raise typer.Exit(2) from None
-    return plants
+    return [load_plant_or_exit(p, code=2) for p in paths]
 
 
 @app.command()

@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.progress import Progress
 
 from core.influx import InfluxTarget
-from core.plant import Plant, PlantFileError, load_plant
+from core.plant import Plant
+from core.plant_cli import load_plant_or_exit
 from core.settings import load_settings
 from metering.factors import FactorFileError
 from metering.io import read_raw, read_readings_csv, results_table
@@ -25,13 +26,9 @@ PlantOpt = typer.Option(..., "--plant", "-p", help="The plant file (YAML).")
 
 
 def _load(plant_path: Path) -> tuple[Plant, Context]:
+    plant = load_plant_or_exit(plant_path)
     try:
-        plant = load_plant(plant_path)
         return plant, Context.load(plant, plant_path.parent, load_settings().data_dir)
-    except PlantFileError as exc:
-        for line in exc.errors:
-            typer.echo(line, err=True)
-        raise typer.Exit(1) from None
     except (FactorFileError, ValueError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None

@@ -9,7 +9,7 @@ import pandas as pd
 import typer
 
 from core.influx import InfluxTarget
-from core.plant import PlantFileError, load_plant
+from core.plant_cli import load_plant_or_exit
 from core.settings import load_settings
 from metering.demand import block_demand, demand_charge, live_forecast, month_max, sliding_demand
 from metering.demand.io import demand_lines, read_site_power_1m, write_demand
@@ -28,11 +28,7 @@ def show(
     ),
 ) -> None:
     """Block and sliding 15-minute demand, the month maxima and pre-alarms for a meter or the site."""
-    try:
-        p = load_plant(plant)
-    except PlantFileError as exc:
-        typer.echo("\n".join(exc.errors), err=True)
-        raise typer.Exit(1) from None
+    p = load_plant_or_exit(plant)
     tz = p.site.timezone
     t0, t1 = (pd.Timestamp(x).tz_localize(tz) if pd.Timestamp(x).tz is None else pd.Timestamp(x) for x in (start, end))
     devices = device or [d.id for d in p.main_meters() if d.carrier == "electricity"]
@@ -66,11 +62,7 @@ def watch(
 
     from metering.demand.live import live_step
 
-    try:
-        p = load_plant(plant)
-    except PlantFileError as exc:
-        typer.echo("\n".join(exc.errors), err=True)
-        raise typer.Exit(1) from None
+    p = load_plant_or_exit(plant)
     target = InfluxTarget.from_settings(load_settings())
     t_end = time.monotonic() + seconds if seconds else float("inf")
     alarmed: set[str] = set()

@@ -10,7 +10,7 @@ import pandas as pd
 import typer
 
 from core.influx import InfluxTarget
-from core.plant import PlantFileError, load_plant
+from core.plant_cli import load_plant_or_exit
 from core.settings import load_settings
 from metering.dr.baselines import BaselineContext, BaselineError
 from metering.dr.events import EventError, parse_event
@@ -116,11 +116,7 @@ def verify(
     db: Path | None = DbOption,
 ) -> None:
     """Baseline, per-interval tracking and the performance report of an event."""
-    try:
-        p = load_plant(plant)
-    except PlantFileError as exc:
-        typer.echo("\n".join(exc.errors), err=True)
-        raise typer.Exit(1) from None
+    p = load_plant_or_exit(plant)
     store = _store(db)
     try:
         ev = store.get(event_id)
