@@ -89,3 +89,21 @@ def test_a_failed_block_marks_each_of_its_rows_bad(sdm630) -> None:
     assert set(bad) == {r.quantity for b in blocks if b.start == 52 for r in b.rows}
     assert set(bad.values()) == {"exception 04 server device failure"}
     assert "v_l1_v" in values and not set(values) & set(bad)
+
+
+@pytest.mark.parametrize(
+    "w_sf,reason",
+    [
+        (0x8000, "scale factor -32768 (0x8000: not implemented) outside -10..10"),  # SunSpec "not implemented"
+        (308, "scale factor 308 outside -10..10"),  # 10^308 × 1000 W would be inf
+    ],
+)
+def test_a_scale_factor_register_that_is_no_scale_makes_a_bad_value(w_sf: int, reason: str) -> None:
+    p = prof(
+        [
+            {"id": "w_sf", "address": 10, "type": "int16"},
+            {"quantity": "p_kw", "address": 0, "type": "int16", "scale": 0.001, "scale_factor": "w_sf"},
+        ]
+    )
+    values, bad = decode_blocks(p, answer_all(p, {0: 1000, 10: w_sf}), Ratios())
+    assert values == {} and bad == {"p_kw": reason}
