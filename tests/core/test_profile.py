@@ -202,3 +202,30 @@ def test_load_profile_finds_user_profiles_in_the_configured_folders(tmp_path, mo
     assert load_profile("acme-z9").model == "SDM630 Modbus V2"
     with pytest.raises(ProfileError, match="unknown meter profile 'acme-z9'"):
         find_profile("acme-z9", [])  # explicit folders replace the configured ones
+
+
+# --- value transforms (issue 14, defect 10) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "words,pf",
+    [
+        ([0x3F73, 0x3333], 0.95),  # register 0.95: quadrant 1, PF = register
+        ([0x3F99, 0x999A], 0.8),  # register 1.2: quadrant 4, PF = 2 − 1.2
+        ([0xBFA6, 0x6666], -0.7),  # register −1.3: PF = −2 − (−1.3)
+        ([0xBF00, 0x0000], -0.5),  # register −0.5: PF = register
+    ],
+)
+def test_pm5000_four_quadrant_pf_is_decoded_by_the_manuals_formula(words: list[int], pf: float) -> None:
+    # Worked from the PM5300 user manual (EAV15107) / PM5500 user manual (HRB1684301), "Power
+    # factor register format": −2..−1 → PF = −2 − reg, −1..+1 → PF = reg, +1..+2 → PF = 2 − reg.
+    p = load_profile("schneider-pm5000")
+    row = p.by_name("pf")
+    assert (row.address, row.transform) == (3083, "schneider-four-quadrant-pf")  # register 3084
+    assert decode_row(p, row, words) == pytest.approx(pf, abs=1e-6)
+
+
+def test_a_four_quadrant_pf_outside_minus_2_to_2_is_a_bad_value() -> None:
+    p = load_profile("schneider-pm5000")
+    got = decode_row(p, p.by_name("pf"), [0x4020, 0x0000])  # 2.5
+    assert got == Bad("transform schneider-four-quadrant-pf: register 2.5 outside -2..2")

@@ -7,7 +7,7 @@ import pytest
 from core.plant import Ratios, Workarounds
 from core.profile import Bad, MeterProfile, encode_row
 from edge.plan import plan_reads
-from edge.values import decode_blocks
+from edge.values import decode_blocks, implausible_counters
 
 
 def prof(rows: list[dict]) -> MeterProfile:
@@ -107,3 +107,22 @@ def test_a_scale_factor_register_that_is_no_scale_makes_a_bad_value(w_sf: int, r
     )
     values, bad = decode_blocks(p, answer_all(p, {0: 1000, 10: w_sf}), Ratios())
     assert values == {} and bad == {"p_kw": reason}
+
+
+def test_an_all_zero_energy_block_is_no_reading() -> None:
+    # A DTSU666-H profile on a DTSU666: the meter answers its unused 0x401E block with zeros.
+    got = implausible_counters({"e_imp_kwh": 0.0, "e_exp_kwh": 0.0, "p_kw": 0.0}, {})
+    assert set(got) == {"e_imp_kwh", "e_exp_kwh"}
+    assert got["e_imp_kwh"].startswith("implausible: every counter reads exactly 0")
+    # An export counter that never moved beside a counting import counter is a reading.
+    assert implausible_counters({"e_imp_kwh": 1234.5, "e_exp_kwh": 0.0}, {}) == {}
+    # Once a counter has counted, all zeros are no new meter: the rule below names it.
+    assert implausible_counters({"e_imp_kwh": 0.0, "e_exp_kwh": 0.0}, {"e_imp_kwh": 10.0}) == {
+        "e_imp_kwh": "implausible: counter reads exactly 0 after 10 (zeroed or unserved register)"
+    }
+
+
+def test_a_counter_reading_exactly_0_after_more_than_0_is_a_fault() -> None:
+    got = implausible_counters({"e_imp_kwh": 0.0, "e_exp_kwh": 5.0}, {"e_imp_kwh": 8123.4, "e_exp_kwh": 4.0})
+    assert got == {"e_imp_kwh": "implausible: counter reads exactly 0 after 8123.4 (zeroed or unserved register)"}
+    assert implausible_counters({"e_imp_kwh": 0.01}, {"e_imp_kwh": 8123.4}) == {}  # a decrease: metering's job
