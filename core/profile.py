@@ -374,14 +374,14 @@ def register_step(row: Register, *, scale_exp: int = 0, ct: float = 1.0, pt: flo
     whichever is coarser — a float cannot resolve finer than its spacing.
     """
     factor = 10.0**scale_exp * _ratio(row.ratio, ct, pt)
+    declared = counting_step(row) * factor
     if not row.type.startswith("float"):
-        return abs(row.scale) * factor
+        return declared
     unit = abs(row.scale) * factor
     raw = abs(value) / unit if unit else 0.0
     width = np.float32 if row.type == "float32" else np.float64
     spacing = float(np.spacing(width(raw))) * unit
-    declared = row.resolution * factor if row.resolution is not None else 0.0
-    return max(spacing, declared)
+    return max(spacing, declared) if row.resolution is not None else spacing
 
 
 def counter_modulus(row: Register, *, ct: float = 1.0, pt: float = 1.0) -> float | None:

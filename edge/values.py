@@ -14,15 +14,26 @@ counters all read exactly 0 before any of them has read more than 0 gives no rea
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from core.plant import Ratios
-from core.profile import Bad, MeterProfile, decode_raw, decode_row
+from core.profile import Bad, MeterProfile, Register, decode_raw, decode_row
 from core.quantities import is_counter
 from edge.plan import Block
 
 # A block's answer: the words (or bits as 0/1) it returned, or why it has none.
 Answer = list[int] | Bad
+
+
+def _helper(profile: MeterProfile, row: Register, words: list[int]) -> int | Bad:
+    """A helper register (scale-factor exponent, ratio) as an integer, or why it has none."""
+    if len(words) != row.words:
+        return Bad(f"expected {row.words} words, got {len(words)}")
+    raw = decode_raw(words, row.type, profile.word_order_of(row), profile.byte_order_of(row))
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return Bad(f"helper {row.id!r} is not a number ({raw})")  # a float helper reading NaN
+    return int(raw)
 
 
 def decode_blocks(
@@ -38,12 +49,7 @@ def decode_blocks(
             if isinstance(answer, Bad):
                 helpers[row.id] = answer
             else:
-                words = block.words_of(row, answer)
-                helpers[row.id] = (
-                    int(decode_raw(words, row.type, profile.word_order_of(row), profile.byte_order_of(row)))
-                    if len(words) == row.words
-                    else Bad(f"expected {row.words} words, got {len(words)}")
-                )
+                helpers[row.id] = _helper(profile, row, block.words_of(row, answer))
     values: dict[str, float] = {}
     bad: dict[str, str] = {}
     for block, answer in answers.items():

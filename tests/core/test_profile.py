@@ -229,3 +229,13 @@ def test_a_four_quadrant_pf_outside_minus_2_to_2_is_a_bad_value() -> None:
     p = load_profile("schneider-pm5000")
     got = decode_row(p, p.by_name("pf"), [0x4020, 0x0000])  # 2.5
     assert got == Bad("transform schneider-four-quadrant-pf: register 2.5 outside -2..2")
+
+
+def test_dtsu666_and_dtsu666_h_read_their_own_energy_blocks() -> None:
+    # CHINT DTSU666 manual (ZTY0.464.1448, Table 11): ImpEp 0x101E, ExpEp 0x1028; the DTSU666-H
+    # (Huawei smart power sensor, Tasmota's DTSU666-H driver): 0x401E / 0x4028.
+    plain, h = load_profile("chint-dtsu666"), load_profile("chint-dtsu666-h")
+    assert (plain.by_name("e_imp_kwh").address, plain.by_name("e_exp_kwh").address) == (0x101E, 0x1028)
+    assert (h.by_name("e_imp_kwh").address, h.by_name("e_exp_kwh").address) == (0x401E, 0x4028)
+    same = [(r.name, r.address) for r in plain.registers if not r.name.startswith("e_")]
+    assert same == [(r.name, r.address) for r in h.registers if not r.name.startswith("e_")]
