@@ -141,12 +141,12 @@ def _run(p: Pipeline, restart_broker: bool) -> tuple[datetime, datetime]:
     return t0, datetime.now(UTC)
 
 
-def _resolution(p: Pipeline, device: Device, counter: float) -> float:
-    """Smallest step of a device's energy counter as the edge sees it (primary kWh), from its profile."""
+def _resolution(p: Pipeline, device: Device, counter: float, quantity: str = "e_imp_kwh") -> float:
+    """Smallest step of a device's counter as the edge sees it (primary units), from its profile."""
     src = device.source
     if not isinstance(src, ModbusTcpSource):
         return 0.001  # device-native JSON carries Wh or 3-decimal kWh
-    row = load_profile(src.profile).by_name("e_imp_kwh")
+    row = load_profile(src.profile).by_name(quantity)
     # A SunSpec-style meter scales by the exponent its helper register holds (TotWh_SF).
     exp = p.sim.images[device.id].exps.get(row.scale_factor, 0) if row.scale_factor else 0
     r = device.ratios
@@ -180,7 +180,9 @@ def _check_chain(p: Pipeline, t0: datetime, t1: datetime) -> None:
             t = ts.timestamp()
             now, before = p.sim.values(str(device), t)[str(quantity)], p.sim.values(str(device), t - 1.0)[str(quantity)]
             lo, hi = min(now, before), max(now, before)
-            slack = 1e-6 * abs(now) + 0.011  # register resolution (0.01) and float32 rounding
+            # One register step (e.g. 0.1 kWh on an EM340, rounded to nearest) and float rounding.
+            step = _resolution(p, p.plant.device(str(device)), now, str(quantity))
+            slack = 1e-6 * abs(now) + max(0.011, step)
             assert lo - slack <= float(value) <= hi + slack, (
                 f"{device}.{quantity} @ {ts}: stored {value}, truth {before}..{now}"
             )
