@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pymodbus.client.mixin import ModbusClientMixin
 
 from core.quantities import registry
+from core.settings import ProfileSettings
 
 PROFILE_DIR = Path(__file__).with_name("meter_profiles")
 
@@ -210,8 +211,6 @@ def profile_dirs(extra: Sequence[Path] | None = None) -> list[Path]:
 
 def configured_profile_dirs() -> list[Path]:
     """The user's profile folders from PLANTCARBON_PROFILE_DIRS (or the edge's older variable)."""
-    from core.settings import ProfileSettings
-
     return list(ProfileSettings().profile_dirs)
 
 
