@@ -15,9 +15,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from core.plant import ModbusRtuSource, ModbusTcpSource, MqttSource, Plant, PlantFileError
-from core.profile import MeterProfile, ProfileError, available_profiles, load_profile, load_profile_file
+from core.profile import ProfileError, find_profile
 from core.quantities import registry
 from edge.plan import MAX_REGISTERS, plan_reads
+
+__all__ = ["check_plant", "edge_errors", "find_profile", "frame_time_s"]  # find_profile: core's one lookup
 
 # An RTU frame carries 1 start bit + data bits + parity bit + stop bits per byte.
 _RTU_OVERHEAD_BYTES = 5  # unit, function, byte count, CRC (2)
@@ -86,18 +88,6 @@ def _errors(plant: Plant, profile_dirs: Sequence[Path]) -> Iterator[str]:
                 )
         if isinstance(src, MqttSource):
             yield from _mqtt_errors(where, src)
-
-
-def find_profile(profile_id: str, extra_dirs: Sequence[Path] = ()) -> MeterProfile:
-    """A shipped profile (core/meter_profiles) or one from the user's extra profile folders."""
-    if profile_id in available_profiles():
-        return load_profile(profile_id)
-    for d in extra_dirs:
-        path = Path(d) / f"{profile_id}.yaml"
-        if path.is_file():
-            return load_profile_file(path)
-    known = sorted({*available_profiles(), *(p.stem for d in extra_dirs for p in Path(d).glob("*.yaml"))})
-    raise ProfileError(f"unknown meter profile {profile_id!r} (known: {', '.join(known) or 'none'})")
 
 
 def _profile_errors(where: str, src: ModbusTcpSource | ModbusRtuSource, extra_dirs: Sequence[Path]) -> Iterator[str]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.plant import Ratios, Workarounds
-from core.profile import Bad, MeterProfile, encode_row
+from core.profile import Bad, MeterProfile, available_profiles, encode_row, load_profile
 from edge.plan import plan_reads
-from edge.values import decode_blocks
+from edge.values import decode_blocks, implausible_counters
 
 
 def prof(rows: list[dict]) -> MeterProfile:
@@ -89,3 +93,71 @@ def test_a_failed_block_marks_each_of_its_rows_bad(sdm630) -> None:
     assert set(bad) == {r.quantity for b in blocks if b.start == 52 for r in b.rows}
     assert set(bad.values()) == {"exception 04 server device failure"}
     assert "v_l1_v" in values and not set(values) & set(bad)
+
+
+@pytest.mark.parametrize(
+    "w_sf,reason",
+    [
+        (0x8000, "scale factor -32768 (0x8000: not implemented) outside -10..10"),  # SunSpec "not implemented"
+        (308, "scale factor 308 outside -10..10"),  # 10^308 × 1000 W would be inf
+    ],
+)
+def test_a_scale_factor_register_that_is_no_scale_makes_a_bad_value(w_sf: int, reason: str) -> None:
+    p = prof(
+        [
+            {"id": "w_sf", "address": 10, "type": "int16"},
+            {"quantity": "p_kw", "address": 0, "type": "int16", "scale": 0.001, "scale_factor": "w_sf"},
+        ]
+    )
+    values, bad = decode_blocks(p, answer_all(p, {0: 1000, 10: w_sf}), Ratios())
+    assert values == {} and bad == {"p_kw": reason}
+
+
+def test_an_all_zero_energy_block_is_no_reading() -> None:
+    # A DTSU666-H profile on a DTSU666: the meter answers its unused 0x401E block with zeros.
+    got = implausible_counters({"e_imp_kwh": 0.0, "e_exp_kwh": 0.0, "p_kw": 0.0}, {})
+    assert set(got) == {"e_imp_kwh", "e_exp_kwh"}
+    assert got["e_imp_kwh"].startswith("implausible: every counter reads exactly 0")
+    # An export counter that never moved beside a counting import counter is a reading.
+    assert implausible_counters({"e_imp_kwh": 1234.5, "e_exp_kwh": 0.0}, {}) == {}
+    # Once a counter has counted, all zeros are no new meter: the rule below names it.
+    assert implausible_counters({"e_imp_kwh": 0.0, "e_exp_kwh": 0.0}, {"e_imp_kwh": 10.0}) == {
+        "e_imp_kwh": "implausible: counter reads exactly 0 after 10 (zeroed or unserved register)"
+    }
+
+
+def test_a_counter_reading_exactly_0_after_more_than_0_is_a_fault() -> None:
+    got = implausible_counters({"e_imp_kwh": 0.0, "e_exp_kwh": 5.0}, {"e_imp_kwh": 8123.4, "e_exp_kwh": 4.0})
+    assert got == {"e_imp_kwh": "implausible: counter reads exactly 0 after 8123.4 (zeroed or unserved register)"}
+    assert implausible_counters({"e_imp_kwh": 0.01}, {"e_imp_kwh": 8123.4}) == {}  # a decrease: metering's job
+
+
+def test_a_float_helper_reading_nan_makes_its_rows_bad() -> None:
+    p = prof(
+        [
+            {"id": "sf", "address": 10, "type": "float32"},
+            {"quantity": "p_kw", "address": 0, "type": "int16", "scale_factor": "sf"},
+        ]
+    )
+    values, bad = decode_blocks(p, answer_all(p, {0: 5, 10: 0x7FC0, 11: 0}), Ratios())
+    assert values == {} and bad == {"p_kw": "scale factor: helper 'sf' is not a number (nan)"}
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.sampled_from(sorted(available_profiles())), st.data())
+def test_decode_blocks_of_any_answer_gives_values_or_reasons(profile_id: str, data: st.DataObject) -> None:
+    # The edge's whole decoding path (helpers, scale factors, transforms, ratios) on random
+    # register answers, failed blocks and short answers: finite values or bad reasons, nothing else.
+    p = load_profile(profile_id)
+    answers = {}
+    for b in plan_reads(p, Workarounds()):
+        answers[b] = data.draw(
+            st.one_of(
+                st.just(Bad("timeout")),
+                st.lists(st.integers(0, 0xFFFF), min_size=max(b.count - 1, 0), max_size=b.count),
+            )
+        )
+    values, bad = decode_blocks(p, answers, Ratios(ct="200/5", pt="10000/100"))
+    assert all(isinstance(v, float) and math.isfinite(v) for v in values.values())
+    assert all(isinstance(r, str) and r for r in bad.values())
+    assert not set(values) & set(bad)

@@ -17,7 +17,14 @@ from tests.simulators.conftest import client_for, read_profile, scenario
 
 pytestmark = pytest.mark.integration
 
-ELECTRIC = ["eastron-sdm630", "schneider-pm5000", "chint-dtsu666", "carlo-gavazzi-em340", "sunspec-203"]
+ELECTRIC = [
+    "eastron-sdm630",
+    "schneider-pm5000",
+    "chint-dtsu666",
+    "carlo-gavazzi-em340",
+    "sunspec-203",
+    "chint-dtsu666-h",
+]
 
 
 def _devices() -> list[dict[str, object]]:
