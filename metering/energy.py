@@ -5,6 +5,10 @@ Energy rows (`ENERGY_COLUMNS`) are what the `energy` measurement holds; emission
 `id@version` it used. A factor that cannot be found for a row is not guessed: the row is
 left out and the reason is returned in `Result.problems` (one line per kind), so a
 service logs it and goes on.
+
+Internal transfers (`Plant.internal_transfers`: steam from the site's own boiler, on-site PV)
+keep their energy rows, with no tce and no emissions rows: their energy and CO2 are counted
+once, at the fuel or purchase that entered the fence.
 """
 
 from __future__ import annotations
@@ -476,30 +480,48 @@ def price(
     tce_kind = "tce-generation" if plant.metering.electricity_tce == "generation" else "tce"
     amount = energy["amount"].to_numpy(dtype=np.float64)
     carrier = _labels(energy["carrier"])
+    bought = ~internal_rows(energy, plant)
     tce = np.full(len(energy), np.nan)
     tce_ref = np.full(len(energy), "", dtype=object)
     for c in sorted(set(carrier)):
         if c not in ("electricity", *FUEL_CARRIERS, *HEAT_CARRIERS):
             continue
-        m = carrier == c
+        m = (carrier == c) & bought
+        if not m.any():
+            continue
         kg, ref, _ = look.column(tce_kind if c == "electricity" else "tce", ENERGY_UNITS[c], carrier=c)
         tce[m] = amount[m] * kg[m]
         tce_ref[m] = ref[m]
     energy["tce_kg"] = tce
     energy["tce_factor"] = pd.Categorical(tce_ref)
-    emissions = _emissions(energy, plant, look, list(green))
+    emissions = _emissions(energy, plant, look, list(green), bought)
     return Result(energy, emissions, list(look.problems))
 
 
-def _emissions(energy: pd.DataFrame, plant: Plant, look: _Lookup, green: list[GreenContract]) -> pd.DataFrame:
+def internal_rows(energy: pd.DataFrame, plant: Plant) -> np.ndarray:
+    """Per energy row: does it meter an internal transfer (made and used inside the fence)?
+
+    A device in `Plant.internal_transfers`, its unmetered remainder (`<id>:unmetered`), a PV
+    export counter, and a virtual meter made only of such devices.
+    """
+    internal = set(plant.internal_transfers())
+    internal |= {vm.id for vm in plant.virtual_meters if all(d in internal for _, d in vm.terms())}
+    dev = _as_cat(energy["device"])
+    lut = np.array([str(x).split(":", 1)[0] in internal for x in dev.cat.categories] + [False], dtype=bool)
+    return np.asarray(lut[dev.cat.codes.to_numpy()]) | _eq(energy["quantity"], "e_exp_kwh")
+
+
+def _emissions(
+    energy: pd.DataFrame, plant: Plant, look: _Lookup, green: list[GreenContract], bought: np.ndarray
+) -> pd.DataFrame:
     region = plant.site.grid_region
     gwp_set = plant.metering.gwp_set
     rows: list[pd.DataFrame] = []
     amount = energy["amount"].to_numpy(dtype=np.float64)
 
     def add(mask: np.ndarray, scope: str, method: str, co2: np.ndarray, co2e: np.ndarray, ref: np.ndarray) -> None:
-        """Rows where `mask` holds and a factor was found; co2/co2e/ref are full-length arrays."""
-        mask = mask & (ref != "")
+        """Rows where `mask` holds, a factor was found and the energy was not made on site."""
+        mask = mask & (ref != "") & bought
         if not mask.any():
             return
         sel = energy[mask]
@@ -528,7 +550,7 @@ def _emissions(energy: pd.DataFrame, plant: Plant, look: _Lookup, green: list[Gr
     roles = _labels(energy["role"])
     # Consumption of electricity: import counters and every derived row; generation (e_exp only) is not.
     consumed = ~_eq(energy["quantity"], "e_exp_kwh")
-    elec = (carrier == "electricity") & consumed
+    elec = (carrier == "electricity") & consumed & bought
     if elec.any():
         kg, ref, _ = look.column("grid-average", "kWh", region=region, carrier="electricity")
         add(elec, "2", "location", amount * kg, amount * kg, ref)
@@ -542,13 +564,13 @@ def _emissions(energy: pd.DataFrame, plant: Plant, look: _Lookup, green: list[Gr
         if mains.any():
             non_green = amount * (1.0 - _green_share(energy, plant, green))
             add(mains, "2", "market", non_green * mkg, non_green * mkg, mref)
-    heat = np.isin(carrier, list(HEAT_CARRIERS))
+    heat = np.isin(carrier, list(HEAT_CARRIERS)) & bought
     if heat.any():
         kg, ref, _ = look.column("purchased-heat", "GJ", carrier="heat")
         add(heat, "2", "location", amount * kg, amount * kg, ref)
         add(heat & (roles == "main"), "2", "market", amount * kg, amount * kg, ref)
     fuel_of = {d.id: d.fuel or DEFAULT_FUEL.get(d.carrier, "") for d in plant.devices}
-    fuel_rows = np.isin(carrier, list(FUEL_CARRIERS))
+    fuel_rows = np.isin(carrier, list(FUEL_CARRIERS)) & bought
     if fuel_rows.any():
         fuels = _labels(energy["device"].map(lambda d: fuel_of.get(str(d).split(":", 1)[0], "")))
         for fuel in sorted(set(fuels[fuel_rows]) - {""}):

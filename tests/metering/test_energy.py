@@ -129,6 +129,40 @@ def test_steam_mass_to_heat_with_iapws() -> None:
     assert sat == pytest.approx((2777.1 - 84.8) / 1000, rel=1e-3)
 
 
+def test_steam_from_own_boiler_is_an_internal_transfer() -> None:
+    """Issue 14 defect 3: steam from the site's gas boiler was priced as purchased heat (scope 2,
+    location and market) on top of the boiler's scope 1, and its tce added to the gas's."""
+    plant = parse_plant(
+        PLANT_YAML.replace(
+            "steam: {pressure_mpa: 1.0, temperature_c: 200, return_temp_c: 20}}",
+            "steam: {pressure_mpa: 1.0, temperature_c: 200, return_temp_c: 20},"
+            " supply: {origin: onsite, generated_by: boiler-1}}",
+        )
+    )
+    # 100 Nm3 of gas and 2 t of steam in one quarter hour.
+    r = pd.concat([counter("boiler-1", "vol_nm3", JUNE, 15, 100 / 15), counter("steam-1", "mass_t", JUNE, 15, 2 / 15)])
+    res = compute(compute_intervals(r, plant), plant, REG)
+    steam = _one(res.energy, device="steam-1").iloc[0]
+    assert steam["amount"] == pytest.approx(2 * steam_gj_per_t(plant.device("steam-1").steam))  # type: ignore[arg-type]
+    assert pd.isna(steam["tce_kg"])  # counted once, at the gas
+    assert _one(res.emissions, device="steam-1").empty
+    # The site's CO2 is the boiler's scope 1 alone: 100 Nm3 × 21.650 tCO2/10^4Nm3 (cn-fuels,
+    # 389.31 GJ/10^4Nm3 × 0.01532 tC/GJ × 0.99 × 44/12) = 216.5 kg; tce 100 × 1.33 kgce/Nm3 (GB/T 2589-2020).
+    assert list(res.emissions["device"]) == ["boiler-1"]
+    assert res.emissions["co2_kg"].sum() == pytest.approx(216.50, abs=0.01)
+    assert _one(res.energy, role="main")["tce_kg"].sum() == pytest.approx(133.0)
+    assert res.problems == []
+
+
+def test_pv_generation_carries_no_tce_and_no_emissions(plant: Plant) -> None:
+    # On-site PV is generation inside the fence: the grid import the main meter sees is already net of it.
+    r = pd.concat([counter("main-1", "e_imp_kwh", JUNE, 15, 10.0), counter("pv-1", "e_exp_kwh", JUNE, 15, 2.0)])
+    res = compute(compute_intervals(r, plant), plant, REG)
+    pv = _one(res.energy, device="pv-1").iloc[0]
+    assert pv["amount"] == pytest.approx(30.0) and pd.isna(pv["tce_kg"])
+    assert _one(res.emissions, device="pv-1").empty
+
+
 def test_purchased_steam_scope2(plant: Plant) -> None:
     # 2 t steam at 1.0 MPa/200 °C = 5.486 GJ → × 0.11 tCO2/GJ = 603.5 kg (purchased heat factor,
     # 工业其他行业企业温室气体排放核算方法与报告指南); tce 5486 MJ × 0.03412 = 187.2 kgce.
