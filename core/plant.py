@@ -296,6 +296,24 @@ def parse_formula(formula: str) -> list[tuple[float, str]]:
     return terms
 
 
+NCV_UNIT = re.compile(r"^(MJ|GJ)/(Nm3|10\^4Nm3|m3|t|kg)$")
+
+
+class Ncv(_Model):
+    """A fuel's net calorific value as the plant knows it (supplier's certificate or a lab sample)."""
+
+    value: float = Field(gt=0)
+    unit: str  # energy per metered unit: GJ/10^4Nm3, MJ/Nm3, GJ/t, MJ/kg …
+    source: str = Field(min_length=1)  # where it comes from, e.g. "lab sample LS-2026-031, 2026-03-02"
+
+    @field_validator("unit")
+    @classmethod
+    def _unit(cls, v: str) -> str:
+        if not NCV_UNIT.match(v):
+            raise ValueError(f"must be MJ or GJ per Nm3, 10^4Nm3, m3, t or kg (e.g. 'GJ/10^4Nm3'), got {v!r}")
+        return v
+
+
 class MeteringOptions(_Model):
     gwp_set: Literal["AR4", "AR5", "AR6"] = "AR6"
     # GB/T 2589-2020 electricity convention: equivalent value or coal consumption of generation.
@@ -303,6 +321,8 @@ class MeteringOptions(_Model):
     factor_files: list[str] = []  # extra or overriding emission-factor files
     green_power_file: str | None = None  # contracts and certificates for market-based scope 2
     lateness_s: float = Field(default=120, ge=0, le=86_400)
+    # Net calorific value per fuel id, overriding the shipped defaults (metering/ncv.yaml).
+    ncv: dict[str, Ncv] = {}
 
 
 class Plant(_Model):

@@ -25,7 +25,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.plant import Device, Plant, SteamConditions
-from metering.factors import Factor, FactorNotFound, Registry, gwp
+from metering.factors import CO2_PER_C, Factor, FactorNotFound, Registry, gwp, parse_unit
+from metering.ncv import Ncv, ncv_for
 
 # The quantity that stands for a carrier's energy, in order of preference.
 ENERGY_QUANTITIES: dict[str, tuple[str, ...]] = {
@@ -84,6 +85,7 @@ EMISSION_COLUMNS = [
     "co2e_kg",
     "factor",
     "gwp",
+    "ncv",  # the net calorific value a fuel row used besides its factor ("" when none or the factor's own)
 ]
 
 
@@ -444,11 +446,74 @@ class _Lookup:
         return self.cache[key]
 
     def column(self, kind: str, activity: str, **kw: str | None) -> tuple[np.ndarray, np.ndarray, list[Factor | None]]:
-        """Per row: kg per activity unit (NaN where no factor), the factor ref, and the per-day factors."""
+        """Per row: kg per activity unit (NaN where no usable factor), the factor ref, and the per-day factors.
+
+        A factor in a unit that cannot apply to the activity is a problem, not an exception.
+        """
         per_day = [self.get(kind, d, **kw) for d in self.days]
-        kg = np.array([f.kg_per(activity) if f is not None else np.nan for f in per_day] + [np.nan])
-        ref = np.array([f.ref if f is not None else "" for f in per_day] + [""], dtype=object)
+        kg = np.full(len(per_day) + 1, np.nan)
+        ref = np.full(len(per_day) + 1, "", dtype=object)
+        for i, f in enumerate(per_day):
+            if f is None:
+                continue
+            try:
+                kg[i], ref[i] = f.kg_per(activity), f.ref
+            except ValueError as exc:
+                self.problems[str(exc)] = None
         return kg[self.day_codes], ref[self.day_codes], per_day
+
+    def fuel(
+        self, fuel: str, activity: str, region: str, ncv: Ncv | None, own: bool, devices: str
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: kg CO2 and GJ per metered unit, the factor ref and the NCV cited (see `fuel_terms`)."""
+        n = len(self.days) + 1
+        kg, gj = np.full(n, np.nan), np.full(n, np.nan)
+        ref, cited = np.full(n, "", dtype=object), np.full(n, "", dtype=object)
+        for i, day in enumerate(self.days):
+            f = self.get("fuel-combustion", day, region=region, fuel=fuel)
+            if f is None:
+                continue
+            try:
+                kg[i], gj[i], cited[i] = fuel_terms(f, activity, ncv, own)
+                ref[i] = f.ref
+            except ValueError as exc:
+                self.problems[f"{devices}: {exc}; rows left out"] = None
+        c = self.day_codes
+        return kg[c], gj[c], ref[c], cited[c]
+
+
+def fuel_terms(f: Factor, activity: str, ncv: Ncv | None, own: bool) -> tuple[float, float, str]:
+    """kg CO2 and GJ per metered unit of a fuel, and the NCV to cite ("" when the factor's own).
+
+    A factor per metered unit is used as it is (its parameters give the GJ for CH4/N2O) — unless
+    the plant gives its own NCV (`own`), which then replaces the parameters' NCV. A factor per
+    energy (IPCC: kg/TJ) needs an NCV per metered unit; without one it raises ValueError.
+    """
+    _, base, _ = parse_unit(f.unit)
+    per = f.unit.split("/", 1)[1]
+    ncv_gj = ncv.gj_per(activity) if ncv is not None else None
+    if ncv is not None and ncv_gj is None and (own or base != activity):
+        raise ValueError(f"the NCV of {ncv.fuel} ({ncv.text}) is not per {activity}, the meter's unit")
+    if base == activity:
+        p = f.parameters
+        if p is not None and not (own and ncv_gj is not None):
+            return f.kg_per(activity), p.gj_per(activity), ""
+        if p is not None and ncv_gj is not None:
+            assert ncv is not None
+            return ncv_gj * p.carbon_content_tc_per_gj * p.oxidation * CO2_PER_C * 1000.0, ncv_gj, ncv.text
+        if ncv_gj is not None:
+            assert ncv is not None
+            return f.kg_per(activity), ncv_gj, ncv.text
+        return f.kg_per(activity), np.nan, ""
+    if base == "GJ":
+        if ncv_gj is None:
+            raise ValueError(
+                f"{f.ref} is per {per} and no net calorific value of {f.fuel} per {activity} is known "
+                f"(set metering.ncv.{f.fuel} in the plant file)"
+            )
+        assert ncv is not None
+        return f.kg_per("GJ") * ncv_gj, ncv_gj, ncv.text
+    raise ValueError(f"{f.ref} is per {per}, cannot apply it to {activity}")
 
 
 def compute(
@@ -519,7 +584,15 @@ def _emissions(
     rows: list[pd.DataFrame] = []
     amount = energy["amount"].to_numpy(dtype=np.float64)
 
-    def add(mask: np.ndarray, scope: str, method: str, co2: np.ndarray, co2e: np.ndarray, ref: np.ndarray) -> None:
+    def add(
+        mask: np.ndarray,
+        scope: str,
+        method: str,
+        co2: np.ndarray,
+        co2e: np.ndarray,
+        ref: np.ndarray,
+        ncv: np.ndarray | None = None,
+    ) -> None:
         """Rows where `mask` holds, a factor was found and the energy was not made on site."""
         mask = mask & (ref != "") & bought
         if not mask.any():
@@ -542,6 +615,7 @@ def _emissions(
                     "co2e_kg": co2e[mask],
                     "factor": pd.Categorical(ref[mask]),
                     "gwp": _const(gwp_set, len(sel)),
+                    "ncv": pd.Categorical(ncv[mask]) if ncv is not None else _const("", len(sel)),
                 }
             )
         )
@@ -577,22 +651,21 @@ def _emissions(
             mask = (fuels == fuel) & fuel_rows
             act = ENERGY_UNITS[str(carrier[mask][0])]
             fregion = "cn-national" if region.startswith("cn-") else region
-            kg, ref, per_day = look.column("fuel-combustion", act, region=fregion, fuel=fuel)
+            own = fuel in plant.metering.ncv
+            devices = ", ".join(sorted(set(_labels(energy["device"])[mask])))
+            kg, gj_per, ref, cited = look.fuel(fuel, act, fregion, ncv_for(plant, fuel), own, devices)
             co2 = amount * kg
             co2e = co2.copy()
-            gj_per = np.array(
-                [f.parameters.gj_per(act) if f is not None and f.parameters else np.nan for f in per_day] + [np.nan]
-            )[look.day_codes]
             for kind, gas in (("fuel-ch4", "CH4"), ("fuel-n2o", "N2O")):
                 gkg, _, _ = look.column(kind, "GJ", fuel=fuel)
                 extra = amount * gj_per * gkg * gwp(gas, gwp_set)
                 co2e = co2e + np.where(np.isfinite(extra), extra, 0.0)
-            add(mask, "1", "", co2, co2e, ref)
+            add(mask, "1", "", co2, co2e, ref, cited)
     if not rows:
         return _empty(EMISSION_COLUMNS)
     out = _concat(rows)
     out["interval_start"] = pd.to_datetime(out["interval_start"], utc=True)
-    for c in ("site", "area", "device", "carrier", "role", "scope", "method", "activity_unit", "factor", "gwp"):
+    for c in ("site", "area", "device", "carrier", "role", "scope", "method", "activity_unit", "factor", "gwp", "ncv"):
         out[c] = out[c].astype("category")
     out = out[EMISSION_COLUMNS].sort_values(["interval_start", "device", "scope", "method"], kind="stable")
     return out.reset_index(drop=True)

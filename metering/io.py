@@ -263,7 +263,10 @@ def energy_lines(energy: pd.DataFrame, *, fields: tuple[str, ...] | None = None)
 
 
 def emission_lines(emissions: pd.DataFrame) -> list[str]:
-    """`emissions` points: tags site/area/device/carrier/role/scope/method; fields co2_kg, co2e_kg, factor, gwp."""
+    """`emissions` points: tags site/area/device/carrier/role/scope/method; fields co2_kg, co2e_kg, factor, gwp, ncv.
+
+    `ncv` (the net calorific value a fuel row used besides its factor) is left out where empty.
+    """
     if emissions.empty:
         return []
     parts = [
@@ -272,6 +275,8 @@ def emission_lines(emissions: pd.DataFrame) -> list[str]:
         _string_parts("factor", emissions["factor"]),
         _string_parts("gwp", emissions["gwp"]),
     ]
+    if "ncv" in emissions.columns:
+        parts.append(_string_parts("ncv", emissions["ncv"]))
     return _lines(_tag_prefix("emissions", emissions, EMISSION_TAGS), parts, emissions["interval_start"])
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from core.plant import Plant, SteamConditions, parse_plant
 from metering.energy import GreenContract, compute, green_kwh_per_interval, price, steam_gj_per_t, stored_energy_rows
-from metering.factors import gwp, load_registry
+from metering.factors import Factor, Registry, gwp, load_registry
 from metering.intervals import compute_intervals
 from tests.metering.conftest import PLANT_YAML, counter
 
@@ -100,6 +100,67 @@ def test_scope1_natural_gas_with_ch4_n2o(plant: Plant) -> None:
     assert (row["scope"], row["method"], row["factor"]) == ("1", "", "cn-fuel-natural-gas@2015")
     # tce: 100 Nm3 × 1.3300 kgce/Nm3 (GB/T 2589-2020 表A.1) = 133 kgce.
     assert _one(res.energy, device="boiler-1")["tce_kg"].iloc[0] == pytest.approx(133.0)
+
+
+GLOBAL_GAS = PLANT_YAML.replace("grid_region: cn-east", "grid_region: global")
+
+
+def test_ipcc_per_tj_factor_applies_to_gas_volume_through_the_ncv() -> None:
+    """Issue 14 defect 6: a `global` plant's gas meter crashed compute (ipcc-co2-natural-gas is per TJ)."""
+    # Worked example: 100 Nm3 × 389.31/10^4 GJ/Nm3 (default NCV, 指南 附录二 表2.1) = 3.8931 GJ;
+    # CO2 = 3.8931 GJ × 56 100 kg/TJ (IPCC 2006 Vol. 2 Table 1.4) = 218.40 kg; CO2e adds
+    # 3.8931e-3 TJ × (1 kg CH4 × 27.9 + 0.1 kg N2O × 273) (IPCC Table 2.3, AR6) = 0.2149 kg.
+    plant = parse_plant(GLOBAL_GAS)
+    res = compute(compute_intervals(counter("boiler-1", "vol_nm3", JUNE, 15, 100 / 15), plant), plant, REG)
+    row = _one(res.emissions, device="boiler-1").iloc[0]
+    assert row["co2_kg"] == pytest.approx(218.40, abs=0.01)
+    assert row["co2e_kg"] == pytest.approx(3.8931 * 56.1 + 3.8931e-3 * (27.9 + 0.1 * 273))
+    assert (row["scope"], row["factor"]) == ("1", "ipcc-co2-natural-gas@2006")
+    assert row["ncv"] == "389.31 GJ/10^4Nm3 (ncv-natural-gas@2015)"
+    assert res.problems == []
+
+
+def test_plant_ncv_from_a_lab_sample_overrides_the_default() -> None:
+    # 36.0 MJ/Nm3 from the lab: 100 Nm3 = 3.6 GJ → IPCC: 3.6 × 56.1 = 201.96 kg; the Chinese
+    # parameters with the lab NCV: 3.6 GJ × 0.01532 tC/GJ × 0.99 × 44/12 × 1000 = 200.20 kg.
+    lab = "metering: {gwp_set: AR6, ncv: {natural_gas: {value: 36.0, unit: MJ/Nm3, source: lab sample LS-1}}}"
+    r = counter("boiler-1", "vol_nm3", JUNE, 15, 100 / 15)
+    for yaml_text, co2 in ((GLOBAL_GAS, 3.6 * 56.1), (PLANT_YAML, 3.6 * 0.01532 * 0.99 * 44 / 12 * 1000)):
+        plant = parse_plant(yaml_text.replace("metering: {gwp_set: AR6}", lab))
+        row = _one(compute(compute_intervals(r, plant), plant, REG).emissions, device="boiler-1").iloc[0]
+        assert row["co2_kg"] == pytest.approx(co2)
+        assert row["ncv"] == "36 MJ/Nm3 (plant file: lab sample LS-1)"
+
+
+def test_per_energy_factor_without_any_ncv_is_a_problem_per_device_not_a_crash() -> None:
+    # A fuel with an IPCC-style per-TJ factor (a user file) and no NCV anywhere: its rows are left
+    # out with a problem naming the device; the other rows are still priced.
+    plant = parse_plant(
+        GLOBAL_GAS.replace("carrier: diesel, area: utilities}", "carrier: diesel, area: utilities, fuel: hfo}")
+    )
+    hfo = Factor.model_validate(
+        {
+            "id": "user-co2-hfo",
+            "version": "1",
+            "kind": "fuel-combustion",
+            "carrier": "diesel",
+            "fuel": "hfo",
+            "region": "global",
+            "unit": "kgCO2/TJ",
+            "value": 77400,
+            "gas": "CO2",
+            "valid_from": "2006-01-01",
+            "source": {"document": "test", "table": "n/a"},
+        }
+    )
+    reg = Registry({**REG.factors, hfo.ref: hfo})
+    r = pd.concat([counter("gen-1", "mass_t", JUNE, 15, 0.01), counter("boiler-1", "vol_nm3", JUNE, 15, 1.0)])
+    res = compute(compute_intervals(r, plant), plant, reg)
+    assert _one(res.emissions, device="gen-1").empty
+    assert not _one(res.emissions, device="boiler-1").empty
+    assert any(
+        p.startswith("gen-1: user-co2-hfo@1 is per TJ and no net calorific value of hfo per t") for p in res.problems
+    )
 
 
 def test_gwp_set_changes_co2e_only() -> None:
