@@ -359,7 +359,7 @@ class Plant(_Model):
     def internal_transfers(self) -> frozenset[str]:
         """Devices metering energy made and used inside the fence: on-site supply, its sub-meters, PV.
 
-        Their energy carries no tce and no emissions of its own: both are counted once, at the
+        Their energy carries tce 0 and no emissions of its own: both are counted once, at the
         fuel or purchase that entered the fence (GB/T 2589-2020; docs/metering.md).
         """
         own = {d.id for d in self.devices if d.supply.origin == "onsite" or d.kind == "pv"}

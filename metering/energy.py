@@ -7,8 +7,8 @@ left out and the reason is returned in `Result.problems` (one line per kind), so
 service logs it and goes on.
 
 Internal transfers (`Plant.internal_transfers`: steam from the site's own boiler, on-site PV)
-keep their energy rows, with no tce and no emissions rows: their energy and CO2 are counted
-once, at the fuel or purchase that entered the fence.
+keep their energy rows, with tce 0 (no factor) and no emissions rows: their energy and CO2
+are counted once, at the fuel or purchase that entered the fence.
 """
 
 from __future__ import annotations
@@ -557,10 +557,19 @@ def price(
         kg, ref, _ = look.column(tce_kind if c == "electricity" else "tce", ENERGY_UNITS[c], carrier=c)
         tce[m] = amount[m] * kg[m]
         tce_ref[m] = ref[m]
+    tce[~bought & np.isin(carrier, ["electricity", *FUEL_CARRIERS, *HEAT_CARRIERS])] = 0.0  # counted at the fence
     energy["tce_kg"] = tce
     energy["tce_factor"] = pd.Categorical(tce_ref)
     emissions = _emissions(energy, plant, look, list(green), bought)
     return Result(energy, emissions, list(look.problems))
+
+
+def internal_devices(plant: Plant) -> set[str]:
+    """Device ids whose rows are internal transfers: `Plant.internal_transfers`, their
+    `:unmetered` remainders, and virtual meters made only of them."""
+    internal = set(plant.internal_transfers())
+    internal |= {vm.id for vm in plant.virtual_meters if all(d in internal for _, d in vm.terms())}
+    return internal | {f"{d}:unmetered" for d in internal}
 
 
 def internal_rows(energy: pd.DataFrame, plant: Plant) -> np.ndarray:
@@ -569,10 +578,9 @@ def internal_rows(energy: pd.DataFrame, plant: Plant) -> np.ndarray:
     A device in `Plant.internal_transfers`, its unmetered remainder (`<id>:unmetered`), a PV
     export counter, and a virtual meter made only of such devices.
     """
-    internal = set(plant.internal_transfers())
-    internal |= {vm.id for vm in plant.virtual_meters if all(d in internal for _, d in vm.terms())}
+    internal = internal_devices(plant)
     dev = _as_cat(energy["device"])
-    lut = np.array([str(x).split(":", 1)[0] in internal for x in dev.cat.categories] + [False], dtype=bool)
+    lut = np.array([str(x) in internal for x in dev.cat.categories] + [False], dtype=bool)
     return np.asarray(lut[dev.cat.codes.to_numpy()]) | _eq(energy["quantity"], "e_exp_kwh")
 
 

@@ -205,7 +205,7 @@ def test_steam_from_own_boiler_is_an_internal_transfer() -> None:
     res = compute(compute_intervals(r, plant), plant, REG)
     steam = _one(res.energy, device="steam-1").iloc[0]
     assert steam["amount"] == pytest.approx(2 * steam_gj_per_t(plant.device("steam-1").steam))  # type: ignore[arg-type]
-    assert pd.isna(steam["tce_kg"])  # counted once, at the gas
+    assert steam["tce_kg"] == 0.0  # counted once, at the gas
     assert _one(res.emissions, device="steam-1").empty
     # The site's CO2 is the boiler's scope 1 alone: 100 Nm3 × 21.650 tCO2/10^4Nm3 (cn-fuels,
     # 389.31 GJ/10^4Nm3 × 0.01532 tC/GJ × 0.99 × 44/12) = 216.5 kg; tce 100 × 1.33 kgce/Nm3 (GB/T 2589-2020).
@@ -220,7 +220,7 @@ def test_pv_generation_carries_no_tce_and_no_emissions(plant: Plant) -> None:
     r = pd.concat([counter("main-1", "e_imp_kwh", JUNE, 15, 10.0), counter("pv-1", "e_exp_kwh", JUNE, 15, 2.0)])
     res = compute(compute_intervals(r, plant), plant, REG)
     pv = _one(res.energy, device="pv-1").iloc[0]
-    assert pv["amount"] == pytest.approx(30.0) and pd.isna(pv["tce_kg"])
+    assert pv["amount"] == pytest.approx(30.0) and pv["tce_kg"] == 0.0
     assert _one(res.emissions, device="pv-1").empty
 
 
