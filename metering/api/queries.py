@@ -98,46 +98,49 @@ def emissions(
 
 
 # The boundaries every emissions figure is split into, and the two totals (scope 1 + one scope 2 method).
+# A figure is a dict {boundary or total: kg}; no figure adds location- and market-based rows.
 BOUNDARIES = ("scope1", "scope2_location", "scope2_market")
 TOTALS = {"total_location": "location", "total_market": "market"}
 _OTHER_METHOD = {"location": "market", "market": "location"}
 
 
-def boundary(scope: object, method: object) -> str:
-    """('2', 'market') → 'scope2_market'; ('1', '') → 'scope1'. Only scope 2 has methods."""
-    m = "" if method is None or str(scope) != "2" or pd.isna(method) else str(method)  # type: ignore[call-overload]
-    return f"scope{scope}" + (f"_{m}" if m else "")
+def boundaries(scope: pd.Series, method: pd.Series) -> pd.Series:
+    """Per row: ('2', 'market') → 'scope2_market'; ('1', '') → 'scope1'. Only scope 2 has methods."""
+    sc = scope.fillna("").astype(str)
+    m = method.fillna("").astype(str).where(sc == "2", "")
+    return "scope" + sc + ("_" + m).where(m != "", "")
 
 
-def split(values: dict[str, float]) -> dict[str, float | None]:
-    """Per-boundary sums → every boundary (0 when absent) and the location- and market-based totals.
+def with_totals(wide: pd.DataFrame) -> pd.DataFrame:
+    """Per-boundary sums (one column per boundary) → every boundary (0 when absent) and the two totals.
 
-    A total is scope 1 plus scope 2 by one method: rows of the other method are left out, so the
-    same kWh are never counted twice (rows of any further boundary without a method count in both).
+    A total is scope 1 plus scope 2 by one method: columns of the other method are left out, so
+    the same kWh are never counted twice (a further boundary without a method counts in both).
     """
-    out: dict[str, float | None] = {b: float(values.get(b, 0.0)) for b in BOUNDARIES}
-    out.update({k: v for k, v in values.items() if k not in out})
+    out = wide.reindex(columns=list(dict.fromkeys([*BOUNDARIES, *wide.columns]))).fillna(0.0).astype(float)
     for name, method in TOTALS.items():
-        other = _OTHER_METHOD[method]
-        out[name] = float(sum(v for k, v in values.items() if not k.endswith(f"_{other}")))
+        other = f"_{_OTHER_METHOD[method]}"
+        out[name] = out[[c for c in out.columns if c not in TOTALS and not c.endswith(other)]].sum(axis=1)
     return out
 
 
 def by_boundary(df: pd.DataFrame, keys: list[str], cols: tuple[str, ...] = ("co2_kg", "co2e_kg")) -> pd.DataFrame:
-    """Rows per scope and method → one row per `keys`, each of `cols` a dict from `split`."""
+    """Rows per scope and method → one row per `keys`, each of `cols` a dict {boundary: kg, total_…: kg}."""
     if df.empty:
         return pd.DataFrame(columns=[*keys, *cols])
-    df = df.assign(_b=[boundary(s, m) for s, m in zip(df.get("scope", ""), df.get("method", ""), strict=True)])
-    rows: list[dict[str, object]] = []
-    groups = df.groupby(keys, sort=True, dropna=False) if keys else [((), df)]
-    for key, part in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        row: dict[str, object] = dict(zip(keys, key, strict=True))
-        for c in cols:
-            sums = part.groupby("_b")[c].sum(min_count=1).dropna()
-            row[c] = split({str(k): float(v) for k, v in sums.items()})
-        rows.append(row)
-    return pd.DataFrame(rows, columns=[*keys, *cols])
+    blank = pd.Series("", index=df.index)
+    df = df.assign(_b=boundaries(df.get("scope", blank), df.get("method", blank)), _k=0)
+    index = keys or ["_k"]
+    out: pd.DataFrame | None = None
+    for c in cols:
+        wide = df.pivot_table(index=index, columns="_b", values=c, aggfunc="sum")
+        wide.columns = [str(x) for x in wide.columns]
+        wide = with_totals(wide)
+        col = pd.Series(wide.to_dict(orient="records"), index=wide.index, name=c)
+        out = col.to_frame() if out is None else out.join(col)
+    assert out is not None
+    out = out.reset_index()
+    return out[[*keys, *cols]]
 
 
 def demand(target: InfluxTarget, site: str, start: datetime, end: datetime) -> pd.DataFrame:
