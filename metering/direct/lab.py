@@ -118,11 +118,11 @@ def _check_row(rec: dict[str, str], cfg: CarbonConfig, method: Method) -> list[s
     value = number(rec["value"])
     if value is None:
         bad.append(f"value: {rec['value']!r} is not a number")
-    elif not par.in_range(value):
+    if rec["unit"] != par.unit:  # a value in another unit cannot be range-checked either
+        bad.append(f"unit: {rec['unit']!r}, the method wants {rec['parameter']} in {par.unit!r} (no conversions)")
+    elif value is not None and not par.in_range(value):
         lo, hi = par.range
         bad.append(f"value: {value:g} outside the valid range [{lo:g}, {hi:g}] of {rec['material']} {rec['parameter']}")
-    if rec["unit"] != par.unit:
-        bad.append(f"unit: {rec['unit']!r}, the method wants {rec['parameter']} in {par.unit!r} (no conversions)")
     try:
         start = dt.date.fromisoformat(rec["period_start"])
         end = dt.date.fromisoformat(rec["period_end"])

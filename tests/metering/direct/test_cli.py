@@ -1,0 +1,73 @@
+"""`plantcarbon carbon month`: the offline month in json, csv and xlsx; bad input stops it with every mistake."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from core.cli import app
+from tests.metering.direct.case import Case
+
+runner = CliRunner()
+
+
+def run(case: Case, *extra: str, lab: Path | None = None) -> tuple[int, str, str]:
+    args = ["carbon", "month", "--plant", str(case.plant), "--month", "2026-01", "--readings", str(case.readings),
+            "--lab", str(lab or case.lab), "--stocks", str(case.stocks), *extra]
+    res = runner.invoke(app, args)
+    return res.exit_code, res.stdout, res.stderr
+
+
+def test_json_on_stdout(case: Case) -> None:
+    code, out, _ = run(case, "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    unit = doc["ets"]["units"][0]
+    truth = case.truth()
+    assert unit["direct_co2_t"] == pytest.approx(truth["direct_co2_t"], rel=1e-9)
+    assert unit["clinker_t"] == pytest.approx(truth["clinker_t"], rel=1e-9)
+    assert [f["material"] for f in unit["fuel"]] == ["coal", "tyre-chips"]
+    assert doc["method"] == "cn-cement-clinker-2025@2025.1"
+    assert {s["method"] for s in doc["gbt32150"]["scope2"]} == {"location", "market"}
+    assert doc["cbam"]["products"][0]["product"] == "clinker"
+    cao = next(p for p in unit["parameters"] if p["parameter"] == "cao")
+    assert cao["basis"] == "measured" and cao["provenance"][0].startswith("lab CL-20260101@1")
+
+
+def test_csv_and_xlsx_files(case: Case, tmp_path: Path) -> None:
+    code, out, _ = run(case, "--format", "csv", "--out", str(tmp_path / "m.csv"))
+    assert code == 0 and "kiln-1 2026-01: clinker" in out
+    rows = pd.read_csv(tmp_path / "m.csv")
+    total = rows[(rows["boundary"] == "ets") & (rows["item"] == "total direct CO2")]["value"].item()
+    assert total == pytest.approx(case.truth()["direct_co2_t"], rel=1e-9)
+    assert set(rows["boundary"]) >= {"ets", "memo", "parameter", "gbt32150 scope 1", "gbt32150 scope 2 location",
+                                     "gbt32150 scope 2 market", "cbam"}
+    code, _, _ = run(case, "--format", "xlsx", "--out", str(tmp_path / "m.xlsx"))
+    assert code == 0
+    wb = openpyxl.load_workbook(tmp_path / "m.xlsx")
+    assert wb.sheetnames == ["ETS direct", "GBT32150", "CBAM", "Parameters", "Days kiln-1"]
+    assert wb["Days kiln-1"].max_row == 32  # header + 31 days
+
+
+def test_bad_lab_file_computes_nothing(case: Case, tmp_path: Path) -> None:
+    bad = tmp_path / "lab.csv"
+    text = case.lab.read_text("utf-8").splitlines()
+    text[6] = text[6].replace("clinker,cao,", "clinker,cao_pct,")
+    bad.write_text("\n".join(text) + "\n", "utf-8")
+    out = tmp_path / "never.json"
+    code, _, err = run(case, "--format", "json", "--out", str(out), lab=bad)
+    assert code == 1
+    assert f"{bad}: row 7 (sample CL-20260102@1): " in err and "parameter: 'cao_pct' is not a parameter of clinker" in err
+    assert err.rstrip().endswith("1 error(s): nothing computed")
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lab.csv"]
+
+
+def test_bad_month(case: Case) -> None:
+    code, _, err = run(case, "--month", "2026-13")
+    assert code == 2 and "--month: '2026-13' is not YYYY-MM" in err
