@@ -117,3 +117,34 @@ def month(
             f"{out}: {u.unit.id} {month}: clinker {u.clinker_t:.1f} t, direct CO2 {u.direct_co2_t:.1f} t "
             f"(fuel {u.fuel_co2_t:.1f}, process {u.process_co2_t:.1f}), {u.intensity:.4f} tCO2/t"
         )
+
+
+@app.command()
+def recompute(
+    plant: Path = typer.Option(..., "--plant", "-p", help="The plant file (YAML) with its carbon: block."),
+    start: str = typer.Option(..., "--from", help="First local day, YYYY-MM-DD."),
+    end: str = typer.Option(..., "--to", help="Last local day (included), YYYY-MM-DD."),
+    lab: Path | None = typer.Option(None, help="Lab analyses and records (CSV or XLSX), every version."),
+    stocks: Path | None = typer.Option(None, help="Stock balances per material and month (CSV or XLSX)."),
+) -> None:
+    """Live store: read readings from InfluxDB, write daily direct-emission points (measurement `direct`)."""
+    from core.influx import InfluxTarget
+    from metering.direct.service import recompute_direct
+
+    try:
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError:
+        raise _fail([f"--from/--to: {start!r}/{end!r} are not dates YYYY-MM-DD"], 2) from None
+    if last < first:
+        raise _fail([f"--to {last} is before --from {first}"], 2)
+    ds = load_dataset(plant, None, lab, stocks)
+    acc, n = recompute_direct(ds, InfluxTarget.from_settings(load_settings()), first, last)
+    for w in acc.warnings:
+        typer.echo(f"warning: {w}", err=True)
+    for u in acc.units:
+        for m in u.missing:
+            typer.echo(f"incomplete: {m}", err=True)
+        typer.echo(
+            f"{u.unit.id} {first}..{last}: clinker {u.clinker_t:.1f} t, direct CO2 {u.direct_co2_t:.1f} t, "
+            f"{u.intensity:.4f} tCO2/t; {n} points written"
+        )
