@@ -34,6 +34,8 @@ from metering.energy import Result, compute
 from metering.factors import Registry
 from metering.intervals import compute_intervals, epoch_seconds
 
+# What the tonnes of a material are called in a figure.
+ACTIVITY_NAME = {"clinker": "produced_t", "raw_meal": "fed_t"}
 BASES = ("measured", "default", "calculated", "stock", "mixed", "missing")
 
 
@@ -208,6 +210,7 @@ def _material_daily(
 ) -> tuple[pd.Series, Param, dict[str, Any] | None]:
     """Tonnes per day of a material, its provenance, and the meter/stock reconciliation if both exist."""
     mat = ds.cfg.materials[mid]
+    name = ACTIVITY_NAME.get(mat.kind, "consumed_t")
     metered = pd.Series(0.0, index=days)
     have_meter = [d for d in mat.devices if d in met.daily.columns]
     for d in have_meter:
@@ -231,12 +234,12 @@ def _material_daily(
         if stock is None:
             return (
                 pd.Series(np.nan, index=days),
-                Param("", mid, "consumed_t", float("nan"), "t", "missing", [f"no stock balance for {mid}"]),
+                Param("", mid, name, float("nan"), "t", "missing", [f"no stock balance for {mid}"]),
                 recon,
             )
-        return stock[0], Param("", mid, "consumed_t", float(stock[0][keep].sum()), "t", "stock", stock[1]), recon
+        return stock[0], Param("", mid, name, float(stock[0][keep].sum()), "t", "stock", stock[1]), recon
     notes = [met.notes[d] for d in have_meter] or [f"meters {', '.join(mat.devices)}: no readings in the period"]
-    return metered, Param("", mid, "consumed_t", float(metered[keep].sum()), "t", "measured", notes), recon
+    return metered, Param("", mid, name, float(metered[keep].sum()), "t", "measured", notes), recon
 
 
 def _stock_daily(

@@ -10,7 +10,7 @@ import typer
 
 from core.plant_cli import load_plant_or_exit
 from core.settings import load_settings
-from metering.direct.accounting import Dataset, account
+from metering.direct.accounting import Dataset, UnitResult, account
 from metering.direct.config import CarbonConfigError, carbon_config
 from metering.direct.lab import empty_book, parse_lab
 from metering.direct.report import write
@@ -148,3 +148,90 @@ def recompute(
             f"{u.unit.id} {first}..{last}: clinker {u.clinker_t:.1f} t, direct CO2 {u.direct_co2_t:.1f} t, "
             f"{u.intensity:.4f} tCO2/t; {n} points written"
         )
+
+
+@app.command("lab-check")
+def lab_check(
+    plant: Path = typer.Option(..., "--plant", "-p", help="The plant file (YAML) with its carbon: block."),
+    lab: Path = typer.Option(..., help="Lab analyses and records (CSV or XLSX)."),
+) -> None:
+    """Validate a lab file: every mistake named by row and field; prints the current values when it is clean."""
+    ds = load_dataset(plant, None, lab, None)
+    cur = ds.lab.current
+    corrected = int((cur["version"] > 1).sum())
+    typer.echo(f"{lab}: OK — {len(ds.lab.history)} rows, {len(cur)} current values, {corrected} corrected")
+
+
+@app.command("lab-correct")
+def lab_correct(
+    plant: Path = typer.Option(..., "--plant", "-p", help="The plant file (YAML) with its carbon: block."),
+    lab: Path = typer.Option(..., help="The lab file (CSV) to add the correction to; rewritten atomically."),
+    sample: str = typer.Option(..., help="Sample id."),
+    parameter: str = typer.Option(..., help="Parameter of the sample to correct."),
+    value: float = typer.Option(..., help="The corrected value, in the method's unit."),
+    reason: str = typer.Option(..., help="Why (kept with the new version)."),
+    by: str = typer.Option(..., "--by", help="Who enters the correction."),
+) -> None:
+    """Correct a lab value: a new version with its reason; the earlier versions stay in the file."""
+    from metering.direct.lab import correct, save_lab
+
+    if lab.suffix.lower() != ".csv":
+        raise _fail([f"{lab}: corrections are written to CSV lab files only"], 2)
+    ds = load_dataset(plant, None, lab, None)
+    if not reason.strip() or not by.strip():
+        raise _fail(["--reason and --by must not be empty"], 2)
+    try:
+        book = correct(ds.lab, sample, parameter, value, reason, by, ds.cfg, ds.method)
+    except InputFileError as exc:
+        raise _fail(exc.errors) from None
+    save_lab(book, lab)
+    cur = book.current
+    new = cur[(cur["sample_id"] == sample) & (cur["parameter"] == parameter)].iloc[0]
+    typer.echo(f"{lab}: {sample} {parameter} is now {new['value']:g} (version {new['version']}, by {by}: {reason})")
+
+
+@app.command()
+def explain(
+    plant: Path = typer.Option(..., "--plant", "-p", help="The plant file (YAML) with its carbon: block."),
+    month: str = typer.Option(..., "--month", help="The month, YYYY-MM."),
+    unit: str = typer.Option(..., help="Emission unit id."),
+    readings: Path | None = typer.Option(None, help="Meter export CSV: time, device, quantity, value."),
+    lab: Path | None = typer.Option(None, help="Lab analyses and records (CSV or XLSX)."),
+    stocks: Path | None = typer.Option(None, help="Stock balances (CSV or XLSX)."),
+) -> None:
+    """How a unit's month was computed: each source's formula and every parameter with its basis and provenance."""
+    start, end = month_days(month)
+    ds = load_dataset(plant, readings, lab, stocks)
+    try:
+        ds.cfg.unit(unit)
+    except KeyError:
+        raise _fail(
+            [f"--unit: no emission unit {unit!r} (units: {', '.join(u.id for u in ds.cfg.units)})"], 2
+        ) from None
+    acc = account(ds, start, end)
+    u = next(r for r in acc.units if r.unit.id == unit)
+    for line in explain_lines(u, acc.method, ds):
+        typer.echo(line)
+
+
+def explain_lines(u: UnitResult, method_ref: str, ds: Dataset) -> list[str]:
+    out = [
+        f"{u.unit.id} {u.unit.name}: method {method_ref} — {ds.method.document}",
+        f"  direct CO2 {u.direct_co2_t:.3f} t = fuel {u.fuel_co2_t:.3f} + process {u.process_co2_t:.3f}; "
+        f"clinker {u.clinker_t:.3f} t; intensity {u.intensity:.5f} tCO2/t",
+    ]
+    for s in ds.method.sources:
+        status = "counted" if s.counted else "memo, not counted"
+        clause = s.clause.text + ("" if s.clause.confirmed else " [unconfirmed]")
+        out.append(f"  source {s.id} ({status}): {s.formula} — {clause}")
+    out.append("  parameters:")
+    for p in u.params:
+        out.append(f"    {p.material} {p.name} = {p.value:.6g} {p.unit} [{p.basis}]")
+        out.extend(f"      {line}" for line in p.provenance)
+    out.extend(f"  missing: {m}" for m in u.missing)
+    out.extend(
+        f"  reconciliation {r['material']}: metered {r['metered_t']:.3f} t, stock {r['stock_t']:.3f} t, "
+        f"{r['difference_pct']:+.2f} % ({'flagged' if r['flagged'] else 'within'} {r['threshold_pct']:g} %)"
+        for r in u.reconciliation
+    )
+    return out

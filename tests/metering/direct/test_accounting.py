@@ -58,7 +58,7 @@ def test_provenance_per_basis(month: Accounts) -> None:
     assert of.provenance[0].startswith("default 1 1 for 31 day(s)") and of.provenance[0].endswith("[unconfirmed]")
     ratio = param(month, "raw-meal", "raw_meal_per_clinker")
     assert ratio.basis == "calculated"
-    assert ratio.value == pytest.approx(param(month, "raw-meal", "consumed_t").value / month.units[0].clinker_t)
+    assert ratio.value == pytest.approx(param(month, "raw-meal", "fed_t").value / month.units[0].clinker_t)
     coal = param(month, "coal", "consumed_t")
     assert coal.basis == "measured"
     assert coal.provenance[0].startswith("meter coal-kiln mass_t: 2976 intervals")

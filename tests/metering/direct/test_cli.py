@@ -71,3 +71,44 @@ def test_bad_lab_file_computes_nothing(case: Case, tmp_path: Path) -> None:
 def test_bad_month(case: Case) -> None:
     code, _, err = run(case, "--month", "2026-13")
     assert code == 2 and "--month: '2026-13' is not YYYY-MM" in err
+
+
+def test_lab_correct_then_explain(case: Case, tmp_path: Path) -> None:
+    lab = tmp_path / "lab.csv"
+    lab.write_bytes(case.lab.read_bytes())
+    res = runner.invoke(
+        app,
+        ["carbon", "lab-correct", "--plant", str(case.plant), "--lab", str(lab), "--sample", "CL-20260115",
+         "--parameter", "cao", "--value", "0.64", "--reason", "re-analysis of the retained sample", "--by", "qc-02"],
+    )
+    assert res.exit_code == 0, res.stderr
+    assert "CL-20260115 cao is now 0.64 (version 2, by qc-02: re-analysis of the retained sample)" in res.stdout
+    rows = pd.read_csv(lab, dtype=str, keep_default_na=False)
+    versions = rows[(rows["sample_id"] == "CL-20260115") & (rows["parameter"] == "cao")]
+    assert versions[["version", "value", "entered_by"]].values.tolist() == [
+        ["1", versions.iloc[0]["value"], "qc-01"], ["2", "0.64", "qc-02"]
+    ]
+    res = runner.invoke(app, ["carbon", "lab-check", "--plant", str(case.plant), "--lab", str(lab)])
+    assert res.exit_code == 0 and "1 corrected" in res.stdout
+    res = runner.invoke(
+        app,
+        ["carbon", "explain", "--plant", str(case.plant), "--month", "2026-01", "--unit", "kiln-1", "--readings",
+         str(case.readings), "--lab", str(lab), "--stocks", str(case.stocks)],
+    )
+    assert res.exit_code == 0, res.stderr
+    assert "      lab CL-20260115@2 (plant lab, GB/T 176, 2026-01-15..2026-01-15, entered by qc-02)" in res.stdout
+    assert "    coal oxidation_factor = 1 1 [default]" in res.stdout
+
+
+def test_lab_correct_refuses_an_out_of_range_value_and_leaves_the_file(case: Case, tmp_path: Path) -> None:
+    lab = tmp_path / "lab.csv"
+    lab.write_bytes(case.lab.read_bytes())
+    res = runner.invoke(
+        app,
+        ["carbon", "lab-correct", "--plant", str(case.plant), "--lab", str(lab), "--sample", "CL-20260115",
+         "--parameter", "cao", "--value", "6.4", "--reason", "typo", "--by", "qc-02"],
+    )
+    assert res.exit_code == 1
+    assert "value: 6.4 outside the valid range [0.55, 0.72] of clinker cao" in res.stderr
+    assert lab.read_bytes() == case.lab.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["lab.csv"]
