@@ -86,3 +86,38 @@ def read_direct(target: InfluxTarget, site: str, start: pd.Timestamp, end: pd.Ti
         f"AND time >= '{start.tz_convert('UTC').isoformat()}' AND time < '{end.tz_convert('UTC').isoformat()}'"
     )
     return influxql(target, q, database=target.metering_bucket)
+
+
+def summarise(points: pd.DataFrame) -> list[dict[str, object]]:
+    """Stored daily points → per unit: clinker, direct CO2 by source and material, intensity, biogenic memo."""
+    if points.empty:
+        return []
+    out: list[dict[str, object]] = []
+    for unit, g in points.groupby("unit", sort=True):
+        prod = g[g["source"] == "product"]
+        clinker, direct = float(prod["activity_t"].sum()), float(prod["co2_t"].sum())
+        rows = (
+            g[g["source"] != "product"]
+            .groupby(["source", "material"], sort=True)[["co2_t", "activity_t"]]
+            .sum()
+            .reset_index()
+        )
+        out.append(
+            {
+                "unit": str(unit),
+                "days": len(prod),
+                "complete": bool(g["complete"].astype(bool).all()),
+                "clinker_t": clinker,
+                "direct_co2_t": direct,
+                "intensity_tco2_per_t": direct / clinker if clinker > 0 else None,
+                "memo_biogenic_co2_t": float(g.loc[g["source"] == "biogenic", "co2_t"].sum()),
+                "methods": sorted({str(m) for m in g["method"]}),
+                "sources": [
+                    {"source": str(src), "material": str(mat), "co2_t": float(co2), "activity_t": float(act)}
+                    for src, mat, co2, act in zip(
+                        rows["source"], rows["material"], rows["co2_t"], rows["activity_t"], strict=True
+                    )
+                ],
+            }
+        )
+    return out
