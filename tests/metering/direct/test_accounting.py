@@ -163,3 +163,24 @@ def test_no_stock_no_readings_reports_missing_activity(ds: Dataset, case: Case) 
     empty = validate_stocks(pd.DataFrame(columns=["material", "row"]), cfg, "stocks.csv")
     acc = account(dataclasses.replace(ds, cfg=cfg, stocks=empty), case.days[0], case.days[0] + dt.timedelta(days=1))
     assert "kiln-1: coal: no activity data (no stock balance for coal)" in acc.units[0].missing
+
+
+def test_biomass_and_unanalysed_alternative_fuel(case: Case) -> None:
+    """Biomass: all CO2 biogenic (memo). An alternative fuel without a fossil-share analysis takes the
+    conservative default 1.0 (all carbon counted), marked default and unconfirmed."""
+    ds = dataset(case)
+    mats = dict(ds.cfg.materials)
+    mats["tyre-chips"] = mats["tyre-chips"].model_copy(update={"kind": "biomass_fuel"})
+    bio = account(dataclasses.replace(ds, cfg=ds.cfg.model_copy(update={"materials": mats})), case.days[0], case.days[-1])
+    f = next(x for x in bio.units[0].fuels if x["material"] == "tyre-chips")
+    carbon = f["consumed_t"] * 28.0 * 0.022 * 44 / 12
+    assert f["co2_t"] == 0.0 and f["biogenic_t"] == pytest.approx(carbon, rel=1e-9)
+    assert bio.units[0].direct_co2_t == pytest.approx(case.truth()["direct_co2_t"] - f["consumed_t"] * 28.0 * 0.022 * 0.6 * 44 / 12, rel=1e-9)
+    h = ds.lab.history
+    no_ff = h[~((h["material"] == "tyre-chips") & (h["parameter"] == "fossil_fraction"))].reset_index(drop=True)
+    acc = account(dataclasses.replace(ds, lab=LabBook(no_ff)), case.days[0], case.days[-1])
+    ff = param(acc, "tyre-chips", "fossil_fraction")
+    assert (ff.basis, ff.value) == ("default", 1.0)
+    assert ff.provenance[0].endswith("[unconfirmed]")
+    t = next(x for x in acc.units[0].fuels if x["material"] == "tyre-chips")
+    assert t["biogenic_t"] == 0.0 and t["co2_t"] == pytest.approx(carbon, rel=1e-9)
