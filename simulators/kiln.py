@@ -29,6 +29,8 @@ devices:
   - {id: rm-weigher, name: Raw meal to kiln, kind: feeder, carrier: production}
   - {id: cl-weigher, name: Clinker belt weigher, kind: feeder, carrier: production}
   - {id: boiler-gas, name: Gas boiler, kind: boiler, carrier: natural_gas}
+  - {id: tr-mill, name: Cement mill, kind: transformer, carrier: electricity, role: sub, parent: tr-main}
+  - {id: cem-weigher, name: Cement to silos, kind: feeder, carrier: production}
 carbon:
   method: cn-cement-clinker-2025
   reconcile_threshold_pct: 2
@@ -39,6 +41,7 @@ carbon:
     raw-meal: {kind: raw_meal, devices: [rm-weigher]}
     kiln-head-dust: {kind: dust}
     bypass-dust: {kind: dust}
+    cement: {kind: cement, devices: [cem-weigher]}
   units:
     - id: kiln-1
       name: Clinker line 1
@@ -47,6 +50,8 @@ carbon:
       fuels: [coal, tyre-chips]
       dust: [kiln-head-dust, bypass-dust]
       electricity_devices: [tr-kiln]
+      cement: cement
+      cement_electricity_devices: [tr-mill]
 """
 
 LAB_COLUMNS = [
@@ -63,7 +68,7 @@ LAB_COLUMNS = [
     "entered_by",
     "reason",
 ]
-POWER_KW = {"tr-main": 30_000.0, "tr-kiln": 12_000.0}
+POWER_KW = {"tr-main": 30_000.0, "tr-kiln": 12_000.0, "tr-mill": 6_000.0}
 GAS_NM3H = 200.0
 
 
@@ -175,6 +180,9 @@ def simulate(start: dt.date, end: dt.date, seed: int = 7, stock_bias: float = 0.
         "coal-calc": {d: round(clinker[d] * 0.135 * 0.6 * (1 + rng.normal(0, 0.02)), 3) for d in days},
         "af-feeder": {d: round(clinker[d] * 0.01 * (1 + rng.normal(0, 0.05)), 3) for d in days},
     }
+    # Cement ground from the day's clinker at about 80 % clinker share (CBAM: clinker is its precursor).
+    share = {d: round(0.80 + rng.normal(0, 0.01), 4) for d in days}
+    tonnes["cem-weigher"] = {d: round(clinker[d] / share[d], 3) for d in days}
     lab: list[dict[str, object]] = []
 
     def add(sid: str, mat: str, par: str, value: float, unit: str, a: dt.date, b: dt.date, std: str) -> None:
@@ -189,6 +197,7 @@ def simulate(start: dt.date, end: dt.date, seed: int = 7, stock_bias: float = 0.
         add(f"RM-{tag}", "raw-meal", "noncarb_cao", round(0.009 + rng.normal(0, 0.0008), 5), "1", d, d, "GB/T 176")
         add(f"RM-{tag}", "raw-meal", "noncarb_mgo", round(0.004 + rng.normal(0, 0.0004), 5), "1", d, d, "GB/T 176")
         add(f"RM-{tag}", "raw-meal", "toc", round(0.0018 + rng.normal(0, 0.0001), 5), "1", d, d, "GB/T 176")
+        add(f"CEM-{tag}", "cement", "clinker_share", share[d], "1", d, d, "GB/T 12960")
     # Coal per delivery (about every ten days), the rest per month.
     for i, k in enumerate(range(0, len(days), 10)):
         a, b = days[k], days[min(k + 9, len(days) - 1)]

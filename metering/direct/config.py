@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from core.plant import Plant
 from metering.direct.method import Method, MethodError, load_method
 
-MaterialKindName = Literal["fossil_fuel", "alternative_fuel", "biomass_fuel", "clinker", "raw_meal", "dust"]
+MaterialKindName = Literal["fossil_fuel", "alternative_fuel", "biomass_fuel", "clinker", "raw_meal", "dust", "cement"]
 FUEL_KINDS = ("fossil_fuel", "alternative_fuel", "biomass_fuel")
 
 
@@ -35,6 +35,10 @@ class EmissionUnit(_Model):
     dust: list[str] = []  # kiln-head and bypass dust leaving the system
     # Electricity meters of the line (for CBAM indirect emissions per tonne of clinker).
     electricity_devices: list[str] = []
+    # CBAM only: cement ground from this line's clinker (material of kind cement, with its
+    # clinker share from the lab) and the cement mill's electricity meters.
+    cement: str | None = None
+    cement_electricity_devices: list[str] = []
 
 
 class CarbonConfig(_Model):
@@ -52,6 +56,7 @@ class CarbonConfig(_Model):
             refs: list[tuple[str, str | None, tuple[str, ...]]] = [
                 ("clinker", u.clinker, ("clinker",)),
                 ("raw_meal", u.raw_meal, ("raw_meal",)),
+                ("cement", u.cement, ("cement",)),
             ]
             refs += [(f"fuels[{k}]", m, FUEL_KINDS) for k, m in enumerate(u.fuels)]
             refs += [(f"dust[{k}]", m, ("dust",)) for k, m in enumerate(u.dust)]
@@ -107,9 +112,10 @@ def carbon_config(plant: Plant, source: str = "plant file") -> tuple[CarbonConfi
             if d not in ids:
                 errors.append(f"{source}: carbon.materials.{mid}.devices[{k}]: unknown device {d!r}")
     for i, u in enumerate(cfg.units):
-        for k, d in enumerate(u.electricity_devices):
-            if d not in ids:
-                errors.append(f"{source}: carbon.units[{i}].electricity_devices[{k}]: unknown device {d!r}")
+        for field in ("electricity_devices", "cement_electricity_devices"):
+            for k, d in enumerate(getattr(u, field)):
+                if d not in ids:
+                    errors.append(f"{source}: carbon.units[{i}].{field}[{k}]: unknown device {d!r}")
     if errors:
         raise CarbonConfigError(errors)
     return cfg, method

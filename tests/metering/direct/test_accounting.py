@@ -184,3 +184,23 @@ def test_biomass_and_unanalysed_alternative_fuel(case: Case) -> None:
     assert ff.provenance[0].endswith("[unconfirmed]")
     t = next(x for x in acc.units[0].fuels if x["material"] == "tyre-chips")
     assert t["biogenic_t"] == 0.0 and t["co2_t"] == pytest.approx(carbon, rel=1e-9)
+
+
+def test_cbam_cement_with_clinker_as_precursor(month: Accounts, case: Case) -> None:
+    """Cement's embedded emissions = its clinker (Σ day cement × that day's clinker share) at the clinker's
+    specific embedded emissions, plus the mill's electricity; the grinding has no direct emissions here."""
+    clinker, cement = month.cbam
+    assert (clinker["product"], cement["product"]) == ("clinker", "cement")
+    line = case.line
+    used = sum(line.tonnes["cem-weigher"][d] * line.lab_value("cement", "clinker_share", d) for d in case.days)
+    cement_t = sum(line.tonnes["cem-weigher"].values())
+    assert cement["precursor"]["t"] == pytest.approx(used, rel=1e-9)
+    assert cement["production_t"] == pytest.approx(cement_t, rel=1e-9)
+    assert cement["see_direct_tco2_per_t"] == pytest.approx(used * clinker["see_direct_tco2_per_t"] / cement_t)
+    mill_mwh = 6.0 * 24 * len(case.days)
+    assert cement["electricity_mwh"] == pytest.approx(mill_mwh, rel=1e-9)
+    grid = clinker["indirect_tco2"] / clinker["electricity_mwh"]  # the same location factor for both meters
+    expected = (used * clinker["see_indirect_tco2_per_t"] + mill_mwh * grid) / cement_t
+    assert cement["see_indirect_tco2_per_t"] == pytest.approx(expected, rel=1e-9)
+    assert 0.75 < cement["clinker_share"] < 0.85
+    assert cement["see_total_tco2_per_t"] < clinker["see_total_tco2_per_t"]

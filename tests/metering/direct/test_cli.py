@@ -57,12 +57,13 @@ def test_csv_and_xlsx_files(case: Case, tmp_path: Path) -> None:
 def test_bad_lab_file_computes_nothing(case: Case, tmp_path: Path) -> None:
     bad = tmp_path / "lab.csv"
     text = case.lab.read_text("utf-8").splitlines()
-    text[6] = text[6].replace("clinker,cao,", "clinker,cao_pct,")
+    k = next(i for i, t in enumerate(text) if t.startswith("CL-20260102,1,clinker,cao,"))
+    text[k] = text[k].replace("clinker,cao,", "clinker,cao_pct,")
     bad.write_text("\n".join(text) + "\n", "utf-8")
     out = tmp_path / "never.json"
     code, _, err = run(case, "--format", "json", "--out", str(out), lab=bad)
     assert code == 1
-    assert f"{bad}: row 7 (sample CL-20260102@1): " in err and "parameter: 'cao_pct' is not a parameter of clinker" in err
+    assert f"{bad}: row {k + 1} (sample CL-20260102@1): " in err and "parameter: 'cao_pct' is not a parameter of clinker" in err
     assert err.rstrip().endswith("1 error(s): nothing computed")
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lab.csv"]

@@ -208,7 +208,7 @@ def test_carbon_block_errors_name_the_field(tmp_path: Path) -> None:
         carbon_config(load_plant(p), "plant.yaml")
     assert exc.value.errors == [
         "plant.yaml: carbon: units[0] (id=kiln-1): fuels[1]: unknown material 'petcoke' (materials: coal, tyre-chips, "
-        "clinker, raw-meal, kiln-head-dust, bypass-dust)",
+        "clinker, raw-meal, kiln-head-dust, bypass-dust, cement)",
         "plant.yaml: carbon: units[0] (id=kiln-1): fuels[2]: material 'clinker' is clinker, need fossil_fuel or "
         "alternative_fuel or biomass_fuel",
     ]
