@@ -176,6 +176,7 @@ class _Metered:
     daily: pd.DataFrame  # index day, columns device → tonnes (mass_t)
     notes: dict[str, str]  # device → provenance
     energy: Result | None
+    covered: pd.DataFrame | None = None  # index day, columns device → number of intervals with data
 
 
 def _metered(ds: Dataset, first: dt.date, last: dt.date) -> _Metered:
@@ -193,6 +194,12 @@ def _metered(ds: Dataset, first: dt.date, last: dt.date) -> _Metered:
         .reindex(days)
         .fillna(0.0)
     )
+    covered = (
+        mass.assign(day=day, device=mass["device"].astype(str))
+        .pivot_table(index="day", columns="device", values="amount", aggfunc="count", observed=True)
+        .reindex(days)
+        .fillna(0)
+    )
     notes = {}
     for dev, g in mass.groupby(mass["device"].astype(str), observed=True):
         est = int(g["estimated"].sum())
@@ -202,7 +209,7 @@ def _metered(ds: Dataset, first: dt.date, last: dt.date) -> _Metered:
             + (f", {est} estimated" if est else "")
         )
     energy = compute(iv, ds.plant, ds.registry, ds.green) if ds.registry is not None else None
-    return _Metered(daily, notes, energy)
+    return _Metered(daily, notes, energy, covered)
 
 
 def _material_daily(
@@ -239,7 +246,20 @@ def _material_daily(
             )
         return stock[0], Param("", mid, name, float(stock[0][keep].sum()), "t", "stock", stock[1]), recon
     notes = [met.notes[d] for d in have_meter] or [f"meters {', '.join(mat.devices)}: no readings in the period"]
-    return metered, Param("", mid, name, float(metered[keep].sum()), "t", "measured", notes), recon
+    basis = "measured"
+    blind = _blind_days(met, mat.devices, days, keep)
+    if len(blind):
+        basis = "missing" if len(blind) == int(keep.sum()) else "mixed"
+        notes.append(f"no readings at all for {len(blind)} day(s): {_ranges([d.date().isoformat() for d in blind])}")
+    return metered, Param("", mid, name, float(metered[keep].sum()), "t", basis, notes), recon
+
+
+def _blind_days(met: _Metered, devices: list[str], days: pd.DatetimeIndex, keep: np.ndarray) -> pd.DatetimeIndex:
+    """Kept days on which a meter of the material has no interval at all (a stopped feeder still reports)."""
+    if met.covered is None:
+        return days[keep]
+    cov = met.covered.reindex(index=days, columns=devices).fillna(0)
+    return days[keep & cov.eq(0).any(axis=1).to_numpy()]
 
 
 def _stock_daily(
@@ -348,8 +368,10 @@ def account_unit(
         params.append(p)
         if r is not None:
             recon.append(r)
-        if p.basis == "missing":
+        if p.basis == "missing" and not p.provenance[-1].startswith("no readings at all"):
             missing.append(f"{unit.id}: {mid}: no activity data ({p.provenance[0]})")
+        elif p.provenance and p.provenance[-1].startswith("no readings at all"):
+            missing.append(f"{unit.id}: {mid}: meters {p.provenance[-1]}")
         return series.fillna(0.0)
 
     def param(mid: str, name: str, weights: pd.Series) -> pd.Series:

@@ -204,3 +204,29 @@ def test_cbam_cement_with_clinker_as_precursor(month: Accounts, case: Case) -> N
     assert cement["see_indirect_tco2_per_t"] == pytest.approx(expected, rel=1e-9)
     assert 0.75 < cement["clinker_share"] < 0.85
     assert cement["see_total_tco2_per_t"] < clinker["see_total_tco2_per_t"]
+
+
+def test_a_weigher_gap_is_estimated_and_a_silent_end_is_named(ds: Dataset, case: Case) -> None:
+    """Inside the month a gap is bridged by the counter (the tonnes are known, their days estimated); at the
+    month's end a weigher that stopped answering leaves days with no reading at all, named as missing."""
+    r = ds.readings
+    assert r is not None
+    coal_calc = r["device"] == "coal-calc"
+    t0 = pd.Timestamp("2026-01-10T00:00+08:00").tz_convert("UTC")
+    t1 = pd.Timestamp("2026-01-12T00:00+08:00").tz_convert("UTC")
+    gap = r[~(coal_calc & (r["time"] >= t0) & (r["time"] < t1))].reset_index(drop=True)
+    acc = account(dataclasses.replace(ds, readings=gap), case.days[0], case.days[-1])
+    coal = param(acc, "coal", "consumed_t")
+    month = sum(case.line.tonnes["coal-kiln"].values()) + sum(case.line.tonnes["coal-calc"].values())
+    assert coal.value == pytest.approx(month, rel=1e-9)  # the counter carries the gap's tonnes
+    assert coal.basis == "measured"
+    assert any("estimated" in p for p in coal.provenance if p.startswith("meter coal-calc"))
+    end = pd.Timestamp("2026-01-29T00:00+08:00").tz_convert("UTC")
+    silent = r[~(coal_calc & (r["time"] >= end))].reset_index(drop=True)
+    acc = account(dataclasses.replace(ds, readings=silent), case.days[0], case.days[-1])
+    coal = param(acc, "coal", "consumed_t")
+    assert coal.basis == "mixed"
+    assert coal.provenance[-1] == "no readings at all for 3 day(s): 2026-01-29, 2026-01-30, 2026-01-31"
+    assert "kiln-1: coal: meters no readings at all for 3 day(s): 2026-01-29, 2026-01-30, 2026-01-31" in (
+        acc.units[0].missing
+    )
