@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -238,3 +239,19 @@ def simulate(start: dt.date, end: dt.date, seed: int = 7, stock_bias: float = 0.
         )
         closing = _float(stocks[-1]["closing_t"])
     return KilnLine(days, tonnes, lab, stocks)
+
+
+def write_files(line: KilnLine, out: Path, step_s: int = 300) -> dict[str, Path]:
+    """The files an auditor receives: plant.yaml, readings.csv, lab.csv, stocks.csv, and truth.json."""
+    import json
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {n: out / n for n in ("plant.yaml", "readings.csv", "lab.csv", "stocks.csv", "truth.json")}
+    paths["plant.yaml"].write_text(PLANT.lstrip(), "utf-8")
+    df = line.readings(step_s=step_s)
+    df["time"] = df["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    df.to_csv(paths["readings.csv"], index=False)
+    pd.DataFrame(line.lab_rows, columns=LAB_COLUMNS).to_csv(paths["lab.csv"], index=False)
+    pd.DataFrame(line.stock_rows).to_csv(paths["stocks.csv"], index=False)
+    paths["truth.json"].write_text(json.dumps(line.truth(), indent=1), "utf-8")
+    return paths

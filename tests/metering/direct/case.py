@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulators.kiln import LAB_COLUMNS, PLANT, KilnLine, simulate
+from simulators.kiln import LAB_COLUMNS, PLANT, KilnLine, simulate, write_files
 
 LAB_HEADER = ",".join(LAB_COLUMNS)
 __all__ = ["LAB_HEADER", "PLANT", "Case", "make_case"]
@@ -39,12 +39,5 @@ class Case:
 def make_case(root: Path, month: str = "2026-01", seed: int = 7, stock_bias: float = 0.005) -> Case:
     p = pd.Period(month, freq="M")
     line = simulate(p.start_time.date(), p.end_time.date(), seed=seed, stock_bias=stock_bias)
-    root.mkdir(parents=True, exist_ok=True)
-    plant, readings, lab, stocks = (root / n for n in ("plant.yaml", "readings.csv", "lab.csv", "stocks.csv"))
-    plant.write_text(PLANT, "utf-8")
-    df = line.readings(step_s=300)
-    df["time"] = df["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    df.to_csv(readings, index=False)
-    pd.DataFrame(line.lab_rows, columns=LAB_COLUMNS).to_csv(lab, index=False)
-    pd.DataFrame(line.stock_rows).to_csv(stocks, index=False)
-    return Case(root, plant, readings, lab, stocks, line)
+    paths = write_files(line, root)
+    return Case(root, paths["plant.yaml"], paths["readings.csv"], paths["lab.csv"], paths["stocks.csv"], line)

@@ -113,3 +113,19 @@ def test_lab_correct_refuses_an_out_of_range_value_and_leaves_the_file(case: Cas
     assert "value: 6.4 outside the valid range [0.55, 0.72] of clinker cao" in res.stderr
     assert lab.read_bytes() == case.lab.read_bytes()
     assert [p.name for p in tmp_path.iterdir()] == ["lab.csv"]
+
+
+def test_simulate_kiln_then_carbon_month(tmp_path: Path) -> None:
+    """The auditor's round trip: simulated files with their truth, and the offline month reproduces it."""
+    res = runner.invoke(app, ["simulate", "kiln", "--month", "2026-02", "--out", str(tmp_path), "--seed", "3"])
+    assert res.exit_code == 0, res.stderr
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    res = runner.invoke(
+        app,
+        ["carbon", "month", "--plant", str(tmp_path / "plant.yaml"), "--month", "2026-02", "--readings",
+         str(tmp_path / "readings.csv"), "--lab", str(tmp_path / "lab.csv"), "--stocks", str(tmp_path / "stocks.csv")],
+    )
+    assert res.exit_code == 0, res.stderr
+    unit = json.loads(res.stdout)["ets"]["units"][0]
+    assert unit["direct_co2_t"] == pytest.approx(truth["direct_co2_t"], rel=1e-9)
+    assert unit["clinker_t"] == pytest.approx(truth["clinker_t"], rel=1e-9)
