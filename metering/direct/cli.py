@@ -90,11 +90,39 @@ def month(
     out: Path | None = typer.Option(None, help="Output file (default: stdout for json and csv)."),
 ) -> None:
     """A month's direct emissions per emission unit, GB/T 32150 scopes and CBAM per tonne, with provenance."""
+    start, end = month_days(month)
+    _report(plant, start, end, month, readings, lab, stocks, fmt, out)
+
+
+@app.command()
+def year(
+    plant: Path = typer.Option(..., "--plant", "-p", help="The plant file (YAML) with its carbon: block."),
+    year: int = typer.Option(..., "--year", min=2000, max=2099, help="The year (local calendar of the site)."),
+    readings: Path | None = typer.Option(None, help="Meter export CSV: time, device, quantity, value."),
+    lab: Path | None = typer.Option(None, help="Lab analyses and records (CSV or XLSX), every version."),
+    stocks: Path | None = typer.Option(None, help="Stock balances per material and month (CSV or XLSX)."),
+    fmt: str = typer.Option("json", "--format", help="json | csv | xlsx"),
+    out: Path | None = typer.Option(None, help="Output file (default: stdout for json and csv)."),
+) -> None:
+    """A year's direct emissions (the sum of its days, as every month), boundaries and provenance."""
+    _report(plant, dt.date(year, 1, 1), dt.date(year, 12, 31), str(year), readings, lab, stocks, fmt, out)
+
+
+def _report(
+    plant: Path,
+    start: dt.date,
+    end: dt.date,
+    label: str,
+    readings: Path | None,
+    lab: Path | None,
+    stocks: Path | None,
+    fmt: str,
+    out: Path | None,
+) -> None:
     if fmt not in FORMATS:
         raise _fail([f"--format: {fmt!r}, need one of {', '.join(FORMATS)}"], 2)
     if fmt == "xlsx" and out is None:
         raise _fail(["--format xlsx needs --out FILE.xlsx"], 2)
-    start, end = month_days(month)
     ds = load_dataset(plant, readings, lab, stocks)
     acc = account(ds, start, end)
     bench = ds.method.benchmark.model_dump() if ds.method.benchmark else None
@@ -114,7 +142,7 @@ def month(
     write(acc, ds.plant.site.id, fmt, out, bench)
     for u in acc.units:
         typer.echo(
-            f"{out}: {u.unit.id} {month}: clinker {u.clinker_t:.1f} t, direct CO2 {u.direct_co2_t:.1f} t "
+            f"{out}: {u.unit.id} {label}: clinker {u.clinker_t:.1f} t, direct CO2 {u.direct_co2_t:.1f} t "
             f"(fuel {u.fuel_co2_t:.1f}, process {u.process_co2_t:.1f}), {u.intensity:.4f} tCO2/t"
         )
 

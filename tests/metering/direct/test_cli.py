@@ -129,3 +129,31 @@ def test_simulate_kiln_then_carbon_month(tmp_path: Path) -> None:
     unit = json.loads(res.stdout)["ets"]["units"][0]
     assert unit["direct_co2_t"] == pytest.approx(truth["direct_co2_t"], rel=1e-9)
     assert unit["clinker_t"] == pytest.approx(truth["clinker_t"], rel=1e-9)
+
+
+def test_a_year_is_the_sum_of_its_months(tmp_path: Path) -> None:
+    """Two simulated months in one set of files: `carbon year` equals the sum of `carbon month` over its twelve
+    months (the readings' lead-in hour falls on 31 October and is counted there, with default fuel values)."""
+    import datetime as dt
+
+    from simulators.kiln import simulate, write_files
+
+    line = simulate(dt.date(2026, 11, 1), dt.date(2026, 12, 31), seed=5)
+    write_files(line, tmp_path, step_s=300)
+    files = ["--plant", str(tmp_path / "plant.yaml"), "--readings", str(tmp_path / "readings.csv"), "--lab",
+             str(tmp_path / "lab.csv"), "--stocks", str(tmp_path / "stocks.csv")]
+    months = {}
+    for m in range(1, 13):
+        res = runner.invoke(app, ["carbon", "month", "--month", f"2026-{m:02d}", *files])
+        assert res.exit_code == 0, res.stderr
+        months[m] = json.loads(res.stdout)["ets"]["units"][0]["direct_co2_t"]
+    for m, days in ((11, line.days[:30]), (12, line.days[30:])):
+        assert months[m] == pytest.approx(line.truth(days)["direct_co2_t"], rel=1e-9)
+    assert 0 < months[10] < months[11] / 100  # the lead-in hour
+    res = runner.invoke(app, ["carbon", "year", "--year", "2026", *files])
+    assert res.exit_code == 0
+    year = json.loads(res.stdout)["ets"]["units"][0]
+    assert year["direct_co2_t"] == pytest.approx(sum(months.values()), rel=1e-12)
+    # January..October have no lab data: the year names what is missing rather than hiding it
+    assert year["complete"] is False
+    assert any(m.startswith("kiln-1: clinker cao: must be measured, no sample for 304 day(s)") for m in year["missing"])
