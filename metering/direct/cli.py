@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from core.plant_cli import load_plant_or_exit
+from core.plant import PlantFileError, load_plant
 from core.settings import load_settings
 from metering.direct.accounting import Dataset, UnitResult, account
 from metering.direct.config import CarbonConfigError, carbon_config
@@ -42,17 +42,17 @@ def month_days(text: str) -> tuple[dt.date, dt.date]:
     return p.start_time.date(), p.end_time.date()
 
 
-def load_dataset(plant_path: Path, readings: Path | None, lab: Path | None, stocks: Path | None) -> Dataset:
-    """Every input validated before anything is computed; all mistakes of a file printed at once."""
-    plant = load_plant_or_exit(plant_path)
+def build_dataset(plant_path: Path, readings: Path | None, lab: Path | None, stocks: Path | None) -> Dataset:
+    """Every input validated before anything is computed; InputFileError with every mistake of every file."""
     try:
+        plant = load_plant(plant_path)
         cfg, method = carbon_config(plant, str(plant_path))
-    except CarbonConfigError as exc:
-        raise _fail(exc.errors) from None
+    except (PlantFileError, CarbonConfigError) as exc:
+        raise InputFileError(exc.errors) from None
     try:
         ctx = Context.load(plant, plant_path.parent, load_settings().data_dir)
     except (FactorFileError, ValueError) as exc:
-        raise _fail([str(exc)]) from None
+        raise InputFileError([str(exc)]) from None
     errors: list[str] = []
     ds = Dataset(plant, cfg, method, registry=ctx.registry, green=ctx.green)
     if readings is not None:
@@ -75,8 +75,16 @@ def load_dataset(plant_path: Path, readings: Path | None, lab: Path | None, stoc
         except InputFileError as exc:
             errors.extend(exc.errors)
     if errors:
-        raise _fail([*errors, f"{len(errors)} error(s): nothing computed"])
+        raise InputFileError(errors)
     return ds
+
+
+def load_dataset(plant_path: Path, readings: Path | None, lab: Path | None, stocks: Path | None) -> Dataset:
+    """`build_dataset` for a command: the mistakes on stderr, then exit 1 with nothing computed."""
+    try:
+        return build_dataset(plant_path, readings, lab, stocks)
+    except InputFileError as exc:
+        raise _fail([*exc.errors, f"{len(exc.errors)} error(s): nothing computed"]) from None
 
 
 @app.command()
@@ -263,3 +271,27 @@ def explain_lines(u: UnitResult, method_ref: str, ds: Dataset) -> list[str]:
         for r in u.reconciliation
     )
     return out
+
+
+@app.command()
+def run(
+    plant: Path = typer.Option(..., "--plant", "-p", help="The plant file (YAML) with its carbon: block."),
+    lab: Path | None = typer.Option(None, help="Lab analyses and records (CSV or XLSX), every version."),
+    stocks: Path | None = typer.Option(None, help="Stock balances per material and month (CSV or XLSX)."),
+    every_s: float = typer.Option(3600, "--every-s", min=10, help="Seconds between runs."),
+    lateness_s: float = typer.Option(1800, "--lateness-s", min=0, help="A day is closed this long after midnight."),
+    once: bool = typer.Option(False, "--once", help="One run, then exit."),
+) -> None:
+    """Live: recompute the month to date from InfluxDB on a timer and write measurement `direct`."""
+    from core.influx import InfluxTarget
+    from metering.direct.service import run_live
+
+    load_dataset(plant, None, lab, stocks)  # refuse to start on bad input; later runs reload and report
+    run_live(
+        lambda: build_dataset(plant, None, lab, stocks),
+        InfluxTarget.from_settings(load_settings()),
+        every=pd.Timedelta(seconds=every_s),
+        lateness=pd.Timedelta(seconds=lateness_s),
+        once=once,
+        report=typer.echo,
+    )
