@@ -13,7 +13,8 @@ Boundaries, never mixed (docs/direct-emissions.md):
   no unit counts) and scope 2 location- and market-based, each total labelled with its
   method; the location and market rows are never added together;
 - `cbam`: specific embedded emissions per tonne of clinker, direct and indirect
-  (the line's electricity × its location factor), clinker being the precursor of cement.
+  (the line's electricity × its location factor), and per tonne of cement with clinker as
+  its precursor (the clinker it contains at the clinker's figures, plus the mill's electricity).
 """
 
 from __future__ import annotations
@@ -32,11 +33,10 @@ from metering.direct.lab import LabBook, empty_book
 from metering.direct.method import Method
 from metering.energy import Result, compute
 from metering.factors import Registry
-from metering.intervals import compute_intervals, epoch_seconds
+from metering.intervals import compute_intervals
 
 # What the tonnes of a material are called in a figure.
 ACTIVITY_NAME = {"clinker": "produced_t", "raw_meal": "fed_t", "cement": "produced_t"}
-BASES = ("measured", "default", "calculated", "stock", "mixed", "missing")
 
 
 @dataclass
@@ -62,7 +62,7 @@ class Param:
     name: str
     value: float
     unit: str
-    basis: str  # measured | default | calculated | stock | mixed | missing
+    basis: str  # measured | default | calculated | stock | mixed (some days default/unmetered) | missing
     provenance: list[str]
 
     def as_dict(self) -> dict[str, Any]:
@@ -600,11 +600,3 @@ def _cbam(u: UnitResult, elec: pd.DataFrame) -> list[dict[str, Any]]:
         "values": "actual; grinding has no direct emissions of its own in this model (no drying fuel metered)",
     }
     return [clinker, cement]
-
-
-def unit_missing(accounts: Accounts) -> list[str]:
-    return [m for u in accounts.units for m in u.missing]
-
-
-def epoch_days(days: pd.DatetimeIndex) -> np.ndarray:
-    return epoch_seconds(pd.Series(days.tz_localize("UTC"))) / 86400.0

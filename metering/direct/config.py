@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -129,7 +129,3 @@ def _errors(exc: ValidationError, source: str) -> list[str]:
         for line in msg.split("\n"):
             out.append(f"{source}: carbon{'.' + loc if loc else ''}: {line}")
     return out
-
-
-def material_params(method: Method, kind: str) -> dict[str, Any]:
-    return dict(method.materials[kind].parameters)

@@ -22,7 +22,7 @@ def unit_doc(u: UnitResult, benchmark: dict[str, Any] | None) -> dict[str, Any]:
         "id": u.unit.id,
         "name": u.unit.name,
         "clinker_t": u.clinker_t,
-        "fuel": [{**f, "co2_t": f["co2_t"], "biogenic_t": f["biogenic_t"]} for f in u.fuels],
+        "fuel": [dict(f) for f in u.fuels],
         "fuel_co2_t": u.fuel_co2_t,
         "process": {
             "clinker_co2_t": u.total("process_clinker_co2_t"),
