@@ -331,6 +331,8 @@ class Plant(_Model):
     metering: MeteringOptions = MeteringOptions()
     devices: list[Device]
     virtual_meters: list[VirtualMeter] = []
+    # Direct-emissions block (emission units, materials): validated by metering/direct/config.py.
+    carbon: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Plant:
