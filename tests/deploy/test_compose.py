@@ -197,3 +197,40 @@ def test_token_files_are_per_service_and_not_world_readable() -> None:
     copy = services["tokens"]["command"][-1]
     assert copy.count("-m 0400") == 2 and "-o 10001" in copy and "-o 472" in copy
     assert "--uid 10001" in (ROOT / "Dockerfile").read_text()
+
+
+def test_emqx_profile_is_an_apache_licensed_cluster_with_the_same_users_and_acl() -> None:
+    """Issue 16, finding 14: a broker users may cluster under an open licence, locked down like Mosquitto."""
+    from core.broker_acl import acl_text
+    from core.plant import load_plant
+
+    services = compose()["services"]
+    nodes = [s for s in services.values() if str(s.get("image", "")).startswith("emqx/emqx:")]
+    assert len(nodes) == 2 and all(s["profiles"] == ["emqx"] for s in nodes)
+    for s in nodes:
+        # 5.8.x is the last EMQX line under Apache-2.0; 5.9.0 and later are BSL 1.1.
+        assert re.fullmatch(r"emqx/emqx:5\.8\.\d+", s["image"]), s["image"]
+        env = s["environment"]
+        assert env["EMQX_AUTHORIZATION__NO_MATCH"] == "deny"
+        assert '"/opt/emqx/acl/acl.conf"' in env["EMQX_AUTHORIZATION__SOURCES"]
+        assert (
+            "built_in_database" in env["EMQX_AUTHENTICATION"]
+            and "/opt/emqx/users/users.csv" in env["EMQX_AUTHENTICATION"]
+        )
+        assert int(env["EMQX_MQTT__MAX_MQUEUE_LEN"]) >= 10_000_000
+        assert "emqx-acl:/opt/emqx/acl:ro" in s["volumes"] and "emqx-users:/opt/emqx/users:ro" in s["volumes"]
+    seeds = nodes[0]["environment"]["EMQX_CLUSTER__STATIC__SEEDS"]
+    assert all(s["environment"]["EMQX_NODE__NAME"] in seeds for s in nodes)
+    assert services["broker-acl-emqx"]["command"][-4:] == ["--format", "emqx", "--out", "/acl/acl.conf"]
+    # The users seeded into EMQX are the users the services log in as.
+    seeded = services["emqx-users"]["command"][-1]
+    for user in ("ingest", "alerts", "monitor"):
+        assert f"{user},%s,false" in seeded
+    # The EMQX ACL: one Erlang tuple per rule, nothing allowed to anyone else.
+    text = acl_text(load_plant(ROOT / "examples" / "plant-a.yaml"), ["edge-1"], fmt="emqx")
+    rules = [line for line in text.splitlines() if not line.startswith("%%")]
+    assert rules[-1] == "{deny, all}."
+    rule = re.compile(r'^\{allow, \{username, "[a-z0-9_-]+"\}, (publish|subscribe|all), \["[^"\s]+"\]\}\.$')
+    assert all(rule.match(line) for line in rules[:-1]), [line for line in rules[:-1] if not rule.match(line)]
+    assert '{allow, {username, "edge-1"}, publish, ["pc/plant-a/tr-01/data"]}.' in rules
+    assert not any('"edge-1"' in line and "alerts" in line for line in rules)
