@@ -51,6 +51,12 @@ class ApiSettings(Settings):
         for i, hook in enumerate(self.alert_webhooks):
             if hook.secret is not None and (why := weakness(hook.secret.get_secret_value())):
                 problems.append(f"PLANTCARBON_ALERT_WEBHOOKS[{i}].secret {why}")
+        for setting, path in (
+            ("PLANTCARBON_INFLUX_TOKEN_FILE", self.influx_token_file),
+            ("PLANTCARBON_MQTT_PASSWORD_FILE", self.mqtt_password_file),
+        ):
+            if path is not None and (mode := path.stat().st_mode & 0o777) & 0o007:
+                problems.append(f"{setting} is readable by every user (mode {mode:04o}); chmod 0400 or 0440")
         if problems:
             raise ValueError(f"refusing to start with env={self.env}: " + "; ".join(problems))
         return self

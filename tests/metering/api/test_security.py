@@ -117,3 +117,18 @@ def test_production_refuses_the_env_example_placeholders_and_trivial_secrets(mon
             influx_token=STRONG,
             alert_webhooks=[{"url": "https://example.org/hook", "secret": "short"}],  # type: ignore[list-item]
         )
+
+
+def test_production_refuses_a_world_readable_token_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16, finding 13: a token file others can read is refused, as ssh refuses such keys."""
+    monkeypatch.delenv("PLANTCARBON_INFLUX_TOKEN", raising=False)
+    token = tmp_path / "api.token"
+    token.write_text(STRONG + "\n")
+    token.chmod(0o644)
+    with pytest.raises(ValidationError, match=r"PLANTCARBON_INFLUX_TOKEN_FILE is readable by every user \(mode 0644\)"):
+        ApiSettings(env="production", influx_token_file=token)
+    token.chmod(0o400)
+    ok = ApiSettings(env="production", influx_token_file=token)
+    assert ok.influx_token.get_secret_value() == STRONG
+    token.chmod(0o644)  # development keeps working on one machine
+    assert ApiSettings(env="development", influx_token_file=token).influx_token.get_secret_value() == STRONG
