@@ -189,7 +189,7 @@ def test_token_files_are_per_service_and_not_world_readable() -> None:
                 token_volumes.setdefault(src, []).append(name)
     for vol, users in token_volumes.items():
         if vol == "influx-tokens":
-            assert sorted(users) == ["influxdb", "tokens"]  # the set-up's own volume
+            assert sorted(users) == ["influxdb", "tokens", "tokens-dir"]  # the set-up's own volume
         else:
             assert len(users) == 2 and "tokens" in users, f"{vol} mounted by {users}"
     script = (ROOT / "deploy" / "influxdb-init" / "10-plantcarbon.sh").read_text()
@@ -197,6 +197,9 @@ def test_token_files_are_per_service_and_not_world_readable() -> None:
     copy = services["tokens"]["command"][-1]
     assert copy.count("-m 0400") == 2 and "-o 10001" in copy and "-o 472" in copy
     assert "--uid 10001" in (ROOT / "Dockerfile").read_text()
+    # The set-up scripts run as InfluxDB's user: the volume is theirs before InfluxDB starts.
+    assert services["tokens-dir"]["command"] == ["chown 1000:1000 /src && chmod 0700 /src"]
+    assert services["influxdb"]["depends_on"]["tokens-dir"]["condition"] == "service_completed_successfully"
 
 
 def test_emqx_profile_is_an_apache_licensed_cluster_with_the_same_users_and_acl() -> None:
