@@ -134,3 +134,43 @@ def test_edge_ids_that_are_not_topic_levels_or_clash_with_services_are_refused()
     for bad in ("Edge-1", "edge/1", "+", "#", "ingest", "", "e" * 65):
         with pytest.raises(ValueError, match="edge id"):
             edge_user(bad)
+
+
+@pytest.mark.integration
+async def test_a_real_edge_agent_works_under_its_acl(tmp_path: Path, modbus_server: Any) -> None:
+    """The generated ACL lets the edge do all it does: readings, retained device and edge status,
+    its offline status at stop; a pymodbus meter behind it, a Mosquitto that enforces the ACL.
+
+    The edge id (the agent's default, edge-01) must be the edge's user: with another id its
+    status topic is refused (as a first version of this test showed, readings still passing).
+    """
+    import asyncio
+
+    from core.profile import load_profile
+    from edge.publish import BrokerConfig
+    from tests.edge.conftest import image_for, make_plant, modbus_device, running_agent, truth_for
+
+    sdm630 = load_profile("eastron-sdm630")
+    server = modbus_server({1: image_for(sdm630, truth_for(sdm630), fill_gaps=True)})
+    plant = make_plant([modbus_device("m-1", server.port, interval_s=0.3)], site="acl")
+    acl = tmp_path / "acl"
+    acl.write_text(acl_text(plant, ["edge-01"]) + "\nuser spy\ntopic read #\n")
+    broker = start_mosquitto(
+        tmp_path / "broker", passwords={"edge-01": "edge-01-pw", "spy": "spy-pw"}, extra_config=f"acl_file {acl}\n"
+    )
+    try:
+        spy = Client(broker, "spy", "#")
+        cfg = BrokerConfig(url=broker.url, username="edge-01", password="edge-01-pw")
+        async with running_agent(plant, cfg, tmp_path) as agent:
+            for _ in range(300):
+                if agent.publisher.connected and agent.outbox.depth == 0 and "pc/acl/m-1/data" in spy.received:
+                    break
+                await asyncio.sleep(0.05)
+            assert "pc/acl/m-1/data" in spy.received and agent.outbox.depth == 0  # every batch acknowledged
+        # At stop the edge says it is offline: allowed too, so it arrives after the readings.
+        with spy.cond:
+            assert spy.cond.wait_for(lambda: spy.received.count("pc/acl/_edge/edge-01/status") >= 2, 10)
+        assert set(spy.received) == {"pc/acl/m-1/data", "pc/acl/m-1/status", "pc/acl/_edge/edge-01/status"}
+        spy.close()
+    finally:
+        broker.stop()
