@@ -174,3 +174,22 @@ async def test_a_real_edge_agent_works_under_its_acl(tmp_path: Path, modbus_serv
         spy.close()
     finally:
         broker.stop()
+
+
+def test_cli_writes_the_acl_and_refuses_a_bad_edge_id(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from core.cli import app
+
+    out = tmp_path / "acl"
+    run = CliRunner()
+    ok = run.invoke(app, ["broker", "acl", "--plant", str(PLANT), "--edge", "edge-1", "--out", str(out)])
+    assert ok.exit_code == 0, ok.output
+    assert out.read_text() == acl_text(load_plant(PLANT), ["edge-1"])
+    assert out.stat().st_mode & 0o777 == 0o644
+    bad = run.invoke(app, ["broker", "acl", "--plant", str(PLANT), "--edge", "Edge-1", "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 2 and "edge id 'Edge-1'" in bad.output and not (tmp_path / "b").exists()
+    fmt = run.invoke(
+        app, ["broker", "acl", "--plant", str(PLANT), "--edge", "e1", "--format", "nginx", "--out", str(out)]
+    )
+    assert fmt.exit_code == 2 and "--format must be mosquitto or emqx" in fmt.output
