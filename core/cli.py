@@ -44,6 +44,7 @@ PARTS: dict[str, tuple[str, list[str]]] = {
         ["simulators.cli", "simulators.demo"],
     ),
     "services": ("Install, build or start the local services (Mosquitto, InfluxDB).", ["core.harness.cli"]),
+    "broker": ("MQTT broker access: one user per service and per edge, with topic ACLs.", ["core.broker_acl"]),
 }
 
 

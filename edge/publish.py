@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 class BrokerConfig:
     url: str = "mqtt://127.0.0.1:1883"
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in logs or tracebacks
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None

@@ -55,7 +55,7 @@ class IngestConfig:
     share_group: str | None = "ingest"  # None: plain subscription (also forced on MQTT 3.1.1)
     protocol: Literal["5", "3.1.1"] = "5"
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in logs or tracebacks
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None

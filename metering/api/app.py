@@ -25,6 +25,8 @@ from metering.state.store import Store
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
+# The audit log's actor for the admin key registered at start from PLANTCARBON_BOOTSTRAP_ADMIN_KEY.
+BOOTSTRAP_ACTOR = "bootstrap"
 
 
 def create_app(
@@ -128,8 +130,22 @@ def create_app(
     return app
 
 
-def bootstrap_admin(store: Store, token: str) -> None:
-    """Register the configured admin key when no admin key exists yet (first start)."""
-    if any(k["role"] == "admin" and k["revoked_at"] is None for k in store.list_keys()):
-        return
-    store.add_key_with_token("bootstrap-admin", "admin", token)
+def bootstrap_admin(store: Store, token: str) -> str | None:
+    """Register the configured admin key when no active admin key exists (first start); audited.
+
+    Returns the new key's name, or None when nothing was registered. Never stops the start:
+    a revoked `bootstrap-admin` keeps its name (the new key becomes `bootstrap-admin-2`, …),
+    and a configured key that was itself revoked is not brought back (logged instead).
+    """
+    if store.active_admins():
+        return None
+    if store.has_key_hash(token):
+        log.error(
+            "PLANTCARBON_BOOTSTRAP_ADMIN_KEY was revoked and no admin key is active: set a new bootstrap key "
+            "or create one with `plantcarbon metering keys-create NAME --role admin`"
+        )
+        return None
+    taken = {k["name"] for k in store.list_keys()}
+    name = next(n for n in ("bootstrap-admin", *(f"bootstrap-admin-{i}" for i in range(2, 10_000))) if n not in taken)
+    store.add_key_with_token(name, "admin", token, actor=BOOTSTRAP_ACTOR)
+    return name
