@@ -17,22 +17,20 @@ import json
 import logging
 import queue
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from core.influx import InfluxTarget
+from core.mqtt import BrokerConfig, make_client
 from core.plant import Plant
 from core.settings import Settings
 from core.wire import data_subscription, dlq_topic
@@ -55,7 +53,7 @@ class IngestConfig:
     share_group: str | None = "ingest"  # None: plain subscription (also forced on MQTT 3.1.1)
     protocol: Literal["5", "3.1.1"] = "5"
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
@@ -88,6 +86,19 @@ class IngestConfig:
             **kw,
         )
 
+    @property
+    def broker(self) -> BrokerConfig:
+        """The broker as the shared client factory takes it (ValueError for a bad URL)."""
+        return BrokerConfig(
+            url=self.mqtt_url,
+            username=self.username,
+            password=self.password,
+            ca_file=str(self.ca_file) if self.ca_file else None,
+            cert_file=str(self.cert_file) if self.cert_file else None,
+            key_file=str(self.key_file) if self.key_file else None,
+            protocol=self.protocol,
+        )
+
 
 @dataclass(slots=True)
 class _Msg:
@@ -110,45 +121,23 @@ class _Batch:
 _STOP = object()
 
 
-def parse_mqtt_url(url: str) -> tuple[str, int, bool]:
-    """mqtt://host:port or mqtts://host:port → (host, port, tls)."""
-    u = urlparse(url)
-    if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
-        raise ValueError(f"MQTT URL must look like mqtt://host:1883 or mqtts://host:8883, got {url!r}")
-    tls = u.scheme == "mqtts"
-    return u.hostname, u.port or (8883 if tls else 1883), tls
-
-
 def default_client_id() -> str:
     return f"ingest-{socket.gethostname()}"[:64]
 
 
 def delete_session(cfg: IngestConfig, timeout_s: float = 15.0) -> None:
     """Make the broker forget the session of `cfg.client_id` (and anything still queued for it)."""
-    host, port, tls = parse_mqtt_url(cfg.mqtt_url)
+    broker = cfg.broker
     v5 = cfg.protocol == "5"
-    c = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=cfg.client_id,
-        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-        clean_session=None if v5 else True,
-    )
-    if cfg.username:
-        c.username_pw_set(cfg.username, cfg.password)
-    if tls or cfg.ca_file:
-        c.tls_set(
-            ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
-            certfile=str(cfg.cert_file) if cfg.cert_file else None,
-            keyfile=str(cfg.key_file) if cfg.key_file else None,
-        )
+    c = make_client(broker, cfg.client_id, v5)
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 0
     done = threading.Event()
     c.on_connect = lambda *_: done.set()
     if v5:
-        c.connect(host, port, clean_start=True, properties=props)
+        c.connect(broker.host, broker.port, clean_start=True, properties=props)
     else:
-        c.connect(host, port)
+        c.connect(broker.host, broker.port)
     c.loop_start()
     try:
         if not done.wait(timeout_s):
@@ -160,7 +149,7 @@ def delete_session(cfg: IngestConfig, timeout_s: float = 15.0) -> None:
 
 class IngestService:
     def __init__(self, cfg: IngestConfig, metrics: IngestMetrics | None = None):
-        parse_mqtt_url(cfg.mqtt_url)  # a bad URL fails here, before anything is opened
+        self.broker = cfg.broker  # a bad URL fails here, before anything is opened
         self.cfg = cfg
         self.metrics = metrics or IngestMetrics()
         self.book = TagBook.from_plants(cfg.plants)
@@ -190,27 +179,10 @@ class IngestService:
     # --- MQTT ----------------------------------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
-        cfg = self.cfg
-        v5 = cfg.protocol == "5"
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=cfg.client_id,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            clean_session=None if v5 else False,
-            manual_ack=True,
-        )
-        host, port, tls = parse_mqtt_url(cfg.mqtt_url)
-        self._host, self._port = host, port
-        if cfg.username:
-            client.username_pw_set(cfg.username, cfg.password)
-        if tls or cfg.ca_file:
-            client.tls_set(
-                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
-                certfile=str(cfg.cert_file) if cfg.cert_file else None,
-                keyfile=str(cfg.key_file) if cfg.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-        client.reconnect_delay_set(min_delay=1, max_delay=5)
+        cfg, broker = self.cfg, self.broker
+        self._host, self._port = broker.host, broker.port
+        # A persistent session with manual acks: a message is acked only once it is stored.
+        client = make_client(broker, cfg.client_id, cfg.protocol == "5", persistent=True, manual_ack=True)
         client.max_inflight_messages_set(1000)  # our own publishes (dead letters)
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect

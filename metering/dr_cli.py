@@ -10,6 +10,7 @@ import pandas as pd
 import typer
 
 from core.influx import InfluxTarget
+from core.mqtt import BrokerConfig
 from core.plant_cli import load_plant_or_exit
 from core.settings import load_settings
 from metering.dr.baselines import BaselineContext, BaselineError
@@ -94,7 +95,7 @@ def listen(
 ) -> None:
     """Take DR events from MQTT (pc/{site}/dr/events) into the event store."""
     s = load_settings()
-    intake = DrIntake(_store(db), s.mqtt_url, s.mqtt_prefix)
+    intake = DrIntake(_store(db), BrokerConfig.from_settings(s), s.mqtt_prefix)
     intake.start()
     try:
         t_end = time.monotonic() + seconds if seconds else float("inf")

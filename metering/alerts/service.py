@@ -14,7 +14,6 @@ import json
 import logging
 import threading
 import time
-import urllib.parse
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
 from core.influx import InfluxQLError, InfluxTarget, influxql, quote_literal, write_lines
+from core.mqtt import BrokerConfig, make_client
 from core.plant import Plant
 from core.wire import Sample, WireError, alert_topic, data_subscription, decode_batch, parse_topic
 from metering.alerts.engine import RuleState, evaluate
@@ -44,25 +44,15 @@ class _Rule:
     state: RuleState = field(default_factory=RuleState)
 
 
-def parse_mqtt_url(url: str) -> tuple[str, int, bool]:
-    u = urllib.parse.urlsplit(url)
-    if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
-        raise ValueError(f"MQTT URL must be mqtt://host:port or mqtts://host:port, got {url!r}")
-    return u.hostname, u.port or (8883 if u.scheme == "mqtts" else 1883), u.scheme == "mqtts"
-
-
 class AlertService:
     def __init__(
         self,
         store: Store,
         plant: Plant | None,
-        mqtt_url: str,
+        broker: BrokerConfig | str,
         prefix: str = "pc",
         extra_sinks: list[tuple[str, Sink]] | None = None,
         influx: InfluxTarget | None = None,
-        mqtt_username: str | None = None,
-        mqtt_password: str | None = None,
-        tls_files: tuple[str | None, str | None, str | None] = (None, None, None),
         tick_s: float = 1.0,
     ):
         self.store = store
@@ -82,14 +72,10 @@ class AlertService:
         self._started = time.time()
         self._stop = threading.Event()
         self._bad_rules: set[tuple[str, int]] = set()
-        host, port, tls = parse_mqtt_url(mqtt_url)
-        self._host, self._port = host, port
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pc-alerts-{id(self):x}")
-        if tls:
-            ca, cert, key = tls_files  # CA, client certificate and key (None: system CAs, no client cert)
-            self.client.tls_set(ca_certs=ca, certfile=cert, keyfile=key)
-        if mqtt_username:
-            self.client.username_pw_set(mqtt_username, mqtt_password)
+        self.broker = BrokerConfig(url=broker) if isinstance(broker, str) else broker
+        self._host, self._port = self.broker.host, self.broker.port
+        # MQTT 3.1.1: the engine needs no MQTT 5 feature, and any broker speaks it.
+        self.client = make_client(self.broker, f"pc-alerts-{id(self):x}", v5=False)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         sinks: list[tuple[str, Sink]] = [("mqtt", self._publish)]

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from core.influx import InfluxQLError, InfluxTarget
+from core.mqtt import BrokerConfig
 from core.plant import Plant, load_plant
 from metering.alerts.notify import webhook_name, webhook_sink
 from metering.alerts.service import AlertService
@@ -50,13 +51,10 @@ def create_app(
         alerts_service = AlertService(
             store,
             plant,
-            s.mqtt_url,
+            BrokerConfig.from_settings(s),
             s.mqtt_prefix,
             extra_sinks=[(webhook_name(h), webhook_sink(h)) for h in s.alert_webhooks],
             influx=influx,
-            mqtt_username=s.mqtt_username,
-            mqtt_password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
-            tls_files=tuple(str(f) if f else None for f in (s.mqtt_ca_file, s.mqtt_cert_file, s.mqtt_key_file)),  # type: ignore[arg-type]
         )
     services = Services(
         store=store,

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 
+from core.mqtt import BrokerConfig, make_client
 from core.wire import DEFAULT_PREFIX, WireError, parse_topic
 from metering.dr.events import DrEvent, EventError, parse_event
 from metering.dr.store import DuplicateEvent, EventStore
@@ -28,17 +28,19 @@ def events_subscription(prefix: str = DEFAULT_PREFIX) -> str:
 class DrIntake:
     """One paho client; `start()` connects and subscribes, `stop()` disconnects."""
 
-    def __init__(self, store: EventStore, mqtt_url: str, prefix: str = DEFAULT_PREFIX, client_id: str = ""):
+    def __init__(
+        self, store: EventStore, broker: BrokerConfig | str, prefix: str = DEFAULT_PREFIX, client_id: str = ""
+    ):
         self.store = store
         self.prefix = prefix
-        u = urlparse(mqtt_url)
-        self.host, self.port = u.hostname or "127.0.0.1", u.port or 1883
+        self.broker = BrokerConfig(url=broker) if isinstance(broker, str) else broker
+        self.host, self.port = self.broker.host, self.broker.port
         self.accepted: list[DrEvent] = []
         self.rejected: Counter[str] = Counter()
         self._logged: set[str] = set()
         self._subscribed = threading.Event()
         self._arrived = threading.Condition()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client = make_client(self.broker, client_id, v5=False)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message

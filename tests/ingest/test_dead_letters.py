@@ -13,9 +13,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from core.influx import influxql, write_lines
+from core.mqtt import parse_mqtt_url
 from core.wire import ReadingBatch, Sample, dlq_topic, encode_batch
 from ingest.mapping import Rejected, TagBook, map_data
-from ingest.service import parse_mqtt_url
 from tests.ingest.conftest import TS0, count_points, wait_for
 
 pytestmark = pytest.mark.integration
