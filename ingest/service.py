@@ -10,10 +10,8 @@ any point means redelivery, never loss. Redelivered batches overwrite the same p
 
 from __future__ import annotations
 
-import base64
 import bisect
 import contextlib
-import json
 import logging
 import queue
 import socket
@@ -30,11 +28,13 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from core.influx import InfluxTarget
+from core.liveness import Liveness
 from core.mqtt import BrokerConfig, make_client
 from core.plant import Plant
 from core.settings import Settings
 from core.wire import data_subscription, dlq_topic
 from ingest.accounting import COMPONENT, Accounting
+from ingest.deadletters import MAX_LINES_LISTED, DeadLetterFile, dead_letter_record
 from ingest.mapping import Mapped, Rejected, TagBook, map_data, map_status
 from ingest.metrics import IngestMetrics
 from ingest.writer import InfluxWriter, RejectedLine, WriteAborted
@@ -66,6 +66,12 @@ class IngestConfig:
     batch_max_age_s: float = 1.0
     quality_every_s: float = 10.0
     dlq_file: Path | None = None
+    # The dead-letter file rotates at this size, keeping `dlq_backups` older files.
+    dlq_max_bytes: int = 64 * 1024 * 1024
+    dlq_backups: int = 3
+    # Samples stamped later than now + this are refused (dead letter `future_ts`): one point
+    # from a clock set to 2099 would otherwise stand as every "latest" value for decades.
+    max_clock_skew_s: float = 300.0
     stop_timeout_s: float = 15.0
     max_backoff_s: float = 5.0
 
@@ -159,7 +165,11 @@ class IngestService:
         self._writes: queue.Queue[Any] = queue.Queue(maxsize=2)
         self._gen = 0
         self._logged_reasons: set[str] = set()
-        self._dlq_lock = threading.Lock()
+        self._dlq = DeadLetterFile(cfg.dlq_file, cfg.dlq_max_bytes, cfg.dlq_backups) if cfg.dlq_file else None
+        self.liveness = Liveness()
+        self.liveness.extra.update(
+            connected=self.connected_now, handled=self.handled_now, backlog=self.pipeline_messages
+        )
         self._in_pipeline = 0
         self.handled = 0  # messages acknowledged (stored or dead-lettered) since start
         self._pipeline_lock = threading.Lock()
@@ -168,6 +178,7 @@ class IngestService:
             stopping=self._stopping,
             max_backoff_s=cfg.max_backoff_s,
             on_retry=lambda reason: self.metrics.retries.labels(reason).inc(),
+            on_request=self.metrics.write_requests.inc,
         )
         self.client = self._make_client()
         self._threads: list[threading.Thread] = []
@@ -190,6 +201,12 @@ class IngestService:
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         return client
+
+    def handled_now(self) -> int:
+        return self.handled
+
+    def connected_now(self) -> bool:
+        return self.connected.is_set()
 
     def _subscriptions(self) -> list[str]:
         share = self.cfg.share_group if self.cfg.protocol == "5" else None
@@ -260,7 +277,17 @@ class IngestService:
         for t in self._threads:
             t.start()
         self.client.loop_start()
+        # The worker turns at least every 0.5 s; the writer every `quality_every_s`, or after a
+        # write that may retry through an InfluxDB outage (stale after 2 minutes of it).
+        self.liveness.watch("worker", self._threads[0], stale_after_s=30)
+        self.liveness.watch("writer", self._threads[1], stale_after_s=max(120.0, 3 * cfg.quality_every_s))
+        self.liveness.watch("mqtt", self._network_alive, stale_after_s=float("inf"))
         return self
+
+    def _network_alive(self) -> bool:
+        # paho's network thread; it ends only when a callback raises (ours never let anything out).
+        thread = getattr(self.client, "_thread", None)
+        return self._stopped or (thread is not None and thread.is_alive())
 
     def wait_subscribed(self, timeout_s: float = 15.0) -> bool:
         return self._subscribed.wait(timeout_s)
@@ -295,12 +322,15 @@ class IngestService:
         self.client.disconnect()
         self.client.loop_stop()
         self.writer.close()
+        if self._dlq is not None:
+            self._dlq.close()
 
     # --- worker: decode, validate, batch --------------------------------------------------
 
     def _work(self) -> None:
         batch = _Batch()
         while True:
+            self.liveness.beat("worker")
             timeout = max(0.0, self.cfg.batch_max_age_s - (time.monotonic() - batch.started)) if batch.msgs else 0.5
             try:
                 item = self._inbox.get(timeout=timeout)
@@ -313,7 +343,7 @@ class IngestService:
                     self._in_pipeline += 1
                 if not batch.msgs:
                     batch.started = time.monotonic()
-                self._handle(item, batch)
+                self._handle_guarded(item, batch)
             full = len(batch.lines) >= self.cfg.batch_max_lines
             old = bool(batch.msgs) and time.monotonic() - batch.started >= self.cfg.batch_max_age_s
             if full or old:
@@ -323,6 +353,23 @@ class IngestService:
             self._writes.put(batch)
         self._writes.put(_STOP)
 
+    def _handle_guarded(self, m: _Msg, batch: _Batch) -> None:
+        """The one message path: whatever a message does, it is stored, dead-lettered or
+        counted, and the worker goes on (a dead worker would leave every later message unacked)."""
+        try:
+            self._handle(m, batch)
+        except Exception as exc:  # a bug, not bad input (that is `Rejected`): keep the evidence
+            log.exception("ingest: unexpected error on a message from %s; dead-lettered", m.topic)
+            self.metrics.worker_errors.inc()
+            self._reject(m, "internal_error", f"{type(exc).__name__}: {exc}")
+
+    def _reject(self, m: _Msg, reason: str, message: str) -> None:
+        try:
+            self._dead_letter(reason, message, m.topic, m.payload)
+            self.metrics.messages.labels("dead_letter").inc()
+        finally:
+            self._ack([m])
+
     def _handle(self, m: _Msg, batch: _Batch) -> None:
         try:
             if m.topic.endswith("/status"):
@@ -331,47 +378,45 @@ class IngestService:
                 if status_line is not None:
                     batch.lines.append(status_line)
             else:
-                mapped = map_data(m.topic, m.payload, self.book, self.cfg.prefix)
+                max_ts = int((time.time() + self.cfg.max_clock_skew_s) * 1000)
+                mapped = map_data(m.topic, m.payload, self.book, self.cfg.prefix, max_ts_ms=max_ts)
                 batch.mapped.append((m, mapped, len(batch.lines)))
                 batch.lines.extend(mapped.lines)
                 batch.values += mapped.values
         except Rejected as exc:
-            self._dead_letter(exc.reason, str(exc), m.topic, m.payload)
-            self.metrics.messages.labels("dead_letter").inc()
-            self._ack([m])
+            self._reject(m, exc.reason, str(exc))
             return
         batch.msgs.append(m)
 
     # --- dead letters --------------------------------------------------------------------
 
     def _dead_letter(self, reason: str, message: str, topic: str, payload: bytes, **extra: Any) -> None:
-        record = {
-            "component": COMPONENT,
-            "reason": reason,
-            "message": message,
-            "topic": topic,
-            "received_ms": int(time.time() * 1000),
-            "payload_b64": base64.b64encode(payload).decode("ascii"),
-            **extra,
-        }
-        doc = json.dumps(record, separators=(",", ":"))
+        """Record one rejected message once: topic, reason, the payload (capped) and `extra`.
+
+        Never raises: a dead letter that cannot be published or filed is counted and logged.
+        """
+        now_ms = int(time.time() * 1000)
+        doc = dead_letter_record(reason, message, topic, payload, now_ms, **extra)
         self.metrics.dead_letters.labels(reason).inc()
-        self.accounting.dead_letter(reason, int(time.time() * 1000))
+        self.metrics.dead_letter_bytes.inc(len(doc) + 1)
+        self.accounting.dead_letter(reason, now_ms)
         if reason not in self._logged_reasons:  # once per kind
             self._logged_reasons.add(reason)
             log.warning("dead letter (%s): %s — further ones of this kind are only counted", reason, message)
-        self.client.publish(dlq_topic(COMPONENT, self.cfg.prefix), doc, qos=1)
-        if self.cfg.dlq_file is not None:
-            with self._dlq_lock:
-                self.cfg.dlq_file.parent.mkdir(parents=True, exist_ok=True)
-                with self.cfg.dlq_file.open("a", encoding="utf-8") as f:
-                    f.write(doc + "\n")
+        try:
+            self.client.publish(dlq_topic(COMPONENT, self.cfg.prefix), doc, qos=1)
+        except Exception as exc:  # e.g. a payload above the broker's limit
+            self.metrics.dead_letter_failures.labels("publish").inc()
+            log.warning("dead letter not published: %s", exc)
+        if self._dlq is not None and not self._dlq.append(doc):
+            self.metrics.dead_letter_failures.labels("file").inc()
 
     # --- writer: write, account, acknowledge ----------------------------------------------
 
     def _write_loop(self) -> None:
         last_quality = time.monotonic()
         while True:
+            self.liveness.beat("writer")
             try:
                 item = self._writes.get(timeout=self.cfg.quality_every_s)
             except queue.Empty:
@@ -380,15 +425,35 @@ class IngestService:
                 break
             try:
                 if item is not None:
-                    self._write_batch(item)
+                    self._write_batch_guarded(item)
                 if time.monotonic() - last_quality >= self.cfg.quality_every_s:
                     last_quality = time.monotonic()
                     self._write_quality()
             except WriteAborted:
                 log.warning("stopping with unwritten batches; they stay unacknowledged for the next start")
                 return
+            except Exception:  # the quality write: the next round writes the counts again
+                self.metrics.worker_errors.inc()
+                log.exception("ingest: writing ingest_quality failed; retried next round")
         with contextlib.suppress(WriteAborted):
             self._write_quality()
+
+    def _write_batch_guarded(self, b: _Batch) -> None:
+        """Write a batch until it is written; an unexpected error is retried, never skipped
+        (its messages stay unacknowledged meanwhile, and health turns red if it lasts)."""
+        attempt = 0
+        while True:
+            try:
+                self._write_batch(b)
+                return
+            except WriteAborted:
+                raise
+            except Exception:
+                self.metrics.worker_errors.inc()
+                log.exception("ingest: writing a batch failed unexpectedly; retrying")
+                attempt += 1
+                if self._stopping.wait(min(30.0, 0.5 * 2**attempt)):
+                    raise WriteAborted("stopping while a batch fails") from None
 
     def _write_batch(self, b: _Batch) -> None:
         t0 = time.monotonic()
@@ -421,18 +486,31 @@ class IngestService:
         self._ack(b.msgs)
 
     def _dead_letter_lines(self, b: _Batch, rejected: list[RejectedLine]) -> None:
-        # Find each refused line's message: batches are in line order.
+        """One dead letter per message with refused lines, listing each line's reason."""
         starts = [first for _, _, first in b.mapped]
         index = {ln: i for i, ln in enumerate(b.lines)}
+        per_msg: dict[int, list[RejectedLine]] = {}
         for r in rejected:
             pos = index.get(r.line, 0)
-            k = max(0, bisect.bisect_right(starts, pos) - 1)
-            m = b.mapped[k][0]
-            self._dead_letter(r.reason, r.message, m.topic, m.payload, line=r.line)
+            per_msg.setdefault(max(0, bisect.bisect_right(starts, pos) - 1), []).append(r)
+        for k, refused in per_msg.items():
+            m, _, first = b.mapped[k]
+            lines = [
+                {"line": index.get(r.line, first) - first, "reason": r.reason, "message": r.message[:300]}
+                for r in refused[:MAX_LINES_LISTED]
+            ]
+            self._dead_letter(
+                refused[0].reason,
+                f"InfluxDB refused {len(refused)} line(s) of this message: {refused[0].message[:300]}",
+                m.topic,
+                m.payload,
+                refused_lines=len(refused),
+                lines=lines,
+            )
 
     def _write_quality(self) -> None:
         lines = self.accounting.quality_lines()
         if lines:
             rejected = self.writer.write(lines)
             for r in rejected:
-                self._dead_letter(r.reason, r.message, "", b"", line=r.line)
+                self._dead_letter(r.reason, r.message, "", b"", line=r.line[:1000])

@@ -30,7 +30,9 @@ def test_url_gives_host_port_and_tls(url: str, want: tuple[str, int, bool]) -> N
     assert (cfg.host, cfg.port, cfg.tls) == want
 
 
-@pytest.mark.parametrize("url", ["http://broker:1883", "mqtt://", "broker:1883", "mqtt://broker:port", "mqtt://h:99999"])
+@pytest.mark.parametrize(
+    "url", ["http://broker:1883", "mqtt://", "broker:1883", "mqtt://broker:port", "mqtt://h:99999"]
+)
 def test_bad_url_is_refused_with_the_url(url: str) -> None:
     with pytest.raises(ValueError, match="MQTT URL"):
         BrokerConfig(url=url)
