@@ -5,7 +5,10 @@ alert goes out within a second or so of the reading; a 1 s tick evaluates data a
 offline / data gap) and reloads rules changed by another process.
 
 Bad input: anything on a data topic that is not a valid batch is counted by reason and logged
-once per reason; stored rules that no longer validate are skipped and logged once.
+once per reason; stored rules that no longer validate are skipped and logged once. Nothing a
+message does leaves `_on_message` (paho would end its network thread: no more alerts, no
+reconnects): an unexpected error is logged with its traceback and counted as `internal_error`.
+`liveness` reports the network and tick threads for /healthz.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
 from core.influx import InfluxQLError, InfluxTarget, influxql, quote_literal, write_lines
+from core.liveness import Liveness
 from core.mqtt import BrokerConfig, make_client
 from core.plant import Plant
 from core.wire import Sample, WireError, alert_topic, data_subscription, decode_batch, parse_topic
@@ -83,6 +87,7 @@ class AlertService:
             sinks.append(("influx", self._write_influx))
         self.dispatcher = Dispatcher(sinks + list(extra_sinks or []))
         self._tick_thread = threading.Thread(target=self._tick_loop, name="alert-tick", daemon=True)
+        self.liveness = Liveness()
         self.grid_kg_per_kwh = grid_factor(plant)
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -92,7 +97,14 @@ class AlertService:
         self.client.connect_async(self._host, self._port, keepalive=30)
         self.client.loop_start()
         self._tick_thread.start()
+        self.liveness.watch("tick", self._tick_thread, stale_after_s=max(30.0, 10 * self.tick_s))
+        # No data for a while is not a fault (the tick reports silent devices): alive only.
+        self.liveness.watch("mqtt", self._network_alive, stale_after_s=float("inf"))
         return self
+
+    def _network_alive(self) -> bool:
+        thread = getattr(self.client, "_thread", None)
+        return self._stop.is_set() or (thread is not None and thread.is_alive())
 
     def stop(self) -> None:
         self._stop.set()
@@ -147,6 +159,15 @@ class AlertService:
     # --- readings -----------------------------------------------------------------------
 
     def _on_message(self, _c: mqtt.Client, _ud: object, msg: mqtt.MQTTMessage) -> None:
+        self.liveness.beat("mqtt")
+        try:
+            self._handle(msg)
+        except Exception as exc:  # a bug must not end paho's network thread
+            if self.bad_payloads["internal_error"] == 0:
+                log.exception("alert engine: unexpected error on a message from %s", msg.topic)
+            self._count_bad("internal_error", f"{type(exc).__name__}: {exc}")
+
+    def _handle(self, msg: mqtt.MQTTMessage) -> None:
         try:
             topic = parse_topic(msg.topic, self.prefix)
             batch = decode_batch(bytes(msg.payload))
@@ -281,6 +302,7 @@ class AlertService:
     def _tick_loop(self) -> None:
         n = 0
         while not self._stop.wait(self.tick_s):
+            self.liveness.beat("tick")
             n += 1
             try:
                 self.tick()

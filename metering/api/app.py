@@ -104,19 +104,26 @@ def create_app(
         ]
         return JSONResponse({"detail": errors}, status_code=422)
 
-    @app.get("/healthz", tags=["service"], summary="Liveness and the alert engine's counters")
-    def healthz() -> dict[str, object]:
+    @app.get(
+        "/healthz",
+        tags=["service"],
+        summary="Liveness: 200 while every worker thread runs and makes progress, else 503",
+        responses={503: {"description": "a worker thread of the alert engine has ended or is stuck"}},
+    )
+    def healthz() -> JSONResponse:
         a = services.alerts
-        return {
-            "ok": True,
-            "alerts_engine": None
-            if a is None
-            else {
+        engine = None
+        ok = True
+        if a is not None:
+            live = a.liveness.report()
+            ok = bool(live["ok"])
+            engine = {
                 "mqtt_connected": a.client.is_connected(),
                 "readings": a.readings,
                 "bad_payloads": dict(a.bad_payloads),
-            },
-        }
+                "workers": live["workers"],
+            }
+        return JSONResponse({"ok": ok, "alerts_engine": engine}, status_code=200 if ok else 503)
 
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:

@@ -24,6 +24,7 @@ from paho.mqtt.properties import Properties
 
 from core.harness.influxdb import InfluxDB
 from core.harness.mosquitto import Mosquitto, start_mosquitto
+from core.harness.process import free_port
 from core.harness.stack import Stack
 from core.influx import InfluxTarget, influxql
 from core.plant import Device, ModbusTcpSource, Plant
@@ -82,9 +83,20 @@ class Pipeline:
         self.tap = WireTap(self.broker)
         self.stack = Stack(tmp, self.broker, influx, target)
         self.env = self.stack.env()
+        health = free_port()
         self.stack.spawn(
             "ingest",
-            ["ingest", "run", "--plant", str(self.plant_file), "--client-id", "ingest-e2e", "--metrics-port", "0"],
+            [
+                "ingest",
+                "run",
+                "--plant",
+                str(self.plant_file),
+                "--client-id",
+                "ingest-e2e",
+                "--metrics-port",
+                str(health),
+            ],
+            health_port=health,
         )
         # Ingest's persistent session must exist before the first batch: in production it
         # does long before; here both start together.
