@@ -115,7 +115,7 @@ def map_data(topic: str, payload: bytes, book: TagBook, prefix: str, max_ts_ms: 
     return Mapped(t.site, batch, lines, info is not None, values)
 
 
-def map_status(topic: str, payload: bytes, prefix: str) -> str | None:
+def map_status(topic: str, payload: bytes, prefix: str, max_ts_ms: int | None = None) -> str | None:
     """A device status message (`{"online": bool, "ts": ms, "error"?: str, ...}`) as a
     `device_status` line; None for an empty retained-clear payload. Raises `Rejected`."""
     if not payload:
@@ -135,6 +135,8 @@ def map_status(topic: str, payload: bytes, prefix: str) -> str | None:
     online, ts = doc.get("online"), doc.get("ts")
     if not isinstance(online, bool) or type(ts) is not int or not 946_684_800_000 <= ts < 4_102_444_800_000:
         raise Rejected("bad_status", f"topic {topic!r}: status needs online (bool) and ts (epoch ms)")
+    if max_ts_ms is not None and ts > max_ts_ms:
+        raise Rejected("future_ts", f"topic {topic!r}: status ts {ts} is beyond now + the allowed clock skew")
     fields: dict[str, float | bool | str] = {"online": online}
     for key in ("poll_ms", "errors"):
         v = doc.get(key)

@@ -372,13 +372,13 @@ class IngestService:
 
     def _handle(self, m: _Msg, batch: _Batch) -> None:
         try:
+            max_ts = int((time.time() + self.cfg.max_clock_skew_s) * 1000)
             if m.topic.endswith("/status"):
-                status_line = map_status(m.topic, m.payload, self.cfg.prefix)
+                status_line = map_status(m.topic, m.payload, self.cfg.prefix, max_ts_ms=max_ts)
                 batch.mapped.append((m, None, len(batch.lines)))
                 if status_line is not None:
                     batch.lines.append(status_line)
             else:
-                max_ts = int((time.time() + self.cfg.max_clock_skew_s) * 1000)
                 mapped = map_data(m.topic, m.payload, self.book, self.cfg.prefix, max_ts_ms=max_ts)
                 batch.mapped.append((m, mapped, len(batch.lines)))
                 batch.lines.extend(mapped.lines)

@@ -121,7 +121,8 @@ class View:
         try:
             df = influxql(
                 self.demo.target,
-                """SELECT last("forecast_kw") AS f, last("limit_kw") AS l FROM "demand" WHERE "device" = '_site'""",
+                'SELECT last("forecast_kw") AS f, last("limit_kw") AS l FROM "demand" '
+                "WHERE \"device\" = '_site' AND time <= now()",
                 self.demo.target.metering_bucket,
             )
         except InfluxQLError:

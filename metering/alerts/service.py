@@ -288,7 +288,7 @@ class AlertService:
             return None
         q = (
             'SELECT last("forecast_kw") AS "f", last("limit_kw") AS "l" FROM "demand" '
-            f'WHERE "site" = {quote_literal(site)} AND time > now() - 30m'
+            f'WHERE "site" = {quote_literal(site)} AND time > now() - 30m AND time <= now()'
         )
         try:
             df = influxql(self.influx, q, self.influx.metering_bucket, timeout_s=5)

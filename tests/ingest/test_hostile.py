@@ -52,6 +52,7 @@ HOSTILE: list[tuple[str, str, bytes | None, str]] = [
     ("far past", TOPIC, doc(ts=1), "bad_ts"),
     ("year 2099", TOPIC, doc(ts=4_070_908_800_000), "future_ts"),
     ("an hour ahead", TOPIC, None, "future_ts"),
+    ("status from 2099", "pc/plant-a/tr-01/status", b'{"online":true,"ts":4070908800000}', "future_ts"),
     ("1 MB of junk", TOPIC, b"{" + b" " * 1_000_000 + b"}", "bad_schema"),
     ("1 MB of samples", TOPIC, None, "bad_quantity"),
     ("device of another topic", "pc/plant-a/kiln-1/data", doc(), "device_mismatch"),
