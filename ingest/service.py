@@ -27,15 +27,15 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from core.influx import InfluxTarget
+from core.influx import InfluxTarget, influxql, quote_ident, quote_literal
 from core.liveness import Liveness
 from core.mqtt import BrokerConfig, make_client
 from core.plant import Plant
 from core.settings import Settings
 from core.wire import data_subscription, dlq_topic
-from ingest.accounting import COMPONENT, Accounting
+from ingest.accounting import COMPONENT, DEAD_LETTERS_MEASUREMENT, QUALITY_MEASUREMENT, Accounting
 from ingest.deadletters import MAX_LINES_LISTED, DeadLetterFile, dead_letter_record
-from ingest.mapping import Mapped, Rejected, TagBook, map_data, map_status
+from ingest.mapping import UNREGISTERED, Mapped, Rejected, TagBook, map_data, map_status
 from ingest.metrics import IngestMetrics
 from ingest.writer import InfluxWriter, RejectedLine, WriteAborted
 
@@ -153,13 +153,56 @@ def delete_session(cfg: IngestConfig, timeout_s: float = 15.0) -> None:
         c.loop_stop()
 
 
+@dataclass(frozen=True)
+class StoredCounts:
+    """The accounting's `Stored` port on InfluxDB: what earlier runs stored for an interval."""
+
+    target: InfluxTarget
+    book: TagBook
+
+    def _query(self, q: str) -> Any:
+        return influxql(self.target, q, self.target.raw_bucket, timeout_s=30)
+
+    def sample_times(self, site: str, device: str, start_ms: int, end_ms: int) -> set[int]:
+        info = self.book.lookup(site, device)
+        measurement = info.tags.carrier if info is not None else UNREGISTERED
+        df = self._query(
+            f'SELECT * FROM {quote_ident(measurement)} WHERE "site" = {quote_literal(site)} '
+            f'AND "device" = {quote_literal(device)} AND time >= {start_ms}ms AND time < {end_ms}ms'
+        )
+        if df.empty:
+            return set()
+        return {int(t.value // 1_000_000) for t in df["time"]}
+
+    def quality(self, site: str, device: str, start_ms: int) -> dict[str, tuple[float, float, float]]:
+        df = self._query(
+            'SELECT last("samples") AS "s", last("seq_gaps") AS "g", last("duplicates") AS "d" '
+            f'FROM {quote_ident(QUALITY_MEASUREMENT)} WHERE "site" = {quote_literal(site)} '
+            f'AND "device" = {quote_literal(device)} AND time >= {start_ms}ms AND time < {start_ms + 1}ms '
+            'GROUP BY "ingest"'
+        )
+        if df.empty:
+            return {}
+        return {str(r["ingest"]): (float(r["s"]), float(r["g"]), float(r["d"])) for _, r in df.iterrows()}
+
+    def dead_letters(self, instance: str, start_ms: int, reason: str) -> float:
+        df = self._query(
+            f'SELECT last("count") AS "c" FROM {quote_ident(DEAD_LETTERS_MEASUREMENT)} '
+            f'WHERE "ingest" = {quote_literal(instance)} AND "reason" = {quote_literal(reason)} '
+            f"AND time >= {start_ms}ms AND time < {start_ms + 1}ms"
+        )
+        return 0.0 if df.empty else float(df["c"].iloc[0])
+
+
 class IngestService:
     def __init__(self, cfg: IngestConfig, metrics: IngestMetrics | None = None):
         self.broker = cfg.broker  # a bad URL fails here, before anything is opened
         self.cfg = cfg
         self.metrics = metrics or IngestMetrics()
         self.book = TagBook.from_plants(cfg.plants)
-        self.accounting = Accounting(cfg.client_id)
+        self.accounting = Accounting(
+            cfg.client_id, stored=StoredCounts(cfg.target, self.book), started_ms=int(time.time() * 1000)
+        )
         self._stopping = threading.Event()  # makes a failing write give up (nothing acked)
         self._inbox: queue.Queue[Any] = queue.Queue()
         self._writes: queue.Queue[Any] = queue.Queue(maxsize=2)
@@ -456,6 +499,9 @@ class IngestService:
                     raise WriteAborted("stopping while a batch fails") from None
 
     def _write_batch(self, b: _Batch) -> None:
+        for _m, mapped, _ in b.mapped:
+            if mapped is not None:  # before the write: what was stored before this process started
+                self.accounting.prepare(mapped.site, mapped.batch.device, [s.ts for s in mapped.batch.samples])
         t0 = time.monotonic()
         rejected = self.writer.write(b.lines)
         self.metrics.write_seconds.observe(time.monotonic() - t0)
