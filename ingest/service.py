@@ -541,8 +541,15 @@ class IngestService:
             per_msg.setdefault(max(0, bisect.bisect_right(starts, pos) - 1), []).append(r)
         for k, refused in per_msg.items():
             m, _, first = b.mapped[k]
-            lines = [
-                {"line": index.get(r.line, first) - first, "reason": r.reason, "message": r.message[:300]}
+            head = refused[0]
+            # InfluxDB's message is given once; a line carries its own only when it differs.
+            lines: list[dict[str, object]] = [
+                {"line": index.get(r.line, first) - first}
+                | (
+                    {}
+                    if (r.reason, r.message) == (head.reason, head.message)
+                    else {"reason": r.reason, "message": r.message[:300]}
+                )
                 for r in refused[:MAX_LINES_LISTED]
             ]
             self._dead_letter(
