@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import json
 import logging
 import queue
 import socket
@@ -33,7 +34,7 @@ from core.mqtt import BrokerConfig, make_client
 from core.plant import Plant
 from core.settings import Settings
 from core.wire import data_subscription, dlq_topic
-from ingest.accounting import COMPONENT, DEAD_LETTERS_MEASUREMENT, QUALITY_MEASUREMENT, Accounting
+from ingest.accounting import COMPONENT, DEAD_LETTERS_MEASUREMENT, INTERVAL_MS, QUALITY_MEASUREMENT, Accounting
 from ingest.deadletters import MAX_LINES_LISTED, DeadLetterFile, dead_letter_record
 from ingest.mapping import UNREGISTERED, Mapped, Rejected, TagBook, map_data, map_status
 from ingest.metrics import IngestMetrics
@@ -159,6 +160,27 @@ class StoredCounts:
 
     target: InfluxTarget
     book: TagBook
+    dlq_file: Path | None = None
+    started_ms: int = 0  # records filed from then on are this process's own (counted in memory)
+    _filed_counts: dict[tuple[int, str], int] = field(default_factory=dict, compare=False)
+
+    def _filed(self) -> dict[tuple[int, str], int]:
+        """Dead letters on file (and its rotated copies) per (interval start, reason); read once."""
+        if not self._filed_counts and self.dlq_file is not None:
+            files = [self.dlq_file, *sorted(self.dlq_file.parent.glob(self.dlq_file.name + ".*"))]
+            for f in files:
+                with contextlib.suppress(OSError), f.open(encoding="utf-8", errors="replace") as fh:
+                    for text in fh:
+                        try:
+                            rec = json.loads(text)
+                            ms, reason = int(rec["received_ms"]), str(rec["reason"])
+                        except (ValueError, KeyError, TypeError):
+                            continue  # a torn last line after a crash
+                        if ms >= self.started_ms:
+                            continue
+                        key = (ms - ms % INTERVAL_MS, reason)
+                        self._filed_counts[key] = self._filed_counts.get(key, 0) + 1
+        return self._filed_counts
 
     def _query(self, q: str) -> Any:
         return influxql(self.target, q, self.target.raw_bucket, timeout_s=30)
@@ -186,6 +208,10 @@ class StoredCounts:
         return {str(r["ingest"]): (float(r["s"]), float(r["g"]), float(r["d"])) for _, r in df.iterrows()}
 
     def dead_letters(self, instance: str, start_ms: int, reason: str) -> float:
+        if self.dlq_file is not None and self.dlq_file.exists():
+            # The file is written before a dead letter is acknowledged, so it holds the ones
+            # whose count never reached InfluxDB before a crash.
+            return float(self._filed().get((start_ms - start_ms % INTERVAL_MS, reason), 0))
         df = self._query(
             f'SELECT last("count") AS "c" FROM {quote_ident(DEAD_LETTERS_MEASUREMENT)} '
             f'WHERE "ingest" = {quote_literal(instance)} AND "reason" = {quote_literal(reason)} '
@@ -200,8 +226,9 @@ class IngestService:
         self.cfg = cfg
         self.metrics = metrics or IngestMetrics()
         self.book = TagBook.from_plants(cfg.plants)
+        started_ms = int(time.time() * 1000)
         self.accounting = Accounting(
-            cfg.client_id, stored=StoredCounts(cfg.target, self.book), started_ms=int(time.time() * 1000)
+            cfg.client_id, stored=StoredCounts(cfg.target, self.book, cfg.dlq_file, started_ms), started_ms=started_ms
         )
         self._stopping = threading.Event()  # makes a failing write give up (nothing acked)
         self._inbox: queue.Queue[Any] = queue.Queue()
