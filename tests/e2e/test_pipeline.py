@@ -30,7 +30,7 @@ from core.influx import InfluxTarget, influxql
 from core.plant import Device, ModbusTcpSource, Plant
 from core.profile import load_profile
 from core.quantities import is_counter
-from core.wire import decode_batch
+from core.wire import WireError, decode_batch
 from metering.factors import load_registry
 from metering.intervals import compute_intervals
 from metering.io import read_raw
@@ -60,7 +60,12 @@ class WireTap:
         self.client.loop_start()
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        batch = decode_batch(msg.payload)
+        try:
+            batch = decode_batch(msg.payload)
+        except WireError:  # hostile messages of the fault run: not the edge's
+            return
+        if batch.edge != "edge-e2e":
+            return  # valid on the wire, but not from the edge under test (the fault run's sender)
         with self.lock:
             self.seqs[batch.device].append(batch.seq)
             # A sample whose every value was bad (a fault) has no field to store, by design.
