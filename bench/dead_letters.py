@@ -16,7 +16,7 @@ so the figures before and after a change come from the same script:
 
 from __future__ import annotations
 
-import json
+import shutil
 import tempfile
 import time
 import uuid
@@ -108,11 +108,11 @@ def main() -> None:
             listener.c.loop_stop()
             listener.c.disconnect()
             svc.stop()
-        print(json.dumps({"workdir": str(work)}))
     finally:
         ingest_writer.InfluxWriter._post_until_done = real  # type: ignore[method-assign]
         influx.stop()
         broker.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
