@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from core.influx import InfluxTarget
+from core.liveness import Liveness
 from core.plant import Plant
 from metering.energy import GreenContract, Result, compute, internal_devices, load_green_power, price
 from metering.factors import Registry, plant_registry
@@ -263,8 +264,13 @@ class ContinuousMetering:
             log.warning("%s", key)
         self.errors[key] = self.errors.get(key, 0) + 1
 
-    def run(self, poll_s: float = 30.0, stop: Callable[[], bool] = lambda: False) -> None:
+    def run(
+        self, poll_s: float = 30.0, stop: Callable[[], bool] = lambda: False, liveness: Liveness | None = None
+    ) -> None:
+        """Cycle every `poll_s` until `stop()`; `liveness` hears of each finished cycle ("cycle")."""
         while not stop():
+            if liveness is not None:
+                liveness.beat("cycle")
             written = self.cycle()
             if written:
                 log.info("wrote %d interval(s) up to %s", len(written), max(written))

@@ -126,7 +126,7 @@ def run(
         span = f"{units[0]}-{units[-1]}" if units == list(range(units[0], units[-1] + 1)) else str(units)
         print(f"modbus {server.framer:6s} {server.host}:{server.port}  {key}  units {span}")
     for dev, m in sim.mqtt.items():
-        print(f"mqtt   {m.host}:{m.port}  {m.topic}  ({dev})")
+        print(f"mqtt   {m.broker.host}:{m.broker.port}  {m.topic}  ({dev})")
     print(f"plant file: {plant_out}  — Ctrl-C to stop", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

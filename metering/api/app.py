@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from core.influx import InfluxQLError, InfluxTarget
+from core.mqtt import BrokerConfig
 from core.plant import Plant, load_plant
 from metering.alerts.notify import webhook_name, webhook_sink
 from metering.alerts.service import AlertService
@@ -52,13 +53,10 @@ def create_app(
         alerts_service = AlertService(
             store,
             plant,
-            s.mqtt_url,
+            BrokerConfig.from_settings(s),
             s.mqtt_prefix,
             extra_sinks=[(webhook_name(h), webhook_sink(h)) for h in s.alert_webhooks],
             influx=influx,
-            mqtt_username=s.mqtt_username,
-            mqtt_password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
-            tls_files=tuple(str(f) if f else None for f in (s.mqtt_ca_file, s.mqtt_cert_file, s.mqtt_key_file)),  # type: ignore[arg-type]
         )
     services = Services(
         store=store,
@@ -108,19 +106,26 @@ def create_app(
         ]
         return JSONResponse({"detail": errors}, status_code=422)
 
-    @app.get("/healthz", tags=["service"], summary="Liveness and the alert engine's counters")
-    def healthz() -> dict[str, object]:
+    @app.get(
+        "/healthz",
+        tags=["service"],
+        summary="Liveness: 200 while every worker thread runs and makes progress, else 503",
+        responses={503: {"description": "a worker thread of the alert engine has ended or is stuck"}},
+    )
+    def healthz() -> JSONResponse:
         a = services.alerts
-        return {
-            "ok": True,
-            "alerts_engine": None
-            if a is None
-            else {
+        engine = None
+        ok = True
+        if a is not None:
+            live = a.liveness.report()
+            ok = bool(live["ok"])
+            engine = {
                 "mqtt_connected": a.client.is_connected(),
                 "readings": a.readings,
                 "bad_payloads": dict(a.bad_payloads),
-            },
-        }
+                "workers": live["workers"],
+            }
+        return JSONResponse({"ok": ok, "alerts_engine": engine}, status_code=200 if ok else 503)
 
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:

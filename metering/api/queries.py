@@ -151,7 +151,7 @@ def demand(target: InfluxTarget, site: str, start: datetime, end: datetime) -> p
 def latest_demand(target: InfluxTarget, site: str) -> pd.DataFrame:
     q = (
         'SELECT last("demand_kw") AS "demand_kw", last("forecast_kw") AS "forecast_kw", last("limit_kw") AS "limit_kw" '
-        f'FROM "demand" WHERE "site" = {quote_literal(site)} AND time > now() - 1h'
+        f'FROM "demand" WHERE "site" = {quote_literal(site)} AND time > now() - 1h AND time <= now()'
     )
     return influxql(target, q, target.metering_bucket)
 
@@ -164,10 +164,14 @@ def dr_series(target: InfluxTarget, site: str, event: str, start: datetime, end:
 
 
 def live_power(target: InfluxTarget, site: str, window_s: int = 300) -> pd.DataFrame:
-    """The last `p_kw` of every electricity device of the site seen in the last `window_s`."""
+    """The last `p_kw` of every electricity device of the site seen in the last `window_s`.
+
+    Bounded by now: InfluxQL has no default upper bound here, and one point stamped in the
+    future (a wrong clock) would stand as "latest" until that date.
+    """
     q = (
         'SELECT last("p_kw") AS "p_kw" FROM "electricity" '
-        f'WHERE "site" = {quote_literal(site)} AND time > now() - {int(window_s)}s GROUP BY "device"'
+        f'WHERE "site" = {quote_literal(site)} AND time > now() - {int(window_s)}s AND time <= now() GROUP BY "device"'
     )
     return influxql(target, q, target.raw_bucket)
 

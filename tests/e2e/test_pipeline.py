@@ -24,12 +24,13 @@ from paho.mqtt.properties import Properties
 
 from core.harness.influxdb import InfluxDB
 from core.harness.mosquitto import Mosquitto, start_mosquitto
+from core.harness.process import free_port
 from core.harness.stack import Stack
 from core.influx import InfluxTarget, influxql
 from core.plant import Device, ModbusTcpSource, Plant
 from core.profile import load_profile, register_step
 from core.quantities import is_counter
-from core.wire import decode_batch
+from core.wire import WireError, decode_batch
 from metering.factors import load_registry
 from metering.intervals import compute_intervals
 from metering.io import read_raw
@@ -59,7 +60,12 @@ class WireTap:
         self.client.loop_start()
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        batch = decode_batch(msg.payload)
+        try:
+            batch = decode_batch(msg.payload)
+        except WireError:  # hostile messages of the fault run: not the edge's
+            return
+        if batch.edge != "edge-e2e":
+            return  # valid on the wire, but not from the edge under test (the fault run's sender)
         with self.lock:
             self.seqs[batch.device].append(batch.seq)
             # A sample whose every value was bad (a fault) has no field to store, by design.
@@ -82,9 +88,20 @@ class Pipeline:
         self.tap = WireTap(self.broker)
         self.stack = Stack(tmp, self.broker, influx, target)
         self.env = self.stack.env()
+        health = free_port()
         self.stack.spawn(
             "ingest",
-            ["ingest", "run", "--plant", str(self.plant_file), "--client-id", "ingest-e2e", "--metrics-port", "0"],
+            [
+                "ingest",
+                "run",
+                "--plant",
+                str(self.plant_file),
+                "--client-id",
+                "ingest-e2e",
+                "--metrics-port",
+                str(health),
+            ],
+            health_port=health,
         )
         # Ingest's persistent session must exist before the first batch: in production it
         # does long before; here both start together.
