@@ -193,6 +193,12 @@ def _grid_factor(plant: Plant) -> tuple[str, float]:
         return f"no factor: {exc}", float("nan")
 
 
+def plain_lines(asked: bool, console: Console) -> bool:
+    """Plain lines when asked, or when the output is not a terminal (rich's live view draws only on a TTY,
+    so `make demo | tee log` would otherwise show nothing after the header)."""
+    return asked or not console.is_terminal
+
+
 def _render(rows: dict[str, str], title: str) -> Table:
     t = Table(title=title, show_header=False, expand=False)
     t.add_column(style="bold")
@@ -207,10 +213,13 @@ def demo(
     scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario: small or cement.")] = "cement",
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")] = None,
     workdir: Annotated[Path | None, typer.Option(help="State directory (default: <data dir>/demo).")] = None,
-    plain: Annotated[bool, typer.Option(help="Print a line per refresh instead of the live view.")] = False,
+    plain: Annotated[
+        bool, typer.Option(help="Print a line per refresh instead of the live view (automatic when not a terminal).")
+    ] = False,
 ) -> None:
     """Run a simulated plant live through edge → broker → ingest → InfluxDB → metering, API and dashboards."""
     console = Console()
+    plain = plain_lines(plain, console)
     wd = workdir or Settings().data_dir / "demo"
     wd.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]plantcarbon demo[/] — scenario {scenario}, state in {wd}")
