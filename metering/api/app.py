@@ -17,7 +17,19 @@ from core.plant import Plant, load_plant
 from metering.alerts.notify import webhook_name, webhook_sink
 from metering.alerts.service import AlertService
 from metering.api.deps import Services
-from metering.api.routers import alerts, audit, demand, dr, energy, factors, keys, live, reports, thresholds
+from metering.api.routers import (
+    alerts,
+    audit,
+    controlroom,
+    demand,
+    dr,
+    energy,
+    factors,
+    keys,
+    live,
+    reports,
+    thresholds,
+)
 from metering.api.routers import plant as plant_routes
 from metering.api.settings import ApiSettings
 from metering.dr.store import EventStore
@@ -90,7 +102,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
-    for r in (plant_routes, energy, factors, demand, dr, thresholds, alerts, reports, keys, audit, live):
+    for r in (plant_routes, energy, factors, demand, dr, thresholds, alerts, reports, keys, audit, live, controlroom):
         app.include_router(r.router)
 
     @app.exception_handler(InfluxQLError)
