@@ -37,6 +37,8 @@ from metering.state.store import Store
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
+# ECharts, npm-installed by the project's set-up (core/harness/web.py); served here, never from a CDN.
+VENDOR = Path(__file__).resolve().parent / "web" / "node_modules" / "echarts" / "dist"
 
 
 def create_app(
@@ -136,6 +138,10 @@ def create_app(
     def index() -> RedirectResponse:
         return RedirectResponse("/ui/index.html")
 
+    if VENDOR.is_dir():
+        app.mount("/ui/vendor", StaticFiles(directory=VENDOR), name="vendor")
+    else:  # the page still shows its figures; its charts say how to install the library
+        log.warning("charts library missing (%s): run `make setup` or `plantcarbon services install`", VENDOR)
     app.mount("/ui", StaticFiles(directory=STATIC, html=True), name="ui")
     return app
 

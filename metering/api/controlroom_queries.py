@@ -56,6 +56,23 @@ def read_power(target: InfluxTarget, site: str, mains: list[str], start: datetim
     return influxql(target, q, target.raw_bucket)
 
 
+def read_live_power(target: InfluxTarget, site: str, mains: list[str], window_s: int = 300) -> pd.DataFrame:
+    """The newest `p_kw` of each main electricity meter seen in the last `window_s`."""
+    q = (
+        f'SELECT last("p_kw") AS "p_kw" FROM "electricity" WHERE {_site(site)} AND {_in("device", mains)} '
+        f'AND time > now() - {int(window_s)}s GROUP BY "device"'
+    )
+    return influxql(target, q, target.raw_bucket)
+
+
+def live_kw(df: pd.DataFrame) -> float | None:
+    """Σ of the newest power of the main meters (None when none reported recently)."""
+    if df.empty or "p_kw" not in df.columns:
+        return None
+    v = pd.to_numeric(df["p_kw"], errors="coerce").dropna()
+    return round(float(v.sum()), 3) if not v.empty else None
+
+
 def read_demand(target: InfluxTarget, site: str, start: datetime) -> pd.DataFrame:
     """Site-level demand rows (`device=_site`, or the only meter's rows on a one-meter plant) since `start`."""
     q = (

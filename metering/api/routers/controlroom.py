@@ -84,7 +84,7 @@ def live(_key: Viewer, svc: Svc, hours: Hours = 6.0) -> dict[str, Any]:
     return {
         "site": {"id": site, "name": plant.site.name, "timezone": plant.site.timezone},
         "ts": now.isoformat(),
-        "power": {"kw": power[-1][1] if power else None, "trend": power, "meters": mains},
+        "power": {"kw": cq.live_kw(cq.read_live_power(svc.influx, site, mains)), "trend": power, "meters": mains},
         "demand": demand,
         "today": {"since": midnight.isoformat(), **cq.totals(energy, emissions)},
         "health": cq.health(plant, seen, st, now, HEALTH),
