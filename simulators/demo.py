@@ -34,6 +34,8 @@ from core.harness.stack import Stack, scrape_metrics
 from core.influx import InfluxQLError, InfluxTarget, influxql, quote_literal
 from core.plant import Plant, load_plant
 from core.settings import Settings
+from simulators.scenario import load_scenario
+from simulators.seed import SeedPlan, seed
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None)
 DEMO_ADMIN_KEY = "pc-demo-admin-key-for-this-machine-only"
@@ -216,6 +218,9 @@ def demo(
     plain: Annotated[
         bool, typer.Option(help="Print a line per refresh instead of the live view (automatic when not a terminal).")
     ] = False,
+    history_days: Annotated[
+        float, typer.Option(help="Days of simulated history written before going live (0: none).", min=0, max=31)
+    ] = 7.0,
 ) -> None:
     """Run a simulated plant live through edge → broker → ingest → InfluxDB → metering, API and dashboards."""
     console = Console()
@@ -234,9 +239,22 @@ def demo(
     try:
         plant_file = wd / "plant.yaml"
         plant_file.unlink(missing_ok=True)
+        plan = SeedPlan.last_days(datetime.now(UTC), history_days) if history_days > 0 else None
+        # With history, the live meters' counters start at its origin, so live continues it without a reset.
+        origin = ["--origin", plan.origin.isoformat()] if plan else []
         sim = stack.spawn(
             "simulators",
-            ["simulate", "run", "--scenario", scenario, "--plant-out", str(plant_file), "--mqtt-url", broker.url],
+            [
+                "simulate",
+                "run",
+                "--scenario",
+                scenario,
+                "--plant-out",
+                str(plant_file),
+                "--mqtt-url",
+                broker.url,
+                *origin,
+            ],
         )
         wait_until(lambda: plant_file.exists() and plant_file.stat().st_size > 0, 120, "simulators", sim.proc, sim.log)
         time.sleep(0.5)  # the file is written whole before the servers report ready
@@ -246,7 +264,6 @@ def demo(
         stack.wait_log("ingest", "subscribed")  # its persistent session exists before the first batch
         outbox = str(wd / "edge-outbox.sqlite")
         stack.spawn("edge", ["edge", "run", *plant_opt, "--metrics-port", str(d.edge_metrics), "--outbox", outbox])
-        stack.spawn("metering", ["metering", "run", *plant_opt, "--poll-s", "15"])
         stack.spawn("demand", ["demand", "watch", str(plant_file)])  # live 15-min demand, forecast, pre-alarm
         stack.spawn("api", ["metering", "serve", "--port", str(d.api_port)], PLANTCARBON_PLANT_FILE=str(plant_file))
         dash = stack.run(["dashboards", "build", *plant_opt, "--out", str(wd / "grafana"), "--influx-url", influx.url])
@@ -262,15 +279,23 @@ def demo(
             f"  plant file       {plant_file}  ({len(plant.devices)} devices)\n"
             f"  metrics          edge http://127.0.0.1:{d.edge_metrics}/metrics  ingest http://127.0.0.1:{d.ingest_metrics}/metrics\n"
             f"  logs             {wd / 'logs'}\n"
+            f"  control room     http://127.0.0.1:{d.api_port}/  (enter the admin key above)\n"
             f"  started in {time.monotonic() - t0:.1f} s; Ctrl-C stops everything"
         )
+        if plan is not None:
+            # History before the metering service starts: it would otherwise meter the same days twice.
+            stack.check()
+            seed(load_scenario(scenario), plant, d.target, plan, lambda m: console.print(f"  {m}", highlight=False))
+        stack.spawn("metering", ["metering", "run", *plant_opt, "--poll-s", "15"])
         view = View(d, plant, started=time.monotonic(), status=status)
         deadline = None if duration is None else time.monotonic() + duration
         title = f"{plant.site.name} — live"
         if plain:
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
                 stack.check()
-                console.print(" | ".join(f"{k}: {v}" for k, v in view.snapshot().items()), highlight=False)
+                console.print(
+                    " | ".join(f"{k}: {v}" for k, v in view.snapshot().items()), highlight=False, soft_wrap=True
+                )
                 stop.wait(5)
         else:
             with Live(_render(view.snapshot(), title), console=console, refresh_per_second=1) as live:

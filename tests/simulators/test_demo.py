@@ -30,6 +30,7 @@ def test_demo_runs_the_whole_pipeline_and_stops_cleanly(tmp_path: Path) -> None:
     text = out.stdout + out.stderr
     assert out.returncode == 0, text[-3000:]
     assert "stopped cleanly" in text
+    assert re.search(r"history: 7 days seeded — [\d,]+ readings, [\d,]+ interval points", text), text[-3000:]
     # Readings flowed from the simulated meters through edge, broker and ingest into InfluxDB …
     assert _last("edge polls ok", text) > 0
     assert _last("energy since start", text) > 0
