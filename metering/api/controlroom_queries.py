@@ -264,9 +264,11 @@ def breakdown(plant: Plant, dev: pd.DataFrame, by: str) -> list[dict[str, Any]]:
 
 
 def top_consumers(plant: Plant, dev: pd.DataFrame, n: int = TOP_N) -> list[dict[str, Any]]:
-    """The n metered leaf devices with the largest tce (unmetered remainders are not a device to open)."""
+    """The n metered leaf devices with the largest tce (unmetered remainders are not a device to open;
+    generators such as PV are not consumers)."""
     rows = _leaf_rows(plant, dev)
-    rows = rows[~rows["device"].astype(str).str.endswith(":unmetered")].nlargest(n, "tce_kg")
+    rows = rows[~rows["device"].astype(str).str.endswith(":unmetered") & (rows["kind"] != "pv")]
+    rows = rows.sort_values("tce_kg", ascending=False, na_position="last").head(n)
     cols = ["device", "name", "area", "kind", "carrier", "tce_kg", "kwh", "cost", *BOUNDARIES]
     return [{c: (num(r[c]) if c not in ("device", "name", "area", "kind", "carrier") else r[c]) for c in cols}
             for _, r in rows.iterrows()]  # fmt: skip

@@ -102,3 +102,19 @@ def test_a_day_with_nothing_metered_yet_gives_empty_panels_not_an_error() -> Non
     assert cq.breakdown(plant, dev, "area") == [] and cq.top_consumers(plant, dev) == []
     assert cq.sankey(plant, dev)["links"] == []
     assert cq.totals(pd.DataFrame(), pd.DataFrame())["co2_kg"] == dict.fromkeys(cq.BOUNDARIES)
+
+
+def test_top_consumers_leave_out_generators_and_unmetered_remainders() -> None:
+    plant = load_plant(PLANT)
+    energy = pd.DataFrame(
+        {
+            "device": ["pv-01", "kiln-1", "tr-01:unmetered", "boiler-1"],
+            "carrier": ["electricity", "electricity", "electricity", "natural_gas"],
+            "role": ["sub", "sub", "unmetered", "main"],
+            "amount": [900.0, 400.0, 5000.0, 50.0],
+            "tce_kg": [110.6, 49.2, 614.5, 60.7],
+            "cost": [0.0, 120.0, 1500.0, 175.0],
+        }
+    )
+    top = cq.top_consumers(plant, cq.per_device(plant, energy, pd.DataFrame()))
+    assert [t["device"] for t in top] == ["boiler-1", "kiln-1"]
