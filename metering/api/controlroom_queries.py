@@ -30,6 +30,7 @@ BOUNDARY_METHOD = {
 }
 SANKEY_CHILDREN = 8  # children shown per node; the rest are grouped as "other" (readable at 2,000 devices)
 TOP_N = 10
+NOT_FINE_SHOWN = 50  # devices listed by name in the health panel; the counts cover all of them
 
 
 def _t(dt: datetime) -> str:
@@ -388,8 +389,16 @@ def health(
                     "error": error,
                 }
             )
-    not_fine.sort(key=lambda r: (r["state"], r["since"] or ""))
-    return {"counts": counts, "total": sum(counts.values()), "not_fine": not_fine}
+    # Offline first, then bad, then stale; the longest-standing first within each (a wall screen
+    # at 2,000 devices lists the first NOT_FINE_SHOWN and says how many more).
+    rank = {"offline": 0, "bad": 1, "stale": 2}
+    not_fine.sort(key=lambda r: (rank[r["state"]], r["since"] or ""))
+    return {
+        "counts": counts,
+        "total": sum(counts.values()),
+        "not_fine": not_fine[:NOT_FINE_SHOWN],
+        "not_fine_more": max(0, len(not_fine) - NOT_FINE_SHOWN),
+    }
 
 
 def completeness(plant: Plant, energy: pd.DataFrame, midnight: datetime, closed_end: datetime) -> dict[str, Any]:

@@ -89,7 +89,9 @@ function setRowsHealth(h) {
     tr.append(deviceLink(r.device, r.name), cell(t(r.state), `s-${r.state}`), cell(fmtTime(r.since)), cell(r.error || ""));
     return tr;
   }));
-  document.getElementById("all-fine").style.display = h.not_fine.length ? "none" : "";
+  const fine = document.getElementById("all-fine");
+  fine.style.display = h.not_fine.length ? "none" : "";
+  setText("more-not-fine", h.not_fine_more ? `+ ${fmt(h.not_fine_more, 0)} ${t("devices")}` : "");
 }
 
 function renderAlerts(alerts) {

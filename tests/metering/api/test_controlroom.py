@@ -84,6 +84,7 @@ def test_health_states_follow_the_poll_interval_and_the_edge_status() -> None:
     # tr-01 polls every 1 s: 5 s is fine; kiln-1 (5 s) missed 24 polls: stale; boiler-1 never seen: offline.
     assert states == {"kiln-1": "stale", "pv-01": "bad", "boiler-1": "offline"}
     assert h["counts"] == {"online": 1, "stale": 1, "offline": 1, "bad": 1}
+    assert [r["state"] for r in h["not_fine"]] == ["offline", "bad", "stale"] and h["not_fine_more"] == 0
     kiln = next(r for r in h["not_fine"] if r["device"] == "kiln-1")
     assert kiln["since"] == (now - timedelta(seconds=120)).isoformat()
 
@@ -118,3 +119,30 @@ def test_top_consumers_leave_out_generators_and_unmetered_remainders() -> None:
     )
     top = cq.top_consumers(plant, cq.per_device(plant, energy, pd.DataFrame()))
     assert [t["device"] for t in top] == ["boiler-1", "kiln-1"]
+
+
+def test_two_thousand_devices_keep_the_panels_readable() -> None:
+    from core.plant import parse_plant
+
+    src = "source: {protocol: modbus-tcp, host: 127.0.0.1, port: 5020, unit: 1, profile: eastron-sdm630}"
+    text = "\n".join(
+        [
+            "site: {id: big, name: Big, timezone: Asia/Shanghai}",
+            "devices:",
+            f"  - {{id: main, name: Main, kind: transformer, carrier: electricity, role: main, {src}}}",
+            *(
+                f"  - {{id: m{i}, name: M{i}, kind: motor, carrier: electricity, role: sub, parent: main, "
+                f"area: a{i % 7}, source: {{protocol: modbus-tcp, host: 127.0.0.1, port: {5021 + i // 200}, unit: {1 + i % 200}, "
+                f"profile: eastron-sdm630}}}}"
+                for i in range(1999)
+            ),
+        ]
+    )
+    plant = parse_plant(text, "big.yaml")
+    h = cq.health(plant, {}, pd.DataFrame(), datetime(2026, 3, 2, tzinfo=UTC), cq.HealthRules())
+    assert h["counts"]["offline"] == 2000 and len(h["not_fine"]) == cq.NOT_FINE_SHOWN
+    assert h["not_fine_more"] == 2000 - cq.NOT_FINE_SHOWN
+    dev = pd.DataFrame({"device": ["main", *(f"m{i}" for i in range(1999))], "kwh": [5000.0, *([2.0] * 1999)]})
+    s = cq.sankey(plant, dev)
+    assert len(s["nodes"]) == 1 + cq.SANKEY_CHILDREN + 1  # main, its 8 largest, "1991 more"
+    assert sum(x["value"] for x in s["links"]) == pytest.approx(2.0 * 1999)
