@@ -10,7 +10,15 @@ COPY dashboards dashboards
 COPY simulators simulators
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
+# The control room's charts library, at the version metering/api/web/package.json pins.
+FROM node:20-bookworm-slim AS web
+WORKDIR /web
+COPY metering/api/web/package.json ./
+RUN npm install --no-audit --no-fund --ignore-scripts --no-package-lock
+
 FROM python:3.11-slim
+COPY --from=web /web/node_modules/echarts/dist /opt/plantcarbon/echarts
+ENV PLANTCARBON_CHARTS_DIR=/opt/plantcarbon/echarts
 RUN useradd --system --create-home --home-dir /var/lib/plantcarbon plantcarbon
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -38,7 +39,11 @@ from metering.state.store import Store
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 # ECharts, npm-installed by the project's set-up (core/harness/web.py); served here, never from a CDN.
-VENDOR = Path(__file__).resolve().parent / "web" / "node_modules" / "echarts" / "dist"
+# PLANTCARBON_CHARTS_DIR points elsewhere when the package is installed without its source tree (the image).
+VENDOR = Path(
+    os.environ.get("PLANTCARBON_CHARTS_DIR")
+    or Path(__file__).resolve().parent / "web" / "node_modules" / "echarts" / "dist"
+)
 
 
 def create_app(
