@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -108,6 +109,24 @@ def read_last_rows(target: InfluxTarget, site: str, measurement: str, since: dat
     q = (
         f"SELECT * FROM {quote_ident(measurement)} WHERE {_site(site)} AND time >= {_t(since)} "
         'GROUP BY "device" ORDER BY time DESC LIMIT 1'
+    )
+    return influxql(target, q, target.raw_bucket)
+
+
+def read_last_seen(target: InfluxTarget, site: str, measurement: str, field: str, since: datetime) -> pd.DataFrame:
+    """Time of the newest `field` per device since `since` (one selector: InfluxDB returns the point's time)."""
+    q = (
+        f'SELECT last({quote_ident(field)}) AS "v" FROM {quote_ident(measurement)} '
+        f'WHERE {_site(site)} AND time >= {_t(since)} GROUP BY "device"'
+    )
+    return influxql(target, q, target.raw_bucket)
+
+
+def read_device_last(target: InfluxTarget, site: str, device: Device, since: datetime) -> pd.DataFrame:
+    """The newest raw row (time + every field) of one device."""
+    q = (
+        f'SELECT * FROM {quote_ident(device.carrier)} WHERE {_site(site)} AND "device" = {quote_literal(device.id)} '
+        f"AND time >= {_t(since)} ORDER BY time DESC LIMIT 1"
     )
     return influxql(target, q, target.raw_bucket)
 
@@ -418,7 +437,40 @@ def completeness(plant: Plant, energy: pd.DataFrame, midnight: datetime, closed_
     }
 
 
-# --- month-to-yesterday cache -----------------------------------------------------------------
+# --- caches ----------------------------------------------------------------------------------
+
+
+class TodayCache:
+    """Today's interval rows, read at most once per `ttl_s` for every caller (live, breakdown, device pages).
+
+    Metering writes intervals every 15 s at most (its poll) and closes one every 15 minutes, so
+    a few seconds of age change nothing on the page, while several screens and calls share one read.
+    """
+
+    def __init__(self, ttl_s: float = 10.0) -> None:
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._data: dict[str, tuple[float, pd.DataFrame, pd.DataFrame]] = {}
+
+    def get(
+        self, target: InfluxTarget, site: str, midnight: datetime, now: datetime
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        # Per database too: one process may serve (or test) several.
+        key = f"{target.url}/{target.metering_bucket}/{site}@{midnight.isoformat()}"
+        t = time.monotonic()
+        with self._lock:
+            hit = self._data.get(key)
+        if hit is not None and t - hit[0] < self.ttl_s:
+            return hit[1], hit[2]
+        e, c = read_energy(target, site, midnight, now), read_emissions(target, site, midnight, now)
+        with self._lock:
+            self._data = {k: v for k, v in self._data.items() if k.split("@")[0] != key.split("@")[0]}
+            self._data[key] = (t, e, c)
+        return e, c
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
 
 
 class DayCache:
@@ -431,12 +483,12 @@ class DayCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._data: dict[tuple[str, str], tuple[pd.DataFrame, pd.DataFrame]] = {}
+        self._data: dict[tuple[str, str, str], tuple[pd.DataFrame, pd.DataFrame]] = {}
 
     def get(
         self, target: InfluxTarget, site: str, month_start: datetime, midnight: datetime
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        key = (site, midnight.isoformat())
+        key = (f"{target.url}/{target.metering_bucket}", site, midnight.isoformat())
         with self._lock:
             hit = self._data.get(key)
         if hit is not None:
@@ -449,7 +501,7 @@ class DayCache:
                 read_emissions(target, site, month_start, midnight),
             )
         with self._lock:
-            self._data = {k: v for k, v in self._data.items() if k[0] != site}
+            self._data = {k: v for k, v in self._data.items() if k[:2] != key[:2]}
             self._data[key] = value
         return value
 
