@@ -126,7 +126,7 @@ function renderBreakdown() {
   draw("chart-breakdown", {
     tooltip: { trigger: "axis", axisPointer: { type: "shadow" } }, legend: { top: 0 },
     grid: { left: 110, right: 20, top: 34, bottom: 30 },
-    xAxis: { type: "value", axisLabel: { formatter: (v) => fmt(v, 0) } },
+    xAxis: { type: "value", splitNumber: 4, axisLabel: { formatter: (v) => fmt(v, 0), hideOverlap: true } },
     yAxis: { type: "category", inverse: true, data: rows.map((r) => (r.key === "unmetered" ? t("unmetered") : r.key)) },
     series: [
       { name: t("energy_tce"), type: "bar", data: rows.map((r) => r.tce_kg) },
