@@ -106,6 +106,12 @@ def run(
     seed: SeedOpt = None,
     update_s: Annotated[float, typer.Option(help="Seconds between register-image updates.")] = 1.0,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")] = None,
+    origin: Annotated[
+        str | None,
+        typer.Option(
+            help="When the counters started (ISO 8601); the demo passes its history's start so live continues it."
+        ),
+    ] = None,
 ) -> None:
     """Start the scenario's simulated meters in real time, print endpoints, write the plant file."""
     from core.settings import load_settings
@@ -113,7 +119,9 @@ def run(
 
     sc = _scenario(scenario)
     url = None if no_mqtt else (mqtt_url or load_settings().mqtt_url)
-    sim = SimulatedPlant(sc, seed, base_port=base_port, update_s=update_s)
+    sim = SimulatedPlant(
+        sc, seed, base_port=base_port, update_s=update_s, origin=_when(origin, "--origin") if origin else None
+    )
     try:
         sim.start(mqtt_url=url)
     except (OSError, RuntimeError) as exc:

@@ -34,6 +34,8 @@ from core.harness.stack import Stack, scrape_metrics
 from core.influx import InfluxQLError, InfluxTarget, influxql, quote_literal
 from core.plant import Plant, load_plant
 from core.settings import Settings
+from simulators.scenario import load_scenario
+from simulators.seed import SeedPlan, seed
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None)
 DEMO_ADMIN_KEY = "pc-demo-admin-key-for-this-machine-only"
@@ -194,6 +196,12 @@ def _grid_factor(plant: Plant) -> tuple[str, float]:
         return f"no factor: {exc}", float("nan")
 
 
+def plain_lines(asked: bool, console: Console) -> bool:
+    """Plain lines when asked, or when the output is not a terminal (rich's live view draws only on a TTY,
+    so `make demo | tee log` would otherwise show nothing after the header)."""
+    return asked or not console.is_terminal
+
+
 def _render(rows: dict[str, str], title: str) -> Table:
     t = Table(title=title, show_header=False, expand=False)
     t.add_column(style="bold")
@@ -208,10 +216,16 @@ def demo(
     scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario: small or cement.")] = "cement",
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")] = None,
     workdir: Annotated[Path | None, typer.Option(help="State directory (default: <data dir>/demo).")] = None,
-    plain: Annotated[bool, typer.Option(help="Print a line per refresh instead of the live view.")] = False,
+    plain: Annotated[
+        bool, typer.Option(help="Print a line per refresh instead of the live view (automatic when not a terminal).")
+    ] = False,
+    history_days: Annotated[
+        float, typer.Option(help="Days of simulated history written before going live (0: none).", min=0, max=31)
+    ] = 7.0,
 ) -> None:
     """Run a simulated plant live through edge → broker → ingest → InfluxDB → metering, API and dashboards."""
     console = Console()
+    plain = plain_lines(plain, console)
     wd = workdir or Settings().data_dir / "demo"
     wd.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]plantcarbon demo[/] — scenario {scenario}, state in {wd}")
@@ -226,9 +240,22 @@ def demo(
     try:
         plant_file = wd / "plant.yaml"
         plant_file.unlink(missing_ok=True)
+        plan = SeedPlan.last_days(datetime.now(UTC), history_days) if history_days > 0 else None
+        # With history, the live meters' counters start at its origin, so live continues it without a reset.
+        origin = ["--origin", plan.origin.isoformat()] if plan else []
         sim = stack.spawn(
             "simulators",
-            ["simulate", "run", "--scenario", scenario, "--plant-out", str(plant_file), "--mqtt-url", broker.url],
+            [
+                "simulate",
+                "run",
+                "--scenario",
+                scenario,
+                "--plant-out",
+                str(plant_file),
+                "--mqtt-url",
+                broker.url,
+                *origin,
+            ],
         )
         wait_until(lambda: plant_file.exists() and plant_file.stat().st_size > 0, 120, "simulators", sim.proc, sim.log)
         time.sleep(0.5)  # the file is written whole before the servers report ready
@@ -239,9 +266,6 @@ def demo(
         stack.wait_log("ingest", "subscribed")  # its persistent session exists before the first batch
         outbox = str(wd / "edge-outbox.sqlite")
         stack.spawn("edge", ["edge", "run", *plant_opt, "--metrics-port", str(d.edge_metrics), "--outbox", outbox])
-        metering_health = free_port()
-        metering_args = ["metering", "run", *plant_opt, "--poll-s", "15", "--health-port", str(metering_health)]
-        stack.spawn("metering", metering_args, health_port=metering_health)
         stack.spawn("demand", ["demand", "watch", str(plant_file)])  # live 15-min demand, forecast, pre-alarm
         stack.spawn(
             "api",
@@ -262,15 +286,25 @@ def demo(
             f"  plant file       {plant_file}  ({len(plant.devices)} devices)\n"
             f"  metrics          edge http://127.0.0.1:{d.edge_metrics}/metrics  ingest http://127.0.0.1:{d.ingest_metrics}/metrics\n"
             f"  logs             {wd / 'logs'}\n"
+            f"  control room     http://127.0.0.1:{d.api_port}/  (enter the admin key above)\n"
             f"  started in {time.monotonic() - t0:.1f} s; Ctrl-C stops everything"
         )
+        if plan is not None:
+            # History before the metering service starts: it would otherwise meter the same days twice.
+            stack.check()
+            seed(load_scenario(scenario), plant, d.target, plan, lambda m: console.print(f"  {m}", highlight=False))
+        metering_health = free_port()
+        metering_args = ["metering", "run", *plant_opt, "--poll-s", "15", "--health-port", str(metering_health)]
+        stack.spawn("metering", metering_args, health_port=metering_health)
         view = View(d, plant, started=time.monotonic(), status=status)
         deadline = None if duration is None else time.monotonic() + duration
         title = f"{plant.site.name} — live"
         if plain:
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
                 stack.check()
-                console.print(" | ".join(f"{k}: {v}" for k, v in view.snapshot().items()), highlight=False)
+                console.print(
+                    " | ".join(f"{k}: {v}" for k, v in view.snapshot().items()), highlight=False, soft_wrap=True
+                )
                 stop.wait(5)
         else:
             with Live(_render(view.snapshot(), title), console=console, refresh_per_second=1) as live:

@@ -56,7 +56,7 @@ class History:
             for ts, g in df.groupby("ts_ms", sort=False):
                 values = {q: float(v) for q, v, b in zip(g["quantity"], g["value"], g["bad"], strict=True) if not b}
                 bad = {q: str(b) for q, b in zip(g["quantity"], g["bad"], strict=True) if b}
-                samples.append(Sample(ts=int(str(ts)), values=values, bad=bad))
+                samples.append(Sample(ts=int(float(str(ts))), values=values, bad=bad))
                 if len(samples) >= samples_per_batch:
                     seq += 1
                     yield ReadingBatch(edge=edge, device=str(device), seq=seq, samples=samples)
@@ -73,12 +73,19 @@ def generate(
     step_s: float = 60.0,
     seed: int | None = None,
     interval_s: int = 900,
+    fine_from: datetime | None = None,
+    fine_step_s: float = 60.0,
+    with_truth: bool = True,
 ) -> History:
-    """Readings every `step_s` for every metered device over [start, end), and the ground truth."""
+    """Readings every `step_s` for every metered device over [start, end), and the ground truth.
+
+    With `fine_from`, samples are every `fine_step_s` from then on (e.g. 15-minute samples for
+    a week, 1-minute samples for its last day), on one counter history: no reset in between.
+    """
     if end <= start:
         raise ValueError(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
-    if step_s <= 0:
-        raise ValueError(f"step must be positive, got {step_s}")
+    if step_s <= 0 or fine_step_s <= 0:
+        raise ValueError(f"step must be positive, got {step_s} and {fine_step_s}")
     model = PlantModel(scenario, seed, origin=start)
     windows = resolve_faults(model, until=end)
     profiles = {
@@ -90,8 +97,12 @@ def generate(
     cum = {i: dict.fromkeys(counters_of(d), 0.0) for i, d in model.devices.items()}
     frames: list[pd.DataFrame] = []
     t0 = model.origin  # slot-aligned, <= start
-    n_total = math.ceil((end - start).total_seconds() / step_s)
-    times_all = start.timestamp() + np.arange(n_total) * step_s
+    split = end if fine_from is None else min(max(fine_from, start), end)
+    n_coarse = math.ceil((split - start).total_seconds() / step_s)
+    coarse = start.timestamp() + np.arange(n_coarse) * step_s
+    n_fine = math.ceil((end - split).total_seconds() / fine_step_s) if split < end else 0
+    fine = split.timestamp() + np.arange(n_fine) * fine_step_s
+    times_all = np.concatenate((coarse[coarse < split.timestamp()], fine))
     chunk_start = t0
     while chunk_start < end:
         chunk_end = min(chunk_start + CHUNK, end)
@@ -120,7 +131,7 @@ def generate(
             frames.append(_long(d, ts, cols, [w for w in windows if w.device == d.id], model.seed))
         chunk_start = chunk_end
     readings = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    truth = model.truth(start, end, interval_s)
+    truth = model.truth(start, end, interval_s) if with_truth else pd.DataFrame()
     return History(model, readings, truth)
 
 
@@ -162,17 +173,23 @@ def _long(
             first = int(np.argmax(hit))
             if first + 1 < n:
                 order[first], order[first + 1] = order[first + 1], order[first]
-    rows_ts, rows_q, rows_v, rows_b = [], [], [], []
-    for j in order:
-        if drop[j]:
-            continue
-        for _ in range(2 if dup[j] else 1):
-            for q, v in values.items():
-                rows_ts.append(ts_ms[j])
-                rows_q.append(q)
-                rows_v.append(float("nan") if bad[j] else float(v[j]))
-                rows_b.append(bad[j])
-    return pd.DataFrame({"ts_ms": rows_ts, "device": d.id, "quantity": rows_q, "value": rows_v, "bad": rows_b})
+    # Rows in the order the edge recorded them: per sample (dropped ones left out, duplicated
+    # ones twice), its quantities in order. Built with numpy: a week of 267 meters is 10 M rows.
+    kept = order[~drop[order]]
+    kept = np.repeat(kept, np.where(dup[kept], 2, 1))
+    names = list(values)
+    nq = len(names)
+    grid = np.column_stack([values[q][kept] for q in names]) if nq else np.empty((len(kept), 0))
+    grid[bad[kept] != "", :] = np.nan
+    return pd.DataFrame(
+        {
+            "ts_ms": np.repeat(ts_ms[kept], nq).astype(np.int64),
+            "device": d.id,
+            "quantity": np.tile(np.array(names, dtype=object), len(kept)),
+            "value": grid.astype(np.float64).ravel(),
+            "bad": np.repeat(bad[kept], nq),
+        }
+    )
 
 
 def history_plant_yaml(scenario: Scenario) -> str:

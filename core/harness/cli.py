@@ -9,15 +9,17 @@ import typer
 
 from core.harness.influxdb import INFLUXDB_VERSION, ensure_influxd, start_influxdb
 from core.harness.mosquitto import ensure_mosquitto, start_mosquitto
+from core.harness.web import ensure_web_assets
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 
 @app.command()
 def install() -> None:
-    """Install Mosquitto (apt) and build influxd if they are missing; prints their paths."""
+    """Install Mosquitto (apt), build influxd and npm-install the control room's charts if missing; prints paths."""
     print(f"mosquitto: {ensure_mosquitto()}")
     print(f"influxd {INFLUXDB_VERSION}: {ensure_influxd()}")
+    print(f"echarts: {ensure_web_assets()}")
 
 
 @app.command()

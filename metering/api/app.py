@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,7 +19,20 @@ from core.plant import Plant, load_plant
 from metering.alerts.notify import webhook_name, webhook_sink
 from metering.alerts.service import AlertService
 from metering.api.deps import Services
-from metering.api.routers import alerts, audit, demand, direct, dr, energy, factors, keys, live, reports, thresholds
+from metering.api.routers import (
+    alerts,
+    audit,
+    controlroom,
+    demand,
+    direct,
+    dr,
+    energy,
+    factors,
+    keys,
+    live,
+    reports,
+    thresholds,
+)
 from metering.api.routers import plant as plant_routes
 from metering.api.settings import ApiSettings
 from metering.dr.store import EventStore
@@ -28,6 +42,12 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 # The audit log's actor for the admin key registered at start from PLANTCARBON_BOOTSTRAP_ADMIN_KEY.
 BOOTSTRAP_ACTOR = "bootstrap"
+# ECharts, npm-installed by the project's set-up (core/harness/web.py); served here, never from a CDN.
+# PLANTCARBON_CHARTS_DIR points elsewhere when the package is installed without its source tree (the image).
+VENDOR = Path(
+    os.environ.get("PLANTCARBON_CHARTS_DIR")
+    or Path(__file__).resolve().parent / "web" / "node_modules" / "echarts" / "dist"
+)
 
 
 def create_app(
@@ -90,7 +110,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
-    for r in (plant_routes, energy, factors, demand, dr, thresholds, alerts, reports, keys, audit, live, direct):
+    for r in (
+        plant_routes, energy, factors, demand, dr, thresholds, alerts, reports, keys, audit, live, direct, controlroom
+    ):
         app.include_router(r.router)
 
     @app.exception_handler(InfluxQLError)
@@ -131,6 +153,10 @@ def create_app(
     def index() -> RedirectResponse:
         return RedirectResponse("/ui/index.html")
 
+    if VENDOR.is_dir():
+        app.mount("/ui/vendor", StaticFiles(directory=VENDOR), name="vendor")
+    else:  # the page still shows its figures; its charts say how to install the library
+        log.warning("charts library missing (%s): run `make setup` or `plantcarbon services install`", VENDOR)
     app.mount("/ui", StaticFiles(directory=STATIC, html=True), name="ui")
     return app
 

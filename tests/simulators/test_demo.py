@@ -20,8 +20,9 @@ def _last(label: str, text: str) -> float:
 
 
 def test_demo_runs_the_whole_pipeline_and_stops_cleanly(tmp_path: Path) -> None:
+    # No --plain: the output is a pipe, so the demo must print plain lines by itself (issue 14, defect 8).
     out = subprocess.run(
-        [sys.executable, "-m", "core.cli", "simulate", "demo", "--scenario", "small", "--duration", "40", "--plain",
+        [sys.executable, "-m", "core.cli", "simulate", "demo", "--scenario", "small", "--duration", "40",
          "--workdir", str(tmp_path)],
         capture_output=True, text=True, timeout=300,
         env={**os.environ, "COLUMNS": "1000"},  # one unwrapped line per refresh
@@ -29,6 +30,7 @@ def test_demo_runs_the_whole_pipeline_and_stops_cleanly(tmp_path: Path) -> None:
     text = out.stdout + out.stderr
     assert out.returncode == 0, text[-3000:]
     assert "stopped cleanly" in text
+    assert re.search(r"history: 7 days seeded — [\d,]+ readings, [\d,]+ interval points", text), text[-3000:]
     # Readings flowed from the simulated meters through edge, broker and ingest into InfluxDB …
     assert _last("edge polls ok", text) > 0
     assert _last("energy since start", text) > 0

@@ -19,6 +19,7 @@ import uvicorn
 from core.harness.browser import CHROMIUM_ARGS, ensure_chromium
 from core.harness.mosquitto import Mosquitto
 from core.harness.process import free_port, port_open, wait_until
+from core.harness.web import ensure_web_assets
 from core.influx import InfluxTarget, line, write_lines
 from core.plant import load_plant
 from core.wire import ReadingBatch, Sample, data_topic, encode_batch
@@ -90,6 +91,7 @@ def test_energy_manager_sets_threshold_and_operator_acknowledges(
     from playwright.sync_api import expect, sync_playwright
 
     chromium = ensure_chromium()
+    ensure_web_assets()
     em_key = served.store.create_key("em-anna", "energy_manager")
     op_key = served.store.create_key("op-li", "operator")
     seed_today(seeded_influx)
@@ -193,3 +195,104 @@ def test_energy_manager_sets_threshold_and_operator_acknowledges(
             browser.close()
             pub.loop_stop()
             pub.disconnect()
+
+
+FIGURES = [
+    "power",
+    "demand",
+    "limit",
+    "energy",
+    "tce",
+    "cost",
+    "co2-direct",
+    "co2-location",
+    "co2-market",
+    "completeness",
+]
+CHARTS = ["chart-power", "chart-demand", "chart-sankey", "chart-breakdown"]
+
+
+def _chart_points(page, chart_id: str) -> int:  # type: ignore[no-untyped-def]
+    """Data points the page gave the ECharts instance drawing `chart_id` (0 when it has none)."""
+    return int(
+        page.evaluate(
+            """(id) => { const c = echarts.getInstanceByDom(document.getElementById(id)); if (!c) return 0;
+                 const o = c.getOption(); return o.series.reduce((n, s) => n + (s.data || s.links || []).length
+                   + ((s.links || []).length), 0); }""",
+            chart_id,
+        )
+    )
+
+
+def test_control_room_panels_device_page_language_and_theme(served: Served, seeded_influx: InfluxTarget) -> None:
+    """Every figure and chart shows data; a top consumer opens its device page; 中文 relabels everything."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.metering.api.controlroom_seed import seed_today as seed_controlroom
+
+    chromium = ensure_chromium()
+    ensure_web_assets()
+    key = served.store.create_key("op-wang", "operator")
+    seed_controlroom(seeded_influx)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(served.base + "/")
+            page.fill("#key", key)
+            page.click("#key-form button")
+            expect(page.locator("#co2-location")).to_have_text("2,000")
+            expect(page.locator("#co2-market")).to_have_text("1,200")
+            expect(page.locator("#co2-direct")).to_have_text("400")
+            for fig in FIGURES:
+                expect(page.locator(f"#{fig}")).not_to_have_text("–")
+                assert "NaN" not in page.locator(f"#{fig}").inner_text()
+            expect(page.locator("#top a.device-link")).to_have_count(2)
+            for c in CHARTS:
+                page.wait_for_function(
+                    "(id) => { const c = echarts.getInstanceByDom(document.getElementById(id));"
+                    " return !!c && c.getOption().series.some((s) => (s.data || []).length > 0 || (s.links || []).length > 0); }",
+                    arg=c,
+                )
+                assert _chart_points(page, c) > 0, c
+            expect(page.locator("#health-counts [data-state=offline] b")).to_have_text("2")  # pv-01, boiler-1
+            page.screenshot(path=str(ARTIFACTS / "control-room-dark-en.png"), full_page=True)
+
+            # Chinese: every label changes (those with a Chinese text different from the English one).
+            en = page.evaluate(
+                "() => [...document.querySelectorAll('[data-t]')].map((e) => [e.dataset.t, e.textContent])"
+            )
+            page.click("#lang")
+            expect(page.locator("h1")).to_contain_text("集控室")
+            zh = page.evaluate(
+                "() => [...document.querySelectorAll('[data-t]')].map((e) => [e.dataset.t, e.textContent])"
+            )
+            same = [k for (k, a), (_, b) in zip(en, zh, strict=True) if a == b and a != ""]
+            assert same == [], f"labels not translated: {same}"
+            expect(page.locator("[data-u=kgce]").first).to_have_text("千克标准煤")
+            page.click("#theme")
+            expect(page.locator("html")).to_have_attribute("data-theme", "light")
+            page.wait_for_function("() => !!echarts.getInstanceByDom(document.getElementById('chart-sankey'))")
+            page.screenshot(path=str(ARTIFACTS / "control-room-light-zh.png"), full_page=True)
+            page.click("#lang")
+            page.click("#theme")
+
+            # A top consumer opens its device page: live values, 24 h trend, today's figures by boundary.
+            page.locator("#top a.device-link[data-device=kiln-1]").click()
+            expect(page).to_have_url(served.base + "/ui/device.html?id=kiln-1")
+            expect(page.locator("#dev-name")).to_contain_text("kiln-1")
+            expect(page.locator("#values tr[data-quantity=p_kw]")).to_contain_text("1,500")
+            expect(page.locator("#amount")).to_have_text("1,600")
+            expect(page.locator("#co2-location")).to_have_text("800")
+            expect(page.locator("#co2-market")).to_have_text("–")  # a sub-meter has no market-based row
+            page.wait_for_function(
+                "() => { const c = echarts.getInstanceByDom(document.getElementById('chart-device'));"
+                " return !!c && c.getOption().series.length > 0; }"
+            )
+            page.screenshot(path=str(ARTIFACTS / "device-kiln-1.png"), full_page=True)
+            assert errors == []
+        finally:
+            browser.close()

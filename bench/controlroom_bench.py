@@ -1,0 +1,201 @@
+"""Bench: the control room on the cement plant — seeding time, API p50/p99 on a year of data, time to first paint.
+
+    .venv/bin/python bench/controlroom_bench.py [--weeks 52] [--calls 40] [--no-browser]
+
+Starts its own InfluxDB (core.harness) and, in order:
+1. seeds the last 7 days as the demo does (`simulators.seed`: readings, intervals, demand) and
+   prints the time of each step;
+2. copies the week's metered intervals (energy and emissions rows, same tags) back over
+   `--weeks` − 1 earlier weeks, so the metering bucket holds a year of the plant's intervals;
+3. serves the API (the real app, uvicorn) and times `--calls` requests of each control-room
+   endpoint: p50 and p99, and the first `breakdown` call (the month-to-date cache is cold);
+4. opens the control room in headless Chromium at 1920×1080 and times first full paint:
+   from navigation to every figure filled and every chart holding data.
+No test asserts any of these timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import uvicorn
+
+from core.harness.influxdb import start_influxdb
+from core.harness.process import free_port, port_open, wait_until
+from core.influx import InfluxTarget, influx_client, influxql, line, write_lines
+from core.plant import Plant, parse_plant
+from metering.api.app import create_app
+from metering.api.settings import ApiSettings
+from metering.state.store import Store
+from simulators.history import history_plant_yaml
+from simulators.scenario import load_scenario
+from simulators.seed import SeedPlan, seed
+
+TAGS = {
+    "energy": ["site", "area", "device", "carrier", "role", "tou"],
+    "emissions": ["site", "area", "device", "carrier", "role", "scope", "method"],
+}
+
+
+def week_rows(target: InfluxTarget, measurement: str, start: datetime, end: datetime) -> pd.DataFrame:
+    q = f"SELECT * FROM \"{measurement}\" WHERE time >= '{start.isoformat()}' AND time < '{end.isoformat()}' GROUP BY *"
+    return influxql(target, q, target.metering_bucket, timeout_s=300)
+
+
+def copy_back(target: InfluxTarget, measurement: str, rows: pd.DataFrame, weeks: int) -> int:
+    """Writes `rows` again shifted back by 1..weeks-1 weeks; returns points written."""
+    tags = [t for t in TAGS[measurement] if t in rows.columns]
+    fields = [c for c in rows.columns if c not in (*tags, "time", "_measurement")]
+    ts0 = (rows["time"].astype("int64") // 1_000_000).to_numpy()
+    tag_vals = rows[tags].astype(object).where(rows[tags].notna(), None).to_dict("records")
+    field_vals = rows[fields].astype(object).where(rows[fields].notna(), None).to_dict("records")
+    client = influx_client(target)
+    n = 0
+    week_ms = 7 * 86400 * 1000
+    try:
+        for w in range(1, weeks):
+            lines = [
+                line(measurement, {k: v for k, v in tv.items() if v not in (None, "")},
+                     {k: v for k, v in fv.items() if v is not None}, int(t - w * week_ms))
+                for t, tv, fv in zip(ts0, tag_vals, field_vals, strict=True)
+            ]  # fmt: skip
+            for i in range(0, len(lines), 50_000):
+                write_lines(target, target.metering_bucket, lines[i : i + 50_000], client=client)
+            n += len(lines)
+    finally:
+        client.close()
+    return n
+
+
+def serve(plant: Plant, target: InfluxTarget, tmp: Path) -> tuple[str, str, uvicorn.Server]:
+    store = Store(f"sqlite:///{tmp / 'state.sqlite'}")
+    key = store.create_key("bench", "viewer")
+    app = create_app(
+        ApiSettings(env="development", data_dir=tmp / "data"), store=store, plant=plant, influx=target,
+        start_alerts=False,
+    )  # fmt: skip
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    wait_until(lambda: port_open("127.0.0.1", port), 30, "metering API")
+    return f"http://127.0.0.1:{port}", key, server
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+def time_calls(base: str, key: str, path: str, calls: int) -> tuple[float, float, float]:
+    """(first call, p50, p99) in ms."""
+    h = {"Authorization": f"Bearer {key}"}
+    out: list[float] = []
+    with httpx.Client(base_url=base, headers=h, timeout=60) as c:
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            r = c.get(path)
+            out.append((time.perf_counter() - t0) * 1000)
+            r.raise_for_status()
+    return out[0], statistics.median(out[1:]), pct(out[1:], 99)
+
+
+def first_paint(base: str, key: str) -> float:
+    from playwright.sync_api import sync_playwright
+
+    from core.harness.browser import CHROMIUM_ARGS, ensure_chromium
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(ensure_chromium()), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            page.goto(base + "/")  # store the key first: a real user has it in the session already
+            page.evaluate("(k) => sessionStorage.setItem('pc.key', k)", key)
+            t0 = time.perf_counter()
+            page.goto(base + "/")
+            page.wait_for_function(
+                """() => typeof LIVE !== 'undefined' && LIVE && BREAKDOWN
+                   && ['power','energy','tce','co2-location','co2-market','co2-direct']
+                     .every((id) => document.getElementById(id).textContent !== '–')
+                   && ['chart-power','chart-demand','chart-sankey','chart-breakdown'].every((id) => {
+                     const c = echarts.getInstanceByDom(document.getElementById(id));
+                     return c && c.getOption().series.some(
+                       (s) => (s.data || []).length || (s.links || []).length); })""",
+                timeout=60_000,
+            )
+            ms = (time.perf_counter() - t0) * 1000
+            out = Path(__file__).resolve().parents[1] / "out" / "bench"
+            out.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out / "controlroom-cement.png"), full_page=True)
+            return ms
+        finally:
+            browser.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weeks", type=int, default=52)
+    ap.add_argument("--calls", type=int, default=40)
+    ap.add_argument("--no-browser", action="store_true")
+    args = ap.parse_args()
+    scenario = load_scenario("cement")
+    plant = parse_plant(history_plant_yaml(scenario))
+    with tempfile.TemporaryDirectory(prefix="pc-crbench-") as tmp:
+        influx = start_influxdb(Path(tmp) / "influxd")
+        try:
+            target = influx.target()
+            now = datetime.now(UTC)
+            plan = SeedPlan.last_days(now, 7)
+            t0 = time.monotonic()
+            figures = seed(scenario, plant, target, plan, lambda m: None)
+            print(
+                f"seed 7 days, {len(plant.devices)} devices: {time.monotonic() - t0:.1f} s "
+                f"(simulate {figures['simulate_s']:.1f}, raw write {figures['raw_write_s']:.1f}, "
+                f"metering {figures['metering_s']:.1f}, demand {figures['demand_s']:.1f}); "
+                f"{figures['readings']:,.0f} values, {figures['interval_points']:,.0f} interval points",
+                flush=True,
+            )
+            t1 = time.monotonic()
+            total = 0
+            for m in ("energy", "emissions"):
+                rows = week_rows(target, m, plan.origin, plan.until)
+                total += copy_back(target, m, rows, args.weeks)
+            print(
+                f"copied {total:,} interval points back over {args.weeks - 1} weeks in {time.monotonic() - t1:.0f} s",
+                flush=True,
+            )
+            # The live edge's newest power row for the main meters (the seeded history ended minutes ago).
+            now_ms = int(time.time() * 1000)
+            mains = [d for d in plant.devices if d.role == "main" and d.carrier == "electricity" and d.source]
+            write_lines(target, target.raw_bucket, [
+                line("electricity", {"site": plant.site.id, "area": d.area, "device": d.id, "kind": d.kind,
+                                     "edge": "bench"}, {"p_kw": 1000.0}, now_ms) for d in mains])  # fmt: skip
+            base, key, server = serve(plant, target, Path(tmp))
+            device = max((d for d in plant.devices if d.role == "sub" and d.source), key=lambda d: d.rated_kw or 0)
+            from metering.api.routers import controlroom
+
+            paths = ("/api/v1/controlroom/live", "/api/v1/controlroom/breakdown",
+                     f"/api/v1/controlroom/devices/{device.id}")  # fmt: skip
+            for label, ttl in (("today's rows shared 10 s", 10.0), ("today's rows read on every call", 0.0)):
+                controlroom.TODAY.ttl_s = ttl
+                for path in paths:
+                    first, p50, p99 = time_calls(base, key, path, args.calls)
+                    print(f"{path} ({label}): first {first:.0f} ms, p50 {p50:.0f} ms, p99 {p99:.0f} ms "
+                          f"({args.calls} calls)", flush=True)  # fmt: skip
+            controlroom.TODAY.ttl_s = 10.0
+            if not args.no_browser:
+                print(f"time to first full paint (1920x1080, warm API): {first_paint(base, key):.0f} ms")
+            server.should_exit = True
+        finally:
+            influx.stop()
+
+
+if __name__ == "__main__":
+    main()

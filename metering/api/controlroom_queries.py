@@ -1,0 +1,534 @@
+"""The control room's reads: a few InfluxQL queries per refresh, shaped by small pure functions.
+
+I/O is in the `read_*` functions (one query each, values quoted with `quote_literal`); the
+shaping (`power_trend`, `breakdown`, `sankey`, `health`, ...) is pure and takes frames.
+Carbon is always per boundary: scope 1 rows ("direct emissions" until process emissions
+land), scope 2 location-based and scope 2 market-based are three separate figures, never
+added. A site total counts `role=main` rows only (sub-meters are a breakdown of their parent).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from core.influx import InfluxTarget, influxql, quote_ident, quote_literal
+from core.plant import Device, Plant
+from metering.energy import ENERGY_UNITS
+
+BOUNDARIES = ("direct", "scope2_location", "scope2_market")
+# How the three boundaries are labelled on the page (the API names them; the page translates).
+BOUNDARY_METHOD = {
+    "direct": "scope 1 rows (fuel combustion on site); process emissions to be added",
+    "scope2_location": "scope 2, location-based (grid average factor)",
+    "scope2_market": "scope 2, market-based (contracts and certificates, residual mix)",
+}
+SANKEY_CHILDREN = 8  # children shown per node; the rest are grouped as "other" (readable at 2,000 devices)
+TOP_N = 10
+NOT_FINE_SHOWN = 50  # devices listed by name in the health panel; the counts cover all of them
+
+
+def _t(dt: datetime) -> str:
+    return quote_literal(dt.isoformat().replace("+00:00", "Z"))
+
+
+def _in(tag: str, values: list[str]) -> str:
+    return "(" + (" OR ".join(f"{quote_ident(tag)} = {quote_literal(v)}" for v in values) or "false") + ")"
+
+
+def _site(site: str) -> str:
+    return f'"site" = {quote_literal(site)}'
+
+
+# --- reads -------------------------------------------------------------------------------------
+
+
+def read_power(target: InfluxTarget, site: str, mains: list[str], start: datetime, step_s: int) -> pd.DataFrame:
+    """Mean `p_kw` of the main electricity meters per step since `start`, per device."""
+    q = (
+        f'SELECT mean("p_kw") AS "p_kw" FROM "electricity" WHERE {_site(site)} AND {_in("device", mains)} '
+        f'AND time >= {_t(start)} GROUP BY time({int(step_s)}s), "device" fill(none)'
+    )
+    return influxql(target, q, target.raw_bucket)
+
+
+def read_live_power(target: InfluxTarget, site: str, mains: list[str], window_s: int = 300) -> pd.DataFrame:
+    """The newest `p_kw` of each main electricity meter seen in the last `window_s`."""
+    q = (
+        f'SELECT last("p_kw") AS "p_kw" FROM "electricity" WHERE {_site(site)} AND {_in("device", mains)} '
+        f'AND time > now() - {int(window_s)}s GROUP BY "device"'
+    )
+    return influxql(target, q, target.raw_bucket)
+
+
+def live_kw(df: pd.DataFrame) -> float | None:
+    """Σ of the newest power of the main meters (None when none reported recently)."""
+    if df.empty or "p_kw" not in df.columns:
+        return None
+    v = pd.to_numeric(df["p_kw"], errors="coerce").dropna()
+    return round(float(v.sum()), 3) if not v.empty else None
+
+
+def read_demand(target: InfluxTarget, site: str, start: datetime) -> pd.DataFrame:
+    """Site-level demand rows (`device=_site`, or the only meter's rows on a one-meter plant) since `start`."""
+    q = (
+        'SELECT "demand_kw", "sliding_kw", "forecast_kw", "limit_kw", "prealarm", "device" FROM "demand" '
+        f"WHERE {_site(site)} AND time >= {_t(start)}"
+    )
+    return influxql(target, q, target.metering_bucket)
+
+
+def read_energy(target: InfluxTarget, site: str, start: datetime, end: datetime) -> pd.DataFrame:
+    """Energy per device and carrier over [start, end): amount, tce, cost, completeness and interval count."""
+    q = (
+        'SELECT sum("amount") AS "amount", sum("tce_kg") AS "tce_kg", sum("cost") AS "cost", '
+        'sum("completeness") AS "completeness", count("amount") AS "rows" FROM "energy" '
+        f'WHERE {_site(site)} AND time >= {_t(start)} AND time < {_t(end)} GROUP BY "device", "carrier", "role"'
+    )
+    return influxql(target, q, target.metering_bucket)
+
+
+def read_emissions(target: InfluxTarget, site: str, start: datetime, end: datetime) -> pd.DataFrame:
+    """CO2 per device, scope and method over [start, end) (scope 1 rows have an empty method)."""
+    q = (
+        'SELECT sum("co2_kg") AS "co2_kg", sum("co2e_kg") AS "co2e_kg" FROM "emissions" '
+        f"WHERE {_site(site)} AND time >= {_t(start)} AND time < {_t(end)} "
+        'GROUP BY "device", "role", "scope", "method"'
+    )
+    return influxql(target, q, target.metering_bucket)
+
+
+def read_last_rows(target: InfluxTarget, site: str, measurement: str, since: datetime) -> pd.DataFrame:
+    """The newest row of every device in one raw measurement since `since` (time + all fields)."""
+    q = (
+        f"SELECT * FROM {quote_ident(measurement)} WHERE {_site(site)} AND time >= {_t(since)} "
+        'GROUP BY "device" ORDER BY time DESC LIMIT 1'
+    )
+    return influxql(target, q, target.raw_bucket)
+
+
+def read_last_seen(target: InfluxTarget, site: str, measurement: str, field: str, since: datetime) -> pd.DataFrame:
+    """Time of the newest `field` per device since `since` (one selector: InfluxDB returns the point's time)."""
+    q = (
+        f'SELECT last({quote_ident(field)}) AS "v" FROM {quote_ident(measurement)} '
+        f'WHERE {_site(site)} AND time >= {_t(since)} GROUP BY "device"'
+    )
+    return influxql(target, q, target.raw_bucket)
+
+
+def read_device_last(target: InfluxTarget, site: str, device: Device, since: datetime) -> pd.DataFrame:
+    """The newest raw row (time + every field) of one device."""
+    q = (
+        f'SELECT * FROM {quote_ident(device.carrier)} WHERE {_site(site)} AND "device" = {quote_literal(device.id)} '
+        f"AND time >= {_t(since)} ORDER BY time DESC LIMIT 1"
+    )
+    return influxql(target, q, target.raw_bucket)
+
+
+def read_device_series(
+    target: InfluxTarget, site: str, device: Device, quantities: list[str], start: datetime, step_s: int
+) -> pd.DataFrame:
+    fields = ", ".join(f"mean({quote_ident(q)}) AS {quote_ident(q)}" for q in quantities)
+    q = (
+        f"SELECT {fields} FROM {quote_ident(device.carrier)} WHERE {_site(site)} "
+        f'AND "device" = {quote_literal(device.id)} AND time >= {_t(start)} GROUP BY time({int(step_s)}s) fill(none)'
+    )
+    return influxql(target, q, target.raw_bucket)
+
+
+# --- shaping (pure) ----------------------------------------------------------------------------
+
+
+def num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def power_trend(df: pd.DataFrame, n_mains: int) -> list[list[Any]]:
+    """[[iso time, site kW], ...]: Σ main meters per step; a step missing a meter is left out, not shown low."""
+    if df.empty or "p_kw" not in df.columns:
+        return []
+    wide = df.pivot_table(index="time", columns="device", values="p_kw", aggfunc="mean")
+    total = wide.sum(axis=1, min_count=max(1, n_mains))
+    return [[pd.Timestamp(str(t)).isoformat(), round(float(v), 3)] for t, v in total.dropna().items()]
+
+
+def demand_series(df: pd.DataFrame, limit_kw: float | None, margin_pct: float) -> dict[str, Any]:
+    """Demand, sliding demand and forecast of the site, with the limit and the pre-alarm band below it."""
+    out: dict[str, Any] = {"demand": [], "sliding": [], "forecast": [], "limit_kw": limit_kw, "prealarm_kw": None}
+    if not df.empty:
+        site = df[df["device"] == "_site"] if "device" in df.columns and (df["device"] == "_site").any() else df
+        for col, key in (("demand_kw", "demand"), ("sliding_kw", "sliding"), ("forecast_kw", "forecast")):
+            if col in site.columns:
+                s = site[["time", col]].dropna()
+                out[key] = [[t.isoformat(), round(float(v), 3)] for t, v in zip(s["time"], s[col], strict=True)]
+        if "limit_kw" in site.columns and site["limit_kw"].notna().any():
+            out["limit_kw"] = float(site["limit_kw"].dropna().iloc[-1])
+    if out["limit_kw"] is not None:
+        out["prealarm_kw"] = round(out["limit_kw"] * (1 - margin_pct / 100.0), 3)
+    latest = {k: (out[k][-1][1] if out[k] else None) for k in ("demand", "sliding", "forecast")}
+    out["latest"] = latest
+    return out
+
+
+def _dev_frame(energy: pd.DataFrame) -> pd.DataFrame:
+    cols = ["device", "carrier", "role", "amount", "tce_kg", "cost", "completeness", "rows"]
+    if energy.empty:
+        return pd.DataFrame(columns=cols)
+    e = energy.reindex(columns=cols)
+    e[["amount", "tce_kg", "cost", "completeness", "rows"]] = (
+        e[["amount", "tce_kg", "cost", "completeness", "rows"]].apply(pd.to_numeric, errors="coerce").fillna(0.0)
+    )
+    return e
+
+
+def _co2_frame(emissions: pd.DataFrame) -> pd.DataFrame:
+    """Per device: direct (scope 1), scope 2 location and scope 2 market CO2, kg — three columns, never summed."""
+    if emissions.empty:
+        return pd.DataFrame(columns=["device", "role", *BOUNDARIES])
+    em = emissions.reindex(columns=["device", "role", "scope", "method", "co2_kg"]).copy()
+    em["method"] = em["method"].fillna("").astype(str)
+    em["scope"] = em["scope"].astype(str)
+    em["role"] = em["role"].fillna("").astype(str)
+    em["co2_kg"] = pd.to_numeric(em["co2_kg"], errors="coerce").fillna(0.0)
+    em["boundary"] = None
+    em.loc[em["scope"] == "1", "boundary"] = "direct"
+    em.loc[(em["scope"] == "2") & (em["method"] == "location"), "boundary"] = "scope2_location"
+    em.loc[(em["scope"] == "2") & (em["method"] == "market"), "boundary"] = "scope2_market"
+    em = em.dropna(subset=["boundary"])
+    wide = em.pivot_table(index=["device", "role"], columns="boundary", values="co2_kg", aggfunc="sum")
+    return wide.reindex(columns=list(BOUNDARIES)).reset_index()
+
+
+def totals(energy: pd.DataFrame, emissions: pd.DataFrame) -> dict[str, Any]:
+    """Site totals from `role=main` rows: energy per carrier (own unit), tce, cost, CO2 per boundary, output."""
+    e = _dev_frame(energy)
+    main = e[e["role"] == "main"]
+    carriers = {
+        str(c): {"amount": round(float(g["amount"].sum()), 3), "unit": ENERGY_UNITS.get(str(c), "")}
+        for c, g in main.groupby("carrier")
+    }
+    energy_rows = main[main["carrier"] != "production"]
+    c = _co2_frame(emissions)
+    cm = c[c["role"] == "main"] if not c.empty else c
+    co2 = {b: (round(float(cm[b].sum()), 3) if not cm.empty and cm[b].notna().any() else None) for b in BOUNDARIES}
+    return {
+        "carriers": carriers,
+        "electricity_kwh": carriers.get("electricity", {}).get("amount"),
+        "tce_kg": round(float(energy_rows["tce_kg"].sum()), 3) if not energy_rows.empty else None,
+        "cost": round(float(main["cost"].sum()), 2) if not main.empty else None,
+        "output_t": carriers.get("production", {}).get("amount"),
+        "co2_kg": co2,
+        "co2_method": BOUNDARY_METHOD,
+    }
+
+
+def leaves(plant: Plant) -> set[str]:
+    """Devices no other device names as parent: with the `<parent>:unmetered` rows they partition the site."""
+    parents = {d.parent for d in plant.devices if d.parent}
+    return {d.id for d in plant.devices if d.id not in parents}
+
+
+def per_device(plant: Plant, energy: pd.DataFrame, emissions: pd.DataFrame) -> pd.DataFrame:
+    """One row per device (and unmetered remainder) with area, kind, role, tce, kWh, cost and CO2 per boundary."""
+    e = _dev_frame(energy)
+    e = e[e["carrier"] != "production"]
+    kwh = e[e["carrier"] == "electricity"].groupby("device")["amount"].sum().rename("kwh")
+    agg = e.groupby("device").agg(tce_kg=("tce_kg", "sum"), cost=("cost", "sum"), role=("role", "first"))
+    df = agg.join(kwh, how="left")
+    c = _co2_frame(emissions)
+    if not c.empty:
+        df = df.join(c.groupby("device")[list(BOUNDARIES)].sum(min_count=1), how="outer")
+    else:
+        for b in BOUNDARIES:
+            df[b] = float("nan")
+    by_id = {d.id: d for d in plant.devices}
+    area, kind, name, carrier = [], [], [], []
+    for dev in df.index:
+        d = by_id.get(str(dev))
+        parent = by_id.get(str(dev).split(":", 1)[0]) if str(dev).endswith(":unmetered") else None
+        area.append(d.area if d else parent.area if parent else "")
+        kind.append(d.kind if d else "unmetered" if parent else "")
+        name.append(d.name if d else f"{parent.name}: unmetered" if parent else str(dev))
+        carrier.append(d.carrier if d else parent.carrier if parent else "")
+    df = df.assign(area=area, kind=kind, name=name, carrier=carrier)
+    df["role"] = df["role"].fillna("")
+    for col in ("tce_kg", "kwh", "cost", *BOUNDARIES):
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+    df.index.name = "device"
+    return df.reset_index()
+
+
+def _leaf_rows(plant: Plant, dev: pd.DataFrame) -> pd.DataFrame:
+    lv = leaves(plant)
+    return dev[dev["device"].isin(lv) | dev["device"].astype(str).str.endswith(":unmetered")]
+
+
+def breakdown(plant: Plant, dev: pd.DataFrame, by: str) -> list[dict[str, Any]]:
+    """tce, kWh, cost and CO2 (direct and scope 2 location-based, side by side) per area or kind, largest first."""
+    rows = _leaf_rows(plant, dev)
+    if rows.empty:
+        return []
+    cols = ["tce_kg", "kwh", "cost", *BOUNDARIES]
+    g = rows.groupby(by)[cols].sum(min_count=1).sort_values("tce_kg", ascending=False)
+    return [{"key": str(k), **{str(c): num(v) for c, v in r.items()}} for k, r in g.iterrows()]
+
+
+def top_consumers(plant: Plant, dev: pd.DataFrame, n: int = TOP_N) -> list[dict[str, Any]]:
+    """The n metered leaf devices with the largest tce (unmetered remainders are not a device to open;
+    generators such as PV are not consumers)."""
+    rows = _leaf_rows(plant, dev)
+    rows = rows[~rows["device"].astype(str).str.endswith(":unmetered") & (rows["kind"] != "pv")]
+    rows = rows.sort_values("tce_kg", ascending=False, na_position="last").head(n)
+    cols = ["device", "name", "area", "kind", "carrier", "tce_kg", "kwh", "cost", *BOUNDARIES]
+    return [{c: (num(r[c]) if c not in ("device", "name", "area", "kind", "carrier") else r[c]) for c in cols}
+            for _, r in rows.iterrows()]  # fmt: skip
+
+
+def sankey(plant: Plant, dev: pd.DataFrame, carrier: str = "electricity") -> dict[str, Any]:
+    """Main meters → feeders → devices, plus each node's unmetered remainder, in the carrier's own unit.
+
+    Each node shows its `SANKEY_CHILDREN` largest children; smaller ones are grouped as "other"
+    so the diagram stays readable at 2,000 devices.
+    """
+    amount = {str(d): float(a) for d, a in zip(dev["device"], dev["kwh"].fillna(0.0), strict=True)}
+    devices = [d for d in plant.devices if d.carrier == carrier]
+    children: dict[str, list[str]] = {}
+    for d in devices:
+        if d.parent:
+            children.setdefault(d.parent, []).append(d.id)
+    names = {d.id: d.name for d in devices}
+    nodes: dict[str, str] = {}
+    links: list[dict[str, Any]] = []
+
+    def add(node: str, label: str) -> None:
+        nodes.setdefault(node, label)
+
+    def walk(parent: str) -> None:
+        kids = sorted(children.get(parent, []), key=lambda k: -amount.get(k, 0.0))
+        shown, rest = kids[:SANKEY_CHILDREN], kids[SANKEY_CHILDREN:]
+        for k in shown:
+            v = amount.get(k, 0.0)
+            if v > 0:
+                add(k, names.get(k, k))
+                links.append({"source": parent, "target": k, "value": round(v, 3)})
+                walk(k)
+        other = sum(amount.get(k, 0.0) for k in rest)
+        if other > 0:
+            node = f"{parent}:other"
+            add(node, f"{names.get(parent, parent)}: {len(rest)} more")
+            links.append({"source": parent, "target": node, "value": round(other, 3)})
+        unmetered = amount.get(f"{parent}:unmetered", 0.0)
+        if kids and unmetered > 0:
+            node = f"{parent}:unmetered"
+            add(node, f"{names.get(parent, parent)}: unmetered")
+            links.append({"source": parent, "target": node, "value": round(unmetered, 3)})
+
+    for d in devices:
+        if d.role == "main" and d.parent is None and amount.get(d.id, 0.0) > 0:
+            add(d.id, d.name)
+            walk(d.id)
+    return {
+        "carrier": carrier,
+        "unit": ENERGY_UNITS.get(carrier, ""),
+        "nodes": [{"name": k, "label": v} for k, v in nodes.items()],
+        "links": links,
+    }
+
+
+def intensity(today: dict[str, Any], benchmarks: list[dict[str, Any]]) -> dict[str, Any]:
+    """tce per tonne of the site's output so far today, and the best benchmark level it meets."""
+    out_t, tce = today.get("output_t"), today.get("tce_kg")
+    value = tce / out_t if out_t and tce is not None and out_t > 0 else None
+    rated = []
+    for b in benchmarks:
+        levels = sorted(b["levels"].items(), key=lambda kv: kv[1])
+        met = next((name for name, bound in levels if value is not None and value <= bound * (1 + 1e-9)), None)
+        rated.append({**b, "met": met if value is not None else None})
+    return {"metric": "tce_kg_per_t", "value": value, "output_t": out_t, "tce_kg": tce, "benchmarks": rated}
+
+
+@dataclass(frozen=True)
+class HealthRules:
+    """When a device is stale or offline, from its poll interval: a few missed polls vs. many minutes."""
+
+    stale_polls: float = 3.0
+    stale_min_s: float = 30.0
+    offline_s: float = 900.0
+
+
+def health(
+    plant: Plant, last_seen: dict[str, datetime], status: pd.DataFrame, now: datetime, rules: HealthRules
+) -> dict[str, Any]:
+    """Online / stale / offline / bad per metered device, with since-when for the ones that are not fine.
+
+    `bad`: the edge's latest status for the device reports an error (it reads, but not good values).
+    """
+    st: dict[str, dict[str, Any]] = {}
+    if not status.empty and "device" in status.columns:
+        for _, r in status.iterrows():
+            st[str(r["device"])] = {"time": r["time"], "online": r.get("online"), "error": r.get("error")}
+    counts = dict.fromkeys(("online", "stale", "offline", "bad"), 0)
+    not_fine: list[dict[str, Any]] = []
+    for d in plant.devices:
+        if d.source is None:
+            continue
+        seen = last_seen.get(d.id)
+        s = st.get(d.id, {})
+        stale_after = max(rules.stale_min_s, rules.stale_polls * d.source.interval_s)
+        age = (now - seen).total_seconds() if seen is not None else None
+        error = s.get("error")
+        error = str(error) if error is not None and str(error) not in ("", "nan", "None") else None
+        if age is None or age > rules.offline_s or s.get("online") is False:
+            state, since = "offline", seen
+        elif age > stale_after:
+            state, since = "stale", seen
+        elif error is not None:
+            state, since = "bad", s.get("time")
+        else:
+            state, since = "online", None
+        counts[state] += 1
+        if state != "online":
+            not_fine.append(
+                {
+                    "device": d.id,
+                    "name": d.name,
+                    "area": d.area,
+                    "state": state,
+                    "since": since.isoformat() if since is not None else None,
+                    "error": error,
+                }
+            )
+    # Offline first, then bad, then stale; the longest-standing first within each (a wall screen
+    # at 2,000 devices lists the first NOT_FINE_SHOWN and says how many more).
+    rank = {"offline": 0, "bad": 1, "stale": 2}
+    not_fine.sort(key=lambda r: (rank[r["state"]], r["since"] or ""))
+    return {
+        "counts": counts,
+        "total": sum(counts.values()),
+        "not_fine": not_fine[:NOT_FINE_SHOWN],
+        "not_fine_more": max(0, len(not_fine) - NOT_FINE_SHOWN),
+    }
+
+
+def completeness(plant: Plant, energy: pd.DataFrame, midnight: datetime, closed_end: datetime) -> dict[str, Any]:
+    """Share of today's closed 15-minute intervals metered, over every metered main and sub device."""
+    metered = [d.id for d in plant.devices if d.source is not None]
+    intervals = max(0, int((closed_end - midnight).total_seconds() // 900))
+    expected = intervals * len(metered)
+    e = _dev_frame(energy)
+    e = e[e["device"].isin(metered)]
+    got = float(e.groupby("device")["completeness"].sum().clip(upper=intervals).sum()) if not e.empty else 0.0
+    return {
+        "intervals": intervals,
+        "devices": len(metered),
+        "expected": expected,
+        "metered": round(got, 3),
+        "pct": round(100.0 * got / expected, 2) if expected else None,
+    }
+
+
+# --- caches ----------------------------------------------------------------------------------
+
+
+class TodayCache:
+    """Today's interval rows, read at most once per `ttl_s` for every caller (live, breakdown, device pages).
+
+    Metering writes intervals every 15 s at most (its poll) and closes one every 15 minutes, so
+    a few seconds of age change nothing on the page, while several screens and calls share one read.
+    """
+
+    def __init__(self, ttl_s: float = 10.0) -> None:
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._data: dict[str, tuple[float, pd.DataFrame, pd.DataFrame]] = {}
+
+    def get(
+        self, target: InfluxTarget, site: str, midnight: datetime, now: datetime
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        # Per database too: one process may serve (or test) several.
+        key = f"{target.url}/{target.metering_bucket}/{site}@{midnight.isoformat()}"
+        t = time.monotonic()
+        with self._lock:
+            hit = self._data.get(key)
+        if hit is not None and t - hit[0] < self.ttl_s:
+            return hit[1], hit[2]
+        e, c = read_energy(target, site, midnight, now), read_emissions(target, site, midnight, now)
+        with self._lock:
+            self._data = {k: v for k, v in self._data.items() if k.split("@")[0] != key.split("@")[0]}
+            self._data[key] = (t, e, c)
+        return e, c
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+class DayCache:
+    """Month-to-date sums up to local midnight change once a day: computed once per day, then reused.
+
+    This is the pre-aggregation that keeps "this month" fast on a year of data: only today's
+    rows are read on every refresh. A recompute of past intervals shows here the next day, or
+    at once after `clear()`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: dict[tuple[str, str, str], tuple[pd.DataFrame, pd.DataFrame]] = {}
+
+    def get(
+        self, target: InfluxTarget, site: str, month_start: datetime, midnight: datetime
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        key = (f"{target.url}/{target.metering_bucket}", site, midnight.isoformat())
+        with self._lock:
+            hit = self._data.get(key)
+        if hit is not None:
+            return hit
+        if midnight <= month_start:
+            value = (pd.DataFrame(), pd.DataFrame())
+        else:
+            value = (
+                read_energy(target, site, month_start, midnight),
+                read_emissions(target, site, month_start, midnight),
+            )
+        with self._lock:
+            self._data = {k: v for k, v in self._data.items() if k[:2] != key[:2]}
+            self._data[key] = value
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+def concat_sum(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
+    """Two grouped-sum frames added row by row on their keys (month to yesterday + today)."""
+    frames = [f for f in (a, b) if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=[*keys, *values])
+    df = pd.concat(frames, ignore_index=True)
+    for k in keys:
+        if k not in df.columns:
+            df[k] = ""
+        df[k] = df[k].fillna("")
+    present = [v for v in values if v in df.columns]
+    for v in present:
+        df[v] = pd.to_numeric(df[v], errors="coerce")
+    return df.groupby(keys, as_index=False)[present].sum(min_count=1)
+
+
+def month_start_of(local_midnight: datetime) -> datetime:
+    return local_midnight.replace(day=1)
+
+
+def window(now: datetime, hours: float) -> datetime:
+    return now - timedelta(hours=hours)
