@@ -6,6 +6,14 @@ answer is backed off (its interval doubled per failure, up to `max_backoff_s`), 
 its link at most one timeout per back-off period and its neighbours keep their interval.
 Each poll's lateness (start minus its scheduled time) is recorded. A link that falls behind
 skips the missed slots (counted) instead of bursting to catch up.
+
+Failure model: nothing a device, a payload or the disk does stops a link's loop. A poll
+that raises, or a sample the outbox cannot store (a value JSON cannot hold, a full disk:
+`sqlite3.OperationalError`), is counted by kind in `pc_edge_errors_total`, logged once per
+kind, and polling goes on; an unstored sample also counts in
+`pc_edge_outbox_unstored_samples_total` and consumes its seq (ingest sees the gap). The
+retained edge status carries these counts (`outbox_dropped`, `outbox_unstored`, `errors`)
+and is re-sent when they change, at most every `status_s`.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.plant import Device, ModbusRtuSource, ModbusTcpSource, MqttSource, Plant
 from core.wire import Sample
@@ -45,6 +54,7 @@ class AgentOptions:
     batch_max_samples: int = 500
     max_inflight: int = 100
     profile_dirs: Sequence[Path] = ()
+    status_s: float = 10.0  # how often the edge status is re-sent when its figures changed
 
 
 @dataclass
@@ -72,6 +82,7 @@ class Agent:
             prefix=self.options.prefix,
             batch_max_samples=self.options.batch_max_samples,
             max_inflight=self.options.max_inflight,
+            health=self.health,
         )
         self.links: dict[LinkKey, tuple[Link, list[_Slot]]] = {}
         self.mqtt_devices: list[Device] = []
@@ -117,6 +128,7 @@ class Agent:
             self._tasks.append(asyncio.create_task(self._mqtt_watch(), name="mqtt watch"))
         if self.options.summary_s > 0:
             self._tasks.append(asyncio.create_task(self._summaries(), name="summary"))
+        self._tasks.append(asyncio.create_task(self._status_updates(), name="status"))
         log.info(
             "edge %s: site %s, %d Modbus devices on %d links, %d MQTT devices, outbox %s (%d samples pending)",
             self.options.edge_id,
@@ -168,7 +180,10 @@ class Agent:
                 await asyncio.sleep(delay)
             started = loop.time()
             self.metrics.observe_lateness(max(0.0, started - due))
-            await self._poll(link, slot)
+            try:
+                await self._poll(link, slot)
+            except Exception as exc:  # whatever it was, the other devices on this link keep polling
+                self.metrics.error("poll_crash", f"device {slot.dev.device.id}: poll step failed: {exc!r}")
             interval = slot.dev.source.interval_s
             end = loop.time()
             if slot.failures:
@@ -216,7 +231,13 @@ class Agent:
         self.store(dev.device.id, result.sample)
 
     def store(self, device: str, sample: Sample) -> None:
-        self.outbox.add(device, sample)
+        try:
+            self.outbox.add(device, sample)
+        except Exception as exc:  # a full disk or an unencodable value: count, report, keep polling
+            self.outbox.not_stored(device)
+            self.metrics.outbox_lost.inc()
+            self.metrics.error(f"outbox_write:{type(exc).__name__}", f"device {device}: sample not stored: {exc!r}")
+            return
         self.metrics.samples_stored.inc()
         if self.outbox.dropped != self._dropped_seen:
             self.metrics.outbox_dropped.inc(self.outbox.dropped - self._dropped_seen)
@@ -233,6 +254,10 @@ class Agent:
             except PayloadError as exc:
                 self.metrics.mqtt_messages.labels("dropped").inc()
                 self.metrics.error(f"mqtt_payload:{exc.kind}", f"device {device.id} on {topic}: {exc} (dropped)")
+                return
+            except Exception as exc:  # a mapping bug must not reach the event loop: count and drop
+                self.metrics.mqtt_messages.labels("dropped").inc()
+                self.metrics.error("mqtt_payload:crash", f"device {device.id} on {topic}: {exc!r} (dropped)")
                 return
             self.metrics.mqtt_messages.labels("partial" if sample.bad else "ok").inc()
             self._mqtt_seen[device.id] = asyncio.get_running_loop().time()
@@ -259,6 +284,23 @@ class Agent:
                     log.warning("device %s offline: %s", d.id, error)
                     self.publisher.device_status(d.id, False, error)
             await asyncio.sleep(min(1.0, min(mqtt_silence_s(d) for d in self.mqtt_devices) / 4))
+
+    def health(self) -> dict[str, Any]:
+        """What the edge status carries besides online/ts/version: every loss and error, counted."""
+        return {
+            "outbox_dropped": self.outbox.dropped_total,
+            "outbox_unstored": self.outbox.lost,
+            "errors": self.metrics.error_counts(),
+        }
+
+    async def _status_updates(self) -> None:
+        last = self.health()
+        while not self._stopping:
+            await asyncio.sleep(self.options.status_s)
+            now = self.health()
+            if now != last:
+                self.publisher.refresh_edge_status()
+                last = now
 
     async def _summaries(self) -> None:
         while not self._stopping:

@@ -20,7 +20,7 @@ from core.plant import ModbusRtuSource, ModbusTcpSource, MqttSource, Plant, Plan
 from core.quantities import registry
 from core.settings import load_settings
 from edge.agent import Agent, AgentOptions
-from edge.config import check_plant, find_profile
+from edge.config import check_plant, edge_id_error, find_profile
 from edge.modbus import Link, ModbusDevice, link_key, make_client
 from edge.publish import BrokerConfig
 
@@ -82,12 +82,17 @@ def run(
 ) -> None:
     """Poll every device of the plant file and publish readings to the broker, storing them first."""
     es = EdgeSettings()
+    eid = edge_id or es.id
+    # Before the first poll: with a bad id ingest would refuse every batch after the outbox deleted it.
+    if (problem := edge_id_error(eid)) is not None:
+        source = "--edge-id" if edge_id else "PLANTCARBON_EDGE_ID" if "id" in es.model_fields_set else "the host name"
+        typer.echo(f"{problem} (from {source})", err=True)
+        raise typer.Exit(2)
     p = _load(plant, es.profile_dirs)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # pymodbus logs every failed connect; the agent counts and logs those once per kind itself.
     logging.getLogger("pymodbus").setLevel(logging.ERROR)
     settings = load_settings()
-    eid = edge_id or es.id
     options = AgentOptions(
         edge_id=eid,
         outbox=outbox or es.outbox or settings.data_dir / "edge" / f"{p.site.id}-{eid}.outbox.sqlite",

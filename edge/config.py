@@ -17,6 +17,7 @@ from pathlib import Path
 from core.plant import ModbusRtuSource, ModbusTcpSource, MqttSource, Plant, PlantFileError
 from core.profile import MeterProfile, ProfileError, available_profiles, load_profile, load_profile_file
 from core.quantities import registry
+from core.wire import TS_MIN_MS, ReadingBatch, Sample, WireError, decode_batch, encode_batch
 from edge.plan import MAX_REGISTERS, plan_reads
 
 # An RTU frame carries 1 start bit + data bits + parity bit + stop bits per byte.
@@ -32,6 +33,20 @@ def check_plant(plant: Plant, source: str = "plant.yaml", profile_dirs: Sequence
     if errors:
         raise PlantFileError(errors)
     return plant
+
+
+EDGE_ID_RULE = "1 to 63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit"
+
+
+def edge_id_error(edge_id: str) -> str | None:
+    """Why ingest would refuse batches from this edge id, or None. Checked by the wire contract
+    itself (a batch round trip), so the rule cannot drift from what ingest accepts."""
+    probe = ReadingBatch(edge=edge_id, device="probe", seq=0, samples=[Sample(ts=TS_MIN_MS, values={"p_kw": 0.0})])
+    try:
+        decode_batch(encode_batch(probe))
+    except WireError:
+        return f"edge id {edge_id!r} is not valid: it must be {EDGE_ID_RULE} (ingest refuses any other)"
+    return None
 
 
 def frame_time_s(rtu: ModbusRtuSource, registers: int = MAX_REGISTERS) -> float:

@@ -9,8 +9,15 @@ oldest first, while new samples queue behind it: order per device is the row ord
 Failure model: `kill -9` at any point loses no committed row (WAL, one transaction per
 `add`; `synchronous=NORMAL` survives a process crash, `durable=True` makes it FULL for power
 loss). A batch published but not yet acknowledged is published again on restart with the
-same seq (at-least-once; ingest counts the duplicate). When the stored samples exceed
-`max_bytes`, the oldest are dropped, counted in `dropped` and logged — never silently.
+same seq (at-least-once; ingest counts the duplicate).
+
+Disk cap: `max_bytes` bounds what the samples really take in the file — SQLite pages in use
+(rows and both indexes, about 4× the JSON they hold), measured with `PRAGMA page_count` and
+`freelist_count` — not the JSON length. When it is exceeded the oldest samples are dropped,
+never silently: counted in `dropped` (since start) and `dropped_total` (kept in the file),
+logged, and each dropped sample that had no batch yet consumes one of its device's seq
+numbers, so ingest counts the loss as a seq gap. The WAL is bounded apart from the cap by
+SQLite's checkpoint (1,000 pages) and `journal_size_limit`.
 """
 
 from __future__ import annotations
@@ -37,7 +44,13 @@ CREATE TABLE IF NOT EXISTS samples (
 CREATE INDEX IF NOT EXISTS samples_device ON samples (device, id);
 CREATE INDEX IF NOT EXISTS samples_batch ON samples (device, seq);
 CREATE TABLE IF NOT EXISTS seqs (device TEXT PRIMARY KEY, next INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+# Real bytes per JSON byte assumed until the data fill enough pages to measure it.
+_DEFAULT_RATIO = 4.0
+# Pages of data (beyond the empty schema) needed before the measured ratio is trusted.
+_MEASURE_MIN_PAGES = 16
+_WAL_LIMIT_BYTES = 4 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,19 +80,39 @@ class Outbox:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self._db.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}")
         self._db.executescript(_SCHEMA)
+        self._page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+        # Pages an outbox holds with no sample: the schema itself, not counted against the cap.
+        tables = self._db.execute("SELECT COUNT(*) FROM sqlite_master WHERE rootpage > 0").fetchone()[0]
+        self._base_pages = 1 + int(tables)
         row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM samples").fetchone()
-        self._count, self._bytes = int(row[0]), int(row[1])
+        self._count, self._json_bytes = int(row[0]), int(row[1])
+        self._ratio = _DEFAULT_RATIO
+        self._measure()
+        row = self._db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()
+        self._dropped_before = int(row[0]) if row else 0
+        # Samples read but never stored (the write failed), per device: their seqs are skipped
+        # at the next write that succeeds, so ingest counts them as a gap.
+        self._unstored: dict[str, int] = {}
+        self.lost = 0  # samples that could not be stored since start
 
     # --- writing ------------------------------------------------------------------------
 
     def add(self, device: str, sample: Sample) -> None:
-        """Commit one sample; it is durable when this returns."""
+        """Commit one sample; it is durable when this returns. Raises when it cannot be stored
+        (a value JSON cannot hold, `sqlite3.OperationalError` on a full disk): see `lost`."""
         body = _body(sample)
-        self._db.execute("INSERT INTO samples (device, ts, body) VALUES (?, ?, ?)", (device, sample.ts, body))
+        if self._unstored:
+            with self._tx():
+                self._db.execute("INSERT INTO samples (device, ts, body) VALUES (?, ?, ?)", (device, sample.ts, body))
+                self._skip_seqs(self._unstored)
+            self._unstored = {}
+        else:
+            self._db.execute("INSERT INTO samples (device, ts, body) VALUES (?, ?, ?)", (device, sample.ts, body))
         self._count += 1
-        self._bytes += len(body)
-        if self._bytes > self.max_bytes:
+        self._json_bytes += len(body)
+        if self.stored_bytes > self.max_bytes:
             self._enforce_cap()
 
     def add_many(self, device: str, samples: list[Sample]) -> None:
@@ -88,29 +121,69 @@ class Outbox:
         with self._tx():
             self._db.executemany("INSERT INTO samples (device, ts, body) VALUES (?, ?, ?)", rows)
         self._count += len(rows)
-        self._bytes += sum(len(r[2]) for r in rows)
-        if self._bytes > self.max_bytes:
+        self._json_bytes += sum(len(r[2]) for r in rows)
+        if self.stored_bytes > self.max_bytes:
             self._enforce_cap()
 
+    def not_stored(self, device: str, n: int = 1) -> None:
+        """`n` samples of `device` were read but could not be stored: skip their seqs later."""
+        self._unstored[device] = self._unstored.get(device, 0) + n
+        self.lost += n
+
+    def _skip_seqs(self, counts: dict[str, int]) -> None:
+        # Inside a transaction. A sample that never reaches a batch consumes a seq: ingest sees a gap.
+        self._db.executemany(
+            "INSERT INTO seqs (device, next) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET next = next + ?",
+            [(d, n, n) for d, n in counts.items()],
+        )
+
+    def _measure(self) -> None:
+        """Re-measure real bytes per JSON byte from the pages the samples occupy."""
+        pages = int(self._db.execute("PRAGMA page_count").fetchone()[0])
+        free = int(self._db.execute("PRAGMA freelist_count").fetchone()[0])
+        data_pages = pages - free - self._base_pages
+        if data_pages >= _MEASURE_MIN_PAGES and self._json_bytes > 0:
+            # Clamped: right after a drop, half-emptied index pages would inflate it for a while.
+            self._ratio = min(max(data_pages * self._page_size / self._json_bytes, 1.0), 3 * _DEFAULT_RATIO)
+
     def _enforce_cap(self) -> None:
-        # Drop a tenth of the cap at a time so the cap is not checked on every insert.
-        target = int(self.max_bytes * 0.9)
+        """Drop the oldest samples down to 90 % of the cap (so the cap is not hit on every insert)."""
+        self._measure()
+        if self.stored_bytes <= self.max_bytes:
+            return
+        target = int(self.max_bytes * 0.9 / self._ratio)  # in JSON bytes
         dropped = dropped_bytes = 0
+        unbatched: dict[str, int] = {}
         with self._tx():
-            for rid, size in self._db.execute("SELECT id, LENGTH(body) FROM samples ORDER BY id").fetchall():
-                if self._bytes - dropped_bytes <= target:
+            rows = self._db.execute("SELECT id, device, seq, LENGTH(body) FROM samples ORDER BY id").fetchall()
+            last_id = None
+            for rid, device, seq, size in rows:
+                if self._json_bytes - dropped_bytes <= target:
                     break
-                self._db.execute("DELETE FROM samples WHERE id = ?", (rid,))
+                last_id = rid
                 dropped += 1
                 dropped_bytes += size
+                if seq is None:
+                    unbatched[device] = unbatched.get(device, 0) + 1
+            if last_id is not None:
+                self._db.execute("DELETE FROM samples WHERE id <= ?", (last_id,))
+            self._skip_seqs(unbatched)
+            self._db.execute(
+                "INSERT INTO counters (name, value) VALUES ('dropped', ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                (dropped,),
+            )
         self._count -= dropped
-        self._bytes -= dropped_bytes
+        self._json_bytes -= dropped_bytes
         self.dropped += dropped
         log.warning(
-            "outbox: disk cap of %d bytes reached: dropped the %d oldest samples (%d dropped since start)",
+            "outbox: disk cap of %d bytes reached: dropped the %d oldest samples of %d devices (%d dropped since "
+            "start, %d in this outbox's life); their seqs are skipped, so ingest counts the gap",
             self.max_bytes,
             dropped,
+            len(unbatched),
             self.dropped,
+            self.dropped_total,
         )
 
     # --- publishing ---------------------------------------------------------------------
@@ -157,7 +230,7 @@ class Outbox:
         cur = self._db.execute("DELETE FROM samples WHERE device = ? AND seq = ? RETURNING LENGTH(body)", (device, seq))
         sizes = [r[0] for r in cur.fetchall()]
         self._count -= len(sizes)
-        self._bytes -= sum(sizes)
+        self._json_bytes -= sum(sizes)
         return len(sizes)
 
     # --- state --------------------------------------------------------------------------
@@ -169,7 +242,13 @@ class Outbox:
 
     @property
     def stored_bytes(self) -> int:
-        return self._bytes
+        """What the pending samples take in the file (pages, estimated between measurements)."""
+        return int(self._json_bytes * self._ratio)
+
+    @property
+    def dropped_total(self) -> int:
+        """Samples dropped by the disk cap over this outbox file's life (survives restarts)."""
+        return self._dropped_before + self.dropped
 
     def close(self) -> None:
         self._db.close()

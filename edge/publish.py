@@ -18,6 +18,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
@@ -94,6 +95,8 @@ class Publisher:
     batch_max_samples: int = 500
     max_inflight: int = 100
     subscriptions: dict[str, Callable[[str, bytes, int], None]] = field(default_factory=dict)
+    # Figures the edge status carries besides online/ts/version (drop counts, errors by kind).
+    health: Callable[[], dict[str, Any]] = field(default=lambda: {})
 
     def __post_init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -292,4 +295,9 @@ class Publisher:
         return edge_status_topic(self.site, self.edge, self.prefix)
 
     def _edge_status(self, online: bool) -> bytes:
-        return status_payload(online, int(time.time() * 1000), version=self.version)
+        return status_payload(online, int(time.time() * 1000), version=self.version, **self.health())
+
+    def refresh_edge_status(self) -> None:
+        """Publish the edge status again (retained) so it carries the latest health figures."""
+        if self.client is not None and self.connected:
+            self.client.publish(self._edge_topic(), self._edge_status(True), qos=1, retain=True)
