@@ -426,6 +426,9 @@ def measure(
 ) -> Result:
     sub = Subscriber(args.broker_port)
     try:
+        deadline = time.monotonic() + 120
+        while metrics and not all(_up(u) for u in metrics) and time.monotonic() < deadline:
+            time.sleep(0.5)  # the edge has started (slower under --profile)
         time.sleep(args.warmup)
         for p in procs:
             if p.poll() is not None:
@@ -456,6 +459,13 @@ def measure(
         late = [(ts_ms % 1000) for ts_ms in _read_times(sub.got, t0, t1)]
         res.lateness_p50_ms, res.lateness_p99_ms = pct(late, 0.5), pct(late, 0.99)
     return res
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _read_times(got: list[tuple[float, str, bytes]], t0: float, t1: float) -> list[int]:

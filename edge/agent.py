@@ -55,6 +55,10 @@ class AgentOptions:
     max_inflight: int = 100
     profile_dirs: Sequence[Path] = ()
     status_s: float = 10.0  # how often the edge status is re-sent when its figures changed
+    # Group commit: samples read within this window are stored in one transaction (and only
+    # then published); a window also closes early at `commit_max_samples`.
+    commit_window_s: float = 0.02
+    commit_max_samples: int = 1000
 
 
 @dataclass
@@ -94,6 +98,8 @@ class Agent:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._dropped_seen = 0
+        self._to_store: list[tuple[str, Sample]] = []
+        self._commit_at: asyncio.TimerHandle | None = None
         for d in self.plant.devices:
             src = d.source
             if isinstance(src, ModbusTcpSource | ModbusRtuSource):
@@ -153,6 +159,7 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 t.result()
         self._tasks.clear()
+        self._commit()  # what was read is stored before the agent stops
         await self.publisher.stop()
         for link, _ in self.links.values():
             link.close()
@@ -231,19 +238,44 @@ class Agent:
         self.store(dev.device.id, result.sample)
 
     def store(self, device: str, sample: Sample) -> None:
-        try:
-            self.outbox.add(device, sample)
-        except Exception as exc:  # a full disk or an unencodable value: count, report, keep polling
-            self.outbox.not_stored(device)
-            self.metrics.outbox_lost.inc()
-            self.metrics.error(f"outbox_write:{type(exc).__name__}", f"device {device}: sample not stored: {exc!r}")
+        """Queue a sample for the window's group commit; it is published only once committed."""
+        self._to_store.append((device, sample))
+        if len(self._to_store) >= self.options.commit_max_samples:
+            self._commit()
+        elif self._commit_at is None:
+            self._commit_at = asyncio.get_running_loop().call_later(self.options.commit_window_s, self._commit)
+
+    def _commit(self) -> None:
+        """Store the window's samples in one transaction; hand the live batches to the publisher."""
+        if self._commit_at is not None:
+            self._commit_at.cancel()
+            self._commit_at = None
+        items, self._to_store = self._to_store, []
+        if not items:
             return
-        self.metrics.samples_stored.inc()
+        try:
+            batches, refused = self.outbox.add_batch(items, self.publisher.live)
+        except Exception as exc:  # a full disk: count, report, keep polling (the seqs are skipped)
+            for device, _ in items:
+                self.outbox.not_stored(device)
+            self.metrics.outbox_lost.inc(len(items))
+            self.metrics.error(f"outbox_write:{type(exc).__name__}", f"{len(items)} samples not stored: {exc!r}")
+            return
+        for device, err in refused:  # a value JSON cannot hold
+            self.metrics.outbox_lost.inc()
+            self.metrics.error(f"outbox_write:{type(err).__name__}", f"device {device}: sample not stored: {err!r}")
+        self.metrics.samples_stored.inc(len(items) - len(refused))
         if self.outbox.dropped != self._dropped_seen:
             self.metrics.outbox_dropped.inc(self.outbox.dropped - self._dropped_seen)
             self._dropped_seen = self.outbox.dropped
         self.metrics.outbox_depth.set(self.outbox.depth)
-        self.publisher.notify(device)
+        if batches:
+            self.publisher.offer(batches)
+        if len(batches) < len(items) - len(refused):
+            live = {b.device for b in batches}
+            for device, _ in items:
+                if device not in live:
+                    self.publisher.notify(device)
 
     # --- MQTT sources -------------------------------------------------------------------
 

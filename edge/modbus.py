@@ -28,7 +28,7 @@ from core.plant import Device, ModbusRtuSource, ModbusTcpSource, Workarounds
 from core.profile import Bad, MeterProfile
 from core.wire import Sample
 from edge.plan import Block, apply_workarounds, plan_reads
-from edge.values import Answer, decode_blocks
+from edge.values import Answer, Decoder
 
 log = logging.getLogger(__name__)
 
@@ -155,13 +155,14 @@ class ModbusDevice:
     device: Device
     profile: MeterProfile
     blocks: list[Block]
+    decoder: Decoder
 
     @classmethod
     def build(cls, device: Device, profile: MeterProfile) -> ModbusDevice:
         src = device.source
         assert isinstance(src, ModbusTcpSource | ModbusRtuSource)
         spoken = apply_workarounds(profile, src.workarounds)
-        return cls(device, spoken, plan_reads(spoken, src.workarounds))
+        return cls(device, spoken, plan_reads(spoken, src.workarounds), Decoder(spoken, device.ratios))
 
     @property
     def source(self) -> ModbusTcpSource | ModbusRtuSource:
@@ -191,7 +192,7 @@ class ModbusDevice:
                     # The device is not talking: do not spend a timeout on every block.
                     return PollResult(None, answer.reason, requests)
                 i += 1
-        values, bad = decode_blocks(self.profile, answers, self.device.ratios)
+        values, bad = self.decoder.decode(answers)
         reasons: dict[str, int] = {}
         for reason in bad.values():
             reasons[reason] = reasons.get(reason, 0) + 1

@@ -4,10 +4,16 @@ One paho client lives for the whole run (its network thread reconnects on its ow
 unacknowledged QoS 1 messages). Everything else — outbox access, bookkeeping — happens on the
 agent's event loop: paho callbacks only hop over with `call_soon_threadsafe`.
 
+Live readings take one pass: the agent's group commit hands over the batches the outbox
+gave a seq in that same transaction (`offer`), already encoded; they go out in the order
+read. PUBACKs are collected and their rows deleted in one transaction per `ack_window_s`.
+
 Failure model: while the broker is away nothing new is handed to paho (the outbox holds it);
 on reconnect the backlog drains oldest first in batches of up to `batch_max_samples`, with
 at most `max_inflight` batches unacknowledged; a batch is deleted from the outbox only on its
-PUBACK. A PUBACK with an MQTT 5 failure reason leaves the batch stored and is counted.
+PUBACK. A PUBACK with an MQTT 5 failure reason leaves the batch stored and is counted. A
+crash after a PUBACK but before its window's delete re-sends that batch with its seq
+(at-least-once: ingest counts the duplicate).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import asyncio
 import logging
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,9 +33,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from core.wire import data_topic, edge_status_topic, encode_batch, status_payload, status_topic
+from core.wire import data_topic, edge_status_topic, status_payload, status_topic
 from edge.metrics import Metrics
-from edge.outbox import Outbox, PendingBatch, batch_of
+from edge.outbox import Outbox, PendingBatch
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +101,7 @@ class Publisher:
     version: str = "0.1.0"
     batch_max_samples: int = 500
     max_inflight: int = 100
+    ack_window_s: float = 0.05  # PUBACKs are deleted from the outbox together, this often
     subscriptions: dict[str, Callable[[str, bytes, int], None]] = field(default_factory=dict)
     # Figures the edge status carries besides online/ts/version (drop counts, errors by kind).
     health: Callable[[], dict[str, Any]] = field(default=lambda: {})
@@ -108,6 +116,12 @@ class Publisher:
         # Devices with unbatched samples, in round-robin order (a dict keeps insertion order).
         self._pending: dict[str, None] = dict.fromkeys(self.outbox.devices_pending())
         self._replay: list[PendingBatch] = list(self.outbox.unacked())
+        # Live batches with a committed seq, waiting for room in the in-flight window.
+        self._ready: deque[PendingBatch] = deque()
+        self._acks: list[tuple[str, int]] = []
+        self._acked_samples = 0
+        self._ack_flush: asyncio.TimerHandle | None = None
+        self._topics: dict[str, str] = {}
         self._device_status: dict[str, bytes] = {}
         self.last_error: str | None = None
         self._stopping = False
@@ -145,6 +159,7 @@ class Publisher:
         self.client.disconnect()
         self.client.loop_stop()
         self.client = None
+        self._flush_acks()
 
     # --- paho callbacks (network thread) ------------------------------------------------
 
@@ -218,12 +233,46 @@ class Publisher:
             # The broker refused this batch; it stays stored and is sent again on restart.
             self.metrics.error("puback_refused", f"broker refused batch {f.device}#{f.seq}: {reason}")
         else:
-            self.outbox.ack(f.device, f.seq)
             self.metrics.publish_latency.observe(time.monotonic() - f.sent)
-            self.metrics.samples_published.inc(f.samples)
-            self.metrics.batches_published.inc()
-        self.metrics.outbox_depth.set(self.outbox.depth)
+            self._acks.append((f.device, f.seq))
+            self._acked_samples += f.samples
+            if self._ack_flush is None and self.loop is not None:
+                self._ack_flush = self.loop.call_later(self.ack_window_s, self._flush_acks)
         self._wake.set()
+
+    def _flush_acks(self) -> None:
+        """Delete every batch acknowledged since the last flush, in one transaction."""
+        self._ack_flush = None
+        if not self._acks:
+            return
+        acks, samples = self._acks, self._acked_samples
+        self._acks, self._acked_samples = [], 0
+        try:
+            self.outbox.ack_many(acks)
+        except Exception as exc:  # a full disk: the rows stay and are sent again after a restart
+            self.metrics.error(f"outbox_ack:{type(exc).__name__}", f"acknowledged batches not deleted: {exc!r}")
+            return
+        self.metrics.samples_published.inc(samples)
+        self.metrics.batches_published.inc(len(acks))
+        self.metrics.outbox_depth.set(self.outbox.depth)
+
+    def live(self, device: str) -> bool:
+        """May `device`'s new samples get their seq now and go out at once? Only while the broker
+        is up and nothing older waits (a replay, rows of this device without a seq, a long queue)."""
+        return (
+            self.connected
+            and not self._replay
+            and device not in self._pending
+            and len(self._ready) < 10 * self.max_inflight
+        )
+
+    def offer(self, batches: list[PendingBatch]) -> None:
+        """Batches the outbox committed with their seq: send them in this pass if the window allows."""
+        self._ready.extend(batches)
+        if self.connected and len(self._inflight) < self.max_inflight:
+            self._pump()
+        if self._ready:
+            self._wake.set()
 
     def notify(self, device: str) -> None:
         """A sample for `device` was committed to the outbox."""
@@ -265,12 +314,14 @@ class Publisher:
             if pending is None:
                 return False
             self._send(pending)
-            sent += len(pending.samples)
+            sent += len(pending.bodies)
         return False
 
     def _next_batch(self) -> PendingBatch | None:
         if self._replay:
             return self._replay.pop(0)
+        if self._ready:
+            return self._ready.popleft()
         while self._pending:
             device = next(iter(self._pending))
             pending = self.outbox.take(device, self.batch_max_samples)
@@ -278,16 +329,18 @@ class Publisher:
             del self._pending[device]
             if pending is None:
                 continue
-            if len(pending.samples) == self.batch_max_samples:
+            if len(pending.bodies) == self.batch_max_samples:
                 self._pending[device] = None
             return pending
         return None
 
     def _send(self, pending: PendingBatch) -> None:
         assert self.client is not None
-        payload = encode_batch(batch_of(self.edge, pending))
-        info = self.client.publish(data_topic(self.site, pending.device, self.prefix), payload, qos=1)
-        self._inflight[info.mid] = _InFlight(pending.device, pending.seq, len(pending.samples), time.monotonic())
+        topic = self._topics.get(pending.device)
+        if topic is None:
+            topic = self._topics[pending.device] = data_topic(self.site, pending.device, self.prefix)
+        info = self.client.publish(topic, pending.payload(self.edge), qos=1)
+        self._inflight[info.mid] = _InFlight(pending.device, pending.seq, len(pending.bodies), time.monotonic())
 
     # --- topics -------------------------------------------------------------------------
 

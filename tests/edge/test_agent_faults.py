@@ -95,7 +95,7 @@ async def test_a_full_disk_is_counted_reported_and_polling_goes_on(
             assert col.wait(lambda: sum(len({s.ts for _, s in col.samples(d)}) for d in ("m-1", "m-2")) >= stored)
     finally:
         broker.stop()
-    assert unstored >= 10 and full >= 10
+    assert unstored >= 10 and full >= 1  # each failed write is one error; each sample it held is unstored
     # Each unstored sample consumed its device's seq: ingest counts exactly that many missing.
     missing = 0
     for dev in ("m-1", "m-2"):
