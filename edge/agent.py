@@ -100,17 +100,18 @@ class Agent:
         self._dropped_seen = 0
         self._to_store: list[tuple[str, Sample]] = []
         self._commit_at: asyncio.TimerHandle | None = None
+        # A link's client waits as long as its slowest device may take.
+        link_timeout: dict[LinkKey, float] = {}
+        for d in self.plant.devices:
+            if isinstance(s := d.source, ModbusTcpSource | ModbusRtuSource):
+                key = link_key(s)
+                link_timeout[key] = max(link_timeout.get(key, 0.0), s.timeout_s)
         for d in self.plant.devices:
             src = d.source
             if isinstance(src, ModbusTcpSource | ModbusRtuSource):
                 key = link_key(src)
                 if key not in self.links:
-                    timeout = max(
-                        s.timeout_s
-                        for x in self.plant.devices
-                        if isinstance(s := x.source, ModbusTcpSource | ModbusRtuSource) and link_key(s) == key
-                    )
-                    self.links[key] = (Link(key, make_client(src, timeout)), [])
+                    self.links[key] = (Link(key, make_client(src, link_timeout[key])), [])
                 dev = ModbusDevice.build(d, find_profile(src.profile, self.options.profile_dirs))
                 self.links[key][1].append(_Slot(dev))
             elif isinstance(src, MqttSource):
@@ -215,7 +216,7 @@ class Agent:
         self.metrics.requests.inc(result.requests)
         if result.sample is None:
             slot.failures += 1
-            self.metrics.polls.labels("failed").inc()
+            self.metrics.polls_by_result["failed"].inc()
             self.metrics.error(
                 f"modbus_{(result.error or '').replace(' ', '_')}",
                 f"device {dev.device.id} on {link.name}: {result.error}",
@@ -226,7 +227,7 @@ class Agent:
                 self.publisher.device_status(dev.device.id, False, result.error)
             return
         slot.failures = 0
-        self.metrics.polls.labels("partial" if result.sample.bad else "ok").inc()
+        self.metrics.polls_by_result["partial" if result.sample.bad else "ok"].inc()
         for reason in result.reasons:
             kind = reason.split(":")[0].split("(")[0].strip()
             self.metrics.error(f"bad_value:{kind}", f"device {dev.device.id}: bad value: {reason}")
@@ -330,8 +331,7 @@ class Agent:
         while not self._stopping:
             await asyncio.sleep(self.options.status_s)
             now = self.health()
-            if now != last:
-                self.publisher.refresh_edge_status()
+            if now != last and self.publisher.refresh_edge_status():
                 last = now
 
     async def _summaries(self) -> None:

@@ -11,6 +11,7 @@ raises `PlantFileError` with them. Nothing connects to anything here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -110,9 +111,15 @@ def find_profile(profile_id: str, extra_dirs: Sequence[Path] = ()) -> MeterProfi
     for d in extra_dirs:
         path = Path(d) / f"{profile_id}.yaml"
         if path.is_file():
-            return load_profile_file(path)
+            return _load_file(path, path.stat().st_mtime_ns)
     known = sorted({*available_profiles(), *(p.stem for d in extra_dirs for p in Path(d).glob("*.yaml"))})
     raise ProfileError(f"unknown meter profile {profile_id!r} (known: {', '.join(known) or 'none'})")
+
+
+@functools.lru_cache(maxsize=256)
+def _load_file(path: Path, _mtime_ns: int) -> MeterProfile:
+    """A user's profile file parsed once per version (1,000 devices share one profile)."""
+    return load_profile_file(path)
 
 
 def _profile_errors(where: str, src: ModbusTcpSource | ModbusRtuSource, extra_dirs: Sequence[Path]) -> Iterator[str]:

@@ -43,6 +43,8 @@ class Metrics:
         self.mqtt_messages = Counter(
             "pc_edge_mqtt_source_messages", "Device MQTT payloads by result.", ["result"], registry=r
         )
+        # Label children looked up once: a poll updates them on the hot path.
+        self.polls_by_result = {r: self.polls.labels(r) for r in ("ok", "partial", "failed")}
         self._seen: set[str] = set()
         # Recent lateness values (seconds) for the log summary and the bench's percentiles.
         self.recent_lateness: deque[float] = deque(maxlen=100_000)

@@ -88,6 +88,7 @@ class Link:
     def __init__(self, key: LinkKey, client: ModbusClient):
         self.key = key
         self.client = client
+        self.timeout_s = float(client.comm_params.timeout_connect or 0.0)
         self.lock = asyncio.Lock()
         # Read-only by construction: these are the only client calls the agent makes.
         self.readers: dict[int, Callable[..., Awaitable[ModbusPDU]]] = {
@@ -113,10 +114,11 @@ class Link:
         """One request; the caller holds `lock`. Never raises for device or link trouble."""
         if not await self._ensure_connected(timeout_s):
             return Bad("no connection")
+        request = self.readers[block.function_code](block.start, count=block.count, device_id=unit)
         try:
-            rr = await asyncio.wait_for(
-                self.readers[block.function_code](block.start, count=block.count, device_id=unit), timeout_s
-            )
+            # pymodbus applies the link's timeout itself; only a device with a shorter one needs
+            # a second timer (it costs a timer handle per request).
+            rr = await (request if timeout_s >= self.timeout_s else asyncio.wait_for(request, timeout_s))
         except (TimeoutError, ModbusIOException):
             return Bad("timeout")
         except ConnectionException:

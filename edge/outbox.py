@@ -23,7 +23,8 @@ counts the duplicate); so is one acknowledged within the last window before a cr
 
 Disk cap: `max_bytes` bounds what the samples really take in the file — SQLite pages in use
 (rows and both indexes), measured with `PRAGMA page_count` and `freelist_count` — not the
-JSON length. When it is exceeded the oldest samples are dropped, never silently: counted in
+JSON length. When it is exceeded the oldest samples not yet in a batch are dropped (batched
+ones only if that is not enough: they are on their way), never silently: counted in
 `dropped` (since start) and `dropped_total` (kept in the file), logged, and each dropped
 sample that had no batch yet consumes one of its device's seq numbers, so ingest counts the
 loss as a seq gap. The WAL is bounded apart from the cap by SQLite's checkpoint (1,000
@@ -106,8 +107,23 @@ class PendingBatch:
 
     def payload(self, edge: str) -> bytes:
         """Byte for byte what `encode_batch` gives for this batch."""
-        head, tail = _frame(edge, self.device, self.seq)
-        return head + ",".join(self.bodies).encode("utf-8") + tail
+        parts = _FRAMES.get((edge, self.device))
+        if parts is None:
+            parts = _FRAMES[(edge, self.device)] = _frame_parts(edge, self.device)
+        before, after, tail = parts
+        return b"%s%d%s%s%s" % (before, self.seq, after, ",".join(self.bodies).encode("utf-8"), tail)
+
+
+# (edge, device) → the frame around the seq digits: encode_batch's own bytes, computed once.
+_FRAMES: dict[tuple[str, str], tuple[bytes, bytes, bytes]] = {}
+
+
+def _frame_parts(edge: str, device: str) -> tuple[bytes, bytes, bytes]:
+    head, tail = _frame(edge, device, 7)
+    before, sep, after = head.partition(b'"seq":7')
+    if not sep:
+        raise AssertionError(f"encode_batch no longer writes a seq as expected: {head!r}")
+    return before + b'"seq":', after, tail
 
 
 class Outbox:
@@ -239,18 +255,22 @@ class Outbox:
         dropped = dropped_bytes = 0
         unbatched: dict[str, int] = {}
         with self._tx():
-            rows = self._db.execute("SELECT id, device, seq, LENGTH(body) FROM samples ORDER BY id").fetchall()
-            last_id = None
+            # Rows without a seq first: a row with one was handed to the broker already (its
+            # PUBACK will delete it) or is the replay after a restart; those go only if the
+            # unbatched rows are not enough.
+            rows = self._db.execute(
+                "SELECT id, device, seq, LENGTH(body) FROM samples ORDER BY seq IS NOT NULL, id"
+            ).fetchall()
+            doomed: list[int] = []
             for rid, device, seq, size in rows:
                 if self._json_bytes - dropped_bytes <= target:
                     break
-                last_id = rid
+                doomed.append(rid)
                 dropped += 1
                 dropped_bytes += size
                 if seq is None:
                     unbatched[device] = unbatched.get(device, 0) + 1
-            if last_id is not None:
-                self._db.execute("DELETE FROM samples WHERE id <= ?", (last_id,))
+            self._db.executemany("DELETE FROM samples WHERE id = ?", [(r,) for r in doomed])
             skipped = self._skip_seqs(unbatched)
             self._db.execute(
                 "INSERT INTO counters (name, value) VALUES ('dropped', ?) "

@@ -122,6 +122,9 @@ class Publisher:
         self._acked_samples = 0
         self._ack_flush: asyncio.TimerHandle | None = None
         self._topics: dict[str, str] = {}
+        # PUBACKs from paho's thread: (mid, failure reason or None); deque appends are thread-safe.
+        self._pubacks: deque[tuple[int, str | None]] = deque()
+        self._pubacks_due = False
         self._device_status: dict[str, bytes] = {}
         self.last_error: str | None = None
         self._stopping = False
@@ -192,7 +195,11 @@ class Publisher:
         self._call(self._set_connected, False, str(rc))
 
     def _on_publish(self, _c: mqtt.Client, _u: object, mid: int, rc: ReasonCode, _p: object = None) -> None:
-        self._call(self._acked, mid, rc.is_failure, str(rc))
+        # PUBACKs hop to the loop in bunches: one wake-up for all that arrived meanwhile.
+        self._pubacks.append((mid, str(rc) if rc.is_failure else None))
+        if not self._pubacks_due:
+            self._pubacks_due = True
+            self._call(self._take_pubacks)
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         arrival = int(time.time() * 1000)
@@ -225,20 +232,26 @@ class Publisher:
             log.warning("lost the broker (%s); readings are kept in the outbox", reason)
         self._wake.set()
 
-    def _acked(self, mid: int, failed: bool, reason: str) -> None:
+    def _take_pubacks(self) -> None:
+        self._pubacks_due = False  # before draining: a PUBACK appended from now on schedules another turn
+        while self._pubacks:
+            mid, refused = self._pubacks.popleft()
+            self._acked(mid, refused)
+        self._wake.set()
+
+    def _acked(self, mid: int, refused: str | None) -> None:
         f = self._inflight.pop(mid, None)
         if f is None:
             return  # a status message
-        if failed:
+        if refused is not None:
             # The broker refused this batch; it stays stored and is sent again on restart.
-            self.metrics.error("puback_refused", f"broker refused batch {f.device}#{f.seq}: {reason}")
+            self.metrics.error("puback_refused", f"broker refused batch {f.device}#{f.seq}: {refused}")
         else:
             self.metrics.publish_latency.observe(time.monotonic() - f.sent)
             self._acks.append((f.device, f.seq))
             self._acked_samples += f.samples
             if self._ack_flush is None and self.loop is not None:
                 self._ack_flush = self.loop.call_later(self.ack_window_s, self._flush_acks)
-        self._wake.set()
 
     def _flush_acks(self) -> None:
         """Delete every batch acknowledged since the last flush, in one transaction."""
@@ -350,7 +363,10 @@ class Publisher:
     def _edge_status(self, online: bool) -> bytes:
         return status_payload(online, int(time.time() * 1000), version=self.version, **self.health())
 
-    def refresh_edge_status(self) -> None:
-        """Publish the edge status again (retained) so it carries the latest health figures."""
-        if self.client is not None and self.connected:
-            self.client.publish(self._edge_topic(), self._edge_status(True), qos=1, retain=True)
+    def refresh_edge_status(self) -> bool:
+        """Publish the edge status again (retained) so it carries the latest health figures.
+        False when the broker is away (the status sent on reconnect carries them)."""
+        if self.client is None or not self.connected:
+            return False
+        self.client.publish(self._edge_topic(), self._edge_status(True), qos=1, retain=True)
+        return True

@@ -43,6 +43,8 @@ class _Field:
     index: int  # position in the unpacked tuple
     ratio: float
     patterns: tuple[int, ...]  # integer "not available" patterns (the "nan" pattern needs none: NaN is caught)
+    lo: float  # row.min, or -inf
+    hi: float  # row.max, or +inf
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,9 @@ class BlockPlan:
             if profile.word_order_of(row) == "little":
                 order[off : off + row.words] = reversed(order[off : off + row.words])
             patterns = tuple(p for p in row.not_available if p != "nan")
-            fields.append(_Field(row, i, _ratio(row, ratios), patterns))
+            lo = -math.inf if row.min is None else row.min
+            hi = math.inf if row.max is None else row.max
+            fields.append(_Field(row, i, _ratio(row, ratios), patterns, lo, hi))
             pos = off + row.words
         return BlockPlan(
             block=block,
@@ -145,26 +149,22 @@ class Decoder:
                 q = row.quantity
                 if q is None:
                     continue
-                p10 = 1.0
-                if row.scale_factor is not None:
-                    exp = helpers.get(row.scale_factor, Bad(f"scale factor {row.scale_factor!r} not read"))
-                    if isinstance(exp, Bad):
-                        bad[q] = f"scale factor: {exp.reason}"
-                        continue
-                    try:
-                        p10 = 10.0**exp
-                    except OverflowError:
-                        p10 = math.inf
+                sf = row.scale_factor
+                exp = 0
+                if sf is None:
+                    # The same arithmetic, in the same order, as decode_row (× 10**0 is exact).
+                    value = float(raw[f.index]) * row.scale * f.ratio
                 else:
-                    exp = 0
-                # The same arithmetic, in the same order, as decode_row.
-                value = float(raw[f.index]) * row.scale * p10 * f.ratio
-                if (
-                    isfinite(value)
-                    and (ints is None or ints[f.index] not in f.patterns)
-                    and (row.min is None or value >= row.min)
-                    and (row.max is None or value <= row.max)
-                ):
+                    helper = helpers.get(sf, Bad(f"scale factor {sf!r} not read"))
+                    if isinstance(helper, Bad):
+                        bad[q] = f"scale factor: {helper.reason}"
+                        continue
+                    exp = helper
+                    try:
+                        value = float(raw[f.index]) * row.scale * (10.0**exp) * f.ratio
+                    except OverflowError:
+                        value = math.inf
+                if f.lo <= value <= f.hi and isfinite(value) and (ints is None or ints[f.index] not in f.patterns):
                     values[q] = value
                     continue
                 # Anything doubtful: the codec decides, and says why.
