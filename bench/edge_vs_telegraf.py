@@ -31,6 +31,7 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -384,30 +385,47 @@ def tally(res: Result, got: list[tuple[float, str, bytes]], t0: float, t1: float
     return res
 
 
+def consecutive_free_ports(n: int) -> int:
+    """A port p with p .. p+n-1 all free (bound once to be sure), for the edge processes' metrics."""
+    while True:
+        base, held = free_port(), []
+        try:
+            for i in range(n):
+                s = socket.socket()
+                held.append(s)
+                s.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+
+
 def run_edge(args: argparse.Namespace, ports: list[int], broker_port: int, workdir: Path) -> Result:
-    procs, metrics = [], []
-    for g in range(args.edge_procs):
-        plant = write_edge_files(workdir, ports, g, args.edge_procs)
-        mport = free_port()
-        env = {
-            **os.environ,
-            "PLANTCARBON_MQTT_URL": f"mqtt://127.0.0.1:{broker_port}",
-            "PLANTCARBON_EDGE_METRICS_PORT": str(mport),
-            "PLANTCARBON_EDGE_SUMMARY_S": "0",
-            "PLANTCARBON_EDGE_PROFILE_DIRS": json.dumps([str(workdir / "profiles")]),
-            "PLANTCARBON_DATA_DIR": str(workdir / "data"),
-        }
-        cmd = [sys.executable]
-        if args.profile:
-            cmd += ["-m", "cProfile", "-o", f"{args.profile}.{len(ports)}.{g}"]
-            cmd += [str(Path(sys.executable).with_name("plantcarbon"))]
-        else:
-            cmd += ["-m", "core.cli"]
-        cmd += ["edge", "run", "--plant", str(plant), "--edge-id", f"bench-{g}", "--log-level", "WARNING"]
-        log = (workdir / f"edge-{g}.log").open("ab")
-        procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
-        metrics.append(f"http://127.0.0.1:{mport}/metrics")
-    return measure("edge" if args.edge_procs == 1 else f"edge ×{args.edge_procs}", procs, args, len(ports), metrics)
+    """`plantcarbon edge run`, as one process or as `--processes N` (one outbox per process)."""
+    plant = write_edge_files(workdir, ports, 0, 1)
+    n = args.edge_procs
+    base = consecutive_free_ports(n)
+    env = {
+        **os.environ,
+        "PLANTCARBON_MQTT_URL": f"mqtt://127.0.0.1:{broker_port}",
+        "PLANTCARBON_EDGE_SUMMARY_S": "0",
+        "PLANTCARBON_EDGE_PROFILE_DIRS": json.dumps([str(workdir / "profiles")]),
+        "PLANTCARBON_DATA_DIR": str(workdir / "data"),
+    }
+    cmd = [sys.executable]
+    if args.profile:
+        script = str(Path(sys.executable).with_name("plantcarbon"))
+        cmd += ["-m", "cProfile", "-o", f"{args.profile}.{len(ports)}", script]
+    else:
+        cmd += ["-m", "core.cli"]
+    cmd += ["edge", "run", "--plant", str(plant), "--edge-id", "bench", "--log-level", "WARNING"]
+    cmd += ["--metrics-port", str(base), "--processes", str(n)]
+    log = (workdir / "edge.log").open("ab")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    metrics = [f"http://127.0.0.1:{base + i}/metrics" for i in range(n)]
+    return measure("edge" if n == 1 else f"edge, {n} processes", [proc], args, len(ports), metrics)
 
 
 def run_telegraf(args: argparse.Namespace, ports: list[int], broker_port: int, workdir: Path) -> Result:
