@@ -23,6 +23,8 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
+from pymodbus.pdu.bit_message import ReadCoilsResponse, ReadDiscreteInputsResponse
+from pymodbus.pdu.register_message import ReadHoldingRegistersResponse, ReadInputRegistersResponse
 
 from core.plant import Device, ModbusRtuSource, ModbusTcpSource, Workarounds
 from core.profile import Bad, MeterProfile
@@ -57,7 +59,28 @@ def link_key(src: ModbusTcpSource | ModbusRtuSource) -> LinkKey:
 ModbusClient = AsyncModbusTcpClient | AsyncModbusSerialClient
 
 
+def _brief(pdu: ModbusPDU) -> str:
+    return f"{type(pdu).__name__}(dev_id={pdu.dev_id}, transaction_id={pdu.transaction_id}, count={pdu.count})"
+
+
+# pymodbus formats every decoded response for a debug line even when debug logging is off
+# (`str(pdu)` with all its registers: a twentieth of a poll's CPU). The same responses with a
+# short text, registered through the client's public `register`: framing and decoding are
+# pymodbus' own.
+_BRIEF_RESPONSES: list[type[ModbusPDU]] = [
+    type(f"Brief{cls.__name__}", (cls,), {"__str__": _brief})
+    for cls in (ReadCoilsResponse, ReadDiscreteInputsResponse, ReadHoldingRegistersResponse, ReadInputRegistersResponse)
+]
+
+
 def make_client(src: ModbusTcpSource | ModbusRtuSource, timeout_s: float) -> ModbusClient:
+    client = _make_client(src, timeout_s)
+    for cls in _BRIEF_RESPONSES:
+        client.register(cls)
+    return client
+
+
+def _make_client(src: ModbusTcpSource | ModbusRtuSource, timeout_s: float) -> ModbusClient:
     # retries=0: a failed request is reported at once; the scheduler's back-off decides when
     # to try again, so one dead meter costs one timeout, not (1 + retries) of them.
     if isinstance(src, ModbusTcpSource):

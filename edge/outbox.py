@@ -35,10 +35,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import orjson
 
 from core.wire import ReadingBatch, Sample, encode_batch
 
@@ -73,13 +76,16 @@ def _frame(edge: str, device: str, seq: int) -> tuple[bytes, bytes]:
     return head + b"[", b"]" + tail
 
 
-_PROBE_HEAD, _PROBE_TAIL = _frame("e", "d", 0)
-
-
 def sample_json(s: Sample) -> str:
-    """One sample as `encode_batch` writes it inside a batch (raises ValueError for NaN/inf)."""
-    one = encode_batch(ReadingBatch(edge="e", device="d", seq=0, samples=[s]))
-    return one[len(_PROBE_HEAD) : -len(_PROBE_TAIL)].decode("utf-8")
+    """One sample as it sits inside a batch: the structure `encode_batch` writes, encoded by
+    orjson (a fifth of the stdlib encoder's time for 20 floats; same values, an exponent may
+    be spelled `1e16` instead of `1e+16`). Raises ValueError for NaN/inf, which orjson would
+    quietly turn into null and the wire contract refuses."""
+    if not all(map(math.isfinite, s.values.values())):
+        bad = sorted(k for k, v in s.values.items() if not math.isfinite(v))
+        raise ValueError(f"non-finite value for {', '.join(bad)}: JSON cannot hold it")
+    doc = {"ts": s.ts, "values": s.values, "bad": s.bad} if s.bad else {"ts": s.ts, "values": s.values}
+    return orjson.dumps(doc).decode("utf-8")
 
 
 def _sample(ts: int, body: str) -> Sample:
@@ -106,7 +112,7 @@ class PendingBatch:
         return [_sample(0, b) for b in self.bodies]
 
     def payload(self, edge: str) -> bytes:
-        """Byte for byte what `encode_batch` gives for this batch."""
+        """What `encode_batch` gives for this batch: its own frame, the samples as `sample_json`."""
         parts = _FRAMES.get((edge, self.device))
         if parts is None:
             parts = _FRAMES[(edge, self.device)] = _frame_parts(edge, self.device)

@@ -99,6 +99,20 @@ def test_group_commit_refuses_an_unencodable_sample_alone_and_skips_its_seq(tmp_
     assert [(p.device, p.seq) for p in ob.unacked()] == [("b", 0), ("a", 1)]
 
 
+def test_batch_payload_decodes_like_encode_batch_and_keeps_odd_floats(tmp_path: Path) -> None:
+    from core.wire import decode_batch, encode_batch
+    from edge.outbox import batch_of
+
+    ob = Outbox(tmp_path / "o.sqlite")
+    odd = [1e16, 1e-5, -0.0, 1e300, 5e-324, 2.0**53, 123456789.123, 0.1 + 0.2]
+    ob.add_many("m", [Sample(ts=T0 + i, values={"p_kw": v, "q_kvar": -v}, bad={"pf": "x"}) for i, v in enumerate(odd)])
+    batch = ob.take("m", 100)
+    assert batch is not None
+    got = decode_batch(batch.payload("e"))
+    assert got == decode_batch(encode_batch(batch_of("e", batch)))
+    assert [s.values["p_kw"] for s in got.samples] == odd  # every float exactly
+
+
 def test_batch_payload_is_byte_for_byte_encode_batch(tmp_path: Path) -> None:
     from core.wire import encode_batch
     from edge.outbox import batch_of
