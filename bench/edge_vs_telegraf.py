@@ -12,8 +12,8 @@ of `make test`). A subscriber in this process counts what reaches the broker. Pe
 - peak RSS: VmHWM of the tool's processes (summed when the edge runs several)
 - values/s delivered, read→MQTT latency p50/p99 (read time stamped by the tool → arrival here)
 - poll lateness p50/p99: the edge's own histogram; Telegraf's read time minus its aligned tick
-- wrong values (≠ what the meter serves) and missing values (1-s slots without a sample × 20,
-  plus fields absent from a delivered sample)
+- wrong values (≠ what the meter serves) and missing values (missed polls — holes of ≥ 1.5 s
+  between a meter's consecutive read times — × 20, plus fields absent from a delivered sample)
 
     .venv/bin/python bench/edge_vs_telegraf.py                        # 200 and 1,000 meters, 40 s each
     .venv/bin/python bench/edge_vs_telegraf.py --meters 1000 --seconds 30 --tools edge
@@ -24,6 +24,7 @@ of `make test`). A subscriber in this process counts what reaches the broker. Pe
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import math
@@ -356,7 +357,7 @@ class Result:
 def tally(res: Result, got: list[tuple[float, str, bytes]], t0: float, t1: float, meters: int) -> Result:
     """Count what arrived for reads inside [t0, t1): latency, wrong and missing values."""
     lo_ms, hi_ms = int(t0 * 1000), int(t1 * 1000)
-    slots: dict[str, set[int]] = {}
+    reads: dict[str, list[int]] = {}
     for arrival, topic, payload in got:
         rows: list[tuple[str, int, dict[str, float]]] = []
         if topic.startswith("tg/"):
@@ -375,13 +376,19 @@ def tally(res: Result, got: list[tuple[float, str, bytes]], t0: float, t1: float
             res.samples += 1
             res.values += len(values)
             res.latencies.append(arrival * 1000 - ts)
-            slots.setdefault(device, set()).add(ts // 1000)
+            reads.setdefault(device, []).append(ts)
             res.missing += len(QUANTITIES) - len(values)
             res.wrong += sum(1 for i, q in enumerate(QUANTITIES) if q in values and values[q] != truth(m, i))
-    expected = {s for s in range(lo_ms // 1000 + 1, hi_ms // 1000)}  # whole seconds inside the window
+    # A missed poll is a hole in a device's read times: consecutive reads ≥ 1.5 intervals apart
+    # (the tools schedule differently — Telegraf on the second, the edge staggered — so whole
+    # seconds are not the unit); a device with no read in the window missed all of them.
     for m in range(meters):
-        seen = slots.get(f"m-{m:04d}", set())
-        res.missing += len(expected - seen) * len(QUANTITIES)
+        ts = sorted(set(reads.get(f"m-{m:04d}", [])))
+        if not ts:
+            res.missing += int((hi_ms - lo_ms) / 1000) * len(QUANTITIES)
+            continue
+        holes = sum(round((b - a) / 1000) - 1 for a, b in itertools.pairwise(ts) if b - a >= 1500)
+        res.missing += holes * len(QUANTITIES)
     return res
 
 
