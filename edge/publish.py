@@ -283,7 +283,10 @@ class Publisher:
         """Batches the outbox committed with their seq: send them in this pass if the window allows."""
         self._ready.extend(batches)
         if self.connected and len(self._inflight) < self.max_inflight:
-            self._pump()
+            try:
+                self._pump()
+            except Exception as exc:  # as in run(): count, log once; the batches stay stored and queued
+                self.metrics.error("publisher_crash", f"publisher: {exc!r}")
         if self._ready:
             self._wake.set()
 
