@@ -128,3 +128,20 @@ def test_batch_payload_is_byte_for_byte_encode_batch(tmp_path: Path) -> None:
     assert batch is not None and len(batch.bodies) == 6
     assert batch.payload("edge-01") == encode_batch(batch_of("edge-01", batch))
     assert batch.samples[-1] == Sample(ts=T0 + 9000, values={"p_kw": 9.5}, bad={"pf": "x"})
+
+
+def test_disk_cap_bounds_the_file_not_the_json(tmp_path: Path) -> None:
+    cap = 1 << 20
+    ob = Outbox(tmp_path / "o.sqlite", max_bytes=cap)
+    values = {f"v{i}": 1234.5678 + i for i in range(20)}
+    # Small samples cost the most beside their JSON: the rows, two indexes and page slack.
+    for i in range(4000):
+        ob.add_many(f"m-{i % 50:03d}", [Sample(ts=T0 + i * 1000 + k, values={"p_kw": float(k)}) for k in range(10)])
+    for i in range(1000):
+        ob.add(f"m-{i % 50:03d}", Sample(ts=T0 + i, values=values))
+    assert ob.dropped > 0
+    ob._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = (tmp_path / "o.sqlite").stat().st_size
+    json_bytes = ob._db.execute("SELECT SUM(LENGTH(body)) FROM samples").fetchone()[0]
+    assert size <= cap * 1.1 + 64 * 1024, (size, cap)
+    assert json_bytes < size / 1.5  # a JSON-byte cap would have let the file grow well past the cap
