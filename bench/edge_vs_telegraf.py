@@ -187,8 +187,8 @@ def serve(ports: list[tuple[int, int]]) -> None:
     asyncio.run(main())
 
 
-def write_edge_files(workdir: Path, ports: list[int], group: int, groups: int) -> Path:
-    """The profile (20 float32 at input registers 0..39) and a plant file for every `groups`-th meter."""
+def write_edge_files(workdir: Path, ports: list[int]) -> Path:
+    """The profile (20 float32 at input registers 0..39) and the plant file with every meter."""
     profiles = workdir / "profiles"
     profiles.mkdir(exist_ok=True)
     doc = {
@@ -216,9 +216,8 @@ def write_edge_files(workdir: Path, ports: list[int], group: int, groups: int) -
             },
         }
         for m, port in enumerate(ports)
-        if m % groups == group
     ]
-    plant = workdir / f"plant-{group}.yaml"
+    plant = workdir / "plant.yaml"
     plant.write_text(yaml.safe_dump({"site": {"id": SITE, "name": "Bench"}, "devices": devices}))
     return plant
 
@@ -411,7 +410,7 @@ def consecutive_free_ports(n: int) -> int:
 
 def run_edge(args: argparse.Namespace, ports: list[int], broker_port: int, workdir: Path) -> Result:
     """`plantcarbon edge run`, as one process or as `--processes N` (one outbox per process)."""
-    plant = write_edge_files(workdir, ports, 0, 1)
+    plant = write_edge_files(workdir, ports)
     n = args.edge_procs
     base = consecutive_free_ports(n)
     env = {
