@@ -135,7 +135,7 @@ class Link:
 
     async def read(self, unit: int, block: Block, timeout_s: float) -> Answer:
         """One request; the caller holds `lock`. Never raises for device or link trouble."""
-        if not await self._ensure_connected(timeout_s):
+        if not self.client.connected and not await self._ensure_connected(timeout_s):
             return Bad("no connection")
         request = self.readers[block.function_code](block.start, count=block.count, device_id=unit)
         try:

@@ -24,7 +24,7 @@ counts the duplicate); so is one acknowledged within the last window before a cr
 Disk cap: `max_bytes` bounds what the samples really take in the file — SQLite pages in use
 (rows and both indexes), measured with `PRAGMA page_count` and `freelist_count` — not the
 JSON length. When it is exceeded the oldest samples not yet in a batch are dropped (batched
-ones only if that is not enough: they are on their way), never silently: counted in
+ones are on their way to the broker and never dropped), never silently: counted in
 `dropped` (since start) and `dropped_total` (kept in the file), logged, and each dropped
 sample that had no batch yet consumes one of its device's seq numbers, so ingest counts the
 loss as a seq gap. The WAL is bounded apart from the cap by SQLite's checkpoint (1,000
@@ -261,22 +261,20 @@ class Outbox:
         dropped = dropped_bytes = 0
         unbatched: dict[str, int] = {}
         with self._tx():
-            # Rows without a seq first: a row with one was handed to the broker already (its
-            # PUBACK will delete it) or is the replay after a restart; those go only if the
-            # unbatched rows are not enough.
-            rows = self._db.execute(
-                "SELECT id, device, seq, LENGTH(body) FROM samples ORDER BY seq IS NOT NULL, id"
-            ).fetchall()
-            doomed: list[int] = []
-            for rid, device, seq, size in rows:
+            # Only rows without a seq: a row with one was handed to the broker already (its
+            # PUBACK deletes it) or is the replay after a restart — at most `max_inflight`
+            # batches, which may hold the file above the cap for a while.
+            rows = self._db.execute("SELECT id, device, LENGTH(body) FROM samples WHERE seq IS NULL ORDER BY id")
+            last_id = None
+            for rid, device, size in rows:
                 if self._json_bytes - dropped_bytes <= target:
                     break
-                doomed.append(rid)
+                last_id = rid
                 dropped += 1
                 dropped_bytes += size
-                if seq is None:
-                    unbatched[device] = unbatched.get(device, 0) + 1
-            self._db.executemany("DELETE FROM samples WHERE id = ?", [(r,) for r in doomed])
+                unbatched[device] = unbatched.get(device, 0) + 1
+            if last_id is not None:
+                self._db.execute("DELETE FROM samples WHERE seq IS NULL AND id <= ?", (last_id,))
             skipped = self._skip_seqs(unbatched)
             self._db.execute(
                 "INSERT INTO counters (name, value) VALUES ('dropped', ?) "

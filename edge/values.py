@@ -59,6 +59,9 @@ class BlockPlan:
     values: struct.Struct  # bytes → every row's raw number, gaps skipped
     raw_ints: struct.Struct | None  # big-endian words → unsigned ints, for "not available" patterns
     fields: tuple[_Field, ...]
+    # When every row is a quantity with neither scale factor nor pattern (most meters): per row
+    # (quantity, index, scale, ratio, min, max, field), for the short loop in `Decoder.decode`.
+    simple: tuple[tuple[str, int, float, float, float, float, _Field], ...] | None
 
     @staticmethod
     def build(profile: MeterProfile, block: Block, ratios: Ratios) -> BlockPlan | None:
@@ -91,6 +94,9 @@ class BlockPlan:
             values=struct.Struct(fmt),
             raw_ints=struct.Struct(ufmt) if any(f.patterns for f in fields) else None,
             fields=tuple(fields),
+            simple=tuple((f.row.name, f.index, f.row.scale, f.ratio, f.lo, f.hi, f) for f in fields)
+            if all(f.row.quantity is not None and f.row.scale_factor is None and not f.patterns for f in fields)
+            else None,
         )
 
     def unpack(self, words: list[int]) -> tuple[tuple[float | int, ...], tuple[int, ...] | None]:
@@ -144,6 +150,28 @@ class Decoder:
         for block, (plan, raw, ints) in unpacked.items():
             words = answers[block]
             assert not isinstance(words, Bad)
+            if plan.simple is not None:
+                doubtful: list[_Field] = []
+                for name, i, scale, ratio, lo, hi, f in plan.simple:
+                    # decode_row's arithmetic in its order (× 10**0 is exact); v − v is 0 only if finite.
+                    value = float(raw[i]) * scale * ratio
+                    if lo <= value <= hi and value - value == 0.0:
+                        values[name] = value
+                    else:
+                        doubtful.append(f)
+                for f in doubtful:
+                    result = decode_row(
+                        self.profile,
+                        f.row,
+                        block.words_of(f.row, words),
+                        ct=self.ratios.ct_factor,
+                        pt=self.ratios.pt_factor,
+                    )
+                    if isinstance(result, Bad):
+                        bad[f.row.name] = result.reason
+                    else:
+                        values[f.row.name] = result
+                continue
             for f in plan.fields:
                 row = f.row
                 q = row.quantity

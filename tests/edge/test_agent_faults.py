@@ -118,12 +118,13 @@ async def test_disk_cap_drops_show_as_seq_gaps_and_in_the_edge_status(
             await wait_for(lambda: agent.outbox.dropped > 0, timeout=60)
             broker.start()
             await wait_for(lambda: agent.publisher.connected and agent.outbox.depth == 0, timeout=60)
-            dropped = agent.outbox.dropped
+            dropped = agent.outbox.dropped  # all acknowledged: nothing more to drop
             stored = agent.metrics.value("pc_edge_samples_stored_total")
             assert col.wait(lambda: len({s.ts for _, s in col.samples("m-1")}) >= stored - dropped, 30)
             assert col.wait(
                 lambda: any(s.get("outbox_dropped") == dropped for s in col.status("/_edge/edge-01/status"))
             )
+            assert agent.outbox.dropped == dropped
     finally:
         broker.stop()
     seqs = {b.seq for b in col.batches("m-1")}

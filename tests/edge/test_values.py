@@ -113,10 +113,26 @@ def every_type_profile(word_order: str, byte_order: str) -> MeterProfile:
     return p.model_copy(update={"word_order": word_order, "byte_order": byte_order})
 
 
+def simple_profile(word_order: str, byte_order: str) -> MeterProfile:
+    """Every type, ranges and ratios, but no scale factor and no pattern: the plan's short loop."""
+    rows = [
+        {"quantity": "p_kw", "address": 0, "type": "float32", "min": -1e6, "max": 1e6},
+        {"quantity": "q_kvar", "address": 2, "type": "float64", "ratio": "ctpt"},
+        {"quantity": "i_l1_a", "address": 6, "type": "int16", "scale": 0.1, "ratio": "ct", "min": 0},
+        {"quantity": "i_l2_a", "address": 7, "type": "uint16", "scale": 0.01, "max": 500},
+        {"quantity": "e_imp_kwh", "address": 10, "type": "uint32", "scale": 0.1},
+        {"quantity": "e_exp_kwh", "address": 12, "type": "int32", "ratio": "pt"},
+        {"quantity": "eq_imp_kvarh", "address": 14, "type": "uint64", "scale": 0.001},
+        {"quantity": "eq_exp_kvarh", "address": 18, "type": "int64", "max": 1e12},
+    ]
+    return prof(rows).model_copy(update={"word_order": word_order, "byte_order": byte_order, "id": "simple"})
+
+
 def all_profiles() -> list[MeterProfile]:
     from core.profile import available_profiles, load_profile
 
-    return [load_profile(pid) for pid in sorted(available_profiles())] + [every_type_profile(*o) for o in ORDERS]
+    shipped = [load_profile(pid) for pid in sorted(available_profiles())]
+    return shipped + [every_type_profile(*o) for o in ORDERS] + [simple_profile(*o) for o in ORDERS]
 
 
 @pytest.mark.parametrize("p", all_profiles(), ids=lambda p: f"{p.id}-{p.word_order}-{p.byte_order}")
@@ -132,6 +148,8 @@ def test_compiled_plan_decodes_exactly_like_decode_row(p: MeterProfile) -> None:
     word = st.one_of(st.integers(0, 0xFFFF), special)
     decoder = Decoder(p, ratios)  # one decoder for every draw: the plans are reused, as in a poll loop
     assert all(decoder.plan(b) is not None for b in blocks if b.table not in ("coil", "discrete"))
+    if p.id == "simple":
+        assert all(plan.simple is not None for b in blocks if (plan := decoder.plan(b)) is not None)
 
     @settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.lists(word, min_size=sum(b.count for b in blocks), max_size=sum(b.count for b in blocks)))
