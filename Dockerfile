@@ -11,7 +11,11 @@ COPY simulators simulators
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
-RUN useradd --system --create-home --home-dir /var/lib/plantcarbon plantcarbon
+# A fixed uid: compose's `tokens` step gives each service's token file to this user (0400).
+# factors/ and tariffs/ exist so the named volumes mounted there start owned by it.
+RUN groupadd --system --gid 10001 plantcarbon \
+    && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /var/lib/plantcarbon plantcarbon \
+    && install -d -o plantcarbon -g plantcarbon /var/lib/plantcarbon/factors /var/lib/plantcarbon/tariffs
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER plantcarbon

@@ -39,6 +39,10 @@ PARTS: dict[str, tuple[str, list[str]]] = {
     ),
     "demand": ("Demand: 15-minute demand, forecast and pre-alarm, demand charge.", ["metering.demand_cli"]),
     "dr": ("Demand response: events, baselines, tracking and verification reports.", ["metering.dr_cli"]),
+    "carbon": (
+        "Direct emissions of process plants (cement clinker): a month per emission unit, three boundaries.",
+        ["metering.direct.cli"],
+    ),
     "factors": ("Emission-factor registry: list, show and validate factor files.", ["metering.factors_cli"]),
     "tariffs": ("Time-of-use tariffs: list, show and validate tariff files.", ["metering.tariffs_cli"]),
     "dashboards": ("Grafana dashboards generated from the plant file.", ["dashboards.cli"]),
@@ -47,6 +51,7 @@ PARTS: dict[str, tuple[str, list[str]]] = {
         ["simulators.cli", "simulators.demo"],
     ),
     "services": ("Install, build or start the local services (Mosquitto, InfluxDB).", ["core.harness.cli"]),
+    "broker": ("MQTT broker access: one user per service and per edge, with topic ACLs.", ["core.broker_acl"]),
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -27,7 +27,7 @@ class InfluxTarget:
 
     url: str
     org: str
-    token: str
+    token: str = field(repr=False)  # never in logs or tracebacks
     raw_bucket: str = "raw"
     metering_bucket: str = "metering"
 

@@ -220,6 +220,26 @@ class SteamConditions(_Model):
     return_temp_c: float = Field(default=20.0, ge=0, le=200)  # feedwater/condensate reference
 
 
+class Supply(_Model):
+    """Where a device's carrier comes from: bought across the site fence, or made on site.
+
+    `{origin: onsite, generated_by: gas-boiler}` marks an internal transfer (steam from the
+    site's own boiler): its energy was already counted, and its emissions already booked, at
+    the fuel the generating device burns (docs/metering.md, "Internal transfers").
+    """
+
+    origin: Literal["purchased", "onsite"] = "purchased"
+    generated_by: str | None = None  # the device that makes it, for origin onsite
+
+    @model_validator(mode="after")
+    def _generator(self) -> Supply:
+        if self.origin == "onsite" and self.generated_by is None:
+            raise ValueError("origin onsite needs generated_by: the id of the device that makes it")
+        if self.origin == "purchased" and self.generated_by is not None:
+            raise ValueError(f"generated_by {self.generated_by!r} needs origin: onsite (purchased energy has none)")
+        return self
+
+
 class Device(_Model):
     id: str
     name: str
@@ -233,6 +253,7 @@ class Device(_Model):
     rated_kw: float | None = Field(default=None, gt=0)
     fuel: str | None = None  # factor-set fuel id for scope 1, when the carrier is not enough
     steam: SteamConditions | None = None
+    supply: Supply = Supply()  # purchased unless it says which device on site makes it
 
     _id = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
 
@@ -275,6 +296,24 @@ def parse_formula(formula: str) -> list[tuple[float, str]]:
     return terms
 
 
+NCV_UNIT = re.compile(r"^(MJ|GJ)/(Nm3|10\^4Nm3|m3|t|kg)$")
+
+
+class Ncv(_Model):
+    """A fuel's net calorific value as the plant knows it (supplier's certificate or a lab sample)."""
+
+    value: float = Field(gt=0)
+    unit: str  # energy per metered unit: GJ/10^4Nm3, MJ/Nm3, GJ/t, MJ/kg …
+    source: str = Field(min_length=1)  # where it comes from, e.g. "lab sample LS-2026-031, 2026-03-02"
+
+    @field_validator("unit")
+    @classmethod
+    def _unit(cls, v: str) -> str:
+        if not NCV_UNIT.match(v):
+            raise ValueError(f"must be MJ or GJ per Nm3, 10^4Nm3, m3, t or kg (e.g. 'GJ/10^4Nm3'), got {v!r}")
+        return v
+
+
 class MeteringOptions(_Model):
     gwp_set: Literal["AR4", "AR5", "AR6"] = "AR6"
     # GB/T 2589-2020 electricity convention: equivalent value or coal consumption of generation.
@@ -282,6 +321,8 @@ class MeteringOptions(_Model):
     factor_files: list[str] = []  # extra or overriding emission-factor files
     green_power_file: str | None = None  # contracts and certificates for market-based scope 2
     lateness_s: float = Field(default=120, ge=0, le=86_400)
+    # Net calorific value per fuel id, overriding the shipped defaults (metering/ncv.yaml).
+    ncv: dict[str, Ncv] = {}
 
 
 class Plant(_Model):
@@ -290,6 +331,8 @@ class Plant(_Model):
     metering: MeteringOptions = MeteringOptions()
     devices: list[Device]
     virtual_meters: list[VirtualMeter] = []
+    # Direct-emissions block (emission units, materials): validated by metering/direct/config.py.
+    carbon: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Plant:
@@ -314,6 +357,27 @@ class Plant(_Model):
 
     def main_meters(self) -> list[Device]:
         return [d for d in self.devices if d.role == "main"]
+
+    def internal_transfers(self) -> frozenset[str]:
+        """Devices metering energy made and used inside the fence: on-site supply, its sub-meters, PV.
+
+        Their energy carries tce 0 and no emissions of its own: both are counted once, at the
+        fuel or purchase that entered the fence (GB/T 2589-2020; docs/metering.md).
+        """
+        own = {d.id for d in self.devices if d.supply.origin == "onsite" or d.kind == "pv"}
+        parents = {d.id: d.parent for d in self.devices}
+        carrier = {d.id: d.carrier for d in self.devices}
+        out: set[str] = set()
+        for d in self.devices:
+            node: str | None = d.id
+            seen: set[str] = set()
+            while node is not None and node not in seen and carrier.get(node) == d.carrier:
+                if node in own:
+                    out.add(d.id)
+                    break
+                seen.add(node)
+                node = parents.get(node)
+        return frozenset(out)
 
 
 def _cross_errors(plant: Plant) -> Iterator[str]:
@@ -345,6 +409,22 @@ def _cross_errors(plant: Plant) -> Iterator[str]:
                 )
             else:
                 endpoints[key] = d.id
+    by_id = {d.id: d for d in plant.devices}
+    for i, d in enumerate(plant.devices):
+        gen_id = d.supply.generated_by
+        if gen_id is None:
+            continue
+        where = f"devices[{i}] (id={d.id}): supply.generated_by"
+        gen = by_id.get(gen_id)
+        if gen is None:
+            yield f"{where}: no device with id {gen_id!r}"
+        elif gen.id == d.id:
+            yield f"{where}: a device cannot generate its own supply"
+        elif gen.carrier == d.carrier and gen.kind != "pv":
+            yield (
+                f"{where}: {gen_id!r} meters {gen.carrier} too, so it does not convert it; name the device "
+                f"that makes {d.carrier} from another carrier (e.g. a boiler burning natural_gas) or a pv"
+            )
     # Parent cycles: follow parents from every device.
     parents = {d.id: d.parent for d in plant.devices}
     for i, d in enumerate(plant.devices):

@@ -4,24 +4,37 @@ One file per meter model. The format is documented in docs/meter-profiles.md. Th
 decodes with `decode_row`; the simulators encode with `encode_row`, so a value round-trips.
 
 Bad input: a register block can answer garbage. `decode_row` expects words of the wrong
-count, the meter's "not available" patterns (e.g. 0xFFFF, 0x8000, NaN) and values outside the
-row's plausible range; it returns a `Bad` with a reason instead of a number, never raises.
+count or outside 0..0xFFFF, the meter's "not available" patterns (e.g. 0xFFFF, 0x8000, NaN,
+compared in the meter's declared byte and word order), a scale-factor exponent outside
+SunSpec's -10..10 (0x8000 = "not implemented"), values that overflow to ±inf once scaled, a
+value transform's out-of-domain input and values outside the row's plausible range; it returns
+a `Bad` with a reason instead of a number and never raises.
+
+One place for what a profile says about a counter: `register_step` (the smallest step of a
+register's value, scale factors and CT/PT ratios included) and `counter_modulus` (where a
+counter wraps: `counter_max` + one step). The metering engine, the simulators and the tests
+use them. One profile lookup for every part: `find_profile` (shipped profiles, then the
+folders of PLANTCARBON_PROFILE_DIRS).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pymodbus.client.mixin import ModbusClientMixin
 
 from core.quantities import registry
+from core.settings import ProfileSettings
 
 PROFILE_DIR = Path(__file__).with_name("meter_profiles")
 
@@ -29,6 +42,11 @@ Table = Literal["holding", "input", "coil", "discrete"]
 DataType = Literal["int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"]
 Order = Literal["big", "little"]
 RatioKind = Literal["none", "ct", "pt", "ctpt"]
+# Named value transforms for device quirks (docs/meter-profiles.md); see TRANSFORMS below.
+TransformName = Literal["schneider-four-quadrant-pf"]
+
+# SunSpec sunssf: "valid range -10 … 10"; 0x8000 (-32768) means "not implemented".
+SCALE_EXP_RANGE = (-10, 10)
 
 WORDS: dict[str, int] = {
     "int16": 1,
@@ -81,7 +99,13 @@ class Register(_Model):
     not_available: list[int | Literal["nan"]] = []  # raw patterns meaning "no value"
     min: float | None = None  # plausible range of the engineering value, else `bad`
     max: float | None = None
-    counter_max: float | None = None  # rollover point of a counter, in the quantity's unit
+    # Largest reading of a counter (e.g. 99999999.9), in the quantity's unit as the register
+    # holds it (before CT/PT ratios); it wraps to 0 one step later (`counter_modulus`).
+    counter_max: float | None = Field(default=None, gt=0)
+    # Step of a float register's value as the meter counts it (its display resolution, e.g.
+    # 0.01 kWh); integer registers step by `scale` and must not set it.
+    resolution: float | None = Field(default=None, gt=0)
+    transform: TransformName | None = None  # a named quirk applied after scaling (TRANSFORMS)
     poll: Literal["fast", "slow"] = "fast"  # slow blocks (energy counters) may be read less often
 
     @model_validator(mode="after")
@@ -90,6 +114,31 @@ class Register(_Model):
             raise ValueError("a register needs exactly one of quantity or id")
         if self.quantity is not None and self.quantity not in registry():
             raise ValueError(f"unknown quantity {self.quantity!r} (see core/quantities.yaml)")
+        return self
+
+    @model_validator(mode="after")
+    def _counter(self) -> Register:
+        is_float = self.type.startswith("float")
+        if self.resolution is not None and not is_float:
+            raise ValueError(f"resolution: an {self.type} register steps by its scale ({self.scale:g}); remove it")
+        if self.counter_max is None:
+            return self
+        if self.scale_factor is not None:
+            raise ValueError(
+                "counter_max cannot be used with scale_factor: where the counter wraps would depend on the "
+                "exponent the meter answers at run time"
+            )
+        if is_float and self.resolution is None:
+            raise ValueError("counter_max on a float register needs resolution (the counter's step, e.g. 0.01)")
+        step = counting_step(self)
+        steps = self.counter_max / step
+        if abs(steps - round(steps)) > 1e-6 * max(1.0, steps) ** 0.5:
+            raise ValueError(
+                f"counter_max {self.counter_max:g} is not a whole number of steps of {step:g} "
+                "(it is the largest reading, e.g. 99999999.9 for a 0.1 step)"
+            )
+        if not is_float and round(steps) > _int_range(self.type)[1]:
+            raise ValueError(f"counter_max {self.counter_max:g} is more than an {self.type} register can hold")
         return self
 
     @property
@@ -155,8 +204,37 @@ class ProfileError(ValueError):
     pass
 
 
-def profile_dirs(extra: list[Path] | None = None) -> list[Path]:
-    return [PROFILE_DIR, *(extra or [])]
+def profile_dirs(extra: Sequence[Path] | None = None) -> list[Path]:
+    """Folders searched for profiles, in order: the shipped ones, then `extra` (default: configured)."""
+    return [PROFILE_DIR, *(configured_profile_dirs() if extra is None else extra)]
+
+
+def configured_profile_dirs() -> list[Path]:
+    """The user's profile folders from PLANTCARBON_PROFILE_DIRS (or the edge's older variable)."""
+    return list(ProfileSettings().profile_dirs)
+
+
+def find_profile(profile_id: str, extra_dirs: Sequence[Path] | None = None) -> MeterProfile:
+    """A shipped profile (core/meter_profiles), else one from the user's profile folders.
+
+    `extra_dirs=None` means the configured folders; every part (edge, metering, simulators,
+    dashboards) looks profiles up here, so they agree on a meter's registers and counters.
+    """
+    if profile_id in available_profiles():
+        return _load_shipped(profile_id)
+    dirs = profile_dirs(extra_dirs)[1:]
+    for d in dirs:
+        path = Path(d) / f"{profile_id}.yaml"
+        if path.is_file():
+            return _load_user_profile(path.resolve(), path.stat().st_mtime_ns)
+    known = sorted({*available_profiles(), *(p.stem for d in dirs for p in Path(d).glob("*.yaml"))})
+    raise ProfileError(f"unknown meter profile {profile_id!r} (known: {', '.join(known) or 'none'})")
+
+
+@lru_cache(maxsize=256)
+def _load_user_profile(path: Path, mtime_ns: int) -> MeterProfile:
+    # Keyed by modification time: an edited user profile is read again, an unchanged one is not.
+    return load_profile_file(path)
 
 
 @cache
@@ -180,13 +258,14 @@ def load_profile_file(path: Path) -> MeterProfile:
     return prof
 
 
-@cache
 def load_profile(profile_id: str) -> MeterProfile:
-    path = available_profiles().get(profile_id)
-    if path is None:
-        known = ", ".join(available_profiles()) or "none"
-        raise ProfileError(f"unknown meter profile {profile_id!r} (known: {known})")
-    return load_profile_file(path)
+    """A profile by id: shipped, else from the configured user folders (`find_profile`)."""
+    return find_profile(profile_id)
+
+
+@cache
+def _load_shipped(profile_id: str) -> MeterProfile:
+    return load_profile_file(available_profiles()[profile_id])
 
 
 # --- word codec ---------------------------------------------------------------------------
@@ -221,8 +300,98 @@ def encode_raw(value: float | int, dtype: DataType, word_order: Order, byte_orde
     return _swap_bytes(words) if byte_order == "little" else list(words)
 
 
-def _is_nan_pattern(words: list[int], dtype: DataType) -> bool:
-    return dtype.startswith("float") and all(w == 0xFFFF for w in words)
+def declared_int(words: list[int], word_order: Order, byte_order: Order) -> int:
+    """Register words → the value's bit pattern as the manual writes it (both orders undone)."""
+    if byte_order == "little":
+        words = _swap_bytes(words)
+    value = 0
+    for w in words if word_order == "big" else reversed(words):
+        value = (value << 16) | w
+    return value
+
+
+def pattern_words(profile: MeterProfile, row: Register, pattern: int) -> list[int]:
+    """A declared bit pattern (e.g. a "not available" 0x7FFF) → the words the meter sends; inverse of declared_int."""
+    n = row.words
+    words = [(pattern >> (16 * (n - 1 - k))) & 0xFFFF for k in range(n)]
+    if profile.word_order_of(row) == "little":
+        words.reverse()
+    return _swap_bytes(words) if profile.byte_order_of(row) == "little" else words
+
+
+# --- value transforms -----------------------------------------------------------------------
+
+
+def _schneider_pf_decode(x: float) -> float | Bad:
+    # PM5xxx four-quadrant PF register (PM5300 manual EAV15107 / PM5500 manual HRB1684301,
+    # "Power factor register format"): register -2..-1 → PF = -2 - reg; -1..+1 → PF = reg;
+    # +1..+2 → PF = 2 - reg. The result carries the IEC sign (positive while importing).
+    if not -2.0 <= x <= 2.0:
+        return Bad(f"transform schneider-four-quadrant-pf: register {x:g} outside -2..2")
+    if x < -1.0:
+        return -2.0 - x
+    if x > 1.0:
+        return 2.0 - x
+    return x
+
+
+def _schneider_pf_encode(pf: float) -> float:
+    # -1..1 is stored as itself (quadrants 1 and 3 in the PM5300 table); the quadrant is not
+    # recoverable from a PF alone, and the decode of this encoding is exact.
+    return min(max(pf, -1.0), 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Transform:
+    decode: Callable[[float], float | Bad]
+    encode: Callable[[float], float]
+    source: str
+
+
+TRANSFORMS: dict[str, Transform] = {
+    "schneider-four-quadrant-pf": Transform(
+        _schneider_pf_decode,
+        _schneider_pf_encode,
+        "Schneider PM5300 user manual EAV15107 / PM5500 HRB1684301, 'Power factor register format'",
+    ),
+}
+
+
+# --- resolution and rollover -----------------------------------------------------------------
+
+
+def counting_step(row: Register) -> float:
+    """One count of a register in its own terms (before scale factors and ratios): |scale|, or a float's resolution."""
+    return row.resolution if row.resolution is not None else abs(row.scale)
+
+
+def register_step(row: Register, *, scale_exp: int = 0, ct: float = 1.0, pt: float = 1.0, value: float = 0.0) -> float:
+    """Smallest step of a register's engineering (primary) value as the edge reads it.
+
+    Integer registers: |scale| × 10**scale_exp × CT/PT ratio. Float registers: the declared
+    `resolution` scaled the same way, or the float's own spacing at `value` (primary),
+    whichever is coarser — a float cannot resolve finer than its spacing.
+    """
+    factor = 10.0**scale_exp * _ratio(row.ratio, ct, pt)
+    declared = counting_step(row) * factor
+    if not row.type.startswith("float"):
+        return declared
+    unit = abs(row.scale) * factor
+    raw = abs(value) / unit if unit else 0.0
+    width = np.float32 if row.type == "float32" else np.float64
+    spacing = float(np.spacing(width(raw))) * unit
+    return max(spacing, declared) if row.resolution is not None else spacing
+
+
+def counter_modulus(row: Register, *, ct: float = 1.0, pt: float = 1.0) -> float | None:
+    """Where a counter wraps, in primary units: (counter_max + one step) × CT/PT ratio; None if undeclared.
+
+    A 0.1 kWh register whose largest reading is 99,999,999.9 wraps to 0 at 100,000,000.0, so a
+    step from 99,999,950.0 to 25.4 is 100,000,000.0 − 99,999,950.0 + 25.4 = 75.4 kWh.
+    """
+    if row.counter_max is None:
+        return None
+    return (row.counter_max + counting_step(row)) * _ratio(row.ratio, ct, pt)
 
 
 def decode_row(
@@ -237,17 +406,34 @@ def decode_row(
     """Words of one register → engineering value in the quantity's unit (primary), or Bad."""
     if len(words) != row.words:
         return Bad(f"expected {row.words} words, got {len(words)}")
+    if any(not isinstance(w, int) or not 0 <= w <= 0xFFFF for w in words):
+        return Bad(f"not a register word in {[w if isinstance(w, int) else type(w).__name__ for w in words]}")
+    lo, hi = SCALE_EXP_RANGE
+    if not lo <= scale_exp <= hi:
+        hint = " (0x8000: not implemented)" if scale_exp == -32768 else ""
+        return Bad(f"scale factor {scale_exp}{hint} outside {lo}..{hi}")
+    factor = row.scale * _ratio(row.ratio, ct, pt)
+    if not math.isfinite(factor):
+        return Bad(f"scale × CT/PT ratio is not finite ({factor})")
     wo, bo = profile.word_order_of(row), profile.byte_order_of(row)
-    raw_int = 0
-    for w in words if wo == "big" else reversed(words):
-        raw_int = (raw_int << 16) | w
+    declared = declared_int(words, wo, bo)
     for pattern in row.not_available:
-        if pattern != "nan" and raw_int == pattern:
-            return Bad(f"not available (0x{raw_int:X})")
-    raw = decode_raw(words, row.type, wo, bo)
+        if pattern != "nan" and declared == pattern:
+            return Bad(f"not available (0x{declared:X})")
+    try:
+        raw = decode_raw(words, row.type, wo, bo)
+    except (struct.error, ValueError, OverflowError) as exc:
+        return Bad(f"cannot decode {row.type}: {exc}")
     if isinstance(raw, float) and not math.isfinite(raw):
         return Bad("not available (NaN)" if "nan" in row.not_available or math.isnan(raw) else "not finite")
-    value = float(raw) * row.scale * (10.0**scale_exp) * _ratio(row.ratio, ct, pt)
+    value = float(raw) * factor * (10.0**scale_exp)
+    if not math.isfinite(value):
+        return Bad(f"not finite after scaling: {raw} × {row.scale:g} × 10^{scale_exp} × ratio overflows")
+    if row.transform is not None:
+        done = TRANSFORMS[row.transform].decode(value)
+        if isinstance(done, Bad):
+            return done
+        value = done
     if row.min is not None and value < row.min:
         return Bad(f"out of range: {value:g} < {row.min:g}")
     if row.max is not None and value > row.max:
@@ -265,6 +451,8 @@ def encode_row(
     pt: float = 1.0,
 ) -> list[int]:
     """Engineering (primary) value → the words the meter would hold; inverse of decode_row."""
+    if row.transform is not None:
+        value = TRANSFORMS[row.transform].encode(value)
     raw = value / (row.scale * (10.0**scale_exp) * _ratio(row.ratio, ct, pt))
     if not row.type.startswith("float"):
         lo, hi = _int_range(row.type)

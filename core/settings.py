@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -64,6 +64,18 @@ def _read_secret(path: Path, setting: str) -> str:
     if not value:
         raise ValueError(f"{setting}={path}: the file is empty")
     return value
+
+
+class ProfileSettings(BaseSettings):
+    """Where user meter profiles live; read by every part (edge, metering, simulators, dashboards)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    # Extra folders of meter profiles (a JSON list), searched after core/meter_profiles.
+    # PLANTCARBON_EDGE_PROFILE_DIRS is the edge's older name for the same setting.
+    profile_dirs: list[Path] = Field(
+        default=[], validation_alias=AliasChoices("PLANTCARBON_PROFILE_DIRS", "PLANTCARBON_EDGE_PROFILE_DIRS")
+    )
 
 
 def load_settings() -> Settings:

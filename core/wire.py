@@ -1,9 +1,11 @@
 """The MQTT wire contract v1: topic builder and parser, and the reading-batch codec.
 
-Bad input: `decode_batch` expects anything on a data topic — not UTF-8, not JSON, JSON of
-the wrong shape, wrong schema, non-finite or non-numeric values, timestamps outside
-2000..2100, an empty sample list. It never returns a partial batch: it raises `WireError`
-with a short `reason` code (for dead-letter counting) and a message naming the place.
+Bad input: `decode_batch` expects anything on a data topic — not UTF-8, not JSON, deeply
+nested JSON, JSON of the wrong shape, wrong schema, non-finite, non-numeric or huge values
+(a 400-digit integer overflows a float; 5,000 digits pass Python's int limit), quantity names
+that are storage tag keys, timestamps outside 2000..2100, an empty sample list. It never
+returns a partial batch and raises nothing but `WireError`, with a short `reason` code (for
+dead-letter counting) and a message naming the place.
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ _QUANTITY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 TS_MIN_MS = 946_684_800_000
 TS_MAX_MS = 4_102_444_800_000
 MAX_SAMPLES = 100_000
+MAX_SEQ = 2**63 - 1  # InfluxDB integers are signed 64-bit
+# Longest integer literal accepted anywhere in a payload: a 64-bit seq or a counter fits in 20
+# digits; longer ones are junk and are refused before Python converts them (that costs
+# quadratic time and raises ValueError past 4,300 digits).
+MAX_INT_DIGITS = 40
+# Quantity names that would equal a tag key (or InfluxQL's `time`) of the stored point: with
+# such a field, `WHERE site = …` matches the field and the measurement drops out of queries.
+RESERVED_NAMES = frozenset({"site", "device", "area", "kind", "edge", "time"})
 MAX_REASON_LEN = 200
 # Quantity names already checked against _QUANTITY (a cache: the regex is the hot path).
 _GOOD_NAMES: set[str] = set()
@@ -72,10 +82,14 @@ def decode_batch(payload: bytes | str) -> ReadingBatch:
     else:
         text = payload
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
+        doc = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
     except _NonFinite as exc:
         raise WireError("bad_value", f"payload holds {exc.args[0]}, which JSON does not allow") from None
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except _HugeInt as exc:
+        raise WireError("bad_value", f"payload holds an integer of {exc.args[0]} digits") from None
+    except RecursionError:
+        raise WireError("not_json", "payload is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError and any other refusal of the decoder
         raise WireError("not_json", f"payload is not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise WireError("bad_shape", f"payload must be a JSON object, got {type(doc).__name__}")
@@ -88,8 +102,8 @@ def decode_batch(payload: bytes | str) -> ReadingBatch:
     edge = _ident(doc, "edge")
     device = _ident(doc, "device")
     seq = doc.get("seq")
-    if type(seq) is not int or seq < 0:
-        raise WireError("bad_seq", f"seq must be a non-negative integer, got {seq!r}")
+    if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
+        raise WireError("bad_seq", f"seq must be an integer in 0..2^63-1, got {seq!r}")
     raw_samples = doc.get("samples")
     if not isinstance(raw_samples, list):
         raise WireError("bad_shape", f"samples must be a list, got {type(raw_samples).__name__}")
@@ -107,6 +121,24 @@ class _NonFinite(ValueError):
 
 def _reject_constant(name: str) -> Any:
     raise _NonFinite(name)
+
+
+class _HugeInt(ValueError):
+    pass
+
+
+def _parse_int(text: str) -> int:
+    if len(text) > MAX_INT_DIGITS:
+        raise _HugeInt(len(text.lstrip("-")))
+    return int(text)
+
+
+def check_quantity(name: str, where: str) -> None:
+    """Raise WireError('bad_quantity') unless `name` is a quantity name a point may carry."""
+    if not _QUANTITY.match(name):
+        raise WireError("bad_quantity", f"{where}: bad quantity name {name!r}")
+    if name in RESERVED_NAMES:
+        raise WireError("bad_quantity", f"{where}: {name!r} is a reserved name (a tag key), not a quantity")
 
 
 def _ident(doc: dict[str, Any], key: str) -> str:
@@ -134,8 +166,7 @@ def _sample(i: int, s: Any) -> Sample:
     out: dict[str, float] = {}
     for name, v in values.items():
         if name not in _GOOD_NAMES:
-            if not _QUANTITY.match(name):
-                raise WireError("bad_quantity", f"{where}.values: bad quantity name {name!r}")
+            check_quantity(name, f"{where}.values")
             if len(_GOOD_NAMES) < 10_000:  # names repeat in every batch; bounded against junk
                 _GOOD_NAMES.add(name)
         # bool is an int in Python; a true/false reading is not a number.
@@ -143,7 +174,10 @@ def _sample(i: int, s: Any) -> Sample:
         if tv is float:
             fv = v
         elif tv is int:
-            fv = float(v)
+            try:
+                fv = float(v)
+            except OverflowError:
+                raise WireError("bad_value", f"{where}.values.{name} is too large for a float") from None
         else:
             raise WireError("bad_value", f"{where}.values.{name} must be a number, got {v!r}")
         # JSON has no NaN/Infinity literals (rejected above) but 1e999 parses as inf.
@@ -154,8 +188,7 @@ def _sample(i: int, s: Any) -> Sample:
     if not isinstance(bad, dict):
         raise WireError("bad_shape", f"{where}.bad must be an object")
     for name, reason in bad.items():
-        if not _QUANTITY.match(name):
-            raise WireError("bad_quantity", f"{where}.bad: bad quantity name {name!r}")
+        check_quantity(name, f"{where}.bad")
         if not isinstance(reason, str) or len(reason) > MAX_REASON_LEN:
             raise WireError("bad_shape", f"{where}.bad.{name} must be a short reason string")
         if name in out:

@@ -411,7 +411,7 @@ def overview(plant: Plant, lang: Lang) -> dm.Dashboard:
                 # No time filter: the edge writes a status only when it changes, so a device's
                 # state now is its last status ever, however long ago that was.
                 f'SELECT count("last") FROM (SELECT last("online") FROM "{sc.DEVICE_STATUS}" WHERE {SITE} '
-                'GROUP BY "device") WHERE "last" = false',
+                'AND time <= now() GROUP BY "device") WHERE "last" = false',
                 None,
             )
         ],
@@ -1003,7 +1003,7 @@ def quality(plant: Plant, lang: Lang) -> dm.Dashboard:
             (
                 # The time of each device's last status change ("since"); no time filter, as above.
                 f'SELECT last("online") AS "online" FROM "{sc.DEVICE_STATUS}" WHERE {SITE} AND {DEVICE} '
-                'GROUP BY "device"',
+                'AND time <= now() GROUP BY "device"',
                 None,
             )
         ],

@@ -24,6 +24,7 @@ import pandas as pd
 
 from core.influx import InfluxQLError, InfluxTarget, influxql
 from dashboards import schema as sc
+from dashboards.i18n import TEXTS
 from dashboards.interpolate import interpolate, interval_ms, panel_range
 from dashboards.validate import Query, queries
 
@@ -69,6 +70,12 @@ def expected_columns(query: str) -> list[str]:
 _PLAUSIBLE: dict[str, tuple[float, float]] = {
     "percent": (-1.0, 150.0),
 }
+# A load factor is sampled power over the rating: a motor's direct-on-line start draws the air-gap
+# power of its starting torque for a few seconds, and a one-second sample can catch it. Breakdown
+# torque bounds that (IEC 60034-12 design N: at most about 3× rated), so 300 % is physical and
+# anything above is a unit or scaling mistake.
+LOAD_FACTOR_RANGE = (-1.0, 300.0)
+_RANGE_BY_TITLE: dict[str, tuple[float, float]] = {t: LOAD_FACTOR_RANGE for t in TEXTS["p.load_factor"]}
 
 
 def may_be_empty(q: Query) -> bool:
@@ -89,8 +96,9 @@ def _check_frame(q: Query, df: pd.DataFrame) -> str | None:
         if not df[col].notna().any():
             return f"column {col!r} is all null"
     unit = (q.panel or {}).get("fieldConfig", {}).get("defaults", {}).get("unit")
-    if unit in _PLAUSIBLE:
-        lo, hi = _PLAUSIBLE[unit]
+    bounds = _RANGE_BY_TITLE.get((q.panel or {}).get("title", "")) or _PLAUSIBLE.get(unit or "")
+    if bounds:
+        lo, hi = bounds
         numbers = df.select_dtypes("number").drop(columns=["_statement"], errors="ignore").to_numpy().ravel()
         bad = [float(x) for x in numbers if x == x and not lo <= x <= hi]  # x == x skips NaN
         if bad:

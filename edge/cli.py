@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.plant import ModbusRtuSource, ModbusTcpSource, MqttSource, Plant, PlantFileError, load_plant
+from core.profile import configured_profile_dirs
 from core.quantities import registry
 from core.settings import load_settings
 from edge.agent import Agent, AgentOptions
@@ -40,7 +41,8 @@ class EdgeSettings(BaseSettings):
     outbox_max_mb: float = Field(default=1024, gt=0)
     metrics_port: int = Field(default=9108, ge=0, le=65535)  # 0: a free port
     summary_s: float = Field(default=60, ge=0)
-    profile_dirs: list[Path] = []
+    # PLANTCARBON_PROFILE_DIRS (or the older PLANTCARBON_EDGE_PROFILE_DIRS): the folders every part reads.
+    profile_dirs: list[Path] = Field(default_factory=configured_profile_dirs)
     protocol: str = Field(default="auto", pattern=r"^(auto|5|3\.1\.1)$")
 
 

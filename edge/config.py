@@ -11,15 +11,17 @@ raises `PlantFileError` with them. Nothing connects to anything here.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from core.plant import ModbusRtuSource, ModbusTcpSource, MqttSource, Plant, PlantFileError
-from core.profile import MeterProfile, ProfileError, available_profiles, load_profile, load_profile_file
+from core.profile import ProfileError, find_profile
 from core.quantities import registry
 from core.wire import TS_MIN_MS, ReadingBatch, Sample, WireError, decode_batch, encode_batch
 from edge.plan import MAX_REGISTERS, plan_reads
+
+# find_profile: core's one lookup (core.profile), re-exported for the edge's callers.
+__all__ = ["EDGE_ID_RULE", "check_plant", "edge_errors", "edge_id_error", "find_profile", "frame_time_s"]
 
 # An RTU frame carries 1 start bit + data bits + parity bit + stop bits per byte.
 _RTU_OVERHEAD_BYTES = 5  # unit, function, byte count, CRC (2)
@@ -102,24 +104,6 @@ def _errors(plant: Plant, profile_dirs: Sequence[Path]) -> Iterator[str]:
                 )
         if isinstance(src, MqttSource):
             yield from _mqtt_errors(where, src)
-
-
-def find_profile(profile_id: str, extra_dirs: Sequence[Path] = ()) -> MeterProfile:
-    """A shipped profile (core/meter_profiles) or one from the user's extra profile folders."""
-    if profile_id in available_profiles():
-        return load_profile(profile_id)
-    for d in extra_dirs:
-        path = Path(d) / f"{profile_id}.yaml"
-        if path.is_file():
-            return _load_file(path, path.stat().st_mtime_ns)
-    known = sorted({*available_profiles(), *(p.stem for d in extra_dirs for p in Path(d).glob("*.yaml"))})
-    raise ProfileError(f"unknown meter profile {profile_id!r} (known: {', '.join(known) or 'none'})")
-
-
-@functools.lru_cache(maxsize=256)
-def _load_file(path: Path, _mtime_ns: int) -> MeterProfile:
-    """A user's profile file parsed once per version (1,000 devices share one profile)."""
-    return load_profile_file(path)
 
 
 def _profile_errors(where: str, src: ModbusTcpSource | ModbusRtuSource, extra_dirs: Sequence[Path]) -> Iterator[str]:

@@ -28,9 +28,10 @@ from pymodbus.pdu.register_message import ReadHoldingRegistersResponse, ReadInpu
 
 from core.plant import Device, ModbusRtuSource, ModbusTcpSource, Workarounds
 from core.profile import Bad, MeterProfile
+from core.quantities import is_counter
 from core.wire import Sample
 from edge.plan import Block, apply_workarounds, plan_reads
-from edge.values import Answer, Decoder
+from edge.values import Answer, Decoder, implausible_counters
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,7 @@ class ModbusDevice:
     profile: MeterProfile
     blocks: list[Block]
     decoder: Decoder
+    counted: dict[str, float] = field(default_factory=dict)  # each counter's last reading > 0
 
     @classmethod
     def build(cls, device: Device, profile: MeterProfile) -> ModbusDevice:
@@ -218,6 +220,10 @@ class ModbusDevice:
                     return PollResult(None, answer.reason, requests)
                 i += 1
         values, bad = self.decoder.decode(answers)
+        for q, reason in implausible_counters(values, self.counted).items():
+            del values[q]
+            bad[q] = reason
+        self.counted.update({q: v for q, v in values.items() if v > 0.0 and is_counter(q)})
         reasons: dict[str, int] = {}
         for reason in bad.values():
             reasons[reason] = reasons.get(reason, 0) + 1

@@ -20,66 +20,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from core.mqtt import BrokerConfig, make_client
 from core.wire import data_topic, edge_status_topic, status_payload, status_topic
 from edge.metrics import Metrics
 from edge.outbox import Outbox, PendingBatch
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class BrokerConfig:
-    url: str = "mqtt://127.0.0.1:1883"
-    username: str | None = None
-    password: str | None = None
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    protocol: str = "auto"  # auto (MQTT 5, falling back to 3.1.1) | 5 | 3.1.1
-    keepalive_s: int = 15
-
-    @property
-    def host(self) -> str:
-        return urlparse(self.url).hostname or "127.0.0.1"
-
-    @property
-    def port(self) -> int:
-        u = urlparse(self.url)
-        return u.port or (8883 if self.tls else 1883)
-
-    @property
-    def tls(self) -> bool:
-        return urlparse(self.url).scheme in ("mqtts", "ssl") or self.ca_file is not None
-
-
-def make_client(cfg: BrokerConfig, client_id: str, v5: bool) -> mqtt.Client:
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-        clean_session=None if v5 else True,
-    )
-    if cfg.username is not None:
-        client.username_pw_set(cfg.username, cfg.password)
-    if cfg.tls:
-        client.tls_set(
-            ca_certs=cfg.ca_file, certfile=cfg.cert_file, keyfile=cfg.key_file, tls_version=ssl.PROTOCOL_TLS_CLIENT
-        )
-    client.reconnect_delay_set(1, 5)
-    return client
 
 
 @dataclass

@@ -9,19 +9,29 @@ Speed: a poll decodes each block with one precompiled `struct` call (`BlockPlan`
 per block) instead of one codec call per register. The plan only accepts a value that is
 finite, matches none of the row's "not available" patterns and lies inside its min/max;
 anything else is handed to `core.profile.decode_row`, so every verdict on a bad value, and
-its reason, comes from the one codec. `decode_blocks_by_row` is that codec applied row by
+its reason, comes from the one codec. The plan applies the codec's rules in the codec's
+order: a scale-factor exponent outside SunSpec's -10..10 (0x8000: not implemented), a value
+that overflows once scaled, a `transform` that refuses its input, or a word outside 0..0xFFFF
+all go to `decode_row` for the verdict. `decode_blocks_by_row` is that codec applied row by
 row: the reference the plan is tested against, value for value.
+
+Plausibility of counters (`implausible_counters`): a register block the meter does not serve
+often answers zero-filled words, which decode as a perfectly valid 0.0 kWh. A cumulative
+counter reading exactly 0 after it has read more than 0 is a fault, and a device whose
+counters all read exactly 0 before any of them has read more than 0 gives no reading either
+(e.g. a DTSU666-H profile on a DTSU666, whose energies sit at another address).
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from core.plant import Ratios
-from core.profile import Bad, MeterProfile, Register, decode_raw, decode_row
+from core.profile import SCALE_EXP_RANGE, TRANSFORMS, Bad, MeterProfile, Register, decode_raw, decode_row
+from core.quantities import is_counter
 from edge.plan import Block
 
 # A block's answer: the words (or bits as 0/1) it returned, or why it has none.
@@ -30,6 +40,7 @@ Answer = list[int] | Bad
 _FORMAT = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "int64": "q", "uint64": "Q"}
 _FORMAT |= {"float32": "f", "float64": "d"}
 _UNSIGNED = {1: "H", 2: "I", 4: "Q"}
+_EXP_LO, _EXP_HI = SCALE_EXP_RANGE
 
 
 def _ratio(row: Register, ratios: Ratios) -> float:
@@ -41,7 +52,8 @@ def _ratio(row: Register, ratios: Ratios) -> float:
 class _Field:
     row: Register
     index: int  # position in the unpacked tuple
-    ratio: float
+    factor: float  # scale × CT/PT ratio, computed as decode_row computes it
+    transform: Callable[[float], float | Bad] | None  # the row's value transform (decode_row's), if any
     patterns: tuple[int, ...]  # integer "not available" patterns (the "nan" pattern needs none: NaN is caught)
     lo: float  # row.min, or -inf
     hi: float  # row.max, or +inf
@@ -59,9 +71,9 @@ class BlockPlan:
     values: struct.Struct  # bytes → every row's raw number, gaps skipped
     raw_ints: struct.Struct | None  # big-endian words → unsigned ints, for "not available" patterns
     fields: tuple[_Field, ...]
-    # When every row is a quantity with neither scale factor nor pattern (most meters): per row
-    # (quantity, index, scale, ratio, min, max, field), for the short loop in `Decoder.decode`.
-    simple: tuple[tuple[str, int, float, float, float, float, _Field], ...] | None
+    # When every row is a quantity with neither scale factor, pattern nor transform (most meters):
+    # per row (quantity, index, factor, min, max, field), for the short loop in `Decoder.decode`.
+    simple: tuple[tuple[str, int, float, float, float, _Field], ...] | None
 
     @staticmethod
     def build(profile: MeterProfile, block: Block, ratios: Ratios) -> BlockPlan | None:
@@ -84,7 +96,8 @@ class BlockPlan:
             patterns = tuple(p for p in row.not_available if p != "nan")
             lo = -math.inf if row.min is None else row.min
             hi = math.inf if row.max is None else row.max
-            fields.append(_Field(row, i, _ratio(row, ratios), patterns, lo, hi))
+            transform = None if row.transform is None else TRANSFORMS[row.transform].decode
+            fields.append(_Field(row, i, row.scale * _ratio(row, ratios), transform, patterns, lo, hi))
             pos = off + row.words
         return BlockPlan(
             block=block,
@@ -94,18 +107,24 @@ class BlockPlan:
             values=struct.Struct(fmt),
             raw_ints=struct.Struct(ufmt) if any(f.patterns for f in fields) else None,
             fields=tuple(fields),
-            simple=tuple((f.row.name, f.index, f.row.scale, f.ratio, f.lo, f.hi, f) for f in fields)
-            if all(f.row.quantity is not None and f.row.scale_factor is None and not f.patterns for f in fields)
+            simple=tuple((f.row.name, f.index, f.factor, f.lo, f.hi, f) for f in fields)
+            if all(
+                f.row.quantity is not None and f.row.scale_factor is None and not f.patterns and f.transform is None
+                for f in fields
+            )
             else None,
         )
 
     def unpack(self, words: list[int]) -> tuple[tuple[float | int, ...], tuple[int, ...] | None]:
-        """Every row's raw number and, when patterns are to be checked, its raw unsigned int."""
+        """Every row's raw number and, when patterns are to be checked, its declared unsigned int.
+
+        Raises struct.error for a word outside 0..0xFFFF (the caller hands the block to the codec)."""
         ordered = words if self.order is None else [words[i] for i in self.order]
-        raw = self.values.unpack_from(self.pack.pack(*ordered))
-        ints = None
-        if self.raw_ints is not None:  # patterns are compared before the byte swap, as in decode_row
-            ints = self.raw_ints.unpack_from(struct.pack(f">{self.count}H", *ordered))
+        packed = self.pack.pack(*ordered)
+        raw = self.values.unpack_from(packed)
+        # Patterns are compared in declared order (both word and byte order undone), as in
+        # decode_row: the packed bytes already hold each value as the manual writes it.
+        ints = None if self.raw_ints is None else self.raw_ints.unpack_from(packed)
         return raw, ints
 
 
@@ -134,11 +153,15 @@ class Decoder:
             if plan is None or isinstance(answer, Bad) or len(answer) != plan.count:
                 rest[block] = answer
                 continue
-            raw, ints = plan.unpack(answer)
+            try:
+                raw, ints = plan.unpack(answer)
+            except struct.error:  # a word outside 0..0xFFFF: the codec names it
+                rest[block] = answer
+                continue
             unpacked[block] = (plan, raw, ints)
             for f in plan.fields:
                 if f.row.id is not None:
-                    helpers[f.row.id] = int(raw[f.index])
+                    helpers[f.row.id] = _helper_value(f.row, raw[f.index])
         slow_values: dict[str, float] = {}
         slow_bad: dict[str, str] = {}
         if rest:  # a failed block, or one without a plan: the codec, row by row
@@ -152,9 +175,9 @@ class Decoder:
             assert not isinstance(words, Bad)
             if plan.simple is not None:
                 doubtful: list[_Field] = []
-                for name, i, scale, ratio, lo, hi, f in plan.simple:
+                for name, i, factor, lo, hi, f in plan.simple:
                     # decode_row's arithmetic in its order (× 10**0 is exact); v − v is 0 only if finite.
-                    value = float(raw[i]) * scale * ratio
+                    value = float(raw[i]) * factor
                     if lo <= value <= hi and value - value == 0.0:
                         values[name] = value
                     else:
@@ -181,17 +204,18 @@ class Decoder:
                 exp = 0
                 if sf is None:
                     # The same arithmetic, in the same order, as decode_row (× 10**0 is exact).
-                    value = float(raw[f.index]) * row.scale * f.ratio
+                    value = float(raw[f.index]) * f.factor
                 else:
                     helper = helpers.get(sf, Bad(f"scale factor {sf!r} not read"))
                     if isinstance(helper, Bad):
                         bad[q] = f"scale factor: {helper.reason}"
                         continue
                     exp = helper
-                    try:
-                        value = float(raw[f.index]) * row.scale * (10.0**exp) * f.ratio
-                    except OverflowError:
-                        value = math.inf
+                    # An exponent outside -10..10 is no scale: NaN sends the row to decode_row.
+                    value = float(raw[f.index]) * f.factor * (10.0**exp) if _EXP_LO <= exp <= _EXP_HI else math.nan
+                if f.transform is not None and isfinite(value):
+                    done = f.transform(value)
+                    value = math.nan if isinstance(done, Bad) else done  # refused: decode_row says why
                 if f.lo <= value <= f.hi and isfinite(value) and (ints is None or ints[f.index] not in f.patterns):
                     values[q] = value
                     continue
@@ -260,13 +284,34 @@ def _helpers(profile: MeterProfile, answers: Mapping[Block, Answer]) -> dict[str
         for row in block.rows:
             if row.id is None:
                 continue
-            if isinstance(answer, Bad):
-                helpers[row.id] = answer
-            else:
-                words = block.words_of(row, answer)
-                helpers[row.id] = (
-                    int(decode_raw(words, row.type, profile.word_order_of(row), profile.byte_order_of(row)))
-                    if len(words) == row.words
-                    else Bad(f"expected {row.words} words, got {len(words)}")
-                )
+            helpers[row.id] = answer if isinstance(answer, Bad) else _helper(profile, row, block.words_of(row, answer))
     return helpers
+
+
+def _helper(profile: MeterProfile, row: Register, words: list[int]) -> int | Bad:
+    """A helper register (scale-factor exponent, ratio) as an integer, or why it has none."""
+    if len(words) != row.words:
+        return Bad(f"expected {row.words} words, got {len(words)}")
+    if any(not isinstance(w, int) or not 0 <= w <= 0xFFFF for w in words):
+        return Bad(f"not a register word in {[w if isinstance(w, int) else type(w).__name__ for w in words]}")
+    return _helper_value(row, decode_raw(words, row.type, profile.word_order_of(row), profile.byte_order_of(row)))
+
+
+def _helper_value(row: Register, raw: float | int) -> int | Bad:
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return Bad(f"helper {row.id!r} is not a number ({raw})")  # a float helper reading NaN
+    return int(raw)
+
+
+def implausible_counters(values: Mapping[str, float], counted: Mapping[str, float]) -> dict[str, str]:
+    """Counter values that are no reading (quantity → reason); `counted` holds each counter's last value > 0."""
+    counters = {q: v for q, v in values.items() if is_counter(q)}
+    out: dict[str, str] = {}
+    if counters and all(v == 0.0 for v in counters.values()) and not any(counted.get(q, 0.0) > 0 for q in counters):
+        for q in counters:
+            out[q] = "implausible: every counter reads exactly 0 (a register block the meter does not serve?)"
+    for q, v in counters.items():
+        last = counted.get(q, 0.0)
+        if v == 0.0 and last > 0.0:
+            out[q] = f"implausible: counter reads exactly 0 after {last:g} (zeroed or unserved register)"
+    return out

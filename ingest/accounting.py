@@ -1,10 +1,19 @@
 """Data-quality accounting: seq gaps, duplicates and completeness per device, dead letters by reason, per 15 min.
 
-Pure bookkeeping (no I/O): the service feeds it the batches it has written and asks for
-`ingest_quality` lines now and then. A batch's gaps and duplicates count in the interval of
-its first sample. Counts are of what this process has seen since it started: with several
-ingest processes on one shared subscription each sees part of every device's seq stream,
-which is why every point carries the `ingest` tag (see docs/ingest.md).
+Pure bookkeeping (no I/O of its own): the service feeds it the batches it has written and
+asks for `ingest_quality` lines now and then. A batch's gaps and duplicates count in the
+interval of its first sample. With several ingest processes on one shared subscription each
+sees part of every device's seq stream, which is why every point carries the `ingest` tag
+(see docs/ingest.md).
+
+Counts survive a restart: an interval that began before this process started may already
+hold a point of the same instance (same tags, same time — a new write would overwrite it).
+Before the first batch of such an interval is written, `prepare` asks the `Stored` port for
+what InfluxDB already holds — the interval's stored sample timestamps, the other instances'
+sample counts and this instance's gaps and duplicates — so `samples` = stored timestamps ∪
+new ones − the other instances' share: a redelivered sample is not counted twice, a sample
+written before a `kill -9` is not lost from the count. Dead-letter counts of such intervals
+start from the stored count.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from core.influx import line
 
@@ -25,12 +35,29 @@ SEQ_WINDOW = 4096
 KEEP_INTERVALS = 8
 
 
+class Stored(Protocol):
+    """What InfluxDB already holds for an interval (the service's adapter; tests use a dict)."""
+
+    def sample_times(self, site: str, device: str, start_ms: int, end_ms: int) -> set[int]:
+        """Timestamps of the device's stored readings in [start, end)."""
+        ...
+
+    def quality(self, site: str, device: str, start_ms: int) -> dict[str, tuple[float, float, float]]:
+        """The interval's `ingest_quality` points by instance: (samples, seq_gaps, duplicates)."""
+        ...
+
+    def dead_letters(self, instance: str, start_ms: int, reason: str) -> float:
+        """This instance's stored dead-letter count of the interval and reason (0 if none)."""
+        ...
+
+
 @dataclass
 class _Interval:
     timestamps: set[int] = field(default_factory=set)
     seq_gaps: int = 0
     duplicates: int = 0
     dirty: bool = True
+    others: int = 0  # samples among `timestamps` that other instances count
 
 
 @dataclass
@@ -55,9 +82,16 @@ class SeqVerdict:
 
 
 class Accounting:
-    def __init__(self, instance: str, interval_ms: int = INTERVAL_MS):
+    def __init__(
+        self, instance: str, interval_ms: int = INTERVAL_MS, stored: Stored | None = None, started_ms: int = 0
+    ):
+        """`stored` + `started_ms`: intervals starting before `started_ms` are merged with what
+        is stored (see the module docstring); without `stored` counts start from zero."""
         self.instance = instance
         self.interval_ms = interval_ms
+        self.stored = stored
+        self.started_ms = started_ms
+        self._merged_dead: set[tuple[int, str]] = set()
         self._devices: dict[tuple[str, str], _Device] = {}
         self.total_gaps = 0
         self.total_duplicates = 0
@@ -77,6 +111,29 @@ class Accounting:
             for old in [k for k in self._dead if k[0] < newest - KEEP_INTERVALS * self.interval_ms]:
                 del self._dead[old]
                 self._dead_dirty.discard(old)
+
+    def prepare(self, site: str, device: str, sample_ts: list[int]) -> None:
+        """Call before writing a batch: merges intervals from before this start with what is stored."""
+        if self.stored is None:
+            return
+        d = self._devices.setdefault((site, device), _Device())
+        first_own = self.started_ms - self.started_ms % self.interval_ms + self.interval_ms
+        for start in {ts - ts % self.interval_ms for ts in sample_ts}:
+            if start in d.intervals:
+                continue  # merged already, or counted from its start by this process
+            forgotten = bool(d.intervals) and start < max(d.intervals) - KEEP_INTERVALS * self.interval_ms
+            if start >= first_own and not forgotten:
+                continue  # began after this process started and never left memory: nothing else stored
+            times = self.stored.sample_times(site, device, start, start + self.interval_ms)
+            points = self.stored.quality(site, device, start)
+            own = points.pop(self.instance, (0.0, 0.0, 0.0))
+            others = int(sum(p[0] for p in points.values()))
+            d.intervals[start] = _Interval(
+                timestamps=set(times),
+                seq_gaps=int(own[1]),
+                duplicates=int(own[2]),
+                others=min(others, len(times)),
+            )
 
     def observe(
         self, site: str, device: str, seq: int, sample_ts: list[int], interval_s: float | None = None
@@ -133,6 +190,14 @@ class Accounting:
 
     def quality_lines(self) -> list[str]:
         """`ingest_quality` lines for every interval that changed since the last call."""
+        with self._dead_lock:
+            merge = [k for k in self._dead_dirty if k not in self._merged_dead and k[0] < self.started_ms]
+        for key in merge:  # the stored count of an interval from before this start (I/O outside the lock)
+            base = self.stored.dead_letters(self.instance, *key) if self.stored is not None else 0.0
+            with self._dead_lock:
+                self._merged_dead.add(key)
+                if key in self._dead:
+                    self._dead[key] += int(base)
         out: list[str] = []
         for (site, device), d in self._devices.items():
             interval_s = self._expected.get((site, device))
@@ -140,15 +205,16 @@ class Accounting:
                 if not iv.dirty:
                     continue
                 iv.dirty = False
+                samples = len(iv.timestamps) - iv.others
                 fields: dict[str, float | int | bool | str] = {
-                    "samples": float(len(iv.timestamps)),
+                    "samples": float(samples),
                     "seq_gaps": float(iv.seq_gaps),
                     "duplicates": float(iv.duplicates),
                 }
                 if interval_s:
                     expected = self.interval_ms / 1000 / interval_s
                     fields["expected"] = float(expected)
-                    fields["completeness_pct"] = round(100.0 * len(iv.timestamps) / expected, 3)
+                    fields["completeness_pct"] = round(100.0 * samples / expected, 3)
                 tags = {"site": site, "device": device, "ingest": self.instance}
                 out.append(line(QUALITY_MEASUREMENT, tags, fields, start))
         with self._dead_lock:

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import typer
-from prometheus_client import start_http_server
 
+from core.liveness import serve
 from core.plant import Plant
 from core.plant_cli import load_plant_or_exit
 from core.settings import load_settings
@@ -39,7 +39,12 @@ def run(
     mqtt_v311: bool = typer.Option(False, "--mqtt-v311", help="Speak MQTT 3.1.1 (no shared subscription)."),
     batch_lines: int = typer.Option(5000, min=1, help="Write when a batch holds this many lines …"),
     batch_age: float = typer.Option(1.0, min=0.01, help="… or when its oldest message is this many seconds old."),
-    metrics_port: int = typer.Option(9108, min=0, max=65535, help="Prometheus metrics on 127.0.0.1:PORT; 0 = off."),
+    metrics_port: int = typer.Option(
+        9108, min=0, max=65535, help="Prometheus /metrics and /healthz on 127.0.0.1:PORT; 0 = off."
+    ),
+    max_clock_skew: float = typer.Option(
+        300.0, min=0, help="Refuse samples stamped more than this many seconds after now (dead letter future_ts)."
+    ),
     dlq_file: Path | None = typer.Option(None, help="Dead-letter JSONL file (default under PLANTCARBON_DATA_DIR)."),
     log_level: str = typer.Option("INFO", help="DEBUG, INFO, WARNING or ERROR."),
 ) -> None:
@@ -59,6 +64,7 @@ def run(
         protocol="3.1.1" if mqtt_v311 else "5",
         batch_max_lines=batch_lines,
         batch_max_age_s=batch_age,
+        max_clock_skew_s=max_clock_skew,
     )
     if dlq_file is not None:
         cfg.dlq_file = dlq_file
@@ -68,7 +74,7 @@ def run(
         typer.echo(f"plantcarbon ingest: {exc}", err=True)
         raise typer.Exit(2) from None
     if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1", registry=service.metrics.registry)
+        serve(service.liveness, service.metrics.registry, metrics_port)
     done = threading.Event()
 
     def _stop(*_: object) -> None:

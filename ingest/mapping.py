@@ -80,8 +80,12 @@ class Mapped:
     values: int  # field values in `lines`
 
 
-def map_data(topic: str, payload: bytes, book: TagBook, prefix: str) -> Mapped:
-    """A data message as line protocol; raises `Rejected` for anything that breaks the contract."""
+def map_data(topic: str, payload: bytes, book: TagBook, prefix: str, max_ts_ms: int | None = None) -> Mapped:
+    """A data message as line protocol; raises `Rejected` for anything that breaks the contract.
+
+    `max_ts_ms`: the latest sample time accepted (now + the allowed clock skew); a later one
+    refuses the message as `future_ts`.
+    """
     try:
         t = parse_topic(topic, prefix)
     except WireError as exc:
@@ -96,6 +100,14 @@ def map_data(topic: str, payload: bytes, book: TagBook, prefix: str) -> Mapped:
         raise Rejected(exc.reason, str(exc)) from None
     if batch.device != t.device:
         raise Rejected("device_mismatch", f"topic {topic!r} names device {t.device!r}, payload {batch.device!r}")
+    if max_ts_ms is not None:
+        late = next((i for i, s in enumerate(batch.samples) if s.ts > max_ts_ms), None)
+        if late is not None:
+            ahead_s = (batch.samples[late].ts - max_ts_ms) / 1000
+            raise Rejected(
+                "future_ts",
+                f"samples[{late}].ts {batch.samples[late].ts} is {ahead_s:.0f} s beyond now + the allowed clock skew",
+            )
     info = book.lookup(t.site, t.device)
     tags = info.tags if info is not None else DeviceTags(t.site, UNREGISTERED, "", "")
     lines = batch_lines(batch, tags)
@@ -103,7 +115,7 @@ def map_data(topic: str, payload: bytes, book: TagBook, prefix: str) -> Mapped:
     return Mapped(t.site, batch, lines, info is not None, values)
 
 
-def map_status(topic: str, payload: bytes, prefix: str) -> str | None:
+def map_status(topic: str, payload: bytes, prefix: str, max_ts_ms: int | None = None) -> str | None:
     """A device status message (`{"online": bool, "ts": ms, "error"?: str, ...}`) as a
     `device_status` line; None for an empty retained-clear payload. Raises `Rejected`."""
     if not payload:
@@ -123,6 +135,8 @@ def map_status(topic: str, payload: bytes, prefix: str) -> str | None:
     online, ts = doc.get("online"), doc.get("ts")
     if not isinstance(online, bool) or type(ts) is not int or not 946_684_800_000 <= ts < 4_102_444_800_000:
         raise Rejected("bad_status", f"topic {topic!r}: status needs online (bool) and ts (epoch ms)")
+    if max_ts_ms is not None and ts > max_ts_ms:
+        raise Rejected("future_ts", f"topic {topic!r}: status ts {ts} is beyond now + the allowed clock skew")
     fields: dict[str, float | bool | str] = {"online": online}
     for key in ("poll_ms", "errors"):
         v = doc.get(key)

@@ -36,4 +36,14 @@ class IngestMetrics:
         self.backlog = Gauge("ingest_backlog_messages", "Messages received but not yet acknowledged", registry=r)
         self.seq_gaps = Counter("ingest_seq_gaps", "Missing batch seqs seen, all devices", registry=r)
         self.duplicates = Counter("ingest_duplicates", "Duplicate batches seen (redeliveries included)", registry=r)
+        self.dead_letter_bytes = Counter(
+            "ingest_dead_letter_bytes", "Bytes of dead-letter records written (file and topic each)", registry=r
+        )
+        self.dead_letter_failures = Counter(
+            "ingest_dead_letter_failures", "Dead letters that could not be filed or published", ["where"], registry=r
+        )
+        self.worker_errors = Counter(
+            "ingest_worker_errors", "Unexpected errors the worker and writer caught and survived", registry=r
+        )
+        self.write_requests = Counter("ingest_write_requests", "HTTP write requests sent to InfluxDB", registry=r)
         self.connected = Gauge("ingest_mqtt_connected", "1 while connected to the broker", registry=r)

@@ -10,34 +10,33 @@ any point means redelivery, never loss. Redelivered batches overwrite the same p
 
 from __future__ import annotations
 
-import base64
 import bisect
 import contextlib
 import json
 import logging
 import queue
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from core.influx import InfluxTarget
+from core.influx import InfluxTarget, influxql, quote_ident, quote_literal
+from core.liveness import Liveness
+from core.mqtt import BrokerConfig, make_client
 from core.plant import Plant
 from core.settings import Settings
 from core.wire import data_subscription, dlq_topic
-from ingest.accounting import COMPONENT, Accounting
-from ingest.mapping import Mapped, Rejected, TagBook, map_data, map_status
+from ingest.accounting import COMPONENT, DEAD_LETTERS_MEASUREMENT, INTERVAL_MS, QUALITY_MEASUREMENT, Accounting
+from ingest.deadletters import MAX_LINES_LISTED, DeadLetterFile, dead_letter_record
+from ingest.mapping import UNREGISTERED, Mapped, Rejected, TagBook, map_data, map_status
 from ingest.metrics import IngestMetrics
 from ingest.writer import InfluxWriter, RejectedLine, WriteAborted
 
@@ -55,7 +54,7 @@ class IngestConfig:
     share_group: str | None = "ingest"  # None: plain subscription (also forced on MQTT 3.1.1)
     protocol: Literal["5", "3.1.1"] = "5"
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in logs or tracebacks
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
@@ -68,6 +67,12 @@ class IngestConfig:
     batch_max_age_s: float = 1.0
     quality_every_s: float = 10.0
     dlq_file: Path | None = None
+    # The dead-letter file rotates at this size, keeping `dlq_backups` older files.
+    dlq_max_bytes: int = 64 * 1024 * 1024
+    dlq_backups: int = 3
+    # Samples stamped later than now + this are refused (dead letter `future_ts`): one point
+    # from a clock set to 2099 would otherwise stand as every "latest" value for decades.
+    max_clock_skew_s: float = 300.0
     stop_timeout_s: float = 15.0
     max_backoff_s: float = 5.0
 
@@ -86,6 +91,19 @@ class IngestConfig:
             key_file=s.mqtt_key_file,
             dlq_file=s.data_dir / "ingest" / f"dead-letters-{client_id}.jsonl",
             **kw,
+        )
+
+    @property
+    def broker(self) -> BrokerConfig:
+        """The broker as the shared client factory takes it (ValueError for a bad URL)."""
+        return BrokerConfig(
+            url=self.mqtt_url,
+            username=self.username,
+            password=self.password,
+            ca_file=str(self.ca_file) if self.ca_file else None,
+            cert_file=str(self.cert_file) if self.cert_file else None,
+            key_file=str(self.key_file) if self.key_file else None,
+            protocol=self.protocol,
         )
 
 
@@ -110,45 +128,23 @@ class _Batch:
 _STOP = object()
 
 
-def parse_mqtt_url(url: str) -> tuple[str, int, bool]:
-    """mqtt://host:port or mqtts://host:port → (host, port, tls)."""
-    u = urlparse(url)
-    if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
-        raise ValueError(f"MQTT URL must look like mqtt://host:1883 or mqtts://host:8883, got {url!r}")
-    tls = u.scheme == "mqtts"
-    return u.hostname, u.port or (8883 if tls else 1883), tls
-
-
 def default_client_id() -> str:
     return f"ingest-{socket.gethostname()}"[:64]
 
 
 def delete_session(cfg: IngestConfig, timeout_s: float = 15.0) -> None:
     """Make the broker forget the session of `cfg.client_id` (and anything still queued for it)."""
-    host, port, tls = parse_mqtt_url(cfg.mqtt_url)
+    broker = cfg.broker
     v5 = cfg.protocol == "5"
-    c = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=cfg.client_id,
-        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-        clean_session=None if v5 else True,
-    )
-    if cfg.username:
-        c.username_pw_set(cfg.username, cfg.password)
-    if tls or cfg.ca_file:
-        c.tls_set(
-            ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
-            certfile=str(cfg.cert_file) if cfg.cert_file else None,
-            keyfile=str(cfg.key_file) if cfg.key_file else None,
-        )
+    c = make_client(broker, cfg.client_id, v5)
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 0
     done = threading.Event()
     c.on_connect = lambda *_: done.set()
     if v5:
-        c.connect(host, port, clean_start=True, properties=props)
+        c.connect(broker.host, broker.port, clean_start=True, properties=props)
     else:
-        c.connect(host, port)
+        c.connect(broker.host, broker.port)
     c.loop_start()
     try:
         if not done.wait(timeout_s):
@@ -158,19 +154,92 @@ def delete_session(cfg: IngestConfig, timeout_s: float = 15.0) -> None:
         c.loop_stop()
 
 
+@dataclass(frozen=True)
+class StoredCounts:
+    """The accounting's `Stored` port on InfluxDB: what earlier runs stored for an interval."""
+
+    target: InfluxTarget
+    book: TagBook
+    dlq_file: Path | None = None
+    started_ms: int = 0  # records filed from then on are this process's own (counted in memory)
+    _filed_counts: dict[tuple[int, str], int] = field(default_factory=dict, compare=False)
+
+    def _filed(self) -> dict[tuple[int, str], int]:
+        """Dead letters on file (and its rotated copies) per (interval start, reason); read once."""
+        if not self._filed_counts and self.dlq_file is not None:
+            files = [self.dlq_file, *sorted(self.dlq_file.parent.glob(self.dlq_file.name + ".*"))]
+            for f in files:
+                with contextlib.suppress(OSError), f.open(encoding="utf-8", errors="replace") as fh:
+                    for text in fh:
+                        try:
+                            rec = json.loads(text)
+                            ms, reason = int(rec["received_ms"]), str(rec["reason"])
+                        except (ValueError, KeyError, TypeError):
+                            continue  # a torn last line after a crash
+                        if ms >= self.started_ms:
+                            continue
+                        key = (ms - ms % INTERVAL_MS, reason)
+                        self._filed_counts[key] = self._filed_counts.get(key, 0) + 1
+        return self._filed_counts
+
+    def _query(self, q: str) -> Any:
+        return influxql(self.target, q, self.target.raw_bucket, timeout_s=30)
+
+    def sample_times(self, site: str, device: str, start_ms: int, end_ms: int) -> set[int]:
+        info = self.book.lookup(site, device)
+        measurement = info.tags.carrier if info is not None else UNREGISTERED
+        df = self._query(
+            f'SELECT * FROM {quote_ident(measurement)} WHERE "site" = {quote_literal(site)} '
+            f'AND "device" = {quote_literal(device)} AND time >= {start_ms}ms AND time < {end_ms}ms'
+        )
+        if df.empty:
+            return set()
+        return {int(t.value // 1_000_000) for t in df["time"]}
+
+    def quality(self, site: str, device: str, start_ms: int) -> dict[str, tuple[float, float, float]]:
+        df = self._query(
+            'SELECT last("samples") AS "s", last("seq_gaps") AS "g", last("duplicates") AS "d" '
+            f'FROM {quote_ident(QUALITY_MEASUREMENT)} WHERE "site" = {quote_literal(site)} '
+            f'AND "device" = {quote_literal(device)} AND time >= {start_ms}ms AND time < {start_ms + 1}ms '
+            'GROUP BY "ingest"'
+        )
+        if df.empty:
+            return {}
+        return {str(r["ingest"]): (float(r["s"]), float(r["g"]), float(r["d"])) for _, r in df.iterrows()}
+
+    def dead_letters(self, instance: str, start_ms: int, reason: str) -> float:
+        if self.dlq_file is not None and self.dlq_file.exists():
+            # The file is written before a dead letter is acknowledged, so it holds the ones
+            # whose count never reached InfluxDB before a crash.
+            return float(self._filed().get((start_ms - start_ms % INTERVAL_MS, reason), 0))
+        df = self._query(
+            f'SELECT last("count") AS "c" FROM {quote_ident(DEAD_LETTERS_MEASUREMENT)} '
+            f'WHERE "ingest" = {quote_literal(instance)} AND "reason" = {quote_literal(reason)} '
+            f"AND time >= {start_ms}ms AND time < {start_ms + 1}ms"
+        )
+        return 0.0 if df.empty else float(df["c"].iloc[0])
+
+
 class IngestService:
     def __init__(self, cfg: IngestConfig, metrics: IngestMetrics | None = None):
-        parse_mqtt_url(cfg.mqtt_url)  # a bad URL fails here, before anything is opened
+        self.broker = cfg.broker  # a bad URL fails here, before anything is opened
         self.cfg = cfg
         self.metrics = metrics or IngestMetrics()
         self.book = TagBook.from_plants(cfg.plants)
-        self.accounting = Accounting(cfg.client_id)
+        started_ms = int(time.time() * 1000)
+        self.accounting = Accounting(
+            cfg.client_id, stored=StoredCounts(cfg.target, self.book, cfg.dlq_file, started_ms), started_ms=started_ms
+        )
         self._stopping = threading.Event()  # makes a failing write give up (nothing acked)
         self._inbox: queue.Queue[Any] = queue.Queue()
         self._writes: queue.Queue[Any] = queue.Queue(maxsize=2)
         self._gen = 0
         self._logged_reasons: set[str] = set()
-        self._dlq_lock = threading.Lock()
+        self._dlq = DeadLetterFile(cfg.dlq_file, cfg.dlq_max_bytes, cfg.dlq_backups) if cfg.dlq_file else None
+        self.liveness = Liveness()
+        self.liveness.extra.update(
+            connected=self.connected_now, handled=self.handled_now, backlog=self.pipeline_messages
+        )
         self._in_pipeline = 0
         self.handled = 0  # messages acknowledged (stored or dead-lettered) since start
         self._pipeline_lock = threading.Lock()
@@ -179,6 +248,7 @@ class IngestService:
             stopping=self._stopping,
             max_backoff_s=cfg.max_backoff_s,
             on_retry=lambda reason: self.metrics.retries.labels(reason).inc(),
+            on_request=self.metrics.write_requests.inc,
         )
         self.client = self._make_client()
         self._threads: list[threading.Thread] = []
@@ -190,27 +260,10 @@ class IngestService:
     # --- MQTT ----------------------------------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
-        cfg = self.cfg
-        v5 = cfg.protocol == "5"
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=cfg.client_id,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            clean_session=None if v5 else False,
-            manual_ack=True,
-        )
-        host, port, tls = parse_mqtt_url(cfg.mqtt_url)
-        self._host, self._port = host, port
-        if cfg.username:
-            client.username_pw_set(cfg.username, cfg.password)
-        if tls or cfg.ca_file:
-            client.tls_set(
-                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
-                certfile=str(cfg.cert_file) if cfg.cert_file else None,
-                keyfile=str(cfg.key_file) if cfg.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-        client.reconnect_delay_set(min_delay=1, max_delay=5)
+        cfg, broker = self.cfg, self.broker
+        self._host, self._port = broker.host, broker.port
+        # A persistent session with manual acks: a message is acked only once it is stored.
+        client = make_client(broker, cfg.client_id, cfg.protocol == "5", persistent=True, manual_ack=True)
         client.max_inflight_messages_set(1000)  # our own publishes (dead letters)
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
@@ -218,6 +271,12 @@ class IngestService:
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         return client
+
+    def handled_now(self) -> int:
+        return self.handled
+
+    def connected_now(self) -> bool:
+        return self.connected.is_set()
 
     def _subscriptions(self) -> list[str]:
         share = self.cfg.share_group if self.cfg.protocol == "5" else None
@@ -288,7 +347,17 @@ class IngestService:
         for t in self._threads:
             t.start()
         self.client.loop_start()
+        # The worker turns at least every 0.5 s; the writer every `quality_every_s`, or after a
+        # write that may retry through an InfluxDB outage (stale after 2 minutes of it).
+        self.liveness.watch("worker", self._threads[0], stale_after_s=30)
+        self.liveness.watch("writer", self._threads[1], stale_after_s=max(120.0, 3 * cfg.quality_every_s))
+        self.liveness.watch("mqtt", self._network_alive, stale_after_s=float("inf"))
         return self
+
+    def _network_alive(self) -> bool:
+        # paho's network thread; it ends only when a callback raises (ours never let anything out).
+        thread = getattr(self.client, "_thread", None)
+        return self._stopped or (thread is not None and thread.is_alive())
 
     def wait_subscribed(self, timeout_s: float = 15.0) -> bool:
         return self._subscribed.wait(timeout_s)
@@ -323,12 +392,15 @@ class IngestService:
         self.client.disconnect()
         self.client.loop_stop()
         self.writer.close()
+        if self._dlq is not None:
+            self._dlq.close()
 
     # --- worker: decode, validate, batch --------------------------------------------------
 
     def _work(self) -> None:
         batch = _Batch()
         while True:
+            self.liveness.beat("worker")
             timeout = max(0.0, self.cfg.batch_max_age_s - (time.monotonic() - batch.started)) if batch.msgs else 0.5
             try:
                 item = self._inbox.get(timeout=timeout)
@@ -341,7 +413,7 @@ class IngestService:
                     self._in_pipeline += 1
                 if not batch.msgs:
                     batch.started = time.monotonic()
-                self._handle(item, batch)
+                self._handle_guarded(item, batch)
             full = len(batch.lines) >= self.cfg.batch_max_lines
             old = bool(batch.msgs) and time.monotonic() - batch.started >= self.cfg.batch_max_age_s
             if full or old:
@@ -351,55 +423,70 @@ class IngestService:
             self._writes.put(batch)
         self._writes.put(_STOP)
 
+    def _handle_guarded(self, m: _Msg, batch: _Batch) -> None:
+        """The one message path: whatever a message does, it is stored, dead-lettered or
+        counted, and the worker goes on (a dead worker would leave every later message unacked)."""
+        try:
+            self._handle(m, batch)
+        except Exception as exc:  # a bug, not bad input (that is `Rejected`): keep the evidence
+            log.exception("ingest: unexpected error on a message from %s; dead-lettered", m.topic)
+            self.metrics.worker_errors.inc()
+            self._reject(m, "internal_error", f"{type(exc).__name__}: {exc}")
+
+    def _reject(self, m: _Msg, reason: str, message: str) -> None:
+        try:
+            self._dead_letter(reason, message, m.topic, m.payload)
+            self.metrics.messages.labels("dead_letter").inc()
+        finally:
+            self._ack([m])
+
     def _handle(self, m: _Msg, batch: _Batch) -> None:
         try:
+            max_ts = int((time.time() + self.cfg.max_clock_skew_s) * 1000)
             if m.topic.endswith("/status"):
-                status_line = map_status(m.topic, m.payload, self.cfg.prefix)
+                status_line = map_status(m.topic, m.payload, self.cfg.prefix, max_ts_ms=max_ts)
                 batch.mapped.append((m, None, len(batch.lines)))
                 if status_line is not None:
                     batch.lines.append(status_line)
             else:
-                mapped = map_data(m.topic, m.payload, self.book, self.cfg.prefix)
+                mapped = map_data(m.topic, m.payload, self.book, self.cfg.prefix, max_ts_ms=max_ts)
                 batch.mapped.append((m, mapped, len(batch.lines)))
                 batch.lines.extend(mapped.lines)
                 batch.values += mapped.values
         except Rejected as exc:
-            self._dead_letter(exc.reason, str(exc), m.topic, m.payload)
-            self.metrics.messages.labels("dead_letter").inc()
-            self._ack([m])
+            self._reject(m, exc.reason, str(exc))
             return
         batch.msgs.append(m)
 
     # --- dead letters --------------------------------------------------------------------
 
     def _dead_letter(self, reason: str, message: str, topic: str, payload: bytes, **extra: Any) -> None:
-        record = {
-            "component": COMPONENT,
-            "reason": reason,
-            "message": message,
-            "topic": topic,
-            "received_ms": int(time.time() * 1000),
-            "payload_b64": base64.b64encode(payload).decode("ascii"),
-            **extra,
-        }
-        doc = json.dumps(record, separators=(",", ":"))
+        """Record one rejected message once: topic, reason, the payload (capped) and `extra`.
+
+        Never raises: a dead letter that cannot be published or filed is counted and logged.
+        """
+        now_ms = int(time.time() * 1000)
+        doc = dead_letter_record(reason, message, topic, payload, now_ms, **extra)
         self.metrics.dead_letters.labels(reason).inc()
-        self.accounting.dead_letter(reason, int(time.time() * 1000))
+        self.metrics.dead_letter_bytes.inc(len(doc) + 1)
+        self.accounting.dead_letter(reason, now_ms)
         if reason not in self._logged_reasons:  # once per kind
             self._logged_reasons.add(reason)
             log.warning("dead letter (%s): %s — further ones of this kind are only counted", reason, message)
-        self.client.publish(dlq_topic(COMPONENT, self.cfg.prefix), doc, qos=1)
-        if self.cfg.dlq_file is not None:
-            with self._dlq_lock:
-                self.cfg.dlq_file.parent.mkdir(parents=True, exist_ok=True)
-                with self.cfg.dlq_file.open("a", encoding="utf-8") as f:
-                    f.write(doc + "\n")
+        try:
+            self.client.publish(dlq_topic(COMPONENT, self.cfg.prefix), doc, qos=1)
+        except Exception as exc:  # e.g. a payload above the broker's limit
+            self.metrics.dead_letter_failures.labels("publish").inc()
+            log.warning("dead letter not published: %s", exc)
+        if self._dlq is not None and not self._dlq.append(doc):
+            self.metrics.dead_letter_failures.labels("file").inc()
 
     # --- writer: write, account, acknowledge ----------------------------------------------
 
     def _write_loop(self) -> None:
         last_quality = time.monotonic()
         while True:
+            self.liveness.beat("writer")
             try:
                 item = self._writes.get(timeout=self.cfg.quality_every_s)
             except queue.Empty:
@@ -408,17 +495,40 @@ class IngestService:
                 break
             try:
                 if item is not None:
-                    self._write_batch(item)
+                    self._write_batch_guarded(item)
                 if time.monotonic() - last_quality >= self.cfg.quality_every_s:
                     last_quality = time.monotonic()
                     self._write_quality()
             except WriteAborted:
                 log.warning("stopping with unwritten batches; they stay unacknowledged for the next start")
                 return
+            except Exception:  # the quality write: the next round writes the counts again
+                self.metrics.worker_errors.inc()
+                log.exception("ingest: writing ingest_quality failed; retried next round")
         with contextlib.suppress(WriteAborted):
             self._write_quality()
 
+    def _write_batch_guarded(self, b: _Batch) -> None:
+        """Write a batch until it is written; an unexpected error is retried, never skipped
+        (its messages stay unacknowledged meanwhile, and health turns red if it lasts)."""
+        attempt = 0
+        while True:
+            try:
+                self._write_batch(b)
+                return
+            except WriteAborted:
+                raise
+            except Exception:
+                self.metrics.worker_errors.inc()
+                log.exception("ingest: writing a batch failed unexpectedly; retrying")
+                attempt += 1
+                if self._stopping.wait(min(30.0, 0.5 * 2**attempt)):
+                    raise WriteAborted("stopping while a batch fails") from None
+
     def _write_batch(self, b: _Batch) -> None:
+        for _m, mapped, _ in b.mapped:
+            if mapped is not None:  # before the write: what was stored before this process started
+                self.accounting.prepare(mapped.site, mapped.batch.device, [s.ts for s in mapped.batch.samples])
         t0 = time.monotonic()
         rejected = self.writer.write(b.lines)
         self.metrics.write_seconds.observe(time.monotonic() - t0)
@@ -449,18 +559,38 @@ class IngestService:
         self._ack(b.msgs)
 
     def _dead_letter_lines(self, b: _Batch, rejected: list[RejectedLine]) -> None:
-        # Find each refused line's message: batches are in line order.
+        """One dead letter per message with refused lines, listing each line's reason."""
         starts = [first for _, _, first in b.mapped]
         index = {ln: i for i, ln in enumerate(b.lines)}
+        per_msg: dict[int, list[RejectedLine]] = {}
         for r in rejected:
             pos = index.get(r.line, 0)
-            k = max(0, bisect.bisect_right(starts, pos) - 1)
-            m = b.mapped[k][0]
-            self._dead_letter(r.reason, r.message, m.topic, m.payload, line=r.line)
+            per_msg.setdefault(max(0, bisect.bisect_right(starts, pos) - 1), []).append(r)
+        for k, refused in per_msg.items():
+            m, _, first = b.mapped[k]
+            head = refused[0]
+            # InfluxDB's message is given once; a line carries its own only when it differs.
+            lines: list[dict[str, object]] = [
+                {"line": index.get(r.line, first) - first}
+                | (
+                    {}
+                    if (r.reason, r.message) == (head.reason, head.message)
+                    else {"reason": r.reason, "message": r.message[:300]}
+                )
+                for r in refused[:MAX_LINES_LISTED]
+            ]
+            self._dead_letter(
+                refused[0].reason,
+                f"InfluxDB refused {len(refused)} line(s) of this message: {refused[0].message[:300]}",
+                m.topic,
+                m.payload,
+                refused_lines=len(refused),
+                lines=lines,
+            )
 
     def _write_quality(self) -> None:
         lines = self.accounting.quality_lines()
         if lines:
             rejected = self.writer.write(lines)
             for r in rejected:
-                self._dead_letter(r.reason, r.message, "", b"", line=r.line)
+                self._dead_letter(r.reason, r.message, "", b"", line=r.line[:1000])

@@ -3,17 +3,23 @@
 Failure model: a write can fail because InfluxDB is unreachable, overloaded or restarting
 (connection errors, 5xx, 429 — retried with exponential back-off, honouring `Retry-After`,
 until it succeeds or the service is stopping), because the batch is too large (413 — split
-in half), or because some lines are refused (400 parse errors, 422 field-type conflicts —
-the batch is split in halves until the refused lines stand alone; they are returned as
-rejected and everything else is written). Auth and missing-bucket errors (401/403/404) are
-configuration mistakes that an operator fixes while ingest waits: they are retried too,
-never dropped.
+in half), or because some lines are refused (400 parse errors, 422 field-type conflicts or
+points outside the bucket's retention). A refusal that names its lines is resolved without
+splitting: a 400 quotes every unparsable line (nothing was written; the rest is written
+again once), a 422 partial write says how many points it dropped (the rest is written) — when
+that is all of them, or the lines of the field whose type conflicts, those are the refused
+ones. Only a refusal that cannot be matched to lines is split in halves until the refused
+lines stand alone. Refused lines are returned; everything else is written. Auth and
+missing-bucket errors (401/403/404) are configuration mistakes that an operator fixes while
+ingest waits: they are retried too, never dropped.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -74,6 +80,61 @@ def backoff_s(attempt: int, base_s: float = 0.2, cap_s: float = 5.0) -> float:
     return delay * random.uniform(0.75, 1.0)
 
 
+_DROPPED = re.compile(r"dropped=(\d+)")
+_CONFLICT = re.compile(r'field type conflict: input field "(?P<field>[^"]+)" on measurement "(?P<m>[^"]+)"')
+_UNPARSABLE = re.compile(r"unable to parse '(?P<line>.*?)': ")
+
+
+def _error_text(body: object) -> str:
+    """The `message` of InfluxDB's JSON error body (quotes unescaped), or the body as text."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return text
+    return str(doc.get("message", text)) if isinstance(doc, dict) else text
+
+
+def refused_lines(lines: list[str], status: int, message: str) -> tuple[list[str], list[str]] | None:
+    """(refused, still to write) when InfluxDB's answer tells which lines it refused, else None.
+
+    400 "unable to parse '<line>': …" (nothing of the request was written): the quoted lines are
+    refused, the others must be written again. 422 "partial write … dropped=N" (the others were
+    written): all lines when N is their number, or the N lines carrying a conflicting field.
+    """
+    if status == 400:
+        quoted = {m.group("line") for m in _UNPARSABLE.finditer(message)}
+        refused = [ln for ln in lines if ln in quoted]
+        if refused and len(refused) >= len(quoted):
+            return refused, [ln for ln in lines if ln not in quoted]
+        return None
+    dropped = _DROPPED.search(message)
+    if status != 422 or "partial write" not in message or dropped is None:
+        return None
+    n = int(dropped.group(1))
+    if n == len(lines):
+        return list(lines), []
+    conflict = _CONFLICT.search(message)
+    if conflict is not None:
+        m, f = conflict.group("m"), conflict.group("field")
+        hits = [ln for ln in lines if _measurement(ln) == m and _has_field(ln, f)]
+        if len(hits) == n:
+            return hits, []
+    return None
+
+
+def _measurement(ln: str) -> str:
+    end = min((i for i in (ln.find(","), ln.find(" ")) if i >= 0), default=len(ln))
+    return ln[:end]
+
+
+def _has_field(ln: str, field: str) -> bool:
+    # Fields sit between the first and last space of our lines (no spaces in keys or tags).
+    parts = ln.split(" ")
+    fields = " ".join(parts[1:-1]) if len(parts) >= 3 else ""
+    return any(kv.split("=", 1)[0] == field for kv in fields.split(","))
+
+
 class InfluxWriter:
     """Writes lists of lines to one bucket; `write` returns only when every line is written or rejected."""
 
@@ -86,12 +147,14 @@ class InfluxWriter:
         max_backoff_s: float = 5.0,
         timeout_ms: int = 30_000,
         on_retry: Callable[[str], None] | None = None,
+        on_request: Callable[[], None] | None = None,
     ):
         self.target = target
         self.bucket = bucket or target.raw_bucket
         self.stopping = stopping or threading.Event()
         self.max_backoff_s = max_backoff_s
         self.on_retry = on_retry or (lambda reason: None)
+        self.on_request = on_request or (lambda: None)
         # retries=False: the client's own urllib3 retries would hide the status we act on.
         self._client = InfluxDBClient(
             url=target.url, token=target.token, org=target.org, timeout=timeout_ms, enable_gzip=True, retries=False
@@ -109,7 +172,13 @@ class InfluxWriter:
         if status is None:
             return []
         if len(lines) == 1:
-            return [RejectedLine(lines[0], status, message)]
+            return [RejectedLine(lines[0], status, message[:500])]
+        known = refused_lines(lines, status, message)
+        message = message[:500]
+        if known is not None:
+            refused, rewrite = known
+            out = [RejectedLine(ln, status, message) for ln in refused]
+            return out + self.write(rewrite) if rewrite else out
         mid = len(lines) // 2
         return self.write(lines[:mid]) + self.write(lines[mid:])
 
@@ -118,6 +187,7 @@ class InfluxWriter:
         body = "\n".join(lines).encode("utf-8")
         attempt = 0
         while True:
+            self.on_request()
             try:
                 self._api.write(
                     bucket=self.bucket,
@@ -128,7 +198,7 @@ class InfluxWriter:
                 return None, ""
             except ApiException as exc:
                 status = int(exc.status or 0)
-                message = str(exc.body or exc.reason or "")[:500]
+                message = _error_text(exc.body) or str(exc.reason or "")
                 if status in SPLIT_STATUSES:
                     return status, message
                 delay = retry_after_s(exc.headers) if status in (429, 503) else None

@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 from pathlib import Path
 
 import pandas as pd
 import typer
+from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.progress import Progress
 
 from core.influx import InfluxTarget
+from core.liveness import Liveness, serve
 from core.plant import Plant
 from core.plant_cli import load_plant_or_exit
 from core.settings import load_settings
@@ -53,14 +56,24 @@ def run(
     plant: Path = PlantOpt,
     poll_s: float = typer.Option(30.0, help="Seconds between cycles."),
     horizon_h: float = typer.Option(48.0, help="How far back late data is looked for (hours)."),
+    health_port: int | None = typer.Option(
+        None, min=0, max=65535, help="Serve /healthz and /metrics on 127.0.0.1:PORT (0: a free port)."
+    ),
 ) -> None:
     """Continuous metering: close each 15-minute interval after the lateness window, write energy and
     emissions, and recompute intervals that receive late data."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _, ctx = _load(plant)
     svc = ContinuousMetering(ctx, _target(), horizon=pd.Timedelta(hours=horizon_h))
+    liveness = Liveness()
+    # The loop runs in this thread; a cycle stuck (a query that never returns) turns health red.
+    liveness.watch("cycle", threading.current_thread(), stale_after_s=max(600.0, 4 * poll_s))
+    liveness.extra.update(points=lambda: svc.points, errors=lambda: sum(svc.errors.values()))
+    if health_port is not None:
+        server = serve(liveness, CollectorRegistry(), health_port)
+        logging.getLogger("plantcarbon.metering").info("health on 127.0.0.1:%d", server.server_address[1])
     with contextlib.suppress(KeyboardInterrupt):
-        svc.run(poll_s=poll_s)
+        svc.run(poll_s=poll_s, liveness=liveness)
 
 
 @app.command("recompute")

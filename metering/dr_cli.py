@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import typer
+from prometheus_client import CollectorRegistry
 
 from core.influx import InfluxTarget
+from core.liveness import serve
+from core.mqtt import BrokerConfig
 from core.plant_cli import load_plant_or_exit
 from core.settings import load_settings
 from metering.dr.baselines import BaselineContext, BaselineError
@@ -91,11 +94,17 @@ def cancel(event_id: str, db: Path | None = DbOption) -> None:
 def listen(
     seconds: float = typer.Option(0, help="Stop after this many seconds (0: until interrupted)."),
     db: Path | None = DbOption,
+    health_port: int | None = typer.Option(
+        None, min=0, max=65535, help="Serve /healthz and /metrics on 127.0.0.1:PORT (0: a free port)."
+    ),
 ) -> None:
     """Take DR events from MQTT (pc/{site}/dr/events) into the event store."""
     s = load_settings()
-    intake = DrIntake(_store(db), s.mqtt_url, s.mqtt_prefix)
+    intake = DrIntake(_store(db), BrokerConfig.from_settings(s), s.mqtt_prefix)
     intake.start()
+    if health_port is not None:
+        server = serve(intake.liveness, CollectorRegistry(), health_port)
+        print(f"health on http://127.0.0.1:{server.server_address[1]}/healthz", flush=True)
     try:
         t_end = time.monotonic() + seconds if seconds else float("inf")
         while time.monotonic() < t_end:

@@ -79,6 +79,8 @@ def explain(ctx: Context, readings: pd.DataFrame, device: str, interval: pd.Time
             f"= {r['co2_kg']:.6g} kg CO2; {r['co2e_kg']:.6g} kg CO2e ({r['gwp']})"
         )
         out.append(f"   source: {f.source.cite()}")
+        if r.get("ncv"):
+            out.append(f"   net calorific value: {r['ncv']}")
         if f.source.note:
             out.append(f"   note: {f.source.note}")
     for p in res.problems:

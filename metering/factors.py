@@ -56,6 +56,13 @@ _GAS_PREFIX = ("CO2e", "CO2", "CH4", "N2O", "ce")
 CO2_PER_C = 44.0 / 12.0
 
 
+def activity_base(den: str) -> tuple[str, float]:
+    """'10^4Nm3' → ('Nm3', 10000.0): an activity unit as its base unit and how many of those it is."""
+    if den not in _ACTIVITY:
+        raise ValueError(f"activity unit must be one of {sorted(_ACTIVITY)}, got {den!r}")
+    return _ACTIVITY[den]
+
+
 def parse_unit(unit: str) -> tuple[float, str, float]:
     """'tCO2/MWh' → (1000.0 kg, 'kWh', 1000.0): numerator kg, activity base unit, activity scale."""
     if "/" not in unit:

@@ -20,7 +20,8 @@ Bad input this module expects, and what it does with it (it never raises on data
 - duplicate timestamps: the last value wins;
 - a transient bad read (one sample that dips below or jumps above both neighbours, e.g. a
   0 between 1000 and 1001): the sample is dropped, event `transient`;
-- a decrease: `rollover` when the meter profile's counter maximum explains it with a
+- a decrease: `rollover` when the counter's modulus (the profile's `counter_max` plus one
+  register step, CT/PT ratios applied: `core.profile.counter_modulus`) explains it with a
   plausible step, `reset` when the counter restarted near zero (the new value is the delta),
   `replacement` when a different meter starts at an unrelated value (the step is estimated
   from the series' typical rate);
@@ -33,14 +34,19 @@ the same quantity; their intervals have source `gauge`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 import pandas as pd
 
 from core.plant import Device, Plant
+from core.profile import ProfileError, counter_modulus, find_profile
 from core.quantities import is_counter, quantity
+
+log = logging.getLogger(__name__)
 
 INTERVAL_S = 900
 
@@ -91,7 +97,7 @@ class EngineOptions:
 class SeriesMeta:
     """What the engine knows about one device's quantity beyond its samples."""
 
-    counter_max: float | None = None  # rollover point, from the meter profile
+    counter_modulus: float | None = None  # where the counter wraps to 0 (counter_max + one step), primary units
     max_rate_per_h: float | None = None  # e.g. 2 × rated kW for a kWh counter
 
 
@@ -151,9 +157,9 @@ def clean_counter(
         cur = v[1:]
         prv = v[:-1]
         roll = np.zeros(n - 1, dtype=bool)
-        if meta.counter_max is not None:
-            wrapped = meta.counter_max - prv + cur
-            roll = neg & (wrapped >= 0) & (wrapped <= np.minimum(limit, 0.1 * meta.counter_max))
+        if meta.counter_modulus is not None:
+            wrapped = meta.counter_modulus - prv + cur
+            roll = neg & (wrapped >= 0) & (wrapped <= np.minimum(limit, 0.1 * meta.counter_modulus))
             step = np.where(roll, wrapped, step)
         # A counter that restarts near zero: the new value is what was used since the reset.
         reset = neg & ~roll & (cur <= limit)
@@ -215,22 +221,29 @@ def series_intervals(
 
 
 def series_meta(device: Device, quantity_name: str) -> SeriesMeta:
-    """Counter maximum from the device's meter profile; a rate ceiling from its rating."""
-    counter_max = None
+    """Counter modulus from the device's meter profile (shipped or user's); a rate ceiling from its rating."""
+    modulus = None
     profile_id = getattr(device.source, "profile", None) if device.source is not None else None
     if profile_id:
         try:
-            from core.profile import load_profile
-
-            for reg in load_profile(profile_id).registers:
-                if reg.quantity == quantity_name and reg.counter_max is not None:
-                    counter_max = float(reg.counter_max)
-        except Exception:  # an unknown profile only costs the rollover hint, not the interval
-            counter_max = None
+            profile = find_profile(profile_id)
+        except ProfileError as exc:  # costs the rollover hint, not the interval: say so once
+            _warn_once(profile_id, str(exc))
+        else:
+            for reg in profile.registers:
+                if reg.quantity == quantity_name:
+                    modulus = counter_modulus(reg, ct=device.ratios.ct_factor, pt=device.ratios.pt_factor)
     max_rate = None
     if device.rated_kw is not None and quantity_name in ("e_imp_kwh", "e_exp_kwh"):
         max_rate = 2.0 * device.rated_kw
-    return SeriesMeta(counter_max=counter_max, max_rate_per_h=max_rate)
+    return SeriesMeta(counter_modulus=modulus, max_rate_per_h=max_rate)
+
+
+@cache
+def _warn_once(profile_id: str, reason: str) -> None:
+    log.warning(
+        "meter profile %r: %s; its counters get no rollover detection (a wrap reads as a reset)", profile_id, reason
+    )
 
 
 _EPOCH = pd.Timestamp(0, tz="UTC")

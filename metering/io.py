@@ -263,7 +263,10 @@ def energy_lines(energy: pd.DataFrame, *, fields: tuple[str, ...] | None = None)
 
 
 def emission_lines(emissions: pd.DataFrame) -> list[str]:
-    """`emissions` points: tags site/area/device/carrier/role/scope/method; fields co2_kg, co2e_kg, factor, gwp."""
+    """`emissions` points: tags site/area/device/carrier/role/scope/method; fields co2_kg, co2e_kg, factor, gwp, ncv.
+
+    `ncv` (the net calorific value a fuel row used besides its factor) is left out where empty.
+    """
     if emissions.empty:
         return []
     parts = [
@@ -272,7 +275,25 @@ def emission_lines(emissions: pd.DataFrame) -> list[str]:
         _string_parts("factor", emissions["factor"]),
         _string_parts("gwp", emissions["gwp"]),
     ]
+    if "ncv" in emissions.columns:
+        parts.append(_string_parts("ncv", emissions["ncv"]))
     return _lines(_tag_prefix("emissions", emissions, EMISSION_TAGS), parts, emissions["interval_start"])
+
+
+def delete_emissions(
+    target: InfluxTarget, site: str, devices: Iterable[str], start: pd.Timestamp, end: pd.Timestamp
+) -> None:
+    """Delete the `emissions` points of these devices in [start, end) (one delete per device:
+    InfluxDB's delete predicate has no OR). For rows that must not exist, e.g. of an internal
+    transfer that an older plant file took as purchased; other points are left alone."""
+    from core.influx import influx_client
+
+    stop = end - pd.Timedelta(milliseconds=1)  # the delete API's stop is inclusive
+    with influx_client(target, timeout_ms=120_000) as client:
+        api = client.delete_api()
+        for dev in devices:
+            predicate = f'_measurement="emissions" AND site="{site}" AND device="{dev}"'
+            api.delete(start.to_pydatetime(), stop.to_pydatetime(), predicate, target.metering_bucket, target.org)
 
 
 def write_results(

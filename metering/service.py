@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from core.influx import InfluxTarget
+from core.liveness import Liveness
 from core.plant import Plant
-from metering.energy import GreenContract, Result, compute, load_green_power, price
+from metering.energy import GreenContract, Result, compute, internal_devices, load_green_power, price
 from metering.factors import Registry, plant_registry
 from metering.intervals import INTERVAL_S, EngineOptions, compute_intervals
-from metering.io import interval_counts, read_energy, read_raw, write_results
+from metering.io import delete_emissions, interval_counts, read_energy, read_raw, write_results
 from metering.tariffs import TariffError, TariffFile, fill_tou_cost, load_tariff
 
 log = logging.getLogger("plantcarbon.metering")
@@ -116,7 +117,9 @@ def recompute(
     reads 15-minute rows instead of every reading.
 
     Idempotent: the same readings and factors give the same points, and a point is identified
-    by measurement, tags and time, so writing it again overwrites it. Returns (points, problems);
+    by measurement, tags and time, so writing it again overwrites it. Emissions points of
+    internal transfers (which an older plant file may have priced as purchased) are deleted
+    first: no point of theirs may stay to be counted twice. Returns (points, problems);
     `timings`, when given, accumulates wall seconds per phase (read, compute, write).
     """
     if source not in SOURCES:
@@ -125,6 +128,9 @@ def recompute(
         chunk = pd.Timedelta(days=1) if source == "readings" else pd.Timedelta(days=7)
     clock = timings if timings is not None else {}
     start, end = floor_interval(start), floor_interval(end)
+    internal = internal_devices(ctx.plant)
+    if internal and end > start:
+        delete_emissions(target, ctx.plant.site.id, sorted(internal), start, end)
     chunks: list[tuple[pd.Timestamp, pd.Timestamp]] = []
     t = start
     while t < end:
@@ -258,8 +264,13 @@ class ContinuousMetering:
             log.warning("%s", key)
         self.errors[key] = self.errors.get(key, 0) + 1
 
-    def run(self, poll_s: float = 30.0, stop: Callable[[], bool] = lambda: False) -> None:
+    def run(
+        self, poll_s: float = 30.0, stop: Callable[[], bool] = lambda: False, liveness: Liveness | None = None
+    ) -> None:
+        """Cycle every `poll_s` until `stop()`; `liveness` hears of each finished cycle ("cycle")."""
         while not stop():
+            if liveness is not None:
+                liveness.beat("cycle")
             written = self.cycle()
             if written:
                 log.info("wrote %d interval(s) up to %s", len(written), max(written))

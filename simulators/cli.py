@@ -126,7 +126,7 @@ def run(
         span = f"{units[0]}-{units[-1]}" if units == list(range(units[0], units[-1] + 1)) else str(units)
         print(f"modbus {server.framer:6s} {server.host}:{server.port}  {key}  units {span}")
     for dev, m in sim.mqtt.items():
-        print(f"mqtt   {m.host}:{m.port}  {m.topic}  ({dev})")
+        print(f"mqtt   {m.broker.host}:{m.broker.port}  {m.topic}  ({dev})")
     print(f"plant file: {plant_out}  — Ctrl-C to stop", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -137,3 +137,38 @@ def run(
             break
     sim.stop()
     print("stopped")
+
+
+@app.command()
+def kiln(
+    month: str = typer.Option(..., "--month", help="The month to simulate, YYYY-MM."),
+    out: Path = typer.Option(
+        ..., "--out", help="Folder for plant.yaml, readings.csv, lab.csv, stocks.csv, truth.json."
+    ),
+    seed: int = typer.Option(7, help="Random seed: the same seed gives the same month."),
+    step_s: int = typer.Option(
+        300, "--step-s", help="Seconds between counter samples (≤ 300 keeps intervals measured)."
+    ),
+) -> None:
+    """A clinker kiln line's month with ground truth, as files for `plantcarbon carbon month`."""
+    import pandas as pd
+
+    from simulators.kiln import simulate, write_files
+
+    try:
+        if len(month) != 7:
+            raise ValueError
+        p = pd.Period(month, freq="M")
+    except ValueError:
+        typer.echo(f"--month: {month!r} is not YYYY-MM", err=True)
+        raise typer.Exit(2) from None
+    if not 1 <= step_s <= 3600:
+        typer.echo(f"--step-s: {step_s} must be between 1 and 3600", err=True)
+        raise typer.Exit(2)
+    line = simulate(p.start_time.date(), p.end_time.date(), seed=seed)
+    paths = write_files(line, out, step_s)
+    truth = line.truth()
+    typer.echo(
+        f"{out}: {len(line.days)} days, clinker {truth['clinker_t']:.1f} t, direct CO2 {truth['direct_co2_t']:.1f} t "
+        f"(truth in {paths['truth.json'].name})"
+    )

@@ -121,7 +121,8 @@ class View:
         try:
             df = influxql(
                 self.demo.target,
-                """SELECT last("forecast_kw") AS f, last("limit_kw") AS l FROM "demand" WHERE "device" = '_site'""",
+                'SELECT last("forecast_kw") AS f, last("limit_kw") AS l FROM "demand" '
+                "WHERE \"device\" = '_site' AND time <= now()",
                 self.demo.target.metering_bucket,
             )
         except InfluxQLError:
@@ -233,13 +234,21 @@ def demo(
         time.sleep(0.5)  # the file is written whole before the servers report ready
         plant = load_plant(plant_file)
         plant_opt = ["--plant", str(plant_file)]
-        stack.spawn("ingest", ["ingest", "run", *plant_opt, "--metrics-port", str(d.ingest_metrics)])
+        ingest_args = ["ingest", "run", *plant_opt, "--metrics-port", str(d.ingest_metrics)]
+        stack.spawn("ingest", ingest_args, health_port=d.ingest_metrics)
         stack.wait_log("ingest", "subscribed")  # its persistent session exists before the first batch
         outbox = str(wd / "edge-outbox.sqlite")
         stack.spawn("edge", ["edge", "run", *plant_opt, "--metrics-port", str(d.edge_metrics), "--outbox", outbox])
-        stack.spawn("metering", ["metering", "run", *plant_opt, "--poll-s", "15"])
+        metering_health = free_port()
+        metering_args = ["metering", "run", *plant_opt, "--poll-s", "15", "--health-port", str(metering_health)]
+        stack.spawn("metering", metering_args, health_port=metering_health)
         stack.spawn("demand", ["demand", "watch", str(plant_file)])  # live 15-min demand, forecast, pre-alarm
-        stack.spawn("api", ["metering", "serve", "--port", str(d.api_port)], PLANTCARBON_PLANT_FILE=str(plant_file))
+        stack.spawn(
+            "api",
+            ["metering", "serve", "--port", str(d.api_port)],
+            health_port=d.api_port,
+            PLANTCARBON_PLANT_FILE=str(plant_file),
+        )
         dash = stack.run(["dashboards", "build", *plant_opt, "--out", str(wd / "grafana"), "--influx-url", influx.url])
         if dash.returncode != 0:
             raise RuntimeError(f"dashboards build failed:\n{dash.stdout}{dash.stderr}")

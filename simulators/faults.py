@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from core.profile import WORDS, MeterProfile, Register
+from core.profile import WORDS, MeterProfile, Register, counter_modulus
 from simulators.loads import key_of, uniform
 from simulators.model import PlantModel, counters_of
 from simulators.scenario import COUNTER_FAULTS, MODBUS_FAULTS, MQTT_FAULTS, Fault, resolve_when
 
 # A float register with no counter maximum in its profile rolls over like an 8-digit display.
-DEFAULT_COUNTER_MAX = 99_999_999.9
+DEFAULT_COUNTER_MAX = 100_000_000.0  # modulus of an 8-digit 0.1 display: 99,999,999.9 then 0
 
 
 @dataclass(frozen=True)
@@ -72,15 +72,16 @@ def _window(model: PlantModel, f: Fault) -> FaultWindow:
 
 
 def counter_max_of(profile: MeterProfile | None, counter: str) -> float:
-    """The counter's rollover point: the profile's counter_max, else what its register can hold."""
+    """Where the counter wraps to 0: the profile's counter modulus, else what its register can hold."""
     if profile is None:
         return DEFAULT_COUNTER_MAX
     try:
         row = profile.by_name(counter)
     except KeyError:
         return DEFAULT_COUNTER_MAX
-    if row.counter_max is not None:
-        return row.counter_max
+    modulus = counter_modulus(row)
+    if modulus is not None:
+        return modulus
     return register_capacity(row) or DEFAULT_COUNTER_MAX
 
 

@@ -227,14 +227,13 @@ def _save(df: pd.DataFrame, path: Path) -> Path:
 
 def publish(history: History, mqtt_url: str, prefix: str = "pc", edge: str = "sim-history") -> int:
     """Publish every batch at QoS 1 to pc/{site}/{device}/data; returns the number of batches."""
-    import paho.mqtt.client as mqtt
 
-    from simulators.mqtt_devices import broker_address
+    from core.mqtt import BrokerConfig, make_client
 
-    host, port = broker_address(mqtt_url)
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{edge}-publisher")
+    broker = BrokerConfig(url=mqtt_url)
+    client = make_client(broker, f"{edge}-publisher", v5=False)
     client.max_inflight_messages_set(100)
-    client.connect(host, port)
+    client.connect(broker.host, broker.port)
     client.loop_start()
     site = history.model.scenario.site.id
     n = 0

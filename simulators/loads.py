@@ -183,11 +183,19 @@ def compressor(ctx: Context) -> Array:
     return out + ctx.noise(0.005 * ctx.rated)
 
 
+# Active power of a direct-on-line start, in the first slot after switch-on, over rated (see `motor`).
+START_POWER_RATIO = 2.0
+
+
 def motor(ctx: Context) -> Array:
     """Motors, fans, pumps: run on the shift calendar; start inrush; a VFD follows demand (cube law)."""
     slots = ctx.slots
     on = _running(ctx, slots)
-    inrush = ctx.p("inrush", 3.0)
+    # A direct-on-line start draws the air-gap power of the starting torque (torque × synchronous
+    # speed) whatever the shaft speed: about 2× rated active power for a few seconds (locked-rotor
+    # torque of IEC 60034-12 design N motors is 1.6–2.5× rated); the current is 6–7× but at a
+    # locked-rotor power factor near 0.3, so it is not the active-power multiple.
+    inrush = ctx.p("inrush", START_POWER_RATIO)
     just_started = on & ~_running(ctx, slots - 1)
     started_2 = on & ~_running(ctx, slots - 2) & ~just_started
     if ctx.p("vfd", 0.0) > 0:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.profile import WORDS, MeterProfile, Register, encode_raw, encode_row
+from core.profile import WORDS, MeterProfile, Register, encode_raw, encode_row, pattern_words
 from simulators.loads import key_of, uniform
 
 GAP_FILL = 10
@@ -52,8 +52,7 @@ def not_available_words(profile: MeterProfile, r: Register) -> list[int]:
     for p in r.not_available:
         if p == "nan":
             return encode_raw(math.nan, r.type, profile.word_order_of(r), profile.byte_order_of(r))
-        words = [(int(p) >> (16 * (n - 1 - k))) & 0xFFFF for k in range(n)]
-        return words if profile.word_order_of(r) == "big" else list(reversed(words))
+        return pattern_words(profile, r, int(p))  # the manual's pattern, sent in the meter's orders
     if r.type.startswith("float"):
         return encode_raw(math.nan, r.type, profile.word_order_of(r), profile.byte_order_of(r))
     return [0xFFFF] * n

@@ -17,11 +17,11 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 
+from core.mqtt import BrokerConfig, make_client
 from simulators.faults import FaultWindow
 from simulators.scenario import SimDevice
 
@@ -86,21 +86,13 @@ def native_payload(d: SimDevice, values: dict[str, float], ts: float, tz: ZoneIn
     return gateway_payload(d, values, ts)
 
 
-def broker_address(url: str) -> tuple[str, int]:
-    u = urlparse(url)
-    if u.scheme not in ("mqtt", "tcp", ""):
-        raise ValueError(f"simulated devices speak plain MQTT: mqtt://host:port, got {url!r}")
-    return u.hostname or "127.0.0.1", u.port or 1883
-
-
 @dataclass
 class MqttDevice:
     """One simulated device's own MQTT connection, with its faults."""
 
     device: SimDevice
     topic: str
-    host: str
-    port: int
+    broker: BrokerConfig
     windows: list[FaultWindow]
     published: int = 0
     dropped: int = 0
@@ -110,8 +102,9 @@ class MqttDevice:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def connect(self) -> None:
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sim-{self.device.id}")
-        c.connect(self.host, self.port, keepalive=30)
+        # A device speaks MQTT 3.1.1, as Tasmota and most gateways do.
+        c = make_client(self.broker, f"sim-{self.device.id}", v5=False)
+        c.connect(self.broker.host, self.broker.port, keepalive=30)
         c.loop_start()
         self._client = c
         self._connected = True

@@ -28,13 +28,14 @@ from pymodbus.constants import ExcCodes
 
 from core.harness.modbus import ModbusServer, start_modbus_server
 from core.harness.process import free_port
+from core.mqtt import BrokerConfig
 from core.plant import Plant, dump_plant
 from core.profile import MeterProfile, load_profile
 from simulators.faults import CounterDisplay, FaultWindow, counter_displays, modbus_fault, resolve_faults
 from simulators.loads import SLOT_S
 from simulators.meters import MeterImage, scale_exponents
 from simulators.model import Integrator, PlantModel
-from simulators.mqtt_devices import MqttDevice, broker_address, native_payload
+from simulators.mqtt_devices import MqttDevice, native_payload
 from simulators.scenario import Endpoint, Scenario, assign_endpoints, load_scenario, port_keys, to_plant
 
 log = logging.getLogger(__name__)
@@ -106,11 +107,11 @@ class SimulatedPlant:
             for key in keys:
                 self._start_server(key, ports[key])
             if mqtt_url is not None:
-                host, port = broker_address(mqtt_url)
+                broker = BrokerConfig(url=mqtt_url)
                 for d in self.scenario.metered:
                     if d.meter is not None and d.meter.protocol == "mqtt":
                         mine = [w for w in self.windows if w.device == d.id]
-                        self.mqtt[d.id] = MqttDevice(d, self.endpoints[d.id].topic, host, port, mine)
+                        self.mqtt[d.id] = MqttDevice(d, self.endpoints[d.id].topic, broker, mine)
         except BaseException:
             self.stop()
             raise

@@ -32,6 +32,7 @@ from core.plant import (
     Ratios,
     Role,
     Site,
+    Supply,
 )
 from core.profile import ProfileError, load_profile
 from simulators.loads import MODELS
@@ -450,6 +451,12 @@ def mqtt_fields(d: SimDevice) -> tuple[dict[str, MqttField], str, Literal["epoch
     return fields, "ts", "epoch_ms"
 
 
+def _supply(d: SimDevice) -> Supply:
+    """A steam header fed by a boiler of the scenario (`params.from_boiler`) is made on site."""
+    src = d.params.get("from_boiler")
+    return Supply(origin="onsite", generated_by=str(src)) if src is not None else Supply()
+
+
 def to_plant(scenario: Scenario, endpoints: dict[str, Endpoint]) -> Plant:
     """The plant file of this scenario, its sources pointing at the given endpoints."""
     devices: list[Device] = []
@@ -491,6 +498,7 @@ def to_plant(scenario: Scenario, endpoints: dict[str, Endpoint]) -> Plant:
                 ratios=d.ratios,
                 rated_kw=d.rated if d.carrier == "electricity" else None,
                 fuel=d.fuel,
+                supply=_supply(d),
             )
         )
     return Plant(site=scenario.site, contract=scenario.contract, devices=devices)

@@ -164,7 +164,7 @@ class InfluxDB(ServiceProcess):
     port: int
     workdir: Path
     org: str = ORG
-    token: str = TOKEN
+    token: str = field(default=TOKEN, repr=False)
     proc: subprocess.Popen[bytes] | None = None
     version: str = ""
     log: Path = field(init=False)

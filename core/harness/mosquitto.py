@@ -101,7 +101,7 @@ class Mosquitto(ServiceProcess):
     tls: TlsFiles | None = None
     require_certificate: bool = False
     # user → password; when given, anonymous clients are refused.
-    passwords: dict[str, str] | None = None
+    passwords: dict[str, str] | None = field(default=None, repr=False)
     log: Path = field(init=False)
 
     def __post_init__(self) -> None:

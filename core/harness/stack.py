@@ -36,11 +36,22 @@ def scrape_metrics(port: int, host: str = "127.0.0.1") -> dict[str, float]:
     return out
 
 
+def part_health(part: Part) -> httpx.Response | None:
+    """The part's /healthz answer; None when it serves none or does not answer (yet)."""
+    if part.health_port is None:
+        return None
+    try:
+        return httpx.get(f"http://127.0.0.1:{part.health_port}/healthz", timeout=5)
+    except httpx.HTTPError:
+        return None
+
+
 @dataclass
 class Part:
     name: str
     proc: subprocess.Popen[bytes]
     log: Path
+    health_port: int | None = None  # the part serves GET /healthz here (200 healthy, 503 not)
 
     def log_text(self) -> str:
         return self.log.read_text("utf-8", errors="replace") if self.log.exists() else ""
@@ -77,8 +88,10 @@ class Stack:
     def command(self, args: list[str]) -> list[str]:
         return [sys.executable, "-m", "core.cli", *args]
 
-    def spawn(self, name: str, args: list[str], **env: str) -> Part:
-        """Start `plantcarbon <args>` as part `name`, logging to <workdir>/logs/<name>.log."""
+    def spawn(self, name: str, args: list[str], health_port: int | None = None, **env: str) -> Part:
+        """Start `plantcarbon <args>` as part `name`, logging to <workdir>/logs/<name>.log.
+
+        `health_port`: where the part serves /healthz; `check` then also fails on a red one."""
         log = self.workdir / "logs" / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
@@ -86,7 +99,7 @@ class Stack:
             proc = subprocess.Popen(
                 self.command(args), stdout=out, stderr=subprocess.STDOUT, env=self.env(**env), start_new_session=True
             )
-        part = Part(name, proc, log)
+        part = Part(name, proc, log, health_port)
         self.parts[name] = part
         return part
 
@@ -99,11 +112,18 @@ class Stack:
         wait_until(lambda: text in part.log_text(), timeout_s, f"{name}: {text!r} in its log", part.proc, part.log)
 
     def check(self) -> None:
-        """Raise if a part has exited."""
+        """Raise if a part has exited, or if its /healthz says a worker died or is stuck.
+
+        A process can stay up with a dead worker thread (issue 16): only its health says so.
+        A part not answering yet (starting) is not a failure here; its exit would be.
+        """
         for p in self.parts.values():
             code = p.proc.poll()
             if code is not None:
                 raise RuntimeError(f"{p.name} exited with {code}; last lines of {p.log}:\n{p.tail()}")
+            health = part_health(p)
+            if health is not None and health.status_code != 200:
+                raise RuntimeError(f"{p.name} is unhealthy: {health.text[:1000]}; last lines of {p.log}:\n{p.tail()}")
 
     def stop(self, name: str, timeout_s: float = 30) -> None:
         stop_process(self.parts[name].proc, timeout_s=timeout_s)

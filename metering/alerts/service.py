@@ -5,7 +5,10 @@ alert goes out within a second or so of the reading; a 1 s tick evaluates data a
 offline / data gap) and reloads rules changed by another process.
 
 Bad input: anything on a data topic that is not a valid batch is counted by reason and logged
-once per reason; stored rules that no longer validate are skipped and logged once.
+once per reason; stored rules that no longer validate are skipped and logged once. Nothing a
+message does leaves `_on_message` (paho would end its network thread: no more alerts, no
+reconnects): an unexpected error is logged with its traceback and counted as `internal_error`.
+`liveness` reports the network and tick threads for /healthz.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import json
 import logging
 import threading
 import time
-import urllib.parse
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +26,8 @@ import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
 from core.influx import InfluxQLError, InfluxTarget, influxql, quote_literal, write_lines
+from core.liveness import Liveness
+from core.mqtt import BrokerConfig, make_client
 from core.plant import Plant
 from core.wire import Sample, WireError, alert_topic, data_subscription, decode_batch, parse_topic
 from metering.alerts.engine import RuleState, evaluate
@@ -44,25 +48,15 @@ class _Rule:
     state: RuleState = field(default_factory=RuleState)
 
 
-def parse_mqtt_url(url: str) -> tuple[str, int, bool]:
-    u = urllib.parse.urlsplit(url)
-    if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
-        raise ValueError(f"MQTT URL must be mqtt://host:port or mqtts://host:port, got {url!r}")
-    return u.hostname, u.port or (8883 if u.scheme == "mqtts" else 1883), u.scheme == "mqtts"
-
-
 class AlertService:
     def __init__(
         self,
         store: Store,
         plant: Plant | None,
-        mqtt_url: str,
+        broker: BrokerConfig | str,
         prefix: str = "pc",
         extra_sinks: list[tuple[str, Sink]] | None = None,
         influx: InfluxTarget | None = None,
-        mqtt_username: str | None = None,
-        mqtt_password: str | None = None,
-        tls_files: tuple[str | None, str | None, str | None] = (None, None, None),
         tick_s: float = 1.0,
     ):
         self.store = store
@@ -82,14 +76,10 @@ class AlertService:
         self._started = time.time()
         self._stop = threading.Event()
         self._bad_rules: set[tuple[str, int]] = set()
-        host, port, tls = parse_mqtt_url(mqtt_url)
-        self._host, self._port = host, port
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pc-alerts-{id(self):x}")
-        if tls:
-            ca, cert, key = tls_files  # CA, client certificate and key (None: system CAs, no client cert)
-            self.client.tls_set(ca_certs=ca, certfile=cert, keyfile=key)
-        if mqtt_username:
-            self.client.username_pw_set(mqtt_username, mqtt_password)
+        self.broker = BrokerConfig(url=broker) if isinstance(broker, str) else broker
+        self._host, self._port = self.broker.host, self.broker.port
+        # MQTT 3.1.1: the engine needs no MQTT 5 feature, and any broker speaks it.
+        self.client = make_client(self.broker, f"pc-alerts-{id(self):x}", v5=False)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         sinks: list[tuple[str, Sink]] = [("mqtt", self._publish)]
@@ -97,6 +87,7 @@ class AlertService:
             sinks.append(("influx", self._write_influx))
         self.dispatcher = Dispatcher(sinks + list(extra_sinks or []))
         self._tick_thread = threading.Thread(target=self._tick_loop, name="alert-tick", daemon=True)
+        self.liveness = Liveness()
         self.grid_kg_per_kwh = grid_factor(plant)
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -106,7 +97,14 @@ class AlertService:
         self.client.connect_async(self._host, self._port, keepalive=30)
         self.client.loop_start()
         self._tick_thread.start()
+        self.liveness.watch("tick", self._tick_thread, stale_after_s=max(30.0, 10 * self.tick_s))
+        # No data for a while is not a fault (the tick reports silent devices): alive only.
+        self.liveness.watch("mqtt", self._network_alive, stale_after_s=float("inf"))
         return self
+
+    def _network_alive(self) -> bool:
+        thread = getattr(self.client, "_thread", None)
+        return self._stop.is_set() or (thread is not None and thread.is_alive())
 
     def stop(self) -> None:
         self._stop.set()
@@ -161,6 +159,15 @@ class AlertService:
     # --- readings -----------------------------------------------------------------------
 
     def _on_message(self, _c: mqtt.Client, _ud: object, msg: mqtt.MQTTMessage) -> None:
+        self.liveness.beat("mqtt")
+        try:
+            self._handle(msg)
+        except Exception as exc:  # a bug must not end paho's network thread
+            if self.bad_payloads["internal_error"] == 0:
+                log.exception("alert engine: unexpected error on a message from %s", msg.topic)
+            self._count_bad("internal_error", f"{type(exc).__name__}: {exc}")
+
+    def _handle(self, msg: mqtt.MQTTMessage) -> None:
         try:
             topic = parse_topic(msg.topic, self.prefix)
             batch = decode_batch(bytes(msg.payload))
@@ -281,7 +288,7 @@ class AlertService:
             return None
         q = (
             'SELECT last("forecast_kw") AS "f", last("limit_kw") AS "l" FROM "demand" '
-            f'WHERE "site" = {quote_literal(site)} AND time > now() - 30m'
+            f'WHERE "site" = {quote_literal(site)} AND time > now() - 30m AND time <= now()'
         )
         try:
             df = influxql(self.influx, q, self.influx.metering_bucket, timeout_s=5)
@@ -295,6 +302,7 @@ class AlertService:
     def _tick_loop(self) -> None:
         n = 0
         while not self._stop.wait(self.tick_s):
+            self.liveness.beat("tick")
             n += 1
             try:
                 self.tick()

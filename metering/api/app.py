@@ -13,11 +13,12 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from core.influx import InfluxQLError, InfluxTarget
+from core.mqtt import BrokerConfig
 from core.plant import Plant, load_plant
 from metering.alerts.notify import webhook_name, webhook_sink
 from metering.alerts.service import AlertService
 from metering.api.deps import Services
-from metering.api.routers import alerts, audit, demand, dr, energy, factors, keys, live, reports, thresholds
+from metering.api.routers import alerts, audit, demand, direct, dr, energy, factors, keys, live, reports, thresholds
 from metering.api.routers import plant as plant_routes
 from metering.api.settings import ApiSettings
 from metering.dr.store import EventStore
@@ -25,6 +26,8 @@ from metering.state.store import Store
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
+# The audit log's actor for the admin key registered at start from PLANTCARBON_BOOTSTRAP_ADMIN_KEY.
+BOOTSTRAP_ACTOR = "bootstrap"
 
 
 def create_app(
@@ -50,13 +53,10 @@ def create_app(
         alerts_service = AlertService(
             store,
             plant,
-            s.mqtt_url,
+            BrokerConfig.from_settings(s),
             s.mqtt_prefix,
             extra_sinks=[(webhook_name(h), webhook_sink(h)) for h in s.alert_webhooks],
             influx=influx,
-            mqtt_username=s.mqtt_username,
-            mqtt_password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
-            tls_files=tuple(str(f) if f else None for f in (s.mqtt_ca_file, s.mqtt_cert_file, s.mqtt_key_file)),  # type: ignore[arg-type]
         )
     services = Services(
         store=store,
@@ -90,7 +90,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
-    for r in (plant_routes, energy, factors, demand, dr, thresholds, alerts, reports, keys, audit, live):
+    for r in (plant_routes, energy, factors, demand, dr, thresholds, alerts, reports, keys, audit, live, direct):
         app.include_router(r.router)
 
     @app.exception_handler(InfluxQLError)
@@ -106,19 +106,26 @@ def create_app(
         ]
         return JSONResponse({"detail": errors}, status_code=422)
 
-    @app.get("/healthz", tags=["service"], summary="Liveness and the alert engine's counters")
-    def healthz() -> dict[str, object]:
+    @app.get(
+        "/healthz",
+        tags=["service"],
+        summary="Liveness: 200 while every worker thread runs and makes progress, else 503",
+        responses={503: {"description": "a worker thread of the alert engine has ended or is stuck"}},
+    )
+    def healthz() -> JSONResponse:
         a = services.alerts
-        return {
-            "ok": True,
-            "alerts_engine": None
-            if a is None
-            else {
+        engine = None
+        ok = True
+        if a is not None:
+            live = a.liveness.report()
+            ok = bool(live["ok"])
+            engine = {
                 "mqtt_connected": a.client.is_connected(),
                 "readings": a.readings,
                 "bad_payloads": dict(a.bad_payloads),
-            },
-        }
+                "workers": live["workers"],
+            }
+        return JSONResponse({"ok": ok, "alerts_engine": engine}, status_code=200 if ok else 503)
 
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:
@@ -128,8 +135,22 @@ def create_app(
     return app
 
 
-def bootstrap_admin(store: Store, token: str) -> None:
-    """Register the configured admin key when no admin key exists yet (first start)."""
-    if any(k["role"] == "admin" and k["revoked_at"] is None for k in store.list_keys()):
-        return
-    store.add_key_with_token("bootstrap-admin", "admin", token)
+def bootstrap_admin(store: Store, token: str) -> str | None:
+    """Register the configured admin key when no active admin key exists (first start); audited.
+
+    Returns the new key's name, or None when nothing was registered. Never stops the start:
+    a revoked `bootstrap-admin` keeps its name (the new key becomes `bootstrap-admin-2`, …),
+    and a configured key that was itself revoked is not brought back (logged instead).
+    """
+    if store.active_admins():
+        return None
+    if store.has_key_hash(token):
+        log.error(
+            "PLANTCARBON_BOOTSTRAP_ADMIN_KEY was revoked and no admin key is active: set a new bootstrap key "
+            "or create one with `plantcarbon metering keys-create NAME --role admin`"
+        )
+        return None
+    taken = {k["name"] for k in store.list_keys()}
+    name = next(n for n in ("bootstrap-admin", *(f"bootstrap-admin-{i}" for i in range(2, 10_000))) if n not in taken)
+    store.add_key_with_token(name, "admin", token, actor=BOOTSTRAP_ACTOR)
+    return name

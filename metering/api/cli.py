@@ -8,6 +8,9 @@ from pydantic import ValidationError
 from metering.api.settings import ApiSettings
 from metering.state.store import ROLES, Conflict, NotFound, Store
 
+# The audit log's actor for changes made on the command line (whoever runs it holds the host).
+CLI_ACTOR = "cli"
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 
@@ -52,7 +55,7 @@ def keys_create(
         typer.echo(f"role must be one of {', '.join(ROLES)}, got {role!r}", err=True)
         raise typer.Exit(2)
     try:
-        token = _store().create_key(name, role)
+        token = _store().create_key(name, role, actor=CLI_ACTOR)
     except Conflict as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
@@ -71,8 +74,8 @@ def keys_list() -> None:
 def keys_revoke(name: str = typer.Argument(..., help="The key's name.")) -> None:
     """Revoke an API key."""
     try:
-        _store().revoke_key(name)
-    except NotFound as exc:
+        _store().revoke_key(name, actor=CLI_ACTOR)
+    except (NotFound, Conflict) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     typer.echo(f"revoked {name}")

@@ -6,7 +6,9 @@ get 401, a role too low for the route gets 403. Roles are ranked: each includes 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -34,6 +36,8 @@ class Services:
     data_dir: Path  # user factor and tariff files live under it
     plant_dir: Path | None = None  # relative factor files in the plant file are against it
     alerts: AlertService | None = None
+    # What "now" is for live figures ("today" starts at the site's local midnight); tests set a fixed instant.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 def get_services(request: Request) -> Services:

@@ -2,6 +2,10 @@
 
 Every value put into a query is quoted with `quote_literal`/`quote_ident`, and ids are already
 validated by the routes; a failing InfluxDB raises `InfluxQLError`, which the app turns into 503.
+
+Emissions are always read per scope and method and handed on split by boundary
+(`by_boundary`): scope 2 location- and market-based rows describe the same kWh twice, so no
+figure the API returns adds them (GHG Protocol Scope 2 Guidance, dual reporting).
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ def _where(
     return " AND ".join(parts)
 
 
-def _group(group_by: GroupBy, granularity: Granularity | None, tz: str) -> str:
-    tags = {"site": [], "area": ["area"], "device": ["area", "device"]}[group_by]
+def _group(group_by: GroupBy, granularity: Granularity | None, tz: str, more: list[str] | None = None) -> str:
+    tags = {"site": [], "area": ["area"], "device": ["area", "device"]}[group_by] + (more or [])
     items = ([f"time({granularity})"] if granularity else []) + [quote_ident(t) for t in tags]
     clause = (" GROUP BY " + ", ".join(items)) if items else ""
     return clause + (f" fill(none) tz({quote_literal(tz)})" if granularity else "")
@@ -79,14 +83,64 @@ def emissions(
     scope: str | None = None,
     main_devices: list[str] | None = None,
 ) -> pd.DataFrame:
-    """`main_devices`: for the site total, the main meters (emissions rows carry no role tag)."""
+    """Sums per scope and method (columns `scope`, `method`: "" for scope 1) besides the grouping.
+
+    `main_devices`: for the site total, the main meters (older emissions rows carry no role tag).
+    Feed the result to `by_boundary`; never sum its `co2_kg` column as it is.
+    """
     devices = main_devices if group_by == "site" else None
     q = (
         'SELECT sum("co2_kg") AS "co2_kg", sum("co2e_kg") AS "co2e_kg" FROM "emissions" WHERE '
         + _where(site, start, end, {"scope": scope}, devices)
-        + _group(group_by, granularity, tz)
+        + _group(group_by, granularity, tz, ["scope", "method"])
     )
     return influxql(target, q, target.metering_bucket)
+
+
+# The boundaries every emissions figure is split into, and the two totals (scope 1 + one scope 2 method).
+# A figure is a dict {boundary or total: kg}; no figure adds location- and market-based rows.
+BOUNDARIES = ("scope1", "scope2_location", "scope2_market")
+TOTALS = {"total_location": "location", "total_market": "market"}
+_OTHER_METHOD = {"location": "market", "market": "location"}
+
+
+def boundaries(scope: pd.Series, method: pd.Series) -> pd.Series:
+    """Per row: ('2', 'market') → 'scope2_market'; ('1', '') → 'scope1'. Only scope 2 has methods."""
+    sc = scope.fillna("").astype(str)
+    m = method.fillna("").astype(str).where(sc == "2", "")
+    return "scope" + sc + ("_" + m).where(m != "", "")
+
+
+def with_totals(wide: pd.DataFrame) -> pd.DataFrame:
+    """Per-boundary sums (one column per boundary) → every boundary (0 when absent) and the two totals.
+
+    A total is scope 1 plus scope 2 by one method: columns of the other method are left out, so
+    the same kWh are never counted twice (a further boundary without a method counts in both).
+    """
+    out = wide.reindex(columns=list(dict.fromkeys([*BOUNDARIES, *wide.columns]))).fillna(0.0).astype(float)
+    for name, method in TOTALS.items():
+        other = f"_{_OTHER_METHOD[method]}"
+        out[name] = out[[c for c in out.columns if c not in TOTALS and not c.endswith(other)]].sum(axis=1)
+    return out
+
+
+def by_boundary(df: pd.DataFrame, keys: list[str], cols: tuple[str, ...] = ("co2_kg", "co2e_kg")) -> pd.DataFrame:
+    """Rows per scope and method → one row per `keys`, each of `cols` a dict {boundary: kg, total_…: kg}."""
+    if df.empty:
+        return pd.DataFrame(columns=[*keys, *cols])
+    blank = pd.Series("", index=df.index)
+    df = df.assign(_b=boundaries(df.get("scope", blank), df.get("method", blank)), _k=0)
+    index = keys or ["_k"]
+    out: pd.DataFrame | None = None
+    for c in cols:
+        wide = df.pivot_table(index=index, columns="_b", values=c, aggfunc="sum")
+        wide.columns = [str(x) for x in wide.columns]
+        wide = with_totals(wide)
+        col = pd.Series(wide.to_dict(orient="records"), index=wide.index, name=c)
+        out = col.to_frame() if out is None else out.join(col)
+    assert out is not None
+    out = out.reset_index()
+    return out[[*keys, *cols]]
 
 
 def demand(target: InfluxTarget, site: str, start: datetime, end: datetime) -> pd.DataFrame:
@@ -97,7 +151,7 @@ def demand(target: InfluxTarget, site: str, start: datetime, end: datetime) -> p
 def latest_demand(target: InfluxTarget, site: str) -> pd.DataFrame:
     q = (
         'SELECT last("demand_kw") AS "demand_kw", last("forecast_kw") AS "forecast_kw", last("limit_kw") AS "limit_kw" '
-        f'FROM "demand" WHERE "site" = {quote_literal(site)} AND time > now() - 1h'
+        f'FROM "demand" WHERE "site" = {quote_literal(site)} AND time > now() - 1h AND time <= now()'
     )
     return influxql(target, q, target.metering_bucket)
 
@@ -110,16 +164,33 @@ def dr_series(target: InfluxTarget, site: str, event: str, start: datetime, end:
 
 
 def live_power(target: InfluxTarget, site: str, window_s: int = 300) -> pd.DataFrame:
-    """The last `p_kw` of every electricity device of the site seen in the last `window_s`."""
+    """The last `p_kw` of every electricity device of the site seen in the last `window_s`.
+
+    Bounded by now: InfluxQL has no default upper bound here, and one point stamped in the
+    future (a wrong clock) would stand as "latest" until that date.
+    """
     q = (
         'SELECT last("p_kw") AS "p_kw" FROM "electricity" '
-        f'WHERE "site" = {quote_literal(site)} AND time > now() - {int(window_s)}s GROUP BY "device"'
+        f'WHERE "site" = {quote_literal(site)} AND time > now() - {int(window_s)}s AND time <= now() GROUP BY "device"'
     )
     return influxql(target, q, target.raw_bucket)
 
 
+REPORT_FIGURES = [*BOUNDARIES, *TOTALS]
+
+
+def report_columns(col: str) -> list[str]:
+    """'co2_kg' → ['co2_scope1_kg', …, 'co2_total_market_kg']: one column per boundary and total."""
+    gas = col.removesuffix("_kg")
+    return [f"{gas}_{b}_kg" for b in REPORT_FIGURES]
+
+
 def report_rows(target: InfluxTarget, site: str, start: datetime, end: datetime) -> pd.DataFrame:
-    """Energy and emissions per device and carrier over a period, joined into one frame."""
+    """Energy and emissions per device and carrier over a period, joined into one frame.
+
+    Emissions come as one column per boundary (`report_columns`): scope 1, scope 2 location-
+    and market-based side by side, and the two totals; nothing adds the two scope 2 methods.
+    """
     e = influxql(
         target,
         'SELECT sum("amount") AS "amount", sum("tce_kg") AS "tce_kg", sum("cost") AS "cost" FROM "energy" WHERE '
@@ -131,24 +202,21 @@ def report_rows(target: InfluxTarget, site: str, start: datetime, end: datetime)
         target,
         'SELECT sum("co2_kg") AS "co2_kg", sum("co2e_kg") AS "co2e_kg" FROM "emissions" WHERE '
         + _where(site, start, end, {})
-        + ' GROUP BY "device", "carrier", "scope"',
+        + ' GROUP BY "device", "carrier", "scope", "method"',
         target.metering_bucket,
     )
     keys = ["device", "carrier"]
+    figures = [*report_columns("co2_kg"), *report_columns("co2e_kg")]
     if e.empty and c.empty:
-        return pd.DataFrame(columns=[*keys, "area", "role", "amount", "tce_kg", "cost", "scope", "co2_kg", "co2e_kg"])
+        return pd.DataFrame(columns=[*keys, "area", "role", "amount", "tce_kg", "cost", *figures])
     e = (
         e.drop(columns=[x for x in ("time", "_measurement") if x in e.columns])
         if not e.empty
         else pd.DataFrame(columns=keys)
     )
-    c = (
-        c.drop(columns=[x for x in ("time", "_measurement") if x in c.columns])
-        if not c.empty
-        else pd.DataFrame(columns=keys)
-    )
-    if not c.empty:
-        c = c.groupby(keys, as_index=False).agg(
-            co2_kg=("co2_kg", "sum"), co2e_kg=("co2e_kg", "sum"), scope=("scope", lambda s: ",".join(sorted(set(s))))
-        )
-    return e.merge(c, on=keys, how="outer").sort_values(keys).reset_index(drop=True)
+    wide = by_boundary(c, keys)
+    for col in ("co2_kg", "co2e_kg"):
+        for name, b in zip(report_columns(col), REPORT_FIGURES, strict=True):
+            wide[name] = [d[b] for d in wide[col]]
+    wide = wide.drop(columns=["co2_kg", "co2e_kg"])
+    return e.merge(wide, on=keys, how="outer").sort_values(keys).reset_index(drop=True)

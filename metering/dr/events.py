@@ -6,9 +6,10 @@ baseline method and its parameters, the performance band (minimum to be paid, ma
 and the payment rate.
 
 Bad input: `parse_event` takes anything an MQTT client or an API caller may send — not UTF-8,
-not JSON, JSON of the wrong shape, a window that ends before it starts, a naive time, neither
-or both of reduction and target, an unknown baseline method — and raises `EventError` with a
-short `reason` code and a message naming the field. Nothing is stored from a bad payload.
+not JSON, deeply nested JSON, huge numbers, JSON of the wrong shape, a window that ends
+before it starts, a naive time, neither or both of reduction and target, an unknown baseline
+method — and raises `EventError` with a short `reason` code and a message naming the field.
+Nothing is stored from a bad payload.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class DrEvent(BaseModel):
     programme: Programme = Programme()
     source: EventSource = "cli"
     status: EventStatus = "scheduled"
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=2000)  # a payload may be hostile: bounded
 
     @field_validator("start", "end")
     @classmethod
@@ -101,8 +102,10 @@ def parse_event(
     if isinstance(payload, str):
         try:
             doc = json.loads(payload)
-        except json.JSONDecodeError as exc:
-            raise EventError("not_json", f"payload is not JSON: {exc}") from None
+        except RecursionError:
+            raise EventError("not_json", "payload is nested too deeply") from None
+        except ValueError as exc:  # JSONDecodeError, or an integer past Python's digit limit
+            raise EventError("not_json", f"payload is not JSON: {str(exc)[:200]}") from None
     else:
         doc = payload
     if not isinstance(doc, dict):

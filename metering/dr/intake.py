@@ -1,8 +1,10 @@
 """MQTT intake of DR events: subscribe to `pc/+/dr/events`, validate, store; bad payloads are counted.
 
 Bad input: any payload on the topic may be garbage. A bad one is counted by reason, logged
-once per reason, and dropped; the intake never stops for it. A redelivered identical event
-is stored once.
+once per reason, and dropped; the intake never stops for it — nothing leaves `_on_message`
+(paho would end its network thread), an unexpected error is logged with its traceback and
+counted as `internal_error`. A redelivered identical event is stored once. `liveness`
+reports the network thread for a health check.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 
+from core.liveness import Liveness
+from core.mqtt import BrokerConfig, make_client
 from core.wire import DEFAULT_PREFIX, WireError, parse_topic
 from metering.dr.events import DrEvent, EventError, parse_event
 from metering.dr.store import DuplicateEvent, EventStore
@@ -28,17 +31,23 @@ def events_subscription(prefix: str = DEFAULT_PREFIX) -> str:
 class DrIntake:
     """One paho client; `start()` connects and subscribes, `stop()` disconnects."""
 
-    def __init__(self, store: EventStore, mqtt_url: str, prefix: str = DEFAULT_PREFIX, client_id: str = ""):
+    def __init__(
+        self, store: EventStore, broker: BrokerConfig | str, prefix: str = DEFAULT_PREFIX, client_id: str = ""
+    ):
         self.store = store
         self.prefix = prefix
-        u = urlparse(mqtt_url)
-        self.host, self.port = u.hostname or "127.0.0.1", u.port or 1883
+        self.broker = BrokerConfig(url=broker) if isinstance(broker, str) else broker
+        self.host, self.port = self.broker.host, self.broker.port
         self.accepted: list[DrEvent] = []
         self.rejected: Counter[str] = Counter()
         self._logged: set[str] = set()
         self._subscribed = threading.Event()
         self._arrived = threading.Condition()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client = make_client(self.broker, client_id, v5=False)
+        self._stopped = False
+        self.liveness = Liveness()
+        self.liveness.watch("mqtt", self._network_alive, stale_after_s=float("inf"))
+        self.liveness.extra.update(connected=self.client.is_connected, rejected=lambda: dict(self.rejected))
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
@@ -50,6 +59,7 @@ class DrIntake:
             raise TimeoutError(f"no SUBACK from {self.host}:{self.port} within {timeout_s} s")
 
     def stop(self) -> None:
+        self._stopped = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -75,16 +85,28 @@ class DrIntake:
             ev = parse_event(payload, site=t.site, source="mqtt")
             self.store.add(ev)
         except (EventError, WireError, DuplicateEvent) as exc:
-            reason = getattr(exc, "reason", "duplicate_id")
-            self.rejected[reason] += 1
-            if reason not in self._logged:
-                self._logged.add(reason)
-                log.warning("DR event rejected (%s) on %s: %s", reason, topic, exc)
+            self._reject(getattr(exc, "reason", "duplicate_id"), topic, str(exc))
             return None
         self.accepted.append(ev)
         return ev
 
+    def _reject(self, reason: str, topic: str, message: str) -> None:
+        self.rejected[reason] += 1
+        if reason not in self._logged:
+            self._logged.add(reason)
+            log.warning("DR event rejected (%s) on %s: %s", reason, topic, message[:500])
+
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        self.handle(msg.topic, bytes(msg.payload))
+        self.liveness.beat("mqtt")
+        try:
+            self.handle(msg.topic, bytes(msg.payload))
+        except Exception as exc:  # a bug (or a store that fails) must not end paho's network thread
+            if "internal_error" not in self._logged:
+                log.exception("DR intake: unexpected error on a message from %s", msg.topic)
+            self._reject("internal_error", msg.topic, f"{type(exc).__name__}: {exc}")
         with self._arrived:
             self._arrived.notify_all()
+
+    def _network_alive(self) -> bool:
+        thread = getattr(self.client, "_thread", None)
+        return self._stopped or (thread is not None and thread.is_alive())

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -94,21 +94,35 @@ class Store:
 
     # --- keys ---------------------------------------------------------------------------
 
-    def create_key(self, name: str, role: Role) -> str:
-        """A new key; the plain token is returned once and never stored."""
+    def create_key(self, name: str, role: Role, actor: str | None = None) -> str:
+        """A new key; the plain token is returned once and never stored. With `actor`, audited."""
         token = "pc_" + secrets.token_urlsafe(32)
-        with self.session() as s:
-            if s.scalar(select(ApiKeyRow).where(ApiKeyRow.name == name)) is not None:
-                raise Conflict(f"a key named {name!r} exists")
-            s.add(ApiKeyRow(name=name, role=role, prefix=token[:10], key_hash=hash_key(token), created_at=now()))
+        self.add_key_with_token(name, role, token, actor)
         return token
 
-    def add_key_with_token(self, name: str, role: Role, token: str) -> None:
-        """Register a key chosen elsewhere (the bootstrap admin key, test keys); only its hash is kept."""
+    def add_key_with_token(self, name: str, role: Role, token: str, actor: str | None = None) -> None:
+        """Register a key chosen elsewhere (the bootstrap admin key, test keys); only its hash is kept.
+
+        With `actor`, the creation is audited in the same transaction (no key without its row).
+        """
         with self.session() as s:
             if s.scalar(select(ApiKeyRow).where(ApiKeyRow.name == name)) is not None:
                 raise Conflict(f"a key named {name!r} exists")
+            if s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == hash_key(token))) is not None:
+                raise Conflict(f"key {name!r}: this key is already registered (perhaps revoked) under another name")
             s.add(ApiKeyRow(name=name, role=role, prefix=token[:10], key_hash=hash_key(token), created_at=now()))
+            if actor is not None:
+                self.audit(s, actor, "create", "api_key", name, None, {"role": role})
+
+    def has_key_hash(self, token: str) -> bool:
+        """Whether this key was ever registered, revoked or not."""
+        with self.session() as s:
+            return s.scalar(select(ApiKeyRow.id).where(ApiKeyRow.key_hash == hash_key(token))) is not None
+
+    def active_admins(self) -> list[str]:
+        with self.session() as s:
+            q = select(ApiKeyRow.name).where(ApiKeyRow.role == "admin", ApiKeyRow.revoked_at.is_(None))
+            return list(s.scalars(q).all())
 
     def authenticate(self, token: str) -> Principal | None:
         with self.session() as s:
@@ -131,13 +145,26 @@ class Store:
                 for r in rows
             ]
 
-    def revoke_key(self, name: str) -> None:
+    def revoke_key(self, name: str, actor: str | None = None) -> None:
+        """Revoke a key (audited with `actor`). The last active admin key cannot be revoked:
+        nobody could manage keys through the API any more."""
         with self.session() as s:
             row = s.scalar(select(ApiKeyRow).where(ApiKeyRow.name == name))
             if row is None:
                 raise NotFound(f"no key named {name!r}")
-            if row.revoked_at is None:
-                row.revoked_at = now()
+            if row.revoked_at is not None:
+                return
+            if row.role == "admin":
+                others = s.scalar(
+                    select(func.count())
+                    .select_from(ApiKeyRow)
+                    .where(ApiKeyRow.role == "admin", ApiKeyRow.revoked_at.is_(None), ApiKeyRow.name != name)
+                )
+                if not others:
+                    raise Conflict(f"{name!r} is the last admin key; create another admin key before revoking it")
+            row.revoked_at = now()
+            if actor is not None:
+                self.audit(s, actor, "revoke", "api_key", name, {"role": row.role}, None)
 
     # --- audit --------------------------------------------------------------------------
 
@@ -168,6 +195,23 @@ class Store:
     ) -> None:
         with self.session() as s:
             self.audit(s, actor, action, entity, entity_id, before, after)
+
+    @contextmanager
+    def audited(
+        self,
+        actor: str,
+        action: str,
+        entity: str,
+        entity_id: str,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> Iterator[None]:
+        """Audit a change made outside the database (a file): the row is stored first, so a row
+        that cannot be stored stops the change, and committed only when the change succeeded."""
+        with self.session() as s:
+            self.audit(s, actor, action, entity, entity_id, before, after)
+            s.flush()
+            yield
 
     def list_audit(self, entity: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         with self.session() as s:
@@ -272,6 +316,9 @@ class Store:
                 raise Conflict(f"alert {alert_id} is resolved; nothing to acknowledge")
             if row.state == "firing":
                 row.state, row.acknowledged_at, row.acknowledged_by = "acknowledged", now(), actor
+                self.audit(
+                    s, actor, "acknowledge", "alert", str(alert_id), {"state": "firing"}, {"state": "acknowledged"}
+                )
             return self._alert(row)
 
     def resolve_alert(self, alert_id: int, at: datetime, value: float) -> dict[str, Any]:

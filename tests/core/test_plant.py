@@ -32,6 +32,9 @@ def test_example_loads_with_ratios_and_hierarchy() -> None:
     assert [d.id for d in plant.children("tr-01")] == ["kiln-1", "pv-01"]
     assert plant.site.tz.key == "Asia/Shanghai"
     assert plant.virtual_meters[0].terms() == [(1.0, "tr-01"), (-1.0, "kiln-1"), (1.0, "pv-01")]
+    # The steam header is fed by the site's own gas boiler; PV is on-site generation.
+    assert plant.device("steam-1").supply.generated_by == "boiler-1"
+    assert plant.internal_transfers() == {"steam-1", "pv-01"}
 
 
 def test_port_out_of_range_names_file_device_and_field() -> None:
@@ -126,6 +129,26 @@ CASES = [
         "negative demand limit",
         lambda d: d["contract"].update(demand_limit_kw=-5),
         "plant.yaml: contract.demand_limit_kw: must be > 0, got -5",
+    ),
+    (
+        "on-site supply without its generator",
+        lambda d: d["devices"][4].update(supply={"origin": "onsite"}),
+        "plant.yaml: devices[4] (id=steam-1): supply: origin onsite needs generated_by: the id of the device",
+    ),
+    (
+        "purchased supply naming a generator",
+        lambda d: d["devices"][4].update(supply={"origin": "purchased", "generated_by": "boiler-1"}),
+        "plant.yaml: devices[4] (id=steam-1): supply: generated_by 'boiler-1' needs origin: onsite",
+    ),
+    (
+        "on-site supply from an unknown device",
+        lambda d: d["devices"][4].update(supply={"origin": "onsite", "generated_by": "boiler-9"}),
+        "plant.yaml: devices[4] (id=steam-1): supply.generated_by: no device with id 'boiler-9'",
+    ),
+    (
+        "on-site supply from a meter of the same carrier",
+        lambda d: d["devices"][1].update(supply={"origin": "onsite", "generated_by": "tr-01"}),
+        "plant.yaml: devices[1] (id=kiln-1): supply.generated_by: 'tr-01' meters electricity too, so it does not",
     ),
     (
         "MQTT source without fields",

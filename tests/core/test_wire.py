@@ -115,6 +115,17 @@ BAD = [
     ("bad quantity name", sample_with(values={"P kW": 1.0}), "bad_quantity"),
     ("value and bad at once", sample_with(bad={"p_kw": "timeout"}), "bad_shape"),
     ("empty sample", sample_with(values={}, bad={}), "no_values"),
+    # Issue 16 finding 1: float(int) overflowed (400 digits) or hit Python's int-digit limit
+    # (5,000 digits) outside the module's own error, killing ingest's worker thread.
+    ("400-digit integer value", lambda: json.dumps(good()).replace("812.4", "9" * 400).encode(), "bad_value"),
+    ("5000-digit integer value", lambda: json.dumps(good()).replace("812.4", "9" * 5000).encode(), "bad_value"),
+    ("5000-digit seq", lambda: json.dumps(good()).replace("1234,", "1" * 5000 + ",").encode(), "bad_value"),
+    ("seq beyond int64", mutate(seq=2**63), "bad_seq"),
+    ("1e999 float value", lambda: json.dumps(good()).replace("812.4", "1e999").encode(), "bad_value"),
+    ("deep nesting", lambda: b'{"schema":' + b"[" * 100_000, "not_json"),
+    # Finding 4: a field named like a tag key hides the measurement from `WHERE site = …`.
+    *[(f"quantity named {n}", sample_with(values={n: 1.0}), "bad_quantity") for n in ("site", "device", "edge")],
+    *[(f"bad entry named {n}", sample_with(bad={n: "x"}), "bad_quantity") for n in ("area", "kind", "time")],
 ]
 
 

@@ -24,12 +24,13 @@ from paho.mqtt.properties import Properties
 
 from core.harness.influxdb import InfluxDB
 from core.harness.mosquitto import Mosquitto, start_mosquitto
+from core.harness.process import free_port
 from core.harness.stack import Stack
 from core.influx import InfluxTarget, influxql
 from core.plant import Device, ModbusTcpSource, Plant
-from core.profile import load_profile
+from core.profile import load_profile, register_step
 from core.quantities import is_counter
-from core.wire import decode_batch
+from core.wire import WireError, decode_batch
 from metering.factors import load_registry
 from metering.intervals import compute_intervals
 from metering.io import read_raw
@@ -59,7 +60,12 @@ class WireTap:
         self.client.loop_start()
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        batch = decode_batch(msg.payload)
+        try:
+            batch = decode_batch(msg.payload)
+        except WireError:  # hostile messages of the fault run: not the edge's
+            return
+        if batch.edge != "edge-e2e":
+            return  # valid on the wire, but not from the edge under test (the fault run's sender)
         with self.lock:
             self.seqs[batch.device].append(batch.seq)
             # A sample whose every value was bad (a fault) has no field to store, by design.
@@ -82,9 +88,20 @@ class Pipeline:
         self.tap = WireTap(self.broker)
         self.stack = Stack(tmp, self.broker, influx, target)
         self.env = self.stack.env()
+        health = free_port()
         self.stack.spawn(
             "ingest",
-            ["ingest", "run", "--plant", str(self.plant_file), "--client-id", "ingest-e2e", "--metrics-port", "0"],
+            [
+                "ingest",
+                "run",
+                "--plant",
+                str(self.plant_file),
+                "--client-id",
+                "ingest-e2e",
+                "--metrics-port",
+                str(health),
+            ],
+            health_port=health,
         )
         # Ingest's persistent session must exist before the first batch: in production it
         # does long before; here both start together.
@@ -141,19 +158,16 @@ def _run(p: Pipeline, restart_broker: bool) -> tuple[datetime, datetime]:
     return t0, datetime.now(UTC)
 
 
-def _resolution(device: Device, counter: float) -> float:
-    """Smallest step of a device's energy counter as the edge sees it (primary kWh)."""
+def _resolution(p: Pipeline, device: Device, counter: float, quantity: str = "e_imp_kwh") -> float:
+    """Smallest step of a device's counter as the edge sees it (primary units), from its profile."""
     src = device.source
     if not isinstance(src, ModbusTcpSource):
         return 0.001  # device-native JSON carries Wh or 3-decimal kWh
-    prof = load_profile(src.profile)
-    row = prof.by_name("e_imp_kwh")
-    if row.type.startswith("float"):
-        return abs(counter) * 2.0**-23  # float32 spacing at this magnitude
-    ratio = {"none": 1.0, "ct": device.ratios.ct_factor, "pt": device.ratios.pt_factor}.get(
-        row.ratio, device.ratios.ct_factor * device.ratios.pt_factor
-    )
-    return row.scale * ratio
+    row = load_profile(src.profile).by_name(quantity)
+    # A SunSpec-style meter scales by the exponent its helper register holds (TotWh_SF).
+    exp = p.sim.images[device.id].exps.get(row.scale_factor, 0) if row.scale_factor else 0
+    r = device.ratios
+    return register_step(row, scale_exp=exp, ct=r.ct_factor, pt=r.pt_factor, value=counter)
 
 
 def _check_chain(p: Pipeline, t0: datetime, t1: datetime) -> None:
@@ -183,7 +197,9 @@ def _check_chain(p: Pipeline, t0: datetime, t1: datetime) -> None:
             t = ts.timestamp()
             now, before = p.sim.values(str(device), t)[str(quantity)], p.sim.values(str(device), t - 1.0)[str(quantity)]
             lo, hi = min(now, before), max(now, before)
-            slack = 1e-6 * abs(now) + 0.011  # register resolution (0.01) and float32 rounding
+            # One register step (e.g. 0.1 kWh on an EM340, rounded to nearest) and float rounding.
+            step = _resolution(p, p.plant.device(str(device)), now, str(quantity))
+            slack = 1e-6 * abs(now) + max(0.011, step)
             assert lo - slack <= float(value) <= hi + slack, (
                 f"{device}.{quantity} @ {ts}: stored {value}, truth {before}..{now}"
             )
@@ -202,7 +218,7 @@ def _check_chain(p: Pipeline, t0: datetime, t1: datetime) -> None:
         truth = p.sim.model.integrate(first, last)[d.id]["e_imp_kwh"]
         got = intervals.loc[(intervals["device"] == d.id) & (intervals["quantity"] == "e_imp_kwh"), "amount"].sum()
         # 0.5 % plus what the meter itself cannot resolve: two steps of its counter register.
-        tolerance = 0.005 * abs(truth) + 2 * _resolution(d, float(rows["value"].max()))
+        tolerance = 0.005 * abs(truth) + 2 * _resolution(p, d, float(rows["value"].max()))
         assert abs(got - truth) <= tolerance, f"{d.id}: metered {got} kWh, truth {truth} kWh (±{tolerance:.4f})"
 
     # 4. CO2 is exact for the factors: the recompute path stores emissions = energy × factor.

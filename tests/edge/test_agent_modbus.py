@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.profile import available_profiles, load_profile
+from core.profile import available_profiles, encode_row, load_profile
 from tests.edge.conftest import image_for, make_plant, modbus_device, running_agent, truth_for
 
 pytestmark = pytest.mark.integration
@@ -98,4 +98,33 @@ async def test_rtu_serial_source_through_pyserial_socket_url(
         await wait_for(lambda: all(len(col.batches(f"rtu-{u}")) >= 2 for u in (4, 9)))
     for u in (4, 9):
         assert col.batches(f"rtu-{u}")[0].samples[0].values == pytest.approx(truth, rel=1e-6)
+    assert server.writes == 0
+
+
+async def test_a_dtsu666_h_profile_on_a_dtsu666_publishes_no_zero_energy(
+    mosquitto, modbus_server, collector, tmp_path: Path
+) -> None:
+    # Issue 14, defect 9: a DTSU666 holds its energies at 0x101E / 0x1028; read with the
+    # DTSU666-H profile (0x401E / 0x4028) the meter answers zero-filled words there, which the
+    # edge published as a valid 0.0 kWh counter. It must be a bad value with a reason.
+    plain, h = load_profile("chint-dtsu666"), load_profile("chint-dtsu666-h")
+    truth = truth_for(plain)
+    image = image_for(plain, truth)
+    image["holding"].update({a: 0 for a in range(0x401E, 0x4032)})  # the block it does not use: zeros
+    server = modbus_server({1: image})
+    plant = make_plant([modbus_device("m-1", server.port, unit=1, profile=h.id, interval_s=0.3)], site="dtsu-h-on-dtsu")
+    col = collector(mosquitto, "pc/dtsu-h-on-dtsu/#")
+    async with running_agent(plant, mosquitto, tmp_path):
+        await wait_for(lambda: len(col.batches("m-1")) >= 1)
+        first = col.batches("m-1")[0].samples[0]
+        # The meter starts counting: a real reading, then it reads exactly 0 again (a fault).
+        server.set_words(1, "holding", 0x401E, encode_row(h, h.by_name("e_imp_kwh"), 1234.5))
+        await wait_for(lambda: any("e_imp_kwh" in s.values for b in col.batches("m-1") for s in b.samples))
+        server.set_words(1, "holding", 0x401E, [0, 0])
+        await wait_for(lambda: "e_imp_kwh" in col.batches("m-1")[-1].samples[0].bad)
+    assert "e_imp_kwh" not in first.values and "e_exp_kwh" not in first.values
+    assert first.bad["e_imp_kwh"].startswith("implausible: every counter reads exactly 0")
+    assert first.values["p_kw"] == pytest.approx(truth["p_kw"], rel=1e-6)
+    last = col.batches("m-1")[-1].samples[0]
+    assert last.bad["e_imp_kwh"] == "implausible: counter reads exactly 0 after 1234.5 (zeroed or unserved register)"
     assert server.writes == 0

@@ -65,3 +65,16 @@ async def test_prometheus_endpoint_reports_polls_outbox_and_latency(
     assert "pc_edge_outbox_samples" in lines and 'pc_edge_poll_lateness_seconds_bucket{le="0.25"}' in lines
     # SDM630's plan is 4 reads (0..17, 52..79, 200..205, 224..225); the gaps are filled here.
     assert lines["pc_edge_modbus_requests_total"] == 4 * lines['pc_edge_polls_total{result="ok"}']
+
+
+@pytest.mark.parametrize("variable", ["PLANTCARBON_PROFILE_DIRS", "PLANTCARBON_EDGE_PROFILE_DIRS"])
+def test_the_edge_reads_the_profile_folders_every_part_reads(
+    variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.profile import configured_profile_dirs
+    from edge.cli import EdgeSettings
+
+    monkeypatch.delenv("PLANTCARBON_PROFILE_DIRS", raising=False)
+    monkeypatch.delenv("PLANTCARBON_EDGE_PROFILE_DIRS", raising=False)
+    monkeypatch.setenv(variable, json.dumps([str(tmp_path)]))
+    assert EdgeSettings().profile_dirs == configured_profile_dirs() == [tmp_path]

@@ -17,9 +17,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from core.influx import InfluxTarget, influxql
+from core.mqtt import parse_mqtt_url
 from core.plant import Plant, load_plant
 from core.wire import ReadingBatch, Sample, data_topic, encode_batch
-from ingest.service import IngestConfig, IngestService, delete_session, parse_mqtt_url
+from ingest.service import IngestConfig, IngestService, delete_session
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TS0 = 1_763_712_000_000  # 2025-11-21T08:00:00Z, on a 15-minute boundary

@@ -58,3 +58,62 @@ def test_dead_letters_counted_per_interval_and_reason() -> None:
     a.dead_letter("not_json", TS0 + 7)
     # Only the changed interval is written again, with its running count (same point: overwritten).
     assert a.quality_lines() == ["dead_letters,component=ingest,ingest=ingest-1,reason=not_json count=3 1763712000000"]
+
+
+class StoredDict:
+    """The `Stored` port over plain dicts: what InfluxDB held when this process started."""
+
+    def __init__(self) -> None:
+        self.times: dict[tuple[str, str, int], set[int]] = {}
+        self.points: dict[tuple[str, str, int], dict[str, tuple[float, float, float]]] = {}
+        self.dead: dict[tuple[str, int, str], float] = {}
+        self.queries = 0
+
+    def sample_times(self, site: str, device: str, start_ms: int, end_ms: int) -> set[int]:
+        self.queries += 1
+        return set(self.times.get((site, device, start_ms), set()))
+
+    def quality(self, site: str, device: str, start_ms: int) -> dict[str, tuple[float, float, float]]:
+        return dict(self.points.get((site, device, start_ms), {}))
+
+    def dead_letters(self, instance: str, start_ms: int, reason: str) -> float:
+        return self.dead.get((instance, start_ms, reason), 0.0)
+
+
+def test_a_restarted_instance_merges_with_what_it_stored_before() -> None:
+    # Issue 16 finding 8: after a restart the smaller in-memory count overwrote the stored point
+    # (163 samples said for 283 stored). Before the crash this instance stored 40 samples
+    # (its point said 30: the last 10 s of counting never reached InfluxDB), another
+    # instance stored 20 and counted them; 1 gap and 2 duplicates were stored.
+    stored = StoredDict()
+    mine = {TS0 + i * 1000 for i in range(40)}
+    theirs = {TS0 + 100_000 + i * 1000 for i in range(20)}
+    stored.times[("s", "d", TS0)] = mine | theirs
+    stored.points[("s", "d", TS0)] = {"ingest-1": (30.0, 1.0, 2.0), "ingest-2": (20.0, 0.0, 0.0)}
+    stored.dead[("ingest-1", TS0, "not_json")] = 7.0
+    a = Accounting("ingest-1", stored=stored, started_ms=TS0 + 300_000)
+    # Redelivered: the last 5 written before the kill (not acked), then 10 new samples.
+    batch = sorted(mine)[-5:] + [TS0 + 200_000 + i * 1000 for i in range(10)]
+    a.prepare("s", "d", batch)
+    a.observe("s", "d", 7, batch, 1)
+    a.dead_letter("not_json", TS0 + 310_000)
+    lines = sorted(a.quality_lines())
+    assert lines == [
+        "dead_letters,component=ingest,ingest=ingest-1,reason=not_json count=8 1763712000000",
+        # 40 + 10 of ours (not 15: the 5 redelivered were stored already); 900 expected at 1 s.
+        "ingest_quality,device=d,ingest=ingest-1,site=s "
+        "completeness_pct=5.556,duplicates=2,expected=900,samples=50,seq_gaps=1 1763712000000",
+    ]
+    # Merged once: later batches of the interval add to memory only.
+    a.prepare("s", "d", [TS0 + 250_000])
+    a.observe("s", "d", 8, [TS0 + 250_000], 1)
+    assert stored.queries == 1
+    assert "samples=51" in a.quality_lines()[0]
+
+
+def test_intervals_begun_after_the_start_are_not_looked_up() -> None:
+    stored = StoredDict()
+    a = Accounting("i", stored=stored, started_ms=TS0 - 1)
+    a.prepare("s", "d", [TS0 + 1000])  # the interval begins after the start: nothing stored
+    a.observe("s", "d", 1, [TS0 + 1000], 1)
+    assert stored.queries == 0 and "samples=1" in a.quality_lines()[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import random
 import threading
@@ -13,9 +14,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from core.influx import influxql, write_lines
+from core.mqtt import parse_mqtt_url
 from core.wire import ReadingBatch, Sample, dlq_topic, encode_batch
 from ingest.mapping import Rejected, TagBook, map_data
-from ingest.service import parse_mqtt_url
+from ingest.writer import InfluxWriter
 from tests.ingest.conftest import TS0, count_points, wait_for
 
 pytestmark = pytest.mark.integration
@@ -67,6 +69,13 @@ class DlqListener:
         self.client.loop_stop()
 
 
+def payload_digest(rec: dict[str, object]) -> str:
+    """SHA-256 of the dead-lettered payload: of its bytes, or as recorded when it was capped."""
+    kept = base64.b64decode(str(rec["payload_b64"]))
+    assert rec["payload_bytes"] == len(kept) or rec.get("payload_truncated") is True
+    return str(rec["payload_sha256"]) if rec.get("payload_truncated") else hashlib.sha256(kept).hexdigest()
+
+
 def test_malformed_corpus_and_fuzz_flood_are_dead_lettered_and_ingest_goes_on(
     mosquitto, influx_target, ingest_factory, publisher, plant_a
 ):
@@ -93,9 +102,9 @@ def test_malformed_corpus_and_fuzz_flood_are_dead_lettered_and_ingest_goes_on(
         pub.flush()
         records = listener.wait(len(CORPUS) + expected_bad)
         assert len(records) == len(CORPUS) + expected_bad
-        by_payload = {(r["topic"], base64.b64decode(str(r["payload_b64"]))): r for r in records}
+        by_payload = {(r["topic"], payload_digest(r)): r for r in records}
         for topic, payload, reason in CORPUS:
-            rec = by_payload[(topic, payload)]  # the original bytes travel with the reason
+            rec = by_payload[(topic, hashlib.sha256(payload).hexdigest())]  # the bytes travel with the reason
             assert rec["reason"] == reason, (payload[:40], rec)
             assert rec["component"] == "ingest" and rec["message"]
         file_lines = [json.loads(x) for x in svc.cfg.dlq_file.read_text().splitlines()]  # type: ignore[union-attr]
@@ -133,15 +142,45 @@ def test_field_type_conflict_isolates_only_the_offending_lines(
         pub.batch("plant-a", ReadingBatch("edge-01", "tr-01", 1, samples))
         pub.flush()
         assert wait_for(lambda: count_points(influx_target, "electricity", "q_kvar"), 90) == 90
-        records = listener.wait(10)
-        assert len(records) == 10
-        assert {r["reason"] for r in records} == {"influx_422"}
-        assert sorted(int(str(r["line"]).rsplit(" ", 1)[1]) for r in records) == [
-            TS0 + i * 1000 for i in range(3, 100, 10)
-        ]
+        # One dead letter for the message (issue 16 finding 6: it was one per refused line,
+        # each with the whole payload again), listing the refused lines by index.
+        records = listener.wait(1)
+        assert len(records) == 1
+        rec = records[0]
+        assert rec["reason"] == "influx_422" and rec["refused_lines"] == 10
+        assert [x["line"] for x in rec["lines"]] == list(range(3, 100, 10))  # type: ignore[index, union-attr]
+        assert base64.b64decode(str(rec["payload_b64"])) == encode_batch(ReadingBatch("edge-01", "tr-01", 1, samples))
         df = influxql(influx_target, 'SELECT "p_kw" FROM "electricity"')
         assert len(df) == 1  # only the pre-existing integer point
         # The message was acknowledged once its good lines were written and bad ones dead-lettered.
         assert wait_for(lambda: int(svc.metrics.messages.labels("stored")._value.get()), 1) == 1
     finally:
         listener.close()
+
+
+def test_a_message_whose_every_line_is_refused_costs_one_write(influx_target):
+    # Issue 16 finding 6: 500 lines InfluxDB refuses one by one took 999 HTTP writes (bisection).
+    write_lines(influx_target, influx_target.raw_bucket, [f"electricity,device=old p_kw=5i {TS0 - 60_000}"])
+    requests: list[int] = []
+    writer = InfluxWriter(influx_target, on_request=lambda: requests.append(1))
+    try:
+        lines = [f"electricity,device=tr-01,site=plant-a p_kw={i}.5 {TS0 + i * 1000}" for i in range(500)]
+        refused = writer.write(lines)
+    finally:
+        writer.close()
+    assert [r.line for r in refused] == lines and {r.status for r in refused} == {422}
+    assert len(requests) == 1
+
+
+def test_unparsable_lines_are_named_by_influxdb_and_the_rest_written_in_one_more_write(influx_target):
+    requests: list[int] = []
+    writer = InfluxWriter(influx_target, on_request=lambda: requests.append(1))
+    try:
+        good = [f"electricity,device=tr-01 q_kvar={i}.5 {TS0 + i * 1000}" for i in range(200)]
+        bad = ["electricity,device=tr-01 q_kvar= 1", "electricity,device=tr-01 q_kvar=1.2.3 2"]
+        refused = writer.write(good[:100] + bad + good[100:])
+    finally:
+        writer.close()
+    assert sorted(r.line for r in refused) == sorted(bad) and {r.status for r in refused} == {400}
+    assert len(requests) == 2  # the refused request, then the good lines once
+    assert count_points(influx_target, "electricity", "q_kvar") == 200

@@ -52,6 +52,21 @@ def test_compute_offline_csv_and_json(files: tuple[Path, Path], tmp_path: Path) 
     assert sum(r["amount"] for r in doc["energy"] if r["device"] == "boiler-1") == pytest.approx(120.0)
 
 
+def test_compute_on_a_global_plant_with_a_gas_meter_does_not_crash(files: tuple[Path, Path], tmp_path: Path) -> None:
+    """Issue 14 defect 6: `ValueError: ipcc-co2-natural-gas@2006 is per TJ, cannot apply it to Nm3`."""
+    plant, csv = files
+    plant.write_text(PLANT_YAML.replace("grid_region: cn-east", "grid_region: global"), "utf-8")
+    out = tmp_path / "results.csv"
+    args = ["metering", "compute", "--plant", str(plant), "--readings", str(csv), "--out", str(out)]
+    res = runner.invoke(app, [*args, "--from", "2023-06-01T08:00", "--to", "2023-06-01T10:00"])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out)
+    gas = table[(table["measurement"] == "emissions") & (table["device"] == "boiler-1")]
+    # 240 Nm3 × 0.038931 GJ/Nm3 (default NCV) × 56.1 kg/GJ (IPCC 2006 Table 1.4) = 524.17 kg.
+    assert gas["co2_kg"].sum() == pytest.approx(240 * 0.038931 * 56.1)
+    assert set(gas["factor"]) == {"ipcc-co2-natural-gas@2006"}
+
+
 def test_compute_rejects_a_bad_csv(files: tuple[Path, Path], tmp_path: Path) -> None:
     plant, _ = files
     bad = tmp_path / "bad.csv"

@@ -10,7 +10,7 @@ import pytest
 
 from core.plant import Plant, SteamConditions, parse_plant
 from metering.energy import GreenContract, compute, green_kwh_per_interval, price, steam_gj_per_t, stored_energy_rows
-from metering.factors import gwp, load_registry
+from metering.factors import Factor, Registry, gwp, load_registry
 from metering.intervals import compute_intervals
 from tests.metering.conftest import PLANT_YAML, counter
 
@@ -102,6 +102,67 @@ def test_scope1_natural_gas_with_ch4_n2o(plant: Plant) -> None:
     assert _one(res.energy, device="boiler-1")["tce_kg"].iloc[0] == pytest.approx(133.0)
 
 
+GLOBAL_GAS = PLANT_YAML.replace("grid_region: cn-east", "grid_region: global")
+
+
+def test_ipcc_per_tj_factor_applies_to_gas_volume_through_the_ncv() -> None:
+    """Issue 14 defect 6: a `global` plant's gas meter crashed compute (ipcc-co2-natural-gas is per TJ)."""
+    # Worked example: 100 Nm3 × 389.31/10^4 GJ/Nm3 (default NCV, 指南 附录二 表2.1) = 3.8931 GJ;
+    # CO2 = 3.8931 GJ × 56 100 kg/TJ (IPCC 2006 Vol. 2 Table 1.4) = 218.40 kg; CO2e adds
+    # 3.8931e-3 TJ × (1 kg CH4 × 27.9 + 0.1 kg N2O × 273) (IPCC Table 2.3, AR6) = 0.2149 kg.
+    plant = parse_plant(GLOBAL_GAS)
+    res = compute(compute_intervals(counter("boiler-1", "vol_nm3", JUNE, 15, 100 / 15), plant), plant, REG)
+    row = _one(res.emissions, device="boiler-1").iloc[0]
+    assert row["co2_kg"] == pytest.approx(218.40, abs=0.01)
+    assert row["co2e_kg"] == pytest.approx(3.8931 * 56.1 + 3.8931e-3 * (27.9 + 0.1 * 273))
+    assert (row["scope"], row["factor"]) == ("1", "ipcc-co2-natural-gas@2006")
+    assert row["ncv"] == "389.31 GJ/10^4Nm3 (ncv-natural-gas@2015)"
+    assert res.problems == []
+
+
+def test_plant_ncv_from_a_lab_sample_overrides_the_default() -> None:
+    # 36.0 MJ/Nm3 from the lab: 100 Nm3 = 3.6 GJ → IPCC: 3.6 × 56.1 = 201.96 kg; the Chinese
+    # parameters with the lab NCV: 3.6 GJ × 0.01532 tC/GJ × 0.99 × 44/12 × 1000 = 200.20 kg.
+    lab = "metering: {gwp_set: AR6, ncv: {natural_gas: {value: 36.0, unit: MJ/Nm3, source: lab sample LS-1}}}"
+    r = counter("boiler-1", "vol_nm3", JUNE, 15, 100 / 15)
+    for yaml_text, co2 in ((GLOBAL_GAS, 3.6 * 56.1), (PLANT_YAML, 3.6 * 0.01532 * 0.99 * 44 / 12 * 1000)):
+        plant = parse_plant(yaml_text.replace("metering: {gwp_set: AR6}", lab))
+        row = _one(compute(compute_intervals(r, plant), plant, REG).emissions, device="boiler-1").iloc[0]
+        assert row["co2_kg"] == pytest.approx(co2)
+        assert row["ncv"] == "36 MJ/Nm3 (plant file: lab sample LS-1)"
+
+
+def test_per_energy_factor_without_any_ncv_is_a_problem_per_device_not_a_crash() -> None:
+    # A fuel with an IPCC-style per-TJ factor (a user file) and no NCV anywhere: its rows are left
+    # out with a problem naming the device; the other rows are still priced.
+    plant = parse_plant(
+        GLOBAL_GAS.replace("carrier: diesel, area: utilities}", "carrier: diesel, area: utilities, fuel: hfo}")
+    )
+    hfo = Factor.model_validate(
+        {
+            "id": "user-co2-hfo",
+            "version": "1",
+            "kind": "fuel-combustion",
+            "carrier": "diesel",
+            "fuel": "hfo",
+            "region": "global",
+            "unit": "kgCO2/TJ",
+            "value": 77400,
+            "gas": "CO2",
+            "valid_from": "2006-01-01",
+            "source": {"document": "test", "table": "n/a"},
+        }
+    )
+    reg = Registry({**REG.factors, hfo.ref: hfo})
+    r = pd.concat([counter("gen-1", "mass_t", JUNE, 15, 0.01), counter("boiler-1", "vol_nm3", JUNE, 15, 1.0)])
+    res = compute(compute_intervals(r, plant), plant, reg)
+    assert _one(res.emissions, device="gen-1").empty
+    assert not _one(res.emissions, device="boiler-1").empty
+    assert any(
+        p.startswith("gen-1: user-co2-hfo@1 is per TJ and no net calorific value of hfo per t") for p in res.problems
+    )
+
+
 def test_gwp_set_changes_co2e_only() -> None:
     # Worked example: 1 t diesel (42.652 GJ) with IPCC Table 2.3 CH4 3 and N2O 0.6 kg/TJ:
     # AR4 adds 0.042652 × (3 × 25 + 0.6 × 298) = 10.825 kg; AR5 adds 0.042652 × (3 × 28 + 0.6 × 265).
@@ -127,6 +188,40 @@ def test_steam_mass_to_heat_with_iapws() -> None:
     # Saturated vapour at 1.0 MPa: h_g = 2777.1 kJ/kg (IAPWS-IF97, Table A-5).
     sat = steam_gj_per_t(SteamConditions(pressure_mpa=1.0, return_temp_c=20))
     assert sat == pytest.approx((2777.1 - 84.8) / 1000, rel=1e-3)
+
+
+def test_steam_from_own_boiler_is_an_internal_transfer() -> None:
+    """Issue 14 defect 3: steam from the site's gas boiler was priced as purchased heat (scope 2,
+    location and market) on top of the boiler's scope 1, and its tce added to the gas's."""
+    plant = parse_plant(
+        PLANT_YAML.replace(
+            "steam: {pressure_mpa: 1.0, temperature_c: 200, return_temp_c: 20}}",
+            "steam: {pressure_mpa: 1.0, temperature_c: 200, return_temp_c: 20},"
+            " supply: {origin: onsite, generated_by: boiler-1}}",
+        )
+    )
+    # 100 Nm3 of gas and 2 t of steam in one quarter hour.
+    r = pd.concat([counter("boiler-1", "vol_nm3", JUNE, 15, 100 / 15), counter("steam-1", "mass_t", JUNE, 15, 2 / 15)])
+    res = compute(compute_intervals(r, plant), plant, REG)
+    steam = _one(res.energy, device="steam-1").iloc[0]
+    assert steam["amount"] == pytest.approx(2 * steam_gj_per_t(plant.device("steam-1").steam))  # type: ignore[arg-type]
+    assert steam["tce_kg"] == 0.0  # counted once, at the gas
+    assert _one(res.emissions, device="steam-1").empty
+    # The site's CO2 is the boiler's scope 1 alone: 100 Nm3 × 21.650 tCO2/10^4Nm3 (cn-fuels,
+    # 389.31 GJ/10^4Nm3 × 0.01532 tC/GJ × 0.99 × 44/12) = 216.5 kg; tce 100 × 1.33 kgce/Nm3 (GB/T 2589-2020).
+    assert list(res.emissions["device"]) == ["boiler-1"]
+    assert res.emissions["co2_kg"].sum() == pytest.approx(216.50, abs=0.01)
+    assert _one(res.energy, role="main")["tce_kg"].sum() == pytest.approx(133.0)
+    assert res.problems == []
+
+
+def test_pv_generation_carries_no_tce_and_no_emissions(plant: Plant) -> None:
+    # On-site PV is generation inside the fence: the grid import the main meter sees is already net of it.
+    r = pd.concat([counter("main-1", "e_imp_kwh", JUNE, 15, 10.0), counter("pv-1", "e_exp_kwh", JUNE, 15, 2.0)])
+    res = compute(compute_intervals(r, plant), plant, REG)
+    pv = _one(res.energy, device="pv-1").iloc[0]
+    assert pv["amount"] == pytest.approx(30.0) and pv["tce_kg"] == 0.0
+    assert _one(res.emissions, device="pv-1").empty
 
 
 def test_purchased_steam_scope2(plant: Plant) -> None:

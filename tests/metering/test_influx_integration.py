@@ -8,16 +8,20 @@ import pandas as pd
 import pytest
 
 from core.influx import InfluxTarget, influxql, write_lines
-from core.plant import Plant
+from core.plant import Plant, parse_plant
 from metering.factors import load_registry
 from metering.service import Context, ContinuousMetering, recompute
-from tests.metering.conftest import counter, east_grid_2023
+from tests.metering.conftest import PLANT_YAML, counter, east_grid_2023
 
 pytestmark = pytest.mark.integration
 
 T0 = pd.Timestamp("2023-06-01T00:00Z")
 STEP_15 = pd.Timedelta(minutes=15)
-TAGS = {"main-1": "electricity,area=substation,kind=transformer", "boiler-1": "natural_gas,area=utilities,kind=boiler"}
+TAGS = {
+    "main-1": "electricity,area=substation,kind=transformer",
+    "boiler-1": "natural_gas,area=utilities,kind=boiler",
+    "steam-1": "steam,area=utilities,kind=steam_header",
+}
 
 
 def _lines(readings: pd.DataFrame) -> list[str]:
@@ -115,6 +119,36 @@ def test_recompute_from_stored_energy_equals_recompute_from_readings(
         repriced_m.sort_values(key)[key + vals].reset_index(drop=True),
         full.sort_values(key)[key + vals].reset_index(drop=True),
     )
+
+
+@pytest.mark.parametrize("source", ["energy", "readings"])
+def test_recompute_after_marking_steam_onsite_leaves_no_old_steam_rows(
+    influx_target: InfluxTarget, source: str
+) -> None:
+    """Issue 14 defect 3 in stored history: steam metered while the plant file took it as
+    purchased keeps no emissions point and no tce once its supply says the boiler makes it."""
+    r = pd.concat(
+        [
+            counter("boiler-1", "vol_nm3", "2023-06-01T00:00", 60, 2.0),
+            counter("steam-1", "mass_t", "2023-06-01T00:00", 60, 0.02),
+        ]
+    )
+    write_lines(influx_target, influx_target.raw_bucket, _lines(r))
+    end = T0 + pd.Timedelta(hours=1)
+    recompute(Context(parse_plant(PLANT_YAML), load_registry(), []), influx_target, T0, end)
+    old = _emissions(influx_target)
+    assert len(old[old["device"] == "steam-1"]) == 8  # 4 intervals × location and market, as purchased heat
+    onsite = parse_plant(
+        PLANT_YAML.replace(
+            "return_temp_c: 20}}", "return_temp_c: 20}, supply: {origin: onsite, generated_by: boiler-1}}"
+        )
+    )
+    _, problems = recompute(Context(onsite, load_registry(), []), influx_target, T0, end, source=source)
+    assert problems == []
+    em, energy = _emissions(influx_target), _energy(influx_target)
+    assert set(em["device"]) == {"boiler-1"} and len(em) == 4
+    steam = energy[energy["device"] == "steam-1"]
+    assert len(steam) == 4 and (steam["tce_kg"] == 0.0).all() and (steam["amount"] > 0).all()
 
 
 def test_recompute_from_energy_says_where_nothing_was_stored(influx_target: InfluxTarget, plant: Plant) -> None:

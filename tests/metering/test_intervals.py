@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from core.plant import Plant, Ratios
+from core.plant import Plant, Ratios, parse_plant
 from metering.intervals import (
     EngineOptions,
     SeriesMeta,
     clean_counter,
     compute_intervals,
     rollup,
+    series_meta,
     wide_to_long,
 )
 from tests.metering.conftest import counter
@@ -37,22 +42,87 @@ def test_exact_deltas_per_interval(plant: Plant) -> None:
 
 
 def test_rollover_is_told_from_a_reset() -> None:
-    # Worked example: a 6-digit register (counter_max 999 999 kWh) reads 999 990 then 5:
-    # the step is 999 999 − 999 990 + 5 = 14 kWh (rollover), not a reset to 5.
-    # Source: counter semantics in docs/design.md ("handling rollover and meter resets") and
-    # the profile field counter_max ("rollover point of a counter", core/profile.py).
+    # Worked example: a 6-digit register of 1 kWh steps shows 999 999 at most, then 0: it wraps
+    # at 1 000 000. Reading 999 990 then 5, the step is 1 000 000 − 999 990 + 5 = 15 kWh
+    # (999 990 → 999 999 is 9, → 0 is 1, → 5 is 5), a rollover, not a reset to 5.
+    # Source: counter_max is the largest reading (docs/meter-profiles.md), the modulus is
+    # counter_max + one step (core.profile.counter_modulus).
     t, v = _series([999_970, 999_980, 999_990, 5, 15, 25])
-    _, delta, est, events = clean_counter(t, v, SeriesMeta(counter_max=999_999), EngineOptions())
-    assert delta[3] == pytest.approx(14.0)
-    assert delta.sum() == pytest.approx(10 + 10 + 14 + 10 + 10)
+    _, delta, est, events = clean_counter(t, v, SeriesMeta(counter_modulus=1_000_000), EngineOptions())
+    assert delta[3] == pytest.approx(15.0)
+    assert delta.sum() == pytest.approx(10 + 10 + 15 + 10 + 10)
     assert [n for _, n in events] == ["rollover"]
     assert not est.any()
+
+
+EM340_PLANT = """
+site: {id: plant-r, name: "Rollover plant", timezone: Asia/Shanghai, grid_region: cn-east}
+devices:
+  - {id: m-1, name: Meter, kind: transformer, carrier: electricity, role: main, area: substation,
+     source: {protocol: modbus-tcp, host: 127.0.0.1, port: 5020, unit: 1, profile: PROFILE, interval_s: 1}}
+"""
+
+
+def _wrap_readings(values: list[float]) -> pd.DataFrame:
+    t = pd.Timestamp("2023-05-01T00:00Z") + pd.to_timedelta(np.arange(len(values)), unit="min")
+    return pd.DataFrame({"time": t, "device": "m-1", "quantity": "e_imp_kwh", "value": values})
+
+
+def test_rollover_of_a_0_1_kwh_register_keeps_the_last_step() -> None:
+    # The Carlo Gavazzi EM340 kWh register is int32 × 0.1 kWh: its largest reading is
+    # 2 147 483 647 × 0.1 = 214 748 364.7 (the profile's counter_max), the next step shows 0.
+    # 214 748 300.0 → 25.4 is 214 748 364.8 − 214 748 300.0 + 25.4 = 90.2 kWh (90.1 drops a step).
+    plant = parse_plant(EM340_PLANT.replace("PROFILE", "carlo-gavazzi-em340"))
+    iv = compute_intervals(_wrap_readings([214_748_120.0, 214_748_210.0, 214_748_300.0, 25.4, 115.6]), plant)
+    assert iv["amount"].sum() == pytest.approx(90.0 + 90.0 + 90.2 + 90.2, abs=1e-6)
+    assert "rollover" in set(iv["events"])
+
+
+USER_PROFILE = {
+    "id": "acme-e8",
+    "manufacturer": "Acme",
+    "model": "E8 (8-digit display, 0.1 kWh)",
+    "manual": {"title": "test", "version": "1", "table": "1"},
+    "registers": [
+        {"quantity": "e_imp_kwh", "address": 0, "type": "uint32", "scale": 0.1, "counter_max": 99999999.9},
+    ],
+}
+
+
+@pytest.mark.parametrize("variable", ["PLANTCARBON_PROFILE_DIRS", "PLANTCARBON_EDGE_PROFILE_DIRS"])
+def test_rollover_on_a_user_profile_meter_is_not_a_reset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    # Issue 14 case: a user profile (found by the edge in its profile folders) with counter_max
+    # 99 999 999.9 on a 0.1 kWh register; 99 999 950.0 → 25.4 is 49.9 to the largest reading,
+    # one 0.1 step to 0, then 25.4: 100 000 000.0 − 99 999 950.0 + 25.4 = 75.4 kWh (the issue
+    # text says 75.5; its own arithmetic gives 75.4, and the old formula 75.3). Metering must
+    # look the profile up where the edge does (a reset would keep only 25.4 kWh).
+    (tmp_path / "acme-e8.yaml").write_text(yaml.safe_dump(USER_PROFILE), "utf-8")
+    monkeypatch.setenv(variable, json.dumps([str(tmp_path)]))
+    plant = parse_plant(EM340_PLANT.replace("PROFILE", "acme-e8"))
+    t, v = _series([99_999_930.0, 99_999_940.0, 99_999_950.0, 25.4, 35.4])
+    meta = series_meta(plant.device("m-1"), "e_imp_kwh")
+    assert meta.counter_modulus == pytest.approx(100_000_000.0)
+    _, delta, _, events = clean_counter(t, v, meta, EngineOptions())
+    assert delta[3] == pytest.approx(75.4, abs=1e-6)
+    assert [n for _, n in events] == ["rollover"]
+    iv = compute_intervals(_wrap_readings([99_999_930.0, 99_999_940.0, 99_999_950.0, 25.4, 35.4]), plant)
+    assert iv["amount"].sum() == pytest.approx(10 + 10 + 75.4 + 10, abs=1e-6)
+
+
+def test_a_meter_with_an_unknown_profile_still_gets_intervals(caplog: pytest.LogCaptureFixture) -> None:
+    plant = parse_plant(EM340_PLANT.replace("PROFILE", "no-such-meter-x"))
+    with caplog.at_level("WARNING", logger="metering.intervals"):
+        iv = compute_intervals(_wrap_readings([100.0, 110.0, 120.0]), plant)
+    assert iv["amount"].sum() == pytest.approx(20.0)
+    assert "no-such-meter-x" in caplog.text and "no rollover detection" in caplog.text
 
 
 def test_reset_counts_the_new_value() -> None:
     # A meter reset mid-range: 50 000 → 3 (cleared, then 3 kWh used): the step is 3 kWh.
     t, v = _series([49_980, 49_990, 50_000, 3, 13, 23])
-    _, delta, _, events = clean_counter(t, v, SeriesMeta(counter_max=999_999), EngineOptions())
+    _, delta, _, events = clean_counter(t, v, SeriesMeta(counter_modulus=1_000_000), EngineOptions())
     assert delta[3] == pytest.approx(3.0)
     assert [n for _, n in events] == ["reset"]
 
@@ -61,7 +131,7 @@ def test_replacement_is_estimated_from_the_typical_rate() -> None:
     # A new meter installed reading 20 000 where the old one read 50 000: not near zero, not a
     # rollover — the swap step is estimated from the 10 kWh/min rate and marked.
     t, v = _series([49_980, 49_990, 50_000, 20_000, 20_010, 20_020])
-    _, delta, est, events = clean_counter(t, v, SeriesMeta(counter_max=999_999), EngineOptions())
+    _, delta, est, events = clean_counter(t, v, SeriesMeta(counter_modulus=1_000_000), EngineOptions())
     assert delta[3] == pytest.approx(10.0)
     assert est[3]
     assert [n for _, n in events] == ["replacement"]

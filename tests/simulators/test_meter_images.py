@@ -2,7 +2,7 @@
 
 Covers float32 ABCD (SDM630 input, PM5000 holding with 1-based manual numbers), scaled floats
 with CT/PT ratios (DTSU666), int32 CDAB (EM340), int16 + scale-factor registers and uint32
-counters (SunSpec 203), and the gas and steam totalizers — over Modbus TCP and RTU-over-TCP.
+counters (SunSpec 203), the gas and steam totalizers and a belt-scale integrator (uint32, 3 decimals) — over Modbus TCP and RTU-over-TCP.
 """
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ from tests.simulators.conftest import client_for, read_profile, scenario
 
 pytestmark = pytest.mark.integration
 
-ELECTRIC = ["eastron-sdm630", "schneider-pm5000", "chint-dtsu666", "carlo-gavazzi-em340", "sunspec-203"]
+ELECTRIC = [
+    "eastron-sdm630",
+    "schneider-pm5000",
+    "chint-dtsu666",
+    "carlo-gavazzi-em340",
+    "sunspec-203",
+    "chint-dtsu666-h",
+]
 
 
 def _devices() -> list[dict[str, object]]:
@@ -49,6 +56,16 @@ def _devices() -> list[dict[str, object]]:
             "rated": 4,
             "params": {"from_boiler": "gas"},
             "meter": {"profile": "generic-steam-totalizer", "gateway": "gw-s"},
+        }
+    )
+    devs.append(
+        {
+            "id": "coal",
+            "name": "coal weigh feeder",
+            "kind": "boiler",
+            "carrier": "coal",
+            "rated": 20,
+            "meter": {"profile": "siemens-milltronics-bw500", "gateway": "gw-r"},
         }
     )
     return devs

@@ -31,7 +31,7 @@ def get_energy(
     return {"site": site, "granularity": granularity, "group_by": group_by, "rows": queries.records(df, cols)}
 
 
-@router.get("/emissions", summary="CO2 and CO2e per interval")
+@router.get("/emissions", summary="CO2 and CO2e per interval, per boundary (scope 1, scope 2 location/market)")
 def get_emissions(
     _key: Viewer,
     svc: Svc,
@@ -44,5 +44,6 @@ def get_emissions(
 ) -> dict[str, Any]:
     mains = [d.id for d in svc.plant.main_meters()] if svc.plant else None
     df = queries.emissions(svc.influx, site, period.start, period.end, granularity, group_by, tz, scope, mains)
-    cols = ["time", "area", "device", "co2_kg", "co2e_kg"]
-    return {"site": site, "granularity": granularity, "group_by": group_by, "rows": queries.records(df, cols)}
+    keys = [k for k in ("time", "area", "device") if k in df.columns]
+    rows = queries.records(queries.by_boundary(df, keys), [*keys, "co2_kg", "co2e_kg"])
+    return {"site": site, "granularity": granularity, "group_by": group_by, "rows": rows}

@@ -8,6 +8,9 @@ field), and take precedence over the shipped files in these listings.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -95,10 +98,11 @@ def put_factor_file(
     except FactorFileError as exc:
         raise HTTPException(422, [{"loc": ["body"], "msg": e, "type": "value_error"} for e in exc.errors]) from None
     path = factor_dir(svc) / f"{name}.yaml"
-    before = yaml.safe_load(path.read_text("utf-8")) if path.exists() else None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, "utf-8")
-    svc.store.record_audit(key.name, "update" if before else "create", "factor", name, before, _jsonable(body))
+    before = _previous(path)
+    with _staged(path, text) as staged:
+        parse_factor_file(staged.read_text("utf-8"), source=f"{name}.yaml")  # what the engine will read back
+        with svc.store.audited(key.name, "update" if before else "create", "factor", name, before, _jsonable(body)):
+            staged.replace(path)
     return {"file": name, "factors": [f.ref for f in factors]}
 
 
@@ -107,9 +111,8 @@ def delete_factor_file(key: EnergyManager, svc: Svc, name: FileName) -> Response
     path = factor_dir(svc) / f"{name}.yaml"
     if not path.exists():
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user factor file {name!r}")
-    before = yaml.safe_load(path.read_text("utf-8"))
-    path.unlink()
-    svc.store.record_audit(key.name, "delete", "factor", name, _jsonable(before), None)
+    with svc.store.audited(key.name, "delete", "factor", name, _previous(path), None):
+        path.unlink()
     return Response(status_code=204)
 
 
@@ -167,12 +170,45 @@ def put_tariff(
     if t.id != tariff_id:
         raise HTTPException(422, [{"loc": ["body", "id"], "msg": f"must equal {tariff_id!r}", "type": "value_error"}])
     path = tariff_dir(svc) / name
-    before = yaml.safe_load(path.read_text("utf-8")) if path.exists() else None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(t.model_dump(mode="json"), allow_unicode=True, sort_keys=False), "utf-8")
-    load_tariff_file(path)  # what the engine will read back
-    svc.store.record_audit(key.name, "update" if before else "create", "tariff", tariff_id, before, _jsonable(body))
+    before = _previous(path)
+    with _staged(path, yaml.safe_dump(t.model_dump(mode="json"), allow_unicode=True, sort_keys=False)) as staged:
+        try:
+            load_tariff_file(staged)  # what the engine will read back
+        except (TariffError, TariffFileError) as exc:
+            raise HTTPException(422, [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]) from None
+        with svc.store.audited(
+            key.name, "update" if before else "create", "tariff", tariff_id, before, _jsonable(body)
+        ):
+            staged.replace(path)
     return t.model_dump(mode="json")
+
+
+def _previous(path: Path) -> dict[str, Any] | None:
+    """The file being replaced, as JSON for the audit row (YAML dates become ISO strings)."""
+    if not path.exists():
+        return None
+    text = path.read_text("utf-8")
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        doc = None
+    # A file edited by hand may not be a mapping; keep its text so the audit row still shows it.
+    return _jsonable(doc) if isinstance(doc, dict) else {"text": text}
+
+
+@contextmanager
+def _staged(path: Path, text: str) -> Iterator[Path]:
+    """`text` written beside `path` under the same file name, for checking before an atomic replace.
+
+    The file is replaced only by the caller (Path.replace: atomic on one filesystem), so a
+    request that fails anywhere leaves the old file as it was.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A hidden sub-directory: loaders glob `*.yaml` in the directory itself only.
+    with tempfile.TemporaryDirectory(prefix=".staging-", dir=path.parent) as tmp:
+        staged = Path(tmp) / path.name
+        staged.write_text(text, "utf-8")
+        yield staged
 
 
 def _jsonable(x: Any) -> Any:

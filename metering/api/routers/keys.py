@@ -28,18 +28,18 @@ def list_keys(_key: Admin, svc: Svc) -> list[dict[str, Any]]:
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a key; the response holds it, once")
 def create_key(body: KeyIn, key: Admin, svc: Svc) -> dict[str, Any]:
     try:
-        token = svc.store.create_key(body.name, body.role)
+        token = svc.store.create_key(body.name, body.role, actor=key.name)
     except Conflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    svc.store.record_audit(key.name, "create", "api_key", body.name, None, {"role": body.role})
     return {"name": body.name, "role": body.role, "key": token}
 
 
-@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke a key")
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke a key (never the last admin key)")
 def revoke_key(key: Admin, svc: Svc, name: Annotated[str, Path(pattern=ID_PATTERN)]) -> Response:
     try:
-        svc.store.revoke_key(name)
+        svc.store.revoke_key(name, actor=key.name)
     except NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    svc.store.record_audit(key.name, "revoke", "api_key", name, None, None)
+    except Conflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)

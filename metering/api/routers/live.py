@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ def _sum(df: Any, col: str) -> float | None:
 @router.get("/live", summary="Live site power, today's totals, demand, DR status and open alerts")
 def live(_key: Viewer, svc: Svc, site: Site) -> dict[str, Any]:
     tz = ZoneInfo(site_tz(svc))
-    now = datetime.now(UTC)
+    now = svc.clock()
     midnight = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
     power = queries.live_power(svc.influx, site)
     devices: dict[str, float] = {}
@@ -38,7 +38,9 @@ def live(_key: Viewer, svc: Svc, site: Site) -> dict[str, Any]:
         site_kw = sum(devices.values()) if devices else None
     energy = queries.energy(svc.influx, site, midnight, now, None, "site", str(tz), "electricity")
     main_ids = [d.id for d in plant.main_meters()] if plant else None
-    co2 = queries.emissions(svc.influx, site, midnight, now, None, "site", str(tz), None, main_ids)
+    co2 = queries.by_boundary(
+        queries.emissions(svc.influx, site, midnight, now, None, "site", str(tz), None, main_ids), []
+    )
     dem = queries.records(queries.latest_demand(svc.influx, site), ["demand_kw", "forecast_kw", "limit_kw"])
     demand: dict[str, object] = dem[0] if dem else {"demand_kw": None, "forecast_kw": None, "limit_kw": None}
     if demand.get("limit_kw") is None and plant is not None:
@@ -56,7 +58,9 @@ def live(_key: Viewer, svc: Svc, site: Site) -> dict[str, Any]:
         "today": {
             "energy_kwh": _sum(energy, "amount"),
             "cost": _sum(energy, "cost"),
-            "co2_kg": _sum(co2, "co2_kg"),
+            # Per boundary and method (scope1, scope2_location, scope2_market, total_location,
+            # total_market): location- and market-based scope 2 are never added.
+            "co2_kg": co2["co2_kg"].iloc[0] if not co2.empty else None,
         },
         "demand": demand,
         "dr": {"active": active_dr[0] if active_dr else None},

@@ -1,4 +1,8 @@
-"""Carbon reports for a month or a year as JSON, CSV or XLSX, with English or Simplified Chinese labels."""
+"""Carbon reports for a month or a year as JSON, CSV or XLSX, with English or Simplified Chinese labels.
+
+Emissions are reported per boundary, scope 2 location- and market-based side by side (GHG
+Protocol Scope 2 Guidance, dual reporting), with one total per method; no column adds the two.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,36 @@ from metering.api.params import Site, site_tz
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
-COLUMNS = ["device", "area", "carrier", "role", "amount", "tce_kg", "cost", "scope", "co2_kg", "co2e_kg"]
+FIGURES = [*queries.report_columns("co2_kg"), *queries.report_columns("co2e_kg")]
+COLUMNS = ["device", "area", "carrier", "role", "amount", "tce_kg", "cost", *FIGURES]
+_BOUNDARY_LABELS = {
+    "en": {
+        "scope1": "Scope 1",
+        "scope2_location": "Scope 2, location-based",
+        "scope2_market": "Scope 2, market-based",
+        "total_location": "Scope 1+2, location-based",
+        "total_market": "Scope 1+2, market-based",
+    },
+    "zh": {
+        "scope1": "范围一",
+        "scope2_location": "范围二 基于位置",
+        "scope2_market": "范围二 基于市场",
+        "total_location": "范围一+二 基于位置",
+        "total_market": "范围一+二 基于市场",
+    },
+}
+_GAS_LABELS = {"en": {"co2": "CO2", "co2e": "CO2e"}, "zh": {"co2": "二氧化碳", "co2e": "二氧化碳当量"}}
+
+
+def _figure_labels(lang: str) -> dict[str, str]:
+    """Column labels of the emissions figures: boundary and method, then the gas."""
+    return {
+        col: f"{_BOUNDARY_LABELS[lang][b]} {_GAS_LABELS[lang][gas]} (kg)"
+        for gas in ("co2", "co2e")
+        for col, b in zip(queries.report_columns(f"{gas}_kg"), queries.REPORT_FIGURES, strict=True)
+    }
+
+
 LABELS: dict[str, dict[str, str]] = {
     "en": {
         "device": "Device",
@@ -27,11 +60,9 @@ LABELS: dict[str, dict[str, str]] = {
         "amount": "Energy consumed",
         "tce_kg": "Standard coal (kgce)",
         "cost": "Cost (CNY)",
-        "scope": "Scope",
-        "co2_kg": "CO2 (kg)",
-        "co2e_kg": "CO2e (kg)",
         "total": "Total (main meters)",
         "title": "Carbon report",
+        **_figure_labels("en"),
     },
     "zh": {
         "device": "设备",
@@ -41,11 +72,9 @@ LABELS: dict[str, dict[str, str]] = {
         "amount": "能源消耗量",
         "tce_kg": "折标准煤 (kgce)",
         "cost": "费用 (元)",
-        "scope": "范围",
-        "co2_kg": "二氧化碳 (kg)",
-        "co2e_kg": "二氧化碳当量 (kg)",
         "total": "合计 (主表)",
         "title": "碳排放报告",
+        **_figure_labels("zh"),
     },
 }
 _PERIOD = re.compile(r"^(20\d\d)(?:-(0[1-9]|1[0-2]))?$")
@@ -67,20 +96,32 @@ def period_bounds(period: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
 
 def report_frame(rows: pd.DataFrame) -> pd.DataFrame:
     df = rows.reindex(columns=COLUMNS)
-    for c in ("amount", "tce_kg", "cost", "co2_kg", "co2e_kg"):
+    for c in ("amount", "tce_kg", "cost", *FIGURES):
         df[c] = pd.to_numeric(df[c], errors="coerce")
     return df
 
 
-def totals(df: pd.DataFrame) -> dict[str, float]:
-    """Site totals from main meters only: sub-meters are a breakdown of their parent."""
+def totals(df: pd.DataFrame) -> dict[str, Any]:
+    """Site totals from main meters only (sub-meters are a breakdown of their parent), per boundary.
+
+    `co2_kg` and `co2e_kg` are dicts: scope1, scope2_location, scope2_market, total_location
+    (scope 1 + location-based scope 2) and total_market (scope 1 + market-based scope 2).
+    """
     main = df[df["role"] == "main"]
-    return {
-        "tce_kg": float(main["tce_kg"].sum()),
-        "cost": float(main["cost"].sum()),
-        "co2_kg": float(main["co2_kg"].sum()),
-        "co2e_kg": float(main["co2e_kg"].sum()),
-    }
+    out: dict[str, Any] = {"tce_kg": float(main["tce_kg"].sum()), "cost": float(main["cost"].sum())}
+    for gas in ("co2_kg", "co2e_kg"):
+        names = queries.report_columns(gas)
+        out[gas] = {b: float(main[c].sum()) for c, b in zip(names, queries.REPORT_FIGURES, strict=True)}
+    return out
+
+
+def _flat_totals(tot: dict[str, Any]) -> dict[str, float]:
+    """`totals` as report columns, for the total row of the CSV/XLSX table."""
+    flat = {"tce_kg": tot["tce_kg"], "cost": tot["cost"]}
+    for gas in ("co2_kg", "co2e_kg"):
+        names = queries.report_columns(gas)
+        flat.update({c: tot[gas][b] for c, b in zip(names, queries.REPORT_FIGURES, strict=True)})
+    return flat
 
 
 @router.get(
@@ -122,7 +163,7 @@ def carbon_report(
             "totals": tot,
         }
     out = df.rename(columns=labels)
-    total_row = {labels["device"]: labels["total"], **{labels[k]: v for k, v in tot.items()}}
+    total_row = {labels["device"]: labels["total"], **{labels[k]: v for k, v in _flat_totals(tot).items()}}
     out = pd.concat([out, pd.DataFrame([total_row])], ignore_index=True)
     name = f"carbon-{site}-{period}-{lang}"
     if format == "csv":

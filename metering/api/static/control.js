@@ -7,7 +7,10 @@ async function refresh() {
   catch (e) { status.textContent = e.message; return; }
   document.getElementById("power").textContent = fmt(live.power_kw);
   document.getElementById("energy").textContent = fmt(live.today.energy_kwh);
-  document.getElementById("co2").textContent = fmt(live.today.co2_kg);
+  // Scope 1 + scope 2, one figure per scope-2 method: the two are never added.
+  const co2 = live.today.co2_kg ?? {};
+  document.getElementById("co2").textContent = fmt(co2.total_location);
+  document.getElementById("co2-market").textContent = fmt(co2.total_market);
   document.getElementById("cost").textContent = fmt(live.today.cost, 2);
   const d = live.demand;
   document.getElementById("demand").textContent = fmt(d.demand_kw);

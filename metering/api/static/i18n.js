@@ -2,7 +2,7 @@
 const LABELS = {
   en: {
     title: "Control room", thresholds: "Thresholds", key: "API key", save_key: "Use key",
-    power: "Site power", today_energy: "Energy today", today_co2: "CO2 today", today_cost: "Cost today",
+    power: "Site power", today_energy: "Energy today", today_co2: "CO2 today (scope 1+2, location-based)", co2_market: "market-based", today_cost: "Cost today",
     demand: "Demand", limit: "limit", forecast: "forecast", dr: "Demand response", dr_none: "No active event",
     dr_active: "Active event", alerts: "Active alerts", no_alerts: "No active alerts", ack: "Acknowledge",
     rule: "Rule", severity: "Severity", state: "State", value: "Value", threshold: "Threshold", fired: "Fired",
@@ -15,7 +15,7 @@ const LABELS = {
   },
   zh: {
     title: "集控室", thresholds: "告警阈值", key: "API 密钥", save_key: "使用密钥",
-    power: "全厂功率", today_energy: "今日用电", today_co2: "今日碳排放", today_cost: "今日电费",
+    power: "全厂功率", today_energy: "今日用电", today_co2: "今日碳排放 (范围一+二, 基于位置)", co2_market: "基于市场", today_cost: "今日电费",
     demand: "需量", limit: "限值", forecast: "预测", dr: "需求响应", dr_none: "当前无响应事件",
     dr_active: "进行中的事件", alerts: "当前告警", no_alerts: "当前无告警", ack: "确认",
     rule: "规则", severity: "级别", state: "状态", value: "数值", threshold: "阈值", fired: "触发时间",

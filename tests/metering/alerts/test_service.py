@@ -11,6 +11,7 @@ import pytest
 
 from core.harness.mosquitto import Mosquitto
 from core.influx import InfluxTarget, influxql
+from core.mqtt import BrokerConfig
 from core.plant import Plant, load_plant
 from core.wire import ReadingBatch, Sample, data_topic, encode_batch
 from metering.alerts.notify import AlertEvent, Webhook, webhook_name, webhook_sink
@@ -291,11 +292,15 @@ def test_engine_over_tls_with_client_certificate_and_password(
     svc = AlertService(
         store,
         plant,
-        secure_mosquitto.url,
+        BrokerConfig(
+            url=secure_mosquitto.url,
+            username="reader",
+            password=SECURE_USERS["reader"],
+            ca_file=str(tls.ca),
+            cert_file=str(tls.client_cert),
+            key_file=str(tls.client_key),
+        ),
         extra_sinks=[("list", events.append)],
-        mqtt_username="reader",
-        mqtt_password=SECURE_USERS["reader"],
-        tls_files=(str(tls.ca), str(tls.client_cert), str(tls.client_key)),
     ).start()
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     pub.tls_set(ca_certs=str(tls.ca), certfile=str(tls.client_cert), keyfile=str(tls.client_key))

@@ -41,6 +41,7 @@ ROUTES: list[tuple[str, str, dict[str, str], Any, str]] = [
     ("GET", "/api/v1/plant/devices/{device_id}", {}, None, "viewer"),
     ("GET", "/api/v1/energy", R, None, "viewer"),
     ("GET", "/api/v1/emissions", R, None, "viewer"),
+    ("GET", "/api/v1/direct", R, None, "viewer"),
     ("GET", "/api/v1/demand", R, None, "viewer"),
     ("GET", "/api/v1/factors", {}, None, "viewer"),
     ("GET", "/api/v1/factors/{ref}", {}, None, "viewer"),

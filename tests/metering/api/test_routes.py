@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import openpyxl
 import pytest
 
+from core.influx import line, write_lines
 from tests.metering.api.conftest import DAY0, Api
 
 pytestmark = pytest.mark.integration
@@ -61,13 +62,56 @@ def test_energy_by_device_and_area(api: Api) -> None:
 def test_emissions_site_total_and_by_device(api: Api) -> None:
     site = api.client.get("/api/v1/emissions", params={**RANGE, "granularity": "1d"}, headers=api.as_("viewer")).json()
     # Main meters only: tr-01 8000 kWh × 0.5 + boiler-1 400 Nm3 × 2.0 = 4800 kg (the seeded factors).
-    assert [r["co2_kg"] for r in site["rows"]] == [4800.0]
+    (co2,) = [r["co2_kg"] for r in site["rows"]]
+    assert co2 == {
+        "scope1": 800.0,
+        "scope2_location": 4000.0,
+        "scope2_market": 0.0,
+        "total_location": 4800.0,
+        "total_market": 800.0,
+    }
     dev = api.client.get(
         "/api/v1/emissions",
         params={**RANGE, "granularity": "1d", "group_by": "device", "scope": "1"},
         headers=api.as_("viewer"),
     ).json()
-    assert [(r["device"], r["co2_kg"]) for r in dev["rows"]] == [("boiler-1", 800.0)]
+    assert [(r["device"], r["co2_kg"]["scope1"]) for r in dev["rows"]] == [("boiler-1", 800.0)]
+
+
+def _market_rows(api: Api) -> None:
+    """tr-01's market-based scope 2 rows at 0.6 kg/kWh, as metering writes them beside the location rows."""
+    lines = [
+        line(
+            "emissions",
+            {"site": "plant-a", "area": "substation", "device": "tr-01", "carrier": "electricity", "role": "main"}
+            | {"scope": "2", "method": "market"},
+            {"co2_kg": 600.0, "co2e_kg": 600.0, "factor": "test-market@1"},
+            int((DAY0 + timedelta(minutes=15 * i)).timestamp() * 1000),
+        )
+        for i in range(8)
+    ]
+    write_lines(api.influx, api.influx.metering_bucket, lines)
+
+
+def test_site_co2_never_adds_location_and_market_based_scope2(api: Api) -> None:
+    """Issue 14 defect 2: live, emissions and the carbon report summed every row (4000 + 4800 for tr-01)."""
+    _market_rows(api)
+    want = {
+        "scope1": 800.0,
+        "scope2_location": 4000.0,
+        "scope2_market": 4800.0,
+        "total_location": 4800.0,
+        "total_market": 5600.0,
+    }
+    h = api.as_("viewer")
+    site = api.client.get("/api/v1/emissions", params={**RANGE, "granularity": "1d"}, headers=h).json()
+    assert [r["co2_kg"] for r in site["rows"]] == [want]
+    api.app.state.services.clock = lambda: (DAY0 + timedelta(hours=2)).astimezone(UTC)
+    assert api.client.get("/api/v1/live", headers=h).json()["today"]["co2_kg"] == want
+    rep = api.client.get("/api/v1/reports/carbon", params={"period": "2026-03"}, headers=h).json()
+    assert rep["totals"]["co2_kg"] == want
+    tr = next(r for r in rep["rows"] if r["device"] == "tr-01")
+    assert (tr["co2_scope2_location_kg"], tr["co2_scope2_market_kg"], tr["co2_total_market_kg"]) == (4000, 4800, 4800)
 
 
 def test_bad_time_ranges_are_422_not_500(api: Api) -> None:
@@ -193,10 +237,11 @@ def test_carbon_report_json_csv_xlsx_in_both_languages(api: Api) -> None:
     rep = c.get("/api/v1/reports/carbon", params={"period": "2026-03"}, headers=h).json()
     assert rep["start"] == "2026-02-28T16:00:00+00:00" and rep["end"] == "2026-03-31T16:00:00+00:00"
     rows = {r["device"]: r for r in rep["rows"]}
-    assert rows["tr-01"]["amount"] == 8000.0 and rows["boiler-1"]["co2_kg"] == 800.0 and rows["kiln-1"]["role"] == "sub"
+    assert rows["tr-01"]["amount"] == 8000.0 and rows["boiler-1"]["co2_scope1_kg"] == 800.0
+    assert rows["kiln-1"]["role"] == "sub"
     # Totals from main meters: tce 8000 × 0.1229 + 400 × 1.2143 (GB/T 2589-2020), cost 2400 + 1400, CO2 4000 + 800.
     assert rep["totals"]["tce_kg"] == pytest.approx(1468.92)
-    assert rep["totals"]["cost"] == 3800.0 and rep["totals"]["co2_kg"] == 4800.0
+    assert rep["totals"]["cost"] == 3800.0 and rep["totals"]["co2_kg"]["total_location"] == 4800.0
     year = c.get("/api/v1/reports/carbon", params={"period": "2026"}, headers=h).json()
     assert year["totals"] == rep["totals"]
     assert c.get("/api/v1/reports/carbon", params={"period": "2025-12"}, headers=h).json()["rows"] == []
@@ -204,8 +249,9 @@ def test_carbon_report_json_csv_xlsx_in_both_languages(api: Api) -> None:
     zh = c.get("/api/v1/reports/carbon", params={"period": "2026-03", "format": "csv", "lang": "zh"}, headers=h)
     assert zh.headers["content-type"].startswith("text/csv")
     table = list(csv.reader(io.StringIO(zh.content.decode("utf-8-sig"))))
-    assert table[0][:3] == ["设备", "区域", "能源品种"] and "二氧化碳 (kg)" in table[0]
-    assert table[-1][0] == "合计 (主表)" and float(table[-1][table[0].index("二氧化碳 (kg)")]) == 4800.0
+    col = "范围一+二 基于位置 二氧化碳 (kg)"
+    assert table[0][:3] == ["设备", "区域", "能源品种"] and col in table[0]
+    assert table[-1][0] == "合计 (主表)" and float(table[-1][table[0].index(col)]) == 4800.0
 
     x = c.get("/api/v1/reports/carbon", params={"period": "2026-03", "format": "xlsx"}, headers=h)
     wb = openpyxl.load_workbook(io.BytesIO(x.content))
@@ -213,7 +259,8 @@ def test_carbon_report_json_csv_xlsx_in_both_languages(api: Api) -> None:
     assert ws is not None and ws.title == "Carbon report"
     values = list(ws.iter_rows(values_only=True))
     assert values[0][0] == "Device" and values[-1][0] == "Total (main meters)"
-    assert values[-1][values[0].index("CO2 (kg)")] == 4800.0
+    assert values[-1][values[0].index("Scope 1+2, location-based CO2 (kg)")] == 4800.0
+    assert values[-1][values[0].index("Scope 2, market-based CO2 (kg)")] == 0.0
     for bad in ("2026-13", "26", "1999", "2026-3"):
         assert c.get("/api/v1/reports/carbon", params={"period": bad}, headers=h).status_code == 422
 

@@ -81,3 +81,54 @@ def test_secrets_stay_out_of_logs_and_error_bodies(api: Api, caplog: pytest.LogC
     assert r.status_code == 401 and "SECRET-" not in r.text
     assert api.client.get("/api/v1/me", headers=api.as_("energy_manager")).status_code == 200
     assert key not in caplog.text and "SECRET-" not in caplog.text
+
+
+def _env_example() -> dict[str, str]:
+    text = (Path(__file__).resolve().parents[3] / ".env.example").read_text()
+    return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def test_production_refuses_the_env_example_placeholders_and_trivial_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16, finding 13: `.env.example` values copied unchanged, or trivial ones, stop the start."""
+    example = _env_example()
+    for var in ("PLANTCARBON_INFLUX_TOKEN", "PLANTCARBON_MQTT_PASSWORD", "PLANTCARBON_BOOTSTRAP_ADMIN_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    cases = {
+        "PLANTCARBON_INFLUX_TOKEN": dict(influx_token=example["INFLUXDB_ADMIN_TOKEN"], bootstrap_admin_key=STRONG),
+        "PLANTCARBON_BOOTSTRAP_ADMIN_KEY": dict(
+            influx_token=STRONG, bootstrap_admin_key=example["PLANTCARBON_BOOTSTRAP_ADMIN_KEY"]
+        ),
+        "PLANTCARBON_MQTT_PASSWORD": dict(
+            influx_token=STRONG, bootstrap_admin_key=STRONG, mqtt_password=example["PLANTCARBON_MQTT_ALERTS_PASSWORD"]
+        ),
+    }
+    for setting, kw in cases.items():
+        with pytest.raises(ValidationError, match=f"{setting} still holds the .env.example placeholder") as err:
+            ApiSettings(env="production", **kw)  # type: ignore[arg-type]
+        assert "CHANGE-ME" not in str(err.value)  # named, never echoed
+    trivial = "a" * 40
+    with pytest.raises(ValidationError, match="PLANTCARBON_BOOTSTRAP_ADMIN_KEY uses fewer than 10 distinct"):
+        ApiSettings(env="production", influx_token=STRONG, bootstrap_admin_key=trivial)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="PLANTCARBON_INFLUX_TOKEN contains a common word"):
+        ApiSettings(env="production", influx_token="my-influx-password-2026")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"PLANTCARBON_ALERT_WEBHOOKS\[0\].secret is shorter"):
+        ApiSettings(
+            env="production",
+            influx_token=STRONG,
+            alert_webhooks=[{"url": "https://example.org/hook", "secret": "short"}],  # type: ignore[list-item]
+        )
+
+
+def test_production_refuses_a_world_readable_token_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16, finding 13: a token file others can read is refused, as ssh refuses such keys."""
+    monkeypatch.delenv("PLANTCARBON_INFLUX_TOKEN", raising=False)
+    token = tmp_path / "api.token"
+    token.write_text(STRONG + "\n")
+    token.chmod(0o644)
+    with pytest.raises(ValidationError, match=r"PLANTCARBON_INFLUX_TOKEN_FILE is readable by every user \(mode 0644\)"):
+        ApiSettings(env="production", influx_token_file=token)
+    token.chmod(0o400)
+    ok = ApiSettings(env="production", influx_token_file=token)
+    assert ok.influx_token.get_secret_value() == STRONG
+    token.chmod(0o644)  # development keeps working on one machine
+    assert ApiSettings(env="development", influx_token_file=token).influx_token.get_secret_value() == STRONG

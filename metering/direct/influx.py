@@ -1,0 +1,123 @@
+"""Direct-emission figures to and from InfluxDB: measurement `direct`, one point per unit, source and local day.
+
+Schema (bucket `metering`, docs/design.md): tags `site`, `unit` (emission unit), `source`
+(`product`, `fuel`, `biogenic`, `process_clinker`, `process_dust`, `process_toc`),
+`material`; fields `co2_t` (tCO2; for `product` the unit's total direct CO2), `activity_t`
+(tonnes of the material: fuel burnt, clinker made, dust discharged, raw meal fed),
+`method` (id@version), `complete` (false when a must-measure parameter was missing that day).
+Time = the local day's start. A recompute writes the same points again (same tags and time),
+so it overwrites rather than adds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.influx import InfluxTarget, escape_string_field, escape_tag_value, influxql, quote_literal, write_lines
+from metering.direct.accounting import Accounts, UnitResult
+
+MEASUREMENT = "direct"
+
+
+def _point(
+    site: str,
+    unit: str,
+    source: str,
+    material: str,
+    day: pd.Timestamp,
+    tz: str,
+    co2: float,
+    activity: float,
+    method: str,
+    complete: bool,
+) -> str:
+    ms = int(pd.Timestamp(day).tz_localize(tz).timestamp() * 1000)
+    tags = ",".join(
+        f"{k}={escape_tag_value(v)}"
+        for k, v in (("material", material), ("site", site), ("source", source), ("unit", unit))
+    )
+    fields = (
+        f"activity_t={float(activity)!r},co2_t={float(co2)!r},complete={str(complete).lower()},"
+        f"method={escape_string_field(method)}"
+    )
+    return f"{MEASUREMENT},{tags} {fields} {ms}"
+
+
+def unit_lines(u: UnitResult, site: str, tz: str, method: str) -> list[str]:
+    d = u.days
+    col = {c: d[c].to_numpy(dtype=float) for c in d.columns}
+    co2_cols = [c for c in d.columns if c.endswith("_co2_t") or c.endswith("_biogenic_t")]
+    # A day is complete when every must-measure parameter had a value: none of its CO2 is NaN.
+    complete = ~d[co2_cols].isna().any(axis=1).to_numpy()
+    out: list[str] = []
+    for i, day in enumerate(d.index):
+        ok = bool(complete[i])
+        direct = float(
+            np.nansum([col[f"fuel_{f['material']}_co2_t"][i] for f in u.fuels])
+            + np.nansum([col[c][i] for c in ("process_clinker_co2_t", "process_dust_co2_t", "process_toc_co2_t")])
+        )
+        pts = [("product", u.unit.clinker, direct, col["clinker_t"][i])]
+        for f in u.fuels:
+            m = f["material"]
+            pts.append(("fuel", m, col[f"fuel_{m}_co2_t"][i], col[f"fuel_{m}_t"][i]))
+            if f["biogenic_t"] > 0:
+                pts.append(("biogenic", m, col[f"fuel_{m}_biogenic_t"][i], col[f"fuel_{m}_t"][i]))
+        pts.append(("process_clinker", u.unit.clinker, col["process_clinker_co2_t"][i], col["clinker_t"][i]))
+        pts.append(("process_dust", u.unit.clinker, col["process_dust_co2_t"][i], col["dust_t"][i]))
+        pts.append(("process_toc", u.unit.raw_meal or "none", col["process_toc_co2_t"][i], col["raw_meal_t"][i]))
+        for src, mat, co2, act in pts:
+            if pd.notna(co2) and pd.notna(act):
+                out.append(_point(site, u.unit.id, src, mat, day, tz, float(co2), float(act), method, ok))
+    return out
+
+
+def write_accounts(target: InfluxTarget, acc: Accounts, site: str, tz: str) -> int:
+    lines = [ln for u in acc.units for ln in unit_lines(u, site, tz, acc.method)]
+    for i in range(0, len(lines), 20_000):
+        write_lines(target, target.metering_bucket, lines[i : i + 20_000])
+    return len(lines)
+
+
+def read_direct(target: InfluxTarget, site: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """The stored `direct` points of a site in [start, end): time, unit, source, material, co2_t, activity_t, …"""
+    q = (
+        f'SELECT * FROM "{MEASUREMENT}" WHERE "site" = {quote_literal(site)} '
+        f"AND time >= '{start.tz_convert('UTC').isoformat()}' AND time < '{end.tz_convert('UTC').isoformat()}'"
+    )
+    return influxql(target, q, database=target.metering_bucket)
+
+
+def summarise(points: pd.DataFrame) -> list[dict[str, object]]:
+    """Stored daily points → per unit: clinker, direct CO2 by source and material, intensity, biogenic memo."""
+    if points.empty:
+        return []
+    out: list[dict[str, object]] = []
+    for unit, g in points.groupby("unit", sort=True):
+        prod = g[g["source"] == "product"]
+        clinker, direct = float(prod["activity_t"].sum()), float(prod["co2_t"].sum())
+        rows = (
+            g[g["source"] != "product"]
+            .groupby(["source", "material"], sort=True)[["co2_t", "activity_t"]]
+            .sum()
+            .reset_index()
+        )
+        out.append(
+            {
+                "unit": str(unit),
+                "days": len(prod),
+                "complete": bool(g["complete"].astype(bool).all()),
+                "clinker_t": clinker,
+                "direct_co2_t": direct,
+                "intensity_tco2_per_t": direct / clinker if clinker > 0 else None,
+                "memo_biogenic_co2_t": float(g.loc[g["source"] == "biogenic", "co2_t"].sum()),
+                "methods": sorted({str(m) for m in g["method"]}),
+                "sources": [
+                    {"source": str(src), "material": str(mat), "co2_t": float(co2), "activity_t": float(act)}
+                    for src, mat, co2, act in zip(
+                        rows["source"], rows["material"], rows["co2_t"], rows["activity_t"], strict=True
+                    )
+                ],
+            }
+        )
+    return out

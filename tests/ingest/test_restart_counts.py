@@ -1,0 +1,58 @@
+"""Quality and dead-letter counts survive an ingest restart (issue 16 finding 8), on the real broker and InfluxDB."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from core.influx import influxql
+from core.wire import ReadingBatch, Sample
+from tests.ingest.conftest import TS0, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def stored_quality(target, client_id: str) -> int:
+    df = influxql(
+        target,
+        f'SELECT "samples" FROM "ingest_quality" WHERE "ingest" = \'{client_id}\' AND "device" = \'tr-01\'',
+        target.raw_bucket,
+    )
+    return 0 if df.empty else int(df["samples"].sum())
+
+
+def stored_dead_letters(target, client_id: str) -> int:
+    df = influxql(target, f'SELECT "count" FROM "dead_letters" WHERE "ingest" = \'{client_id}\'', target.raw_bucket)
+    return 0 if df.empty else int(df["count"].sum())
+
+
+def batch(seq: int, first: int, n: int) -> ReadingBatch:
+    return ReadingBatch("edge-01", "tr-01", seq, [Sample(TS0 + (first + i) * 1000, {"p_kw": 1.0}) for i in range(n)])
+
+
+def test_a_restarted_instance_adds_to_its_stored_counts(mosquitto, influx_target, ingest_factory, publisher, plant_a):
+    cid = f"ingest-restart-{uuid.uuid4().hex[:6]}"
+    pub = publisher()
+    first = ingest_factory(mosquitto.url, influx_target, [plant_a], client_id=cid)
+    pub.batch("plant-a", batch(1, 0, 100))
+    for _ in range(3):
+        pub.publish("pc/plant-a/tr-01/data", b"not json")
+    pub.flush()
+    assert wait_for(lambda: stored_quality(influx_target, cid), 100, 30) == 100
+    assert wait_for(lambda: stored_dead_letters(influx_target, cid), 3, 30) == 3
+    first.stop()
+
+    # The same instance again (same client id, so the same tags): 20 samples it had stored
+    # come again (a redelivery), 50 are new, 2 more dead letters.
+    second = ingest_factory(mosquitto.url, influx_target, [plant_a], client_id=cid)
+    pub.batch("plant-a", batch(1, 80, 20))
+    pub.batch("plant-a", batch(2, 100, 50))
+    for _ in range(2):
+        pub.publish("pc/plant-a/tr-01/data", b"[]")
+    pub.flush()
+    assert wait_for(lambda: stored_quality(influx_target, cid), 150, 30) == 150
+    assert wait_for(lambda: stored_dead_letters(influx_target, cid), 5, 30) == 5
+    second.stop()
+    # Stable: a final write did not overwrite with a smaller count.
+    assert stored_quality(influx_target, cid) == 150 and stored_dead_letters(influx_target, cid) == 5

@@ -1,0 +1,118 @@
+"""Direct emissions through a real InfluxDB 2.7: weigher readings in `raw`, the month's figures in `direct`."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core.influx import InfluxTarget, write_lines
+from core.plant import load_plant
+from metering.direct.accounting import Dataset
+from metering.direct.influx import read_direct
+from metering.direct.service import due_period, recompute_direct, run_live
+from metering.direct.tables import InputFileError
+from metering.io import read_readings_csv
+from tests.metering.direct.case import Case
+
+pytestmark = pytest.mark.integration
+
+
+def raw_lines(case: Case) -> list[str]:
+    plant = load_plant(case.plant)
+    tags = {
+        d.id: f"{d.carrier},area={d.area},kind={d.kind},device={d.id},edge=e1,site={plant.site.id}"
+        for d in plant.devices
+    }
+    r = read_readings_csv(case.readings)
+    ms = [int(t.timestamp() * 1000) for t in r["time"]]
+    return [f"{tags[d]} {q}={v!r} {t}" for d, q, v, t in zip(r["device"], r["quantity"], r["value"], ms, strict=True)]
+
+
+def test_a_month_from_influxdb_matches_truth_and_rewrites_idempotently(
+    influx_target: InfluxTarget, case: Case, ds: Dataset
+) -> None:
+    lines = raw_lines(case)
+    for i in range(0, len(lines), 20_000):
+        write_lines(influx_target, influx_target.raw_bucket, lines[i : i + 20_000])
+    offline = dataclasses.replace(ds, readings=None)
+    acc, n = recompute_direct(offline, influx_target, case.days[0], case.days[-1])
+    truth = case.truth()
+    u = acc.units[0]
+    assert abs(u.direct_co2_t / truth["direct_co2_t"] - 1) < 1e-3  # the issue's bar: within 0.1 %
+    assert u.direct_co2_t == pytest.approx(truth["direct_co2_t"], rel=1e-9)  # and in fact exact
+    tz = ds.plant.site.timezone
+    t0 = pd.Timestamp(case.days[0]).tz_localize(tz)
+    t1 = pd.Timestamp(case.days[-1] + pd.Timedelta(days=1)).tz_localize(tz)
+    stored = read_direct(influx_target, "cem-t", t0, t1)
+    assert len(stored) == n
+    product = stored[stored["source"] == "product"]
+    assert len(product) == len(case.days)
+    assert product["co2_t"].sum() == pytest.approx(truth["direct_co2_t"], rel=1e-9)
+    assert product["activity_t"].sum() == pytest.approx(truth["clinker_t"], rel=1e-9)
+    assert set(stored["method"]) == {"cn-cement-clinker-2025@2025.1"}
+    assert stored["complete"].all()
+    bio = stored[stored["source"] == "biogenic"]
+    counted = stored[stored["source"].isin(["fuel", "process_clinker", "process_dust", "process_toc"])]
+    assert counted["co2_t"].sum() == pytest.approx(truth["direct_co2_t"], rel=1e-9)
+    assert bio["co2_t"].sum() == pytest.approx(truth["biogenic_t"], rel=1e-9)
+    # a second run writes the same points: nothing doubles
+    _, n2 = recompute_direct(offline, influx_target, case.days[0], case.days[-1])
+    again = read_direct(influx_target, "cem-t", t0, t1)
+    assert n2 == n and len(again) == n
+    assert again["co2_t"].sum() == pytest.approx(stored["co2_t"].sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        ("2026-01-15T12:00+08:00", ("2026-01-01", "2026-01-14")),
+        ("2026-02-01T00:10+08:00", ("2026-01-01", "2026-01-30")),  # 31 January not closed yet (lateness 30 min)
+        ("2026-02-01T00:40+08:00", ("2026-01-01", "2026-01-31")),  # now it is: January whole
+        ("2026-02-02T09:00+08:00", ("2026-02-01", "2026-02-01")),
+        ("2026-02-01T16:40Z", ("2026-02-01", "2026-02-01")),  # 00:40 on 2 February in Shanghai
+    ],
+)
+def test_due_period(now: str, expected: tuple[str, str]) -> None:
+    got = due_period(pd.Timestamp(now), "Asia/Shanghai", pd.Timedelta(minutes=30))
+    assert (got[0].isoformat(), got[1].isoformat()) == expected
+
+
+def test_live_run_writes_the_closed_month_and_survives_bad_input(
+    influx_target: InfluxTarget, case: Case, ds: Dataset, tmp_path: Path
+) -> None:
+    lines = raw_lines(case)
+    for i in range(0, len(lines), 20_000):
+        write_lines(influx_target, influx_target.raw_bucket, lines[i : i + 20_000])
+    said: list[str] = []
+    offline = dataclasses.replace(ds, readings=None)
+    feb1 = pd.Timestamp("2026-02-01T01:00+08:00")
+    run_live(lambda: offline, influx_target, once=True, now=lambda: feb1, report=said.append)
+    assert len(said) == 1 and said[0].startswith("kiln-1 2026-01-01..2026-01-31: direct CO2 ")
+    tz = ds.plant.site.timezone
+    stored = read_direct(influx_target, "cem-t", pd.Timestamp("2026-01-01").tz_localize(tz), feb1)
+    product = stored[stored["source"] == "product"]
+    assert product["co2_t"].sum() == pytest.approx(case.truth()["direct_co2_t"], rel=1e-9)
+
+    def broken() -> Dataset:
+        raise InputFileError(["lab.csv: row 3 (sample X@1): value: 'abc' is not a number"])
+
+    class Enough(BaseException):
+        """Ends the loop from the test (the loop itself only stops on a BaseException like Ctrl-C)."""
+
+    def stop() -> Dataset:
+        raise Enough
+
+    sleeps: list[float] = []
+    calls = iter([broken, lambda: offline, stop])
+
+    def load() -> Dataset:
+        return next(calls)()
+
+    with pytest.raises(Enough):  # the third run stops it: the loop went on after the failure
+        run_live(load, influx_target, now=lambda: feb1, report=said.append, sleep=sleeps.append)
+    assert said[1] == "direct emissions run failed: lab.csv: row 3 (sample X@1): value: 'abc' is not a number"
+    assert said[2].startswith("kiln-1 2026-01-01..2026-01-31")
+    assert sleeps == [3600.0, 3600.0]
