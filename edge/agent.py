@@ -6,6 +6,14 @@ answer is backed off (its interval doubled per failure, up to `max_backoff_s`), 
 its link at most one timeout per back-off period and its neighbours keep their interval.
 Each poll's lateness (start minus its scheduled time) is recorded. A link that falls behind
 skips the missed slots (counted) instead of bursting to catch up.
+
+Failure model: nothing a device, a payload or the disk does stops a link's loop. A poll
+that raises, or a sample the outbox cannot store (a value JSON cannot hold, a full disk:
+`sqlite3.OperationalError`), is counted by kind in `pc_edge_errors_total`, logged once per
+kind, and polling goes on; an unstored sample also counts in
+`pc_edge_outbox_unstored_samples_total` and consumes its seq (ingest sees the gap). The
+retained edge status carries these counts (`outbox_dropped`, `outbox_unstored`, `errors`)
+and is re-sent when they change, at most every `status_s`.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.plant import Device, ModbusRtuSource, ModbusTcpSource, MqttSource, Plant
 from core.wire import Sample
@@ -45,6 +54,11 @@ class AgentOptions:
     batch_max_samples: int = 500
     max_inflight: int = 100
     profile_dirs: Sequence[Path] = ()
+    status_s: float = 10.0  # how often the edge status is re-sent when its figures changed
+    # Group commit: samples read within this window are stored in one transaction (and only
+    # then published); a window also closes early at `commit_max_samples`.
+    commit_window_s: float = 0.02
+    commit_max_samples: int = 1000
 
 
 @dataclass
@@ -72,6 +86,7 @@ class Agent:
             prefix=self.options.prefix,
             batch_max_samples=self.options.batch_max_samples,
             max_inflight=self.options.max_inflight,
+            health=self.health,
         )
         self.links: dict[LinkKey, tuple[Link, list[_Slot]]] = {}
         self.mqtt_devices: list[Device] = []
@@ -83,17 +98,20 @@ class Agent:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._dropped_seen = 0
+        self._to_store: list[tuple[str, Sample]] = []
+        self._commit_at: asyncio.TimerHandle | None = None
+        # A link's client waits as long as its slowest device may take.
+        link_timeout: dict[LinkKey, float] = {}
+        for d in self.plant.devices:
+            if isinstance(s := d.source, ModbusTcpSource | ModbusRtuSource):
+                key = link_key(s)
+                link_timeout[key] = max(link_timeout.get(key, 0.0), s.timeout_s)
         for d in self.plant.devices:
             src = d.source
             if isinstance(src, ModbusTcpSource | ModbusRtuSource):
                 key = link_key(src)
                 if key not in self.links:
-                    timeout = max(
-                        s.timeout_s
-                        for x in self.plant.devices
-                        if isinstance(s := x.source, ModbusTcpSource | ModbusRtuSource) and link_key(s) == key
-                    )
-                    self.links[key] = (Link(key, make_client(src, timeout)), [])
+                    self.links[key] = (Link(key, make_client(src, link_timeout[key])), [])
                 dev = ModbusDevice.build(d, find_profile(src.profile, self.options.profile_dirs))
                 self.links[key][1].append(_Slot(dev))
             elif isinstance(src, MqttSource):
@@ -117,6 +135,7 @@ class Agent:
             self._tasks.append(asyncio.create_task(self._mqtt_watch(), name="mqtt watch"))
         if self.options.summary_s > 0:
             self._tasks.append(asyncio.create_task(self._summaries(), name="summary"))
+        self._tasks.append(asyncio.create_task(self._status_updates(), name="status"))
         log.info(
             "edge %s: site %s, %d Modbus devices on %d links, %d MQTT devices, outbox %s (%d samples pending)",
             self.options.edge_id,
@@ -141,6 +160,7 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 t.result()
         self._tasks.clear()
+        self._commit()  # what was read is stored before the agent stops
         await self.publisher.stop()
         for link, _ in self.links.values():
             link.close()
@@ -168,7 +188,10 @@ class Agent:
                 await asyncio.sleep(delay)
             started = loop.time()
             self.metrics.observe_lateness(max(0.0, started - due))
-            await self._poll(link, slot)
+            try:
+                await self._poll(link, slot)
+            except Exception as exc:  # whatever it was, the other devices on this link keep polling
+                self.metrics.error("poll_crash", f"device {slot.dev.device.id}: poll step failed: {exc!r}")
             interval = slot.dev.source.interval_s
             end = loop.time()
             if slot.failures:
@@ -193,7 +216,7 @@ class Agent:
         self.metrics.requests.inc(result.requests)
         if result.sample is None:
             slot.failures += 1
-            self.metrics.polls.labels("failed").inc()
+            self.metrics.polls_by_result["failed"].inc()
             self.metrics.error(
                 f"modbus_{(result.error or '').replace(' ', '_')}",
                 f"device {dev.device.id} on {link.name}: {result.error}",
@@ -204,7 +227,7 @@ class Agent:
                 self.publisher.device_status(dev.device.id, False, result.error)
             return
         slot.failures = 0
-        self.metrics.polls.labels("partial" if result.sample.bad else "ok").inc()
+        self.metrics.polls_by_result["partial" if result.sample.bad else "ok"].inc()
         for reason in result.reasons:
             kind = reason.split(":")[0].split("(")[0].strip()
             self.metrics.error(f"bad_value:{kind}", f"device {dev.device.id}: bad value: {reason}")
@@ -216,13 +239,44 @@ class Agent:
         self.store(dev.device.id, result.sample)
 
     def store(self, device: str, sample: Sample) -> None:
-        self.outbox.add(device, sample)
-        self.metrics.samples_stored.inc()
+        """Queue a sample for the window's group commit; it is published only once committed."""
+        self._to_store.append((device, sample))
+        if len(self._to_store) >= self.options.commit_max_samples:
+            self._commit()
+        elif self._commit_at is None:
+            self._commit_at = asyncio.get_running_loop().call_later(self.options.commit_window_s, self._commit)
+
+    def _commit(self) -> None:
+        """Store the window's samples in one transaction; hand the live batches to the publisher."""
+        if self._commit_at is not None:
+            self._commit_at.cancel()
+            self._commit_at = None
+        items, self._to_store = self._to_store, []
+        if not items:
+            return
+        try:
+            batches, refused = self.outbox.add_batch(items, self.publisher.live)
+        except Exception as exc:  # a full disk: count, report, keep polling (the seqs are skipped)
+            for device, _ in items:
+                self.outbox.not_stored(device)
+            self.metrics.outbox_lost.inc(len(items))
+            self.metrics.error(f"outbox_write:{type(exc).__name__}", f"{len(items)} samples not stored: {exc!r}")
+            return
+        for device, err in refused:  # a value JSON cannot hold
+            self.metrics.outbox_lost.inc()
+            self.metrics.error(f"outbox_write:{type(err).__name__}", f"device {device}: sample not stored: {err!r}")
+        self.metrics.samples_stored.inc(len(items) - len(refused))
         if self.outbox.dropped != self._dropped_seen:
             self.metrics.outbox_dropped.inc(self.outbox.dropped - self._dropped_seen)
             self._dropped_seen = self.outbox.dropped
         self.metrics.outbox_depth.set(self.outbox.depth)
-        self.publisher.notify(device)
+        if batches:
+            self.publisher.offer(batches)
+        if len(batches) < len(items) - len(refused):
+            live = {b.device for b in batches}
+            for device, _ in items:
+                if device not in live:
+                    self.publisher.notify(device)
 
     # --- MQTT sources -------------------------------------------------------------------
 
@@ -233,6 +287,10 @@ class Agent:
             except PayloadError as exc:
                 self.metrics.mqtt_messages.labels("dropped").inc()
                 self.metrics.error(f"mqtt_payload:{exc.kind}", f"device {device.id} on {topic}: {exc} (dropped)")
+                return
+            except Exception as exc:  # a mapping bug must not reach the event loop: count and drop
+                self.metrics.mqtt_messages.labels("dropped").inc()
+                self.metrics.error("mqtt_payload:crash", f"device {device.id} on {topic}: {exc!r} (dropped)")
                 return
             self.metrics.mqtt_messages.labels("partial" if sample.bad else "ok").inc()
             self._mqtt_seen[device.id] = asyncio.get_running_loop().time()
@@ -259,6 +317,22 @@ class Agent:
                     log.warning("device %s offline: %s", d.id, error)
                     self.publisher.device_status(d.id, False, error)
             await asyncio.sleep(min(1.0, min(mqtt_silence_s(d) for d in self.mqtt_devices) / 4))
+
+    def health(self) -> dict[str, Any]:
+        """What the edge status carries besides online/ts/version: every loss and error, counted."""
+        return {
+            "outbox_dropped": self.outbox.dropped_total,
+            "outbox_unstored": self.outbox.lost,
+            "errors": self.metrics.error_counts(),
+        }
+
+    async def _status_updates(self) -> None:
+        last = self.health()
+        while not self._stopping:
+            await asyncio.sleep(self.options.status_s)
+            now = self.health()
+            if now != last and self.publisher.refresh_edge_status():
+                last = now
 
     async def _summaries(self) -> None:
         while not self._stopping:

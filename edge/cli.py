@@ -8,6 +8,9 @@ import logging
 import re
 import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import typer
@@ -21,7 +24,7 @@ from core.profile import configured_profile_dirs
 from core.quantities import registry
 from core.settings import load_settings
 from edge.agent import Agent, AgentOptions
-from edge.config import check_plant, find_profile
+from edge.config import check_plant, edge_id_error, find_profile
 from edge.modbus import Link, ModbusDevice, link_key, make_client
 from edge.publish import BrokerConfig
 
@@ -81,15 +84,33 @@ def run(
     outbox_max_mb: float | None = typer.Option(None, help="Disk cap of the outbox; the oldest data goes first."),
     metrics_port: int | None = typer.Option(None, help="Prometheus port on 127.0.0.1 (0: a free one)."),
     log_level: str = typer.Option("INFO", help="DEBUG, INFO, WARNING or ERROR."),
+    processes: int = typer.Option(
+        1, min=1, max=64, help="Agent processes, each polling a share of the links with its own outbox."
+    ),
+    group: str | None = typer.Option(None, hidden=True, help="i/N: only the links of share i (set by --processes)."),
 ) -> None:
     """Poll every device of the plant file and publish readings to the broker, storing them first."""
     es = EdgeSettings()
+    eid = edge_id or es.id
+    # Before the first poll: with a bad id ingest would refuse every batch after the outbox deleted it.
+    ids = [eid] if processes == 1 else [worker_id(eid, i) for i in range(processes)]
+    for one in ids:
+        if (problem := edge_id_error(one)) is not None:
+            src = "--edge-id" if edge_id else "PLANTCARBON_EDGE_ID" if "id" in es.model_fields_set else "the host name"
+            typer.echo(f"{problem} (from {src}{', with --processes' if processes > 1 else ''})", err=True)
+            raise typer.Exit(2)
     p = _load(plant, es.profile_dirs)
+    if processes > 1:
+        settings = load_settings()
+        base = outbox or es.outbox or settings.data_dir / "edge" / f"{p.site.id}-{eid}.outbox.sqlite"
+        port = metrics_port if metrics_port is not None else es.metrics_port
+        raise typer.Exit(supervise(plant, eid, base, port, processes, outbox_max_mb, log_level))
+    if group is not None:
+        p = share_of(p, group)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # pymodbus logs every failed connect; the agent counts and logs those once per kind itself.
     logging.getLogger("pymodbus").setLevel(logging.ERROR)
     settings = load_settings()
-    eid = edge_id or es.id
     options = AgentOptions(
         edge_id=eid,
         outbox=outbox or es.outbox or settings.data_dir / "edge" / f"{p.site.id}-{eid}.outbox.sqlite",
@@ -100,6 +121,64 @@ def run(
         profile_dirs=es.profile_dirs,
     )
     asyncio.run(_run(p, broker_config(es.protocol), options))
+
+
+def worker_id(edge_id: str, i: int) -> str:
+    """The edge id of agent process `i` under `--processes`: its status topic and will are its own."""
+    return f"{edge_id}-p{i}"
+
+
+def share_of(plant: Plant, group: str) -> Plant:
+    """The devices of share i of N: whole links (a link's devices share one connection), dealt
+    round robin in link order; MQTT devices go to share 0."""
+    i, n = (int(x) for x in group.split("/"))
+    links = sorted({link_key(s) for d in plant.devices if isinstance(s := d.source, ModbusTcpSource | ModbusRtuSource)})
+    share = {k for j, k in enumerate(links) if j % n == i}
+    keep = [
+        d
+        for d in plant.devices
+        if (isinstance(s := d.source, ModbusTcpSource | ModbusRtuSource) and link_key(s) in share)
+        or (isinstance(d.source, MqttSource) and i == 0)
+    ]
+    return plant.model_copy(update={"devices": keep})
+
+
+def supervise(
+    plant: Path, edge_id: str, outbox: Path, metrics_port: int, n: int, outbox_max_mb: float | None, log_level: str
+) -> int:
+    """Run `n` agent processes, one per share of the links, each with its own outbox file
+    (`<outbox>.p<i>`), edge id (`<id>-p<i>`) and metrics port (`port + i`, or a free one).
+    SIGTERM/SIGINT stop them all; if one exits, the others are stopped and its code returned,
+    so the service manager restarts the set (every outbox keeps what it had stored)."""
+    procs: list[subprocess.Popen[bytes]] = []
+    for i in range(n):
+        cmd = [sys.executable, "-m", "core.cli", "edge", "run", "--plant", str(plant), "--group", f"{i}/{n}"]
+        cmd += ["--edge-id", worker_id(edge_id, i), "--outbox", str(outbox.with_name(f"{outbox.name}.p{i}"))]
+        cmd += ["--metrics-port", str(metrics_port + i if metrics_port else 0), "--log-level", log_level]
+        if outbox_max_mb is not None:
+            cmd += ["--outbox-max-mb", str(outbox_max_mb / n)]
+        procs.append(subprocess.Popen(cmd))
+    stopping = False
+
+    def stop(_sig: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    code = 0
+    while any(p.poll() is None for p in procs):
+        for p in procs:
+            if p.poll() is not None and not stopping:
+                name = worker_id(edge_id, procs.index(p))
+                typer.echo(f"edge process {name} exited with {p.returncode}; stopping the others", err=True)
+                code = p.returncode or 1
+                stop(signal.SIGTERM, None)
+        time.sleep(0.2)
+    return code
 
 
 async def _run(plant: Plant, broker: BrokerConfig, options: AgentOptions) -> None:

@@ -17,9 +17,11 @@ from pathlib import Path
 from core.plant import ModbusRtuSource, ModbusTcpSource, MqttSource, Plant, PlantFileError
 from core.profile import ProfileError, find_profile
 from core.quantities import registry
+from core.wire import TS_MIN_MS, ReadingBatch, Sample, WireError, decode_batch, encode_batch
 from edge.plan import MAX_REGISTERS, plan_reads
 
-__all__ = ["check_plant", "edge_errors", "find_profile", "frame_time_s"]  # find_profile: core's one lookup
+# find_profile: core's one lookup (core.profile), re-exported for the edge's callers.
+__all__ = ["EDGE_ID_RULE", "check_plant", "edge_errors", "edge_id_error", "find_profile", "frame_time_s"]
 
 # An RTU frame carries 1 start bit + data bits + parity bit + stop bits per byte.
 _RTU_OVERHEAD_BYTES = 5  # unit, function, byte count, CRC (2)
@@ -34,6 +36,20 @@ def check_plant(plant: Plant, source: str = "plant.yaml", profile_dirs: Sequence
     if errors:
         raise PlantFileError(errors)
     return plant
+
+
+EDGE_ID_RULE = "1 to 63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit"
+
+
+def edge_id_error(edge_id: str) -> str | None:
+    """Why ingest would refuse batches from this edge id, or None. Checked by the wire contract
+    itself (a batch round trip), so the rule cannot drift from what ingest accepts."""
+    probe = ReadingBatch(edge=edge_id, device="probe", seq=0, samples=[Sample(ts=TS_MIN_MS, values={"p_kw": 0.0})])
+    try:
+        decode_batch(encode_batch(probe))
+    except WireError:
+        return f"edge id {edge_id!r} is not valid: it must be {EDGE_ID_RULE} (ingest refuses any other)"
+    return None
 
 
 def frame_time_s(rtu: ModbusRtuSource, registers: int = MAX_REGISTERS) -> float:

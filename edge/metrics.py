@@ -30,6 +30,9 @@ class Metrics:
         self.missed = Counter("pc_edge_missed_polls", "Scheduled polls skipped because the link was busy.", registry=r)
         self.outbox_depth = Gauge("pc_edge_outbox_samples", "Samples stored and not yet acknowledged.", registry=r)
         self.outbox_dropped = Counter("pc_edge_outbox_dropped_samples", "Samples dropped by the disk cap.", registry=r)
+        self.outbox_lost = Counter(
+            "pc_edge_outbox_unstored_samples", "Samples read but not stored (the outbox write failed).", registry=r
+        )
         self.publish_latency = Histogram(
             "pc_edge_publish_latency_seconds", "Publish to PUBACK per batch.", buckets=_LATENESS_BUCKETS, registry=r
         )
@@ -40,6 +43,8 @@ class Metrics:
         self.mqtt_messages = Counter(
             "pc_edge_mqtt_source_messages", "Device MQTT payloads by result.", ["result"], registry=r
         )
+        # Label children looked up once: a poll updates them on the hot path.
+        self.polls_by_result = {r: self.polls.labels(r) for r in ("ok", "partial", "failed")}
         self._seen: set[str] = set()
         # Recent lateness values (seconds) for the log summary and the bench's percentiles.
         self.recent_lateness: deque[float] = deque(maxlen=100_000)
@@ -66,6 +71,16 @@ class Metrics:
         v = self.registry.get_sample_value(name, labels or None)
         return 0.0 if v is None else v
 
+    def error_counts(self) -> dict[str, int]:
+        """Errors so far by kind (for the edge status message)."""
+        return {
+            s.labels["kind"]: int(s.value)
+            for m in self.registry.collect()
+            if m.name == "pc_edge_errors"
+            for s in m.samples
+            if s.name.endswith("_total")
+        }
+
     def summary(self) -> str:
         """One log line: rates since the last summary, errors by kind, outbox depth."""
         now = time.monotonic()
@@ -75,13 +90,7 @@ class Metrics:
         rate = (polls - self._last.get("polls", 0)) / dt
         prate = (published - self._last.get("published", 0)) / dt
         self._last, self._last_t = {"polls": polls, "published": published}, now
-        errors = {
-            s.labels["kind"]: int(s.value)
-            for m in self.registry.collect()
-            if m.name == "pc_edge_errors"
-            for s in m.samples
-            if s.name.endswith("_total")
-        }
+        errors = self.error_counts()
         lat = sorted(self.recent_lateness)
         p99 = lat[int(0.99 * (len(lat) - 1))] * 1000 if lat else 0.0
         return (

@@ -23,13 +23,15 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
+from pymodbus.pdu.bit_message import ReadCoilsResponse, ReadDiscreteInputsResponse
+from pymodbus.pdu.register_message import ReadHoldingRegistersResponse, ReadInputRegistersResponse
 
 from core.plant import Device, ModbusRtuSource, ModbusTcpSource, Workarounds
 from core.profile import Bad, MeterProfile
 from core.quantities import is_counter
 from core.wire import Sample
 from edge.plan import Block, apply_workarounds, plan_reads
-from edge.values import Answer, decode_blocks, implausible_counters
+from edge.values import Answer, Decoder, implausible_counters
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,28 @@ def link_key(src: ModbusTcpSource | ModbusRtuSource) -> LinkKey:
 ModbusClient = AsyncModbusTcpClient | AsyncModbusSerialClient
 
 
+def _brief(pdu: ModbusPDU) -> str:
+    return f"{type(pdu).__name__}(dev_id={pdu.dev_id}, transaction_id={pdu.transaction_id}, count={pdu.count})"
+
+
+# pymodbus formats every decoded response for a debug line even when debug logging is off
+# (`str(pdu)` with all its registers: a twentieth of a poll's CPU). The same responses with a
+# short text, registered through the client's public `register`: framing and decoding are
+# pymodbus' own.
+_BRIEF_RESPONSES: list[type[ModbusPDU]] = [
+    type(f"Brief{cls.__name__}", (cls,), {"__str__": _brief})
+    for cls in (ReadCoilsResponse, ReadDiscreteInputsResponse, ReadHoldingRegistersResponse, ReadInputRegistersResponse)
+]
+
+
 def make_client(src: ModbusTcpSource | ModbusRtuSource, timeout_s: float) -> ModbusClient:
+    client = _make_client(src, timeout_s)
+    for cls in _BRIEF_RESPONSES:
+        client.register(cls)
+    return client
+
+
+def _make_client(src: ModbusTcpSource | ModbusRtuSource, timeout_s: float) -> ModbusClient:
     # retries=0: a failed request is reported at once; the scheduler's back-off decides when
     # to try again, so one dead meter costs one timeout, not (1 + retries) of them.
     if isinstance(src, ModbusTcpSource):
@@ -89,6 +112,7 @@ class Link:
     def __init__(self, key: LinkKey, client: ModbusClient):
         self.key = key
         self.client = client
+        self.timeout_s = float(client.comm_params.timeout_connect or 0.0)
         self.lock = asyncio.Lock()
         # Read-only by construction: these are the only client calls the agent makes.
         self.readers: dict[int, Callable[..., Awaitable[ModbusPDU]]] = {
@@ -112,12 +136,13 @@ class Link:
 
     async def read(self, unit: int, block: Block, timeout_s: float) -> Answer:
         """One request; the caller holds `lock`. Never raises for device or link trouble."""
-        if not await self._ensure_connected(timeout_s):
+        if not self.client.connected and not await self._ensure_connected(timeout_s):
             return Bad("no connection")
+        request = self.readers[block.function_code](block.start, count=block.count, device_id=unit)
         try:
-            rr = await asyncio.wait_for(
-                self.readers[block.function_code](block.start, count=block.count, device_id=unit), timeout_s
-            )
+            # pymodbus applies the link's timeout itself; only a device with a shorter one needs
+            # a second timer (it costs a timer handle per request).
+            rr = await (request if timeout_s >= self.timeout_s else asyncio.wait_for(request, timeout_s))
         except (TimeoutError, ModbusIOException):
             return Bad("timeout")
         except ConnectionException:
@@ -156,6 +181,7 @@ class ModbusDevice:
     device: Device
     profile: MeterProfile
     blocks: list[Block]
+    decoder: Decoder
     counted: dict[str, float] = field(default_factory=dict)  # each counter's last reading > 0
 
     @classmethod
@@ -163,7 +189,7 @@ class ModbusDevice:
         src = device.source
         assert isinstance(src, ModbusTcpSource | ModbusRtuSource)
         spoken = apply_workarounds(profile, src.workarounds)
-        return cls(device, spoken, plan_reads(spoken, src.workarounds))
+        return cls(device, spoken, plan_reads(spoken, src.workarounds), Decoder(spoken, device.ratios))
 
     @property
     def source(self) -> ModbusTcpSource | ModbusRtuSource:
@@ -193,7 +219,7 @@ class ModbusDevice:
                     # The device is not talking: do not spend a timeout on every block.
                     return PollResult(None, answer.reason, requests)
                 i += 1
-        values, bad = decode_blocks(self.profile, answers, self.device.ratios)
+        values, bad = self.decoder.decode(answers)
         for q, reason in implausible_counters(values, self.counted).items():
             del values[q]
             bad[q] = reason

@@ -1,11 +1,14 @@
 """MQTT source: a device's own JSON payload → a sample, per the plant file's field mapping; pure.
 
 Bad input: anything may arrive on a device's topic. `map_payload` expects payloads that are
-not UTF-8 or not JSON, JSON that is not an object, objects with none of the mapped fields,
-timestamps that are missing, unparsable or outside 2000..2100. Those raise `PayloadError`
-with a short `kind` (the agent counts it, logs the first of each kind, drops the payload).
-A mapped field that is missing, not a number (booleans and strings included) or not finite
-does not drop the payload: it becomes a `bad` entry with the reason, like a bad register.
+not UTF-8 or not JSON, JSON nested deeper than the parser allows, integers longer than
+Python's digit limit (4,300 digits), JSON that is not an object, objects with none of the
+mapped fields, timestamps that are missing, unparsable or outside 2000..2100. Those raise
+`PayloadError` with a short `kind` (the agent counts it, logs the first of each kind, drops
+the payload); `PayloadError` is the only exception it raises. A mapped field that is
+missing, not a number (booleans and strings included), NaN, infinite or too large for a
+float (a 400-digit integer) does not drop the payload: it becomes a `bad` entry with the
+reason, like a bad register. Messages quote at most 40 characters of what arrived.
 """
 
 from __future__ import annotations
@@ -41,18 +44,26 @@ def lookup(doc: Any, path: str) -> Any:
     return node
 
 
+def _quote(raw: Any) -> str:
+    """At most 40 characters of a JSON value, whatever its size or depth."""
+    if isinstance(raw, list | dict):
+        return f"a JSON {'list' if isinstance(raw, list) else 'object'}"
+    return json.dumps(raw)[:40]
+
+
 def parse_timestamp(raw: Any, fmt: str) -> int:
     """Epoch seconds/milliseconds or ISO 8601 → epoch ms; ValueError when it cannot be one."""
     if fmt == "iso8601":
         if not isinstance(raw, str):
-            raise ValueError(f"expected an ISO 8601 string, got {raw!r}")
+            raise ValueError(f"expected an ISO 8601 string, got {repr(raw)[:40]}")
         dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         if dt.tzinfo is None:
             # Devices that send local time without an offset cannot be placed on UTC safely.
             raise ValueError(f"ISO 8601 time without a UTC offset: {raw!r}")
         return int(dt.timestamp() * 1000)
     if type(raw) not in (int, float) or not math.isfinite(raw):
-        raise ValueError(f"expected a number of {'seconds' if fmt == 'epoch_s' else 'milliseconds'}, got {raw!r}")
+        unit = "seconds" if fmt == "epoch_s" else "milliseconds"
+        raise ValueError(f"expected a number of {unit}, got {repr(raw)[:40]}")
     return round(raw * 1000) if fmt == "epoch_s" else int(raw)
 
 
@@ -62,7 +73,9 @@ def map_payload(src: MqttSource, payload: bytes, arrival_ms: int) -> Sample:
     except UnicodeDecodeError:
         raise PayloadError("not_utf8", "payload is not UTF-8") from None
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise PayloadError("not_json", f"payload is not JSON: {exc}") from None
+        raise PayloadError("not_json", f"payload is not JSON: {str(exc)[:120]}") from None
+    except ValueError as exc:  # an integer beyond Python's int-digit limit
+        raise PayloadError("huge_number", f"payload holds a number too long to read: {str(exc)[:80]}") from None
     if not isinstance(doc, dict):
         raise PayloadError("not_object", f"payload must be a JSON object, got {type(doc).__name__}")
     if src.timestamp == "arrival":
@@ -74,7 +87,7 @@ def map_payload(src: MqttSource, payload: bytes, arrival_ms: int) -> Sample:
         try:
             ts = parse_timestamp(raw, src.timestamp_format)
         except (ValueError, OverflowError) as exc:
-            raise PayloadError("bad_timestamp", f"timestamp {src.timestamp!r}: {exc}") from None
+            raise PayloadError("bad_timestamp", f"timestamp {src.timestamp!r}: {str(exc)[:120]}") from None
         if not TS_MIN_MS <= ts < TS_MAX_MS:
             raise PayloadError("bad_timestamp", f"timestamp {ts} ms is outside 2000..2100")
     values: dict[str, float] = {}
@@ -87,11 +100,11 @@ def map_payload(src: MqttSource, payload: bytes, arrival_ms: int) -> Sample:
             continue
         present += 1
         if type(raw) not in (int, float):
-            bad[quantity] = f"not a number: {json.dumps(raw)[:40]}"
+            bad[quantity] = f"not a number: {_quote(raw)}"
             continue
         try:
-            value = raw * f.scale + f.offset
-        except OverflowError:
+            value = float(raw) * f.scale + f.offset
+        except OverflowError:  # an integer too large for a float
             value = math.inf
         if not math.isfinite(value):
             bad[quantity] = "not finite"

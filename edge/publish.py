@@ -4,10 +4,16 @@ One paho client lives for the whole run (its network thread reconnects on its ow
 unacknowledged QoS 1 messages). Everything else — outbox access, bookkeeping — happens on the
 agent's event loop: paho callbacks only hop over with `call_soon_threadsafe`.
 
+Live readings take one pass: the agent's group commit hands over the batches the outbox
+gave a seq in that same transaction (`offer`), already encoded; they go out in the order
+read. PUBACKs are collected and their rows deleted in one transaction per `ack_window_s`.
+
 Failure model: while the broker is away nothing new is handed to paho (the outbox holds it);
 on reconnect the backlog drains oldest first in batches of up to `batch_max_samples`, with
 at most `max_inflight` batches unacknowledged; a batch is deleted from the outbox only on its
-PUBACK. A PUBACK with an MQTT 5 failure reason leaves the batch stored and is counted.
+PUBACK. A PUBACK with an MQTT 5 failure reason leaves the batch stored and is counted. A
+crash after a PUBACK but before its window's delete re-sends that batch with its seq
+(at-least-once: ingest counts the duplicate).
 """
 
 from __future__ import annotations
@@ -15,17 +21,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from core.mqtt import BrokerConfig, make_client
-from core.wire import data_topic, edge_status_topic, encode_batch, status_payload, status_topic
+from core.wire import data_topic, edge_status_topic, status_payload, status_topic
 from edge.metrics import Metrics
-from edge.outbox import Outbox, PendingBatch, batch_of
+from edge.outbox import Outbox, PendingBatch
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +57,10 @@ class Publisher:
     version: str = "0.1.0"
     batch_max_samples: int = 500
     max_inflight: int = 100
+    ack_window_s: float = 0.05  # PUBACKs are deleted from the outbox together, this often
     subscriptions: dict[str, Callable[[str, bytes, int], None]] = field(default_factory=dict)
+    # Figures the edge status carries besides online/ts/version (drop counts, errors by kind).
+    health: Callable[[], dict[str, Any]] = field(default=lambda: {})
 
     def __post_init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -61,6 +72,15 @@ class Publisher:
         # Devices with unbatched samples, in round-robin order (a dict keeps insertion order).
         self._pending: dict[str, None] = dict.fromkeys(self.outbox.devices_pending())
         self._replay: list[PendingBatch] = list(self.outbox.unacked())
+        # Live batches with a committed seq, waiting for room in the in-flight window.
+        self._ready: deque[PendingBatch] = deque()
+        self._acks: list[tuple[str, int]] = []
+        self._acked_samples = 0
+        self._ack_flush: asyncio.TimerHandle | None = None
+        self._topics: dict[str, str] = {}
+        # PUBACKs from paho's thread: (mid, failure reason or None); deque appends are thread-safe.
+        self._pubacks: deque[tuple[int, str | None]] = deque()
+        self._pubacks_due = False
         self._device_status: dict[str, bytes] = {}
         self.last_error: str | None = None
         self._stopping = False
@@ -98,6 +118,7 @@ class Publisher:
         self.client.disconnect()
         self.client.loop_stop()
         self.client = None
+        self._flush_acks()
 
     # --- paho callbacks (network thread) ------------------------------------------------
 
@@ -130,7 +151,11 @@ class Publisher:
         self._call(self._set_connected, False, str(rc))
 
     def _on_publish(self, _c: mqtt.Client, _u: object, mid: int, rc: ReasonCode, _p: object = None) -> None:
-        self._call(self._acked, mid, rc.is_failure, str(rc))
+        # PUBACKs hop to the loop in bunches: one wake-up for all that arrived meanwhile.
+        self._pubacks.append((mid, str(rc) if rc.is_failure else None))
+        if not self._pubacks_due:
+            self._pubacks_due = True
+            self._call(self._take_pubacks)
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         arrival = int(time.time() * 1000)
@@ -163,20 +188,63 @@ class Publisher:
             log.warning("lost the broker (%s); readings are kept in the outbox", reason)
         self._wake.set()
 
-    def _acked(self, mid: int, failed: bool, reason: str) -> None:
+    def _take_pubacks(self) -> None:
+        self._pubacks_due = False  # before draining: a PUBACK appended from now on schedules another turn
+        while self._pubacks:
+            mid, refused = self._pubacks.popleft()
+            self._acked(mid, refused)
+        self._wake.set()
+
+    def _acked(self, mid: int, refused: str | None) -> None:
         f = self._inflight.pop(mid, None)
         if f is None:
             return  # a status message
-        if failed:
+        if refused is not None:
             # The broker refused this batch; it stays stored and is sent again on restart.
-            self.metrics.error("puback_refused", f"broker refused batch {f.device}#{f.seq}: {reason}")
+            self.metrics.error("puback_refused", f"broker refused batch {f.device}#{f.seq}: {refused}")
         else:
-            self.outbox.ack(f.device, f.seq)
             self.metrics.publish_latency.observe(time.monotonic() - f.sent)
-            self.metrics.samples_published.inc(f.samples)
-            self.metrics.batches_published.inc()
+            self._acks.append((f.device, f.seq))
+            self._acked_samples += f.samples
+            if self._ack_flush is None and self.loop is not None:
+                self._ack_flush = self.loop.call_later(self.ack_window_s, self._flush_acks)
+
+    def _flush_acks(self) -> None:
+        """Delete every batch acknowledged since the last flush, in one transaction."""
+        self._ack_flush = None
+        if not self._acks:
+            return
+        acks, samples = self._acks, self._acked_samples
+        self._acks, self._acked_samples = [], 0
+        try:
+            self.outbox.ack_many(acks)
+        except Exception as exc:  # a full disk: the rows stay and are sent again after a restart
+            self.metrics.error(f"outbox_ack:{type(exc).__name__}", f"acknowledged batches not deleted: {exc!r}")
+            return
+        self.metrics.samples_published.inc(samples)
+        self.metrics.batches_published.inc(len(acks))
         self.metrics.outbox_depth.set(self.outbox.depth)
-        self._wake.set()
+
+    def live(self, device: str) -> bool:
+        """May `device`'s new samples get their seq now and go out at once? Only while the broker
+        is up and nothing older waits (a replay, rows of this device without a seq, a long queue)."""
+        return (
+            self.connected
+            and not self._replay
+            and device not in self._pending
+            and len(self._ready) < 10 * self.max_inflight
+        )
+
+    def offer(self, batches: list[PendingBatch]) -> None:
+        """Batches the outbox committed with their seq: send them in this pass if the window allows."""
+        self._ready.extend(batches)
+        if self.connected and len(self._inflight) < self.max_inflight:
+            try:
+                self._pump()
+            except Exception as exc:  # as in run(): count, log once; the batches stay stored and queued
+                self.metrics.error("publisher_crash", f"publisher: {exc!r}")
+        if self._ready:
+            self._wake.set()
 
     def notify(self, device: str) -> None:
         """A sample for `device` was committed to the outbox."""
@@ -218,12 +286,14 @@ class Publisher:
             if pending is None:
                 return False
             self._send(pending)
-            sent += len(pending.samples)
+            sent += len(pending.bodies)
         return False
 
     def _next_batch(self) -> PendingBatch | None:
         if self._replay:
             return self._replay.pop(0)
+        if self._ready:
+            return self._ready.popleft()
         while self._pending:
             device = next(iter(self._pending))
             pending = self.outbox.take(device, self.batch_max_samples)
@@ -231,16 +301,18 @@ class Publisher:
             del self._pending[device]
             if pending is None:
                 continue
-            if len(pending.samples) == self.batch_max_samples:
+            if len(pending.bodies) == self.batch_max_samples:
                 self._pending[device] = None
             return pending
         return None
 
     def _send(self, pending: PendingBatch) -> None:
         assert self.client is not None
-        payload = encode_batch(batch_of(self.edge, pending))
-        info = self.client.publish(data_topic(self.site, pending.device, self.prefix), payload, qos=1)
-        self._inflight[info.mid] = _InFlight(pending.device, pending.seq, len(pending.samples), time.monotonic())
+        topic = self._topics.get(pending.device)
+        if topic is None:
+            topic = self._topics[pending.device] = data_topic(self.site, pending.device, self.prefix)
+        info = self.client.publish(topic, pending.payload(self.edge), qos=1)
+        self._inflight[info.mid] = _InFlight(pending.device, pending.seq, len(pending.bodies), time.monotonic())
 
     # --- topics -------------------------------------------------------------------------
 
@@ -248,4 +320,12 @@ class Publisher:
         return edge_status_topic(self.site, self.edge, self.prefix)
 
     def _edge_status(self, online: bool) -> bytes:
-        return status_payload(online, int(time.time() * 1000), version=self.version)
+        return status_payload(online, int(time.time() * 1000), version=self.version, **self.health())
+
+    def refresh_edge_status(self) -> bool:
+        """Publish the edge status again (retained) so it carries the latest health figures.
+        False when the broker is away (the status sent on reconnect carries them)."""
+        if self.client is None or not self.connected:
+            return False
+        self.client.publish(self._edge_topic(), self._edge_status(True), qos=1, retain=True)
+        return True

@@ -68,6 +68,33 @@ def test_malformed_payload_corpus_is_dropped_by_kind(payload: bytes, kind: str) 
     assert exc.value.kind == kind
 
 
+def test_hostile_values_become_bad_entries_and_messages_stay_short() -> None:
+    epoch = MqttSource.model_validate(
+        {
+            "protocol": "mqtt",
+            "topic": "t",
+            "timestamp": "t",
+            "timestamp_format": "epoch_ms",
+            "fields": {"p_kw": {"path": "p"}},
+        }
+    )
+    big = b"1" + b"0" * 400
+    for payload, reason in [
+        (b'{"t":1763712000000,"p":' + big + b"}", "not finite"),
+        (b'{"t":1763712000000,"p":-' + big + b"}", "not finite"),
+        (b'{"t":1763712000000,"p":NaN}', "not finite"),
+        (b'{"t":1763712000000,"p":-Infinity}', "not finite"),
+        (b'{"t":1763712000000,"p":' + b"[" * 900 + b"]" * 900 + b"}", "not a number: a JSON list"),
+        (b'{"t":1763712000000,"p":"' + b"x" * 100_000 + b'"}', 'not a number: "' + "x" * 39),
+    ]:
+        s = map_payload(epoch, payload, ARRIVAL)
+        assert s.values == {} and s.bad == {"p_kw": reason}
+    for payload in (b'{"t":' + big + b',"p":1}', b'{"t":1e400,"p":1}', b'{"t":"' + b"7" * 100_000 + b'","p":1}'):
+        with pytest.raises(PayloadError) as exc:
+            map_payload(epoch, payload, ARRIVAL)
+        assert exc.value.kind == "bad_timestamp" and len(str(exc.value)) < 200
+
+
 def test_bad_fields_become_bad_entries_not_numbers() -> None:
     payload = b'{"Time":"2025-11-21T00:00:00Z","ENERGY":{"Power":"n/a","Total":true},"Temps":[1, NaN]}'
     s = map_payload(TASMOTA, payload, ARRIVAL)
