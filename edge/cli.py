@@ -64,16 +64,7 @@ def _load(plant_path: Path, profile_dirs: list[Path]) -> Plant:
 
 
 def broker_config(protocol: str = "auto") -> BrokerConfig:
-    s = load_settings()
-    return BrokerConfig(
-        url=s.mqtt_url,
-        username=s.mqtt_username,
-        password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
-        ca_file=str(s.mqtt_ca_file) if s.mqtt_ca_file else None,
-        cert_file=str(s.mqtt_cert_file) if s.mqtt_cert_file else None,
-        key_file=str(s.mqtt_key_file) if s.mqtt_key_file else None,
-        protocol=protocol,
-    )
+    return BrokerConfig.from_settings(load_settings(), protocol)
 
 
 @app.command()

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from metering.direct.lab import LAB_COLUMNS
+
 TZ = "Asia/Shanghai"
 
 PLANT = """
@@ -55,20 +57,6 @@ carbon:
       cement_electricity_devices: [tr-mill]
 """
 
-LAB_COLUMNS = [
-    "sample_id",
-    "version",
-    "material",
-    "parameter",
-    "value",
-    "unit",
-    "period_start",
-    "period_end",
-    "standard",
-    "lab",
-    "entered_by",
-    "reason",
-]
 POWER_KW = {"tr-main": 30_000.0, "tr-kiln": 12_000.0, "tr-mill": 6_000.0}
 GAS_NM3H = 200.0
 
