@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import paho.mqtt.client as mqtt
 import pytest
 import uvicorn
@@ -207,7 +208,6 @@ FIGURES = [
     "co2-direct",
     "co2-location",
     "co2-market",
-    "completeness",
 ]
 CHARTS = ["chart-power", "chart-demand", "chart-sankey", "chart-breakdown"]
 
@@ -250,6 +250,17 @@ def test_control_room_panels_device_page_language_and_theme(served: Served, seed
             for fig in FIGURES:
                 expect(page.locator(f"#{fig}")).not_to_have_text("–")
                 assert "NaN" not in page.locator(f"#{fig}").inner_text()
+            # Completeness of the day counts today's *closed* intervals: in the first interval after
+            # local midnight there is none, and the page must say so rather than invent a share.
+            closed = httpx.get(
+                served.base + "/api/v1/controlroom/live", headers={"Authorization": f"Bearer {key}"}, timeout=30
+            ).json()["completeness"]
+            if closed["intervals"] == 0:
+                expect(page.locator("#completeness")).to_have_text("–")
+                expect(page.locator("#completeness-detail")).to_contain_text("0 ")
+            else:
+                expect(page.locator("#completeness")).not_to_have_text("–")
+                assert "NaN" not in page.locator("#completeness").inner_text()
             expect(page.locator("#top a.device-link")).to_have_count(2)
             for c in CHARTS:
                 page.wait_for_function(
