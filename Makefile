@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed services
 
 services: $(VENV)/.installed
-	$(PY) -m core.cli services install
+	$(PY) -m plantcarbon services install
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
@@ -30,7 +30,7 @@ test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup
-	$(PY) -m core.cli simulate demo --scenario $(SCENARIO)
+	$(PY) -m plantcarbon simulate demo --scenario $(SCENARIO)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

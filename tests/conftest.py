@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from core.harness.influxdb import InfluxDB, start_influxdb
-from core.harness.modbus import Image, ModbusServer, start_modbus_server
-from core.harness.mosquitto import Mosquitto, start_mosquitto
-from core.harness.postgres import Postgres, start_postgres
-from core.influx import InfluxTarget
+from harness.influxdb import InfluxDB, start_influxdb
+from harness.modbus import Image, ModbusServer, start_modbus_server
+from harness.mosquitto import Mosquitto, start_mosquitto
+from harness.postgres import Postgres, start_postgres
+from plantcarbon_core.influx import InfluxTarget
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -26,14 +26,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.plant import Plant
+from metering.carbon.emissions import Result, compute
+from metering.carbon.factor_registry import Registry
+from metering.carbon.intervals import compute_intervals
 from metering.direct import formulas as fx
 from metering.direct.config import CarbonConfig, EmissionUnit
 from metering.direct.lab import LabBook, empty_book
 from metering.direct.method import Method
-from metering.energy import Result, compute
-from metering.factors import Registry
-from metering.intervals import compute_intervals
+from plantcarbon_core.plant import Plant
 
 # What the tonnes of a material are called in a figure.
 ACTIVITY_NAME = {"clinker": "produced_t", "raw_meal": "fed_t", "cement": "produced_t"}
