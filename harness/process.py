@@ -1,44 +1,16 @@
-"""Small process helpers shared by the service starters: free ports, waiting, clean stops."""
+"""Small process helpers shared by the service starters: clean stops; free ports and waiting re-exported.
+
+`free_port`, `port_open` and `wait_until` live in `plantcarbon_core.ports`: the simulators'
+Modbus servers need them at run time, and the harness is not in the runtime wheel.
+"""
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
-from collections.abc import Callable
-from pathlib import Path
 
+from plantcarbon_core.ports import free_port, port_open, wait_until
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def wait_until(
-    check: Callable[[], bool],
-    timeout_s: float,
-    what: str,
-    proc: subprocess.Popen[bytes] | None = None,
-    log: Path | None = None,
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{what}: process exited with {proc.returncode}{_tail(log)}")
-        time.sleep(0.05)
-    raise TimeoutError(f"{what}: not ready after {timeout_s:.0f} s{_tail(log)}")
+__all__ = ["ServiceProcess", "free_port", "port_open", "stop_process", "wait_until"]
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
@@ -83,10 +55,3 @@ class ServiceProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _tail(log: Path | None, lines: int = 30) -> str:
-    if log is None or not log.exists():
-        return ""
-    text = log.read_text("utf-8", errors="replace").splitlines()[-lines:]
-    return "\n--- last lines of " + str(log) + " ---\n" + "\n".join(text)

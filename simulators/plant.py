@@ -26,14 +26,14 @@ import numpy as np
 import pandas as pd
 from pymodbus.constants import ExcCodes
 
-from harness.modbus import ModbusServer, start_modbus_server
-from harness.process import free_port
 from plantcarbon_core.mqtt import BrokerConfig
 from plantcarbon_core.plant import Plant, dump_plant
+from plantcarbon_core.ports import free_port
 from plantcarbon_core.profile import MeterProfile, load_profile
 from simulators.faults import CounterDisplay, FaultWindow, counter_displays, modbus_fault, resolve_faults
 from simulators.loads import SLOT_S
 from simulators.meters import MeterImage, scale_exponents
+from simulators.modbus_server import ModbusServer, start_modbus_server
 from simulators.model import Integrator, PlantModel
 from simulators.mqtt_devices import MqttDevice, native_payload
 from simulators.scenario import Endpoint, Scenario, assign_endpoints, load_scenario, port_keys, to_plant

@@ -19,7 +19,7 @@ from pymodbus.framer import FramerType
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from harness.process import free_port, port_open, wait_until
+from plantcarbon_core.ports import free_port, port_open, wait_until
 
 Table = Literal["holding", "input", "coil", "discrete"]
 # Register image: per unit id, per table, address → word (or 0/1 for coil/discrete).
