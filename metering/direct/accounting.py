@@ -30,6 +30,7 @@ from metering.carbon.emissions import Result, compute
 from metering.carbon.factor_registry import Registry
 from metering.carbon.intervals import compute_intervals
 from metering.direct import formulas as fx
+from metering.direct.cbam import cbam_rows
 from metering.direct.config import CarbonConfig, EmissionUnit
 from metering.direct.lab import LabBook, empty_book
 from metering.direct.method import Method
@@ -485,7 +486,7 @@ def account(ds: Dataset, start: dt.date, end: dt.date) -> Accounts:
         if r["flagged"]
     ]
     other, scope2, elec = _energy_boundaries(ds, met, start, end)
-    cbam = [row for u in units for row in _cbam(u, elec)]
+    cbam = [row for u in units for row in cbam_rows(u, elec)]
     return Accounts(start, end, ds.method.ref, units, other, scope2, cbam, warnings)
 
 
@@ -532,71 +533,3 @@ def _energy_boundaries(
             }
         )
     return other, scope2, pd.DataFrame(rows, columns=["device", "kwh", "co2_t", "factors"])
-
-
-def _electricity(elec: pd.DataFrame, devices: list[str]) -> tuple[float, float, str]:
-    """MWh, location-based tCO2 and the factor ids of some electricity meters."""
-    mine = elec[elec["device"].isin(devices)] if not elec.empty else elec
-    if mine.empty:
-        return 0.0, 0.0, ""
-    factors = ", ".join(sorted({f for fs in mine["factors"] for f in fs}))
-    return float(mine["kwh"].sum()) / 1000.0, float(mine["co2_t"].sum()), factors
-
-
-def _per(x: float, t: float) -> float:
-    return x / t if t > 0 else float("nan")
-
-
-def _cbam(u: UnitResult, elec: pd.DataFrame) -> list[dict[str, Any]]:
-    """Specific embedded emissions per tonne: clinker, and cement with clinker as its precursor."""
-    mwh, co2, factor = _electricity(elec, u.unit.electricity_devices)
-    t = u.clinker_t
-    see_direct, see_indirect = _per(u.direct_co2_t, t), _per(co2, t)
-    clinker: dict[str, Any] = {
-        "unit": u.unit.id,
-        "product": "clinker",
-        "cn_code": "2523 10 00",
-        "precursor_of": "cement (CN 2523 21–29)",
-        "production_t": t,
-        "direct_tco2": u.direct_co2_t,
-        "see_direct_tco2_per_t": _per(u.direct_co2_t, t),
-        "electricity_mwh": mwh,
-        "electricity_mwh_per_t": _per(mwh, t),
-        "indirect_tco2": co2,
-        "see_indirect_tco2_per_t": _per(co2, t),
-        "see_total_tco2_per_t": _per(u.direct_co2_t + co2, t),
-        "electricity_factor": factor,
-        "electricity_devices": list(u.unit.electricity_devices),
-        "values": "actual (measured and lab data; defaults where marked in parameters)",
-    }
-    if not u.unit.cement or "cement_t" not in u.days:
-        return [clinker]
-    cement_t = u.total("cement_t")
-    used = u.total("cement_clinker_t")
-    mill_mwh, mill_co2, mill_factor = _electricity(elec, u.unit.cement_electricity_devices)
-    direct = used * see_direct
-    indirect = used * see_indirect + mill_co2
-    cement = {
-        "unit": u.unit.id,
-        "product": "cement",
-        "cn_code": "2523 29 00",
-        "precursor": {
-            "product": "clinker",
-            "t": used,
-            "see_direct_tco2_per_t": clinker["see_direct_tco2_per_t"],
-            "see_indirect_tco2_per_t": clinker["see_indirect_tco2_per_t"],
-        },
-        "production_t": cement_t,
-        "clinker_share": _per(used, cement_t),
-        "direct_tco2": direct,
-        "see_direct_tco2_per_t": _per(direct, cement_t),
-        "electricity_mwh": mill_mwh,
-        "electricity_mwh_per_t": _per(mill_mwh, cement_t),
-        "indirect_tco2": indirect,
-        "see_indirect_tco2_per_t": _per(indirect, cement_t),
-        "see_total_tco2_per_t": _per(direct + indirect, cement_t),
-        "electricity_factor": mill_factor,
-        "electricity_devices": list(u.unit.cement_electricity_devices),
-        "values": "actual; grinding has no direct emissions of its own in this model (no drying fuel metered)",
-    }
-    return [clinker, cement]
