@@ -1,17 +1,16 @@
 """CBAM specific embedded emissions per tonne: clinker, and cement with clinker as its precursor.
 
-Built from one unit's accounted days (`accounting.UnitResult`) and the location-based CO2 of
+Built from one unit's accounted days (`figures.UnitResult`) and the location-based CO2 of
 its electricity meters; direct and indirect are reported apart (docs/direct-emissions.md).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-if TYPE_CHECKING:  # accounting imports this module: the annotation only, no import cycle at run time
-    from metering.direct.accounting import UnitResult
+from metering.direct.figures import UnitResult
 
 
 def _electricity(elec: pd.DataFrame, devices: list[str]) -> tuple[float, float, str]:
