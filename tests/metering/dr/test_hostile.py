@@ -21,7 +21,7 @@ from metering.dr.events import EventError, parse_event
 from metering.dr.intake import DrIntake
 from metering.dr.store import EventStore
 from plantcarbon_core.wire import dr_events_topic
-from tests.metering.test_dr_events import GOOD
+from tests.metering.dr.test_events import GOOD
 
 TOPIC = dr_events_topic("plant-a")
 
