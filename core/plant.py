@@ -1,7 +1,7 @@
 """The plant model and the plant-file loader: one YAML file describes a plant for every part.
 
 Bad input: a plant file can be unreadable, not YAML, or YAML that does not fit the model.
-`load_plant` collects every mistake it can find at once and raises `PlantFileError`, whose
+`load_plant` collects every mistake it can find at once and raises `DataFileError`, whose
 lines read `plant.yaml: devices[3] (id=kiln-2): source.port: must be 1..65535, got 70000`.
 Nothing connects to anything while a plant file is loaded ("init validates, start connects").
 """
@@ -20,10 +20,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
+
+from core import datafile
+from core.datafile import DataFileError
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _ID = re.compile(ID_PATTERN)
@@ -451,107 +453,17 @@ def _cross_errors(plant: Plant) -> Iterator[str]:
                 yield f"{where}: formula: no device with id {ref!r}"
 
 
-class PlantFileError(ValueError):
-    """A plant file that cannot be used; `errors` holds one line per mistake."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = errors
-        super().__init__("\n".join(errors))
+# The plant file's errors are the one data-file error (core/datafile.py); the old name stays for callers.
+PlantFileError = DataFileError
 
 
 def load_plant(path: str | Path) -> Plant:
     path = Path(path)
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise PlantFileError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    return parse_plant(text, source=str(path.name if path.parent == Path() else path))
+    return parse_plant(datafile.read_text(path), source=datafile.source_name(path))
 
 
 def parse_plant(text: str, source: str = "plant.yaml") -> Plant:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PlantFileError([f"{source}{where}: not valid YAML: {problem}"]) from None
-    if not isinstance(data, dict):
-        raise PlantFileError([f"{source}: must be a mapping with site and devices, got {type(data).__name__}"])
-    try:
-        return Plant.model_validate(data)
-    except ValidationError as exc:
-        raise PlantFileError(list(_format_errors(exc, data, source))) from None
-
-
-def _format_errors(exc: ValidationError, data: dict[str, Any], source: str) -> Iterator[str]:
-    for err in exc.errors(include_url=False):
-        loc = list(err["loc"])
-        msg = _message(err)
-        if not loc and err["type"] == "value_error":
-            # Cross-device checks come as one error holding several lines.
-            for line in msg.splitlines():
-                yield f"{source}: {line}"
-            continue
-        yield f"{source}: {_where(loc, data)}: {msg}"
-
-
-def _where(loc: list[Any], data: dict[str, Any]) -> str:
-    """('devices', 3, 'source', 'modbus-tcp', 'port') → 'devices[3] (id=kiln-2): source.port'."""
-    head = ""
-    rest: list[str] = []
-    i = 0
-    if len(loc) >= 2 and loc[0] in ("devices", "virtual_meters") and isinstance(loc[1], int):
-        items = data.get(loc[0]) or []
-        item = items[loc[1]] if loc[1] < len(items) else None
-        ident = item.get("id") if isinstance(item, dict) else None
-        head = f"{loc[0]}[{loc[1]}]" + (f" (id={ident})" if ident else "")
-        i = 2
-    tagged_unions = {"modbus-tcp", "modbus-rtu", "mqtt"}
-    for part in loc[i:]:
-        if isinstance(part, int):
-            rest[-1:] = [f"{rest[-1]}[{part}]"] if rest else [f"[{part}]"]
-        elif part in tagged_unions:
-            continue  # the discriminator tag pydantic inserts for `source`
-        else:
-            rest.append(str(part))
-    field = ".".join(rest)
-    if head and field:
-        return f"{head}: {field}"
-    return head or field or "(top level)"
-
-
-def _message(err: Any) -> str:
-    t = err["type"]
-    ctx = err.get("ctx") or {}
-    got = err.get("input")
-    if t == "missing":
-        return "required field is missing"
-    if t == "extra_forbidden":
-        return f"unknown field (check the spelling), got {got!r}"
-    if t == "literal_error":
-        return f"must be one of {ctx.get('expected')}, got {got!r}"
-    if t == "union_tag_invalid":
-        return f"protocol must be one of {ctx.get('expected_tags')}, got {ctx.get('tag')!r}"
-    if t == "union_tag_not_found":
-        return "protocol is missing (modbus-tcp, modbus-rtu or mqtt)"
-    bounds = {
-        "greater_than": "must be > {gt}",
-        "greater_than_equal": "must be >= {ge}",
-        "less_than": "must be < {lt}",
-        "less_than_equal": "must be <= {le}",
-    }
-    if t in bounds:
-        return bounds[t].format(**{k: _num(v) for k, v in ctx.items()}) + f", got {got!r}"
-    if t == "value_error":
-        return str(ctx.get("error", err["msg"]))
-    if t.endswith("_type") or t.endswith("_parsing"):
-        return f"{err['msg'].lower()}, got {got!r}"
-    return f"{err['msg']}, got {got!r}"
-
-
-def _num(v: Any) -> Any:
-    return int(v) if isinstance(v, float) and v.is_integer() else v
+    return datafile.parse(text, Plant, source, expect="site and devices")
 
 
 def dump_plant(plant: Plant) -> str:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
-from pydantic import ValidationError
 from rich.console import Console
 
+from core import datafile
+from core.datafile import DataFileError
 from core.plant import Plant, PlantFileError, load_plant
 from core.settings import load_settings
 from dashboards import schema as sc
@@ -57,9 +57,9 @@ def _thresholds(path: Path | None) -> list[Threshold]:
     if path is None:
         return []
     try:
-        return ThresholdFile.model_validate(yaml.safe_load(path.read_text("utf-8")) or {}).thresholds
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        err.print(f"{path}: {exc}", markup=False, highlight=False)
+        return datafile.load(path, ThresholdFile, prepare=lambda d: d or {}, source=str(path)).thresholds
+    except DataFileError as exc:
+        err.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(1) from None
 
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from core import datafile
 from core.plant import Device, Plant, SteamConditions
 from metering.factors import CO2_PER_C, Factor, FactorNotFound, Registry, gwp, parse_unit
 from metering.ncv import Ncv, ncv_for
@@ -380,17 +380,9 @@ class GreenPowerFile(_GModel):
 
 
 def load_green_power(path: str | Path) -> list[GreenContract]:
-    """Contracts from YAML; raises ValueError naming the file, the item and the field."""
+    """Contracts from YAML; raises DataFileError naming the file, the item and the field."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read green-power file: {exc}") from None
-    try:
-        return list(GreenPowerFile.model_validate(data).contracts)
-    except ValidationError as exc:
-        lines = [f"{path}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ValueError("\n".join(lines)) from None
+    return list(datafile.load(path, GreenPowerFile, expect="contracts", source=str(path)).contracts)
 
 
 def green_kwh_per_interval(

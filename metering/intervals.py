@@ -42,6 +42,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
+from core.datafile import DataFileError
 from core.plant import Device, Plant
 from core.profile import ProfileError, counter_modulus, find_profile
 from core.quantities import is_counter, quantity
@@ -227,7 +228,7 @@ def series_meta(device: Device, quantity_name: str) -> SeriesMeta:
     if profile_id:
         try:
             profile = find_profile(profile_id)
-        except ProfileError as exc:  # costs the rollover hint, not the interval: say so once
+        except (ProfileError, DataFileError) as exc:  # costs the rollover hint, not the interval: say so once
             _warn_once(profile_id, str(exc))
         else:
             for reg in profile.registers:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from core.datafile import Problem
 from metering.tariffs import BANDS, TariffError, TariffFileError, builtin_tariff_paths, load_tariff, load_tariff_file
 from metering.tariffs.engine import band_table
 
@@ -60,7 +61,8 @@ def validate(files: list[Path] = typer.Argument(..., help="Tariff YAML files to 
         try:
             t = load_tariff_file(f)
             if t.id != f.stem:
-                raise TariffFileError([f"{f.name}: id: must equal the file name {f.stem!r}, got {t.id!r}"])
+                msg = f"must equal the file name {f.stem!r}, got {t.id!r}"
+                raise TariffFileError([Problem(f.name, msg, field="id")])
         except TariffFileError as exc:
             bad += 1
             for line in exc.errors:

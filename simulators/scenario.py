@@ -17,9 +17,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core import datafile
+from core.datafile import DataFileError, Problem
 from core.plant import (
     Carrier,
     Contract,
@@ -219,7 +220,7 @@ class Scenario(_Model):
             if d.meter and d.meter.profile:
                 try:
                     load_profile(d.meter.profile)
-                except ProfileError as exc:
+                except (ProfileError, DataFileError) as exc:
                     errors.append(f"devices (id={d.id}): meter.profile: {exc}")
             src = d.params.get("from_boiler")
             if src is not None and src not in seen:
@@ -260,10 +261,8 @@ class Scenario(_Model):
         return [d for d in self.devices if d.meter is not None]
 
 
-class ScenarioError(ValueError):
-    def __init__(self, errors: list[str]):
-        self.errors = errors
-        super().__init__("\n".join(errors))
+# A scenario file's errors are the one data-file error (core/datafile.py); the old name stays for callers.
+ScenarioError = DataFileError
 
 
 _N = re.compile(r"\{n(?::(\d+)d)?\}")
@@ -289,26 +288,15 @@ def _expand(raw: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def parse_scenario(text: str, source: str = "scenario.yaml") -> Scenario:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError([f"{source}: not valid YAML: {exc}"]) from None
-    if not isinstance(data, dict):
-        raise ScenarioError([f"{source}: must be a mapping with site and devices"])
+def _expand_devices(data: dict[str, Any]) -> dict[str, Any]:
     devices = data.get("devices")
-    if isinstance(devices, list):
-        data = {**data, "devices": [x for d in devices for x in (_expand(d) if isinstance(d, dict) else [d])]}
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for e in exc.errors(include_url=False):
-            loc = ".".join(str(x) for x in e["loc"])
-            msg = str((e.get("ctx") or {}).get("error", e["msg"]))
-            for line in msg.splitlines():
-                lines.append(f"{source}: {loc + ': ' if loc else ''}{line}")
-        raise ScenarioError(lines) from None
+    if not isinstance(devices, list):
+        return data
+    return {**data, "devices": [x for d in devices for x in (_expand(d) if isinstance(d, dict) else [d])]}
+
+
+def parse_scenario(text: str, source: str = "scenario.yaml") -> Scenario:
+    return datafile.parse(text, Scenario, source, expect="site and devices", prepare=_expand_devices)
 
 
 def available_scenarios() -> dict[str, Path]:
@@ -321,13 +309,10 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     if not path.suffix:
         found = available_scenarios().get(str(name_or_path))
         if found is None:
-            raise ScenarioError([f"unknown scenario {name_or_path!r} (known: {', '.join(available_scenarios())})"])
+            known = ", ".join(available_scenarios())
+            raise DataFileError([Problem(str(name_or_path), f"unknown scenario (known: {known})")])
         path = found
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise ScenarioError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    return parse_scenario(text, source=path.name)
+    return parse_scenario(datafile.read_text(path), source=path.name)
 
 
 def resolve_when(when: When, origin: datetime) -> datetime:

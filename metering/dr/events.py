@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from core import datafile
+
 BaselineMethod = Literal["10of10", "high4of5", "similar_day", "regression"]
 EventStatus = Literal["scheduled", "active", "completed", "cancelled"]
 EventSource = Literal["cli", "api", "mqtt", "openadr"]
@@ -119,13 +121,8 @@ def parse_event(
     try:
         return DrEvent.model_validate(doc)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors(include_url=False):
-            loc = ".".join(str(p) for p in err["loc"]) or "(event)"
-            msg = str((err.get("ctx") or {}).get("error", err["msg"]))
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field (check the spelling)"
-            lines.append(f"{loc}: {msg}")
+        # A payload is not a file: the data-file wording without a file name, on one line for the log.
+        lines = [str(p) for p in datafile.problems(exc, doc, "")]
         raise EventError("invalid", "; ".join(lines)) from None
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from core.datafile import Problem
 from metering.tariffs.model import (
     BANDS,
     Calendar,
@@ -59,7 +60,7 @@ def load_tariff(tariff_id: str, extra_dirs: tuple[Path, ...] = ()) -> TariffFile
 
 def _checked(t: TariffFile, path: Path) -> TariffFile:
     if t.id != path.stem:
-        raise TariffFileError([f"{path.name}: id: must equal the file name {path.stem!r}, got {t.id!r}"])
+        raise TariffFileError([Problem(path.name, f"must equal the file name {path.stem!r}, got {t.id!r}", field="id")])
     return t
 
 

@@ -124,7 +124,7 @@ faults: [{device: a, kind: clock_skew, at: 1}]
     with pytest.raises(ScenarioError) as exc:
         parse_scenario(bad, "bad.yaml")
     text = str(exc.value)
-    assert "bad.yaml: devices.1.rated: Input should be greater than 0" in text
+    assert "bad.yaml: devices[1] (id=a): rated: must be > 0, got -1" in text
     with pytest.raises(ScenarioError) as exc2:
         parse_scenario(bad.replace("rated: -1", "rated: 1"), "bad.yaml")
     lines = exc2.value.errors
