@@ -13,9 +13,9 @@ import statistics
 import time
 from datetime import UTC, datetime
 
+from core import schema as sc
 from core.harness.influxdb import start_influxdb
 from core.plant import parse_plant
-from dashboards import schema as sc
 from dashboards.provision import dashboard_docs
 from dashboards.validate import problems
 from dashboards.verify import verify

@@ -26,8 +26,8 @@ from pydantic import (
 
 from core import datafile
 from core.datafile import DataFileError
+from core.wire import ID_PATTERN
 
-ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _ID = re.compile(ID_PATTERN)
 
 DeviceKind = Literal[
@@ -98,11 +98,23 @@ class Site(_Model):
         return ZoneInfo(self.timezone)
 
 
+def prealarm_threshold_kw(limit_kw: float, margin_pct: float) -> float:
+    """The demand at which the pre-alarm fires: `margin_pct` per cent below the limit."""
+    return limit_kw * (1 - margin_pct / 100.0)
+
+
 class Contract(_Model):
     demand_limit_kw: float | None = Field(default=None, gt=0)
     tariff: str | None = None
     # Margin below the limit at which the demand pre-alarm fires.
     prealarm_margin_pct: float = Field(default=5.0, ge=0, le=50)
+
+    @property
+    def prealarm_kw(self) -> float | None:
+        """The contract's pre-alarm demand (None without a demand limit)."""
+        if self.demand_limit_kw is None:
+            return None
+        return prealarm_threshold_kw(self.demand_limit_kw, self.prealarm_margin_pct)
 
 
 def parse_ratio(text: str) -> float:

@@ -10,10 +10,10 @@ import typer
 from rich.console import Console
 
 from core import datafile
+from core import schema as sc
 from core.datafile import DataFileError
 from core.plant import Plant, PlantFileError, load_plant
 from core.settings import load_settings
-from dashboards import schema as sc
 from dashboards.generate import Threshold, ThresholdFile
 from dashboards.i18n import LANGS, Lang
 from dashboards.provision import InfluxSource, PushError, dashboard_docs, push, write_provisioning

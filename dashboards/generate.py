@@ -30,9 +30,10 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.piechart import PieChartType
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import schema as sc
+from core.influx import quote_ident
 from core.plant import Device, Plant
 from core.profile import ProfileError, load_profile
-from dashboards import schema as sc
 from dashboards.i18n import Lang, text
 from dashboards.influxql import Annotation, InfluxQL
 
@@ -74,10 +75,6 @@ def regex_of(values: Iterable[str]) -> str:
 SITE = '"site" =~ /^$site$/'
 AREA = '"area" =~ /^$area$/'
 DEVICE = '"device" =~ /^$device$/'
-
-
-def q_ident(name: str) -> str:
-    return '"' + name.replace('"', '\\"') + '"'
 
 
 # --- what the plant file says -----------------------------------------------------------
@@ -350,10 +347,9 @@ def site_demand_device(plant: Plant) -> str:
 
 
 def _demand_thresholds(plant: Plant) -> db.ThresholdsConfig | None:
-    limit = plant.contract.demand_limit_kw
+    limit, prealarm = plant.contract.demand_limit_kw, plant.contract.prealarm_kw
     if limit is None:
         return None
-    prealarm = limit * (1 - plant.contract.prealarm_margin_pct / 100)
     return _steps((None, GREEN), (prealarm, ORANGE), (limit, RED))
 
 
@@ -561,7 +557,7 @@ def equipment(plant: Plant, lang: Lang, kind: str, thresholds: Sequence[Threshol
         return None
     b = _dashboard(plant, lang, f"eq-{kind}", "dash.equipment", text(f"kind.{kind}", lang))
     carriers = sorted({d.carrier for d in devices})
-    frm = q_ident(carriers[0]) if len(carriers) == 1 else regex_of(carriers)
+    frm = quote_ident(carriers[0]) if len(carriers) == 1 else regex_of(carriers)
     kind_filter = f"\"kind\" = '{kind}'"
     b.builder.with_variable(_site_variable(b, plant, RAW, carriers[0]))
     b.builder.with_variable(

@@ -24,8 +24,8 @@ import yaml
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
+from core import schema as sc
 from core.plant import Plant
-from dashboards import schema as sc
 from dashboards.generate import Threshold, build_dashboards
 from dashboards.i18n import Lang
 from dashboards.validate import to_json

@@ -22,8 +22,8 @@ from typing import Any
 
 import pandas as pd
 
+from core import schema as sc
 from core.influx import InfluxQLError, InfluxTarget, influxql
-from dashboards import schema as sc
 from dashboards.i18n import TEXTS
 from dashboards.interpolate import interpolate, interval_ms, panel_range
 from dashboards.validate import Query, queries

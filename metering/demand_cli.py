@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 
+from core import schema as sc
 from core.influx import InfluxTarget
 from core.plant_cli import load_plant_or_exit
 from core.settings import load_settings
@@ -35,7 +36,7 @@ def show(
     target = InfluxTarget.from_settings(load_settings())
     power = read_site_power_1m(target, p.site.id, devices, t0, t1)
     block, sliding = block_demand(power), sliding_demand(power)
-    name = devices[0] if len(devices) == 1 else "_site"
+    name = devices[0] if len(devices) == 1 else sc.SITE_TOTAL_DEVICE
     for label, d in (("block", block), ("sliding", sliding)):
         for _, row in month_max(d, tz).iterrows():
             print(f"{name} {row['month']} max {label} demand {row['max_kw']:.1f} kW at {row['at']:%Y-%m-%d %H:%M}")

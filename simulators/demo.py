@@ -27,11 +27,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from core import schema as sc
 from core.harness.influxdb import start_influxdb
 from core.harness.mosquitto import Mosquitto, start_mosquitto
 from core.harness.process import free_port, port_open, wait_until
 from core.harness.stack import Stack, scrape_metrics
-from core.influx import InfluxQLError, InfluxTarget, influxql, quote_literal
+from core.influx import InfluxQLError, InfluxTarget, influxql, quote_ident, quote_literal
 from core.plant import Plant, load_plant
 from core.settings import Settings
 from simulators.scenario import load_scenario
@@ -123,8 +124,8 @@ class View:
         try:
             df = influxql(
                 self.demo.target,
-                'SELECT last("forecast_kw") AS f, last("limit_kw") AS l FROM "demand" '
-                "WHERE \"device\" = '_site' AND time <= now()",
+                f'SELECT last("forecast_kw") AS f, last("limit_kw") AS l FROM {quote_ident(sc.DEMAND)} '
+                f'WHERE "device" = {quote_literal(sc.SITE_TOTAL_DEVICE)} AND time <= now()',
                 self.demo.target.metering_bucket,
             )
         except InfluxQLError:
@@ -139,7 +140,9 @@ class View:
     def firing_alerts(self) -> list[str]:
         try:
             df = influxql(
-                self.demo.target, 'SELECT last("state") FROM "alerts" GROUP BY "rule"', self.demo.target.metering_bucket
+                self.demo.target,
+                f'SELECT last("state") FROM {quote_ident(sc.ALERTS)} GROUP BY "rule"',
+                self.demo.target.metering_bucket,
             )
         except InfluxQLError:
             return []
@@ -166,7 +169,9 @@ class View:
         )
         factor = _grid_factor(self.plant)
         alerts = self.firing_alerts()
-        intervals = self.query(f'SELECT count("amount") FROM "energy" WHERE {since}', self.demo.target.metering_bucket)
+        intervals = self.query(
+            f'SELECT count("amount") FROM {quote_ident(sc.ENERGY)} WHERE {since}', self.demo.target.metering_bucket
+        )
         return {
             "devices online": f"{self.status.count()} / {sum(1 for d in self.plant.devices if d.source)}",
             "values/s into InfluxDB": f"{self.rate:,.0f}",

@@ -25,7 +25,8 @@ from zoneinfo import ZoneInfo
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from core.influx import InfluxQLError, InfluxTarget, influxql, quote_literal, write_lines
+from core import schema as sc
+from core.influx import InfluxQLError, InfluxTarget, influxql, quote_ident, quote_literal, write_lines
 from core.liveness import Liveness
 from core.mqtt import BrokerConfig, make_client
 from core.plant import Plant
@@ -287,7 +288,7 @@ class AlertService:
         if self.influx is None:
             return None
         q = (
-            'SELECT last("forecast_kw") AS "f", last("limit_kw") AS "l" FROM "demand" '
+            f'SELECT last("forecast_kw") AS "f", last("limit_kw") AS "l" FROM {quote_ident(sc.DEMAND)} '
             f'WHERE "site" = {quote_literal(site)} AND time > now() - 30m AND time <= now()'
         )
         try:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query
 from pydantic import AwareDatetime
 
-from metering.alerts.rules import ID_PATTERN
+from core.wire import ID_PATTERN
 from metering.api.deps import Svc
 
 MIN_T = datetime(2000, 1, 1, tzinfo=UTC)

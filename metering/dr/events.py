@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core import datafile
+from core.wire import ID_PATTERN
 
 BaselineMethod = Literal["10of10", "high4of5", "similar_day", "regression"]
 EventStatus = Literal["scheduled", "active", "completed", "cancelled"]
@@ -55,7 +56,7 @@ class DrEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(default_factory=lambda: "ev-" + uuid.uuid4().hex[:10], pattern=_ID)
-    site: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    site: str = Field(pattern=ID_PATTERN)
     start: dt.datetime
     end: dt.datetime
     requested_reduction_kw: float | None = Field(default=None, gt=0)

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from core import schema as sc
 from core.influx import DeviceTags, InfluxTarget, batch_lines, line, write_lines
 from core.plant import Plant, parse_plant
-from dashboards import schema as sc
 from dashboards.generate import site_demand_device
 from ingest.accounting import Accounting
 from metering.alerts.notify import AlertEvent, alert_line

@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core import schema as sc
 from core.influx import InfluxTarget, line, write_lines
 from core.plant import Plant
-from dashboards import schema as sc
 from dashboards.generate import reported_quantities, site_demand_device
 
 MIN = 60_000

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core import schema as sc
 from core.plant import load_plant
-from dashboards import schema as sc
 from dashboards.generate import Threshold, build_dashboards
 from dashboards.influxql import InfluxAnnotation, InfluxQLQuery
 from dashboards.interpolate import format_interval, interpolate, interval_ms, panel_range, round_interval_ms

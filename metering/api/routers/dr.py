@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
+from core.wire import ID_PATTERN
 from metering.api import queries
 from metering.api.deps import EnergyManager, Svc, Viewer
 from metering.api.params import MAX_T, MIN_T
@@ -53,7 +54,7 @@ def create_event(body: DrEvent, key: EnergyManager, svc: Svc) -> dict[str, Any]:
 
 @router.get("", summary="List DR events")
 def list_events(
-    _key: Viewer, svc: Svc, site: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")] = None
+    _key: Viewer, svc: Svc, site: Annotated[str | None, Query(pattern=ID_PATTERN)] = None
 ) -> list[dict[str, Any]]:
     return [e.model_dump(mode="json") for e in svc.dr_events.list(site)]
 

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 from fastapi import Path as PathParam
 from pydantic import ValidationError
 
-from metering.alerts.rules import ID_PATTERN
+from core.wire import ID_PATTERN
 from metering.api.deps import EnergyManager, Svc, Viewer
 from metering.factors import (
     Factor,

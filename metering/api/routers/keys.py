@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from metering.alerts.rules import ID_PATTERN
+from core.wire import ID_PATTERN
 from metering.api.deps import Admin, Svc
 from metering.state.store import Conflict, NotFound, Role
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Path, status
 
-from metering.alerts.rules import ID_PATTERN
+from core.wire import ID_PATTERN
 from metering.api.deps import Svc, Viewer
 
 router = APIRouter(prefix="/api/v1/plant", tags=["plant"])

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Response, status
 
-from metering.alerts.rules import ID_PATTERN, RuleSpec
+from core.wire import ID_PATTERN
+from metering.alerts.rules import RuleSpec
 from metering.api.deps import EnergyManager, Svc, Viewer
 from metering.state.store import Conflict, NotFound
 
