@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from core import datafile
 from core.datafile import DataFileError, Problem
+from core.plant import Plant
 
 FACTOR_DIR = Path(__file__).with_name("factors")
 
@@ -351,6 +352,20 @@ def plant_registry(plant_factor_files: Iterable[str | Path], plant_dir: Path | N
     if data_dir is not None:
         files += sorted(user_factor_dir(data_dir).glob("*.yaml"))
     return load_registry(files, base=plant_dir)
+
+
+def grid_factor_now(
+    plant: Plant, plant_dir: Path | None, data_dir: Path | None, when: dt.datetime | None = None
+) -> Factor:
+    """This plant's location-based grid factor (CO2 per kWh of its grid region) on the site's local day of `when`.
+
+    The one way to ask "this plant's grid factor now": from `plant_registry`, so the alert
+    engine's CO2 rate, the demo and the metering service use the same factor files, and a
+    file an energy manager uploads counts at once. Raises FactorNotFound or DataFileError.
+    """
+    registry = plant_registry(plant.metering.factor_files, plant_dir, data_dir)
+    local = (when or dt.datetime.now(dt.UTC)).astimezone(plant.site.tz)
+    return registry.lookup("grid-average", when=local, region=plant.site.grid_region, carrier="electricity", gas="CO2")
 
 
 # --- GWP-100 ----------------------------------------------------------------------------

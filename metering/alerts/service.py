@@ -20,6 +20,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
@@ -34,7 +35,7 @@ from core.wire import Sample, WireError, alert_topic, data_subscription, decode_
 from metering.alerts.engine import RuleState, evaluate
 from metering.alerts.notify import AlertEvent, Dispatcher, Sink, alert_line
 from metering.alerts.rules import RuleSpec
-from metering.factors import FactorFileError, FactorNotFound, load_registry
+from metering.factors import FactorNotFound, grid_factor_now
 from metering.state.store import Store
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class AlertService:
         extra_sinks: list[tuple[str, Sink]] | None = None,
         influx: InfluxTarget | None = None,
         tick_s: float = 1.0,
+        plant_dir: Path | None = None,
+        data_dir: Path | None = None,
     ):
         self.store = store
         self.plant = plant
@@ -89,7 +92,10 @@ class AlertService:
         self.dispatcher = Dispatcher(sinks + list(extra_sinks or []))
         self._tick_thread = threading.Thread(target=self._tick_loop, name="alert-tick", daemon=True)
         self.liveness = Liveness()
-        self.grid_kg_per_kwh = grid_factor(plant)
+        # Where the factor files are (the plant file's folder, the API's data dir): see grid_factor.
+        self._plant_dir, self._data_dir = plant_dir, data_dir
+        self._grid_problem: str | None = None
+        self.grid_kg_per_kwh = self._grid_factor()
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -127,7 +133,8 @@ class AlertService:
     # --- rules --------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Take the thresholds from the store; a rule whose version is unchanged keeps its state."""
+        """Take the thresholds from the store (an unchanged rule keeps its state) and the grid factor again."""
+        self.grid_kg_per_kwh = self._grid_factor()
         fresh: dict[str, _Rule] = {}
         for doc in self.store.list_thresholds():
             body = {k: v for k, v in doc.items() if k not in ("version", "updated_at", "updated_by")}
@@ -366,19 +373,23 @@ class AlertService:
         assert self.influx is not None
         write_lines(self.influx, self.influx.metering_bucket, [alert_line(ev)])
 
+    def _grid_factor(self) -> float | None:
+        """kg CO2 per kWh of the site's grid now (location-based), for the CO2-rate metric; None, said once, if none."""
+        if self.plant is None:
+            return None
+        try:
+            kg = grid_factor_now(self.plant, self._plant_dir, self._data_dir).kg_per("kWh")
+        except (FactorNotFound, ValueError) as exc:  # ValueError: a bad factor file (DataFileError)
+            problem = str(exc)
+            if problem != self._grid_problem:
+                log.warning(
+                    "no grid factor for %s: CO2-rate rules will not fire (%s)", self.plant.site.grid_region, exc
+                )
+            self._grid_problem = problem
+            return None
+        self._grid_problem = None
+        return kg
+
 
 def store_open(store: Store, rule_id: str) -> bool:
     return store.open_alert(rule_id) is not None
-
-
-def grid_factor(plant: Plant | None) -> float | None:
-    """kg CO2 per kWh of the site's grid region today (location-based), for the CO2-rate metric."""
-    if plant is None:
-        return None
-    try:
-        reg = load_registry(plant.metering.factor_files)
-        f = reg.lookup("grid-average", when=datetime.now(UTC), region=plant.site.grid_region, gas="CO2")
-        return f.kg_per("kWh")
-    except (FactorNotFound, FactorFileError, ValueError) as exc:
-        log.warning("no grid factor for %s: CO2-rate rules will not fire (%s)", plant.site.grid_region, exc)
-        return None

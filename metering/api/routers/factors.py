@@ -103,6 +103,7 @@ def put_factor_file(
         parse_factor_file(staged.read_text("utf-8"), source=f"{name}.yaml")  # what the engine will read back
         with svc.store.audited(key.name, "update" if before else "create", "factor", name, before, _jsonable(body)):
             staged.replace(path)
+    _factors_changed(svc)
     return {"file": name, "factors": [f.ref for f in factors]}
 
 
@@ -113,7 +114,14 @@ def delete_factor_file(key: EnergyManager, svc: Svc, name: FileName) -> Response
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user factor file {name!r}")
     with svc.store.audited(key.name, "delete", "factor", name, _previous(path), None):
         path.unlink()
+    _factors_changed(svc)
     return Response(status_code=204)
+
+
+def _factors_changed(svc: Svc) -> None:
+    """The alert engine takes the grid factor again (its CO2-rate rules use the files just changed)."""
+    if svc.alerts is not None:
+        svc.alerts.reload()
 
 
 def _tariff_ids(svc: Svc) -> list[str]:

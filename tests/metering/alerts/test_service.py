@@ -241,6 +241,54 @@ def test_co2_rate_rule_uses_the_grid_factor(mosquitto: Mosquitto, plant: Plant, 
     assert events[0].value == pytest.approx(2035.0)
 
 
+def test_co2_rate_rule_takes_the_grid_factor_of_an_uploaded_factor_file(
+    mosquitto: Mosquitto, plant: Plant, store: Store, tmp_path: Path
+) -> None:
+    """Regression (issue 15): the engine read the shipped and plant-file factors only, so a factor
+    file an energy manager uploads through the API did not change the CO2 rate."""
+    from fastapi.testclient import TestClient
+
+    from metering.api.app import create_app
+    from metering.api.settings import ApiSettings
+    from metering.factors import grid_factor_now
+
+    data_dir = tmp_path / "data"
+    in_force = grid_factor_now(plant, PLANT.parent, data_dir)  # the factor the registry applies today
+    store.create_threshold(
+        {"id": "co2-rate", "site": "plant-a", "metric": "site_co2_kg_h", "condition": "above", "threshold": 2000.0},
+        "em",
+    )
+    events: list[AlertEvent] = []
+    svc = AlertService(
+        store, plant, mosquitto.url, extra_sinks=[("list", events.append)], plant_dir=PLANT.parent, data_dir=data_dir
+    )
+    assert svc.grid_kg_per_kwh == pytest.approx(in_force.kg_per("kWh"))
+    svc.reload()
+    ts = 1772589600000
+    power_kw = 2000.0 / in_force.kg_per("kWh") * 0.8  # 80 % of the threshold with the factor in force
+    svc.feed("plant-a", "tr-01", [Sample(ts, {"p_kw": power_kw})])
+    assert events == []
+
+    # The same id@version with a corrected value replaces the factor in force (docs/metering.md §3).
+    corrected = {**in_force.model_dump(mode="json", exclude_none=True), "value": round(in_force.value * 1.5, 4)}
+    settings = ApiSettings(env="development", data_dir=data_dir)
+    app = create_app(settings, store=store, plant=plant, alerts_service=svc, start_alerts=False)
+    key = store.create_key("em-upload", "energy_manager")
+    with TestClient(app) as client:
+        r = client.put(
+            "/api/v1/factors/files/correction",
+            json={"set": "correction", "factors": [corrected]},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    assert r.status_code == 200, r.text
+    assert svc.grid_kg_per_kwh == pytest.approx(corrected["value"])  # tCO2/MWh = kg/kWh
+
+    svc.feed("plant-a", "tr-01", [Sample(ts + 1000, {"p_kw": power_kw})])  # 80 % × 1.5 = 120 % of the threshold
+    svc.dispatcher.close()
+    assert [(e.rule, e.state) for e in events] == [("co2-rate", "firing")]
+    assert events[0].value == pytest.approx(power_kw * corrected["value"])
+
+
 def test_demand_forecast_against_the_limit(
     mosquitto: Mosquitto, influx_target: InfluxTarget, plant: Plant, store: Store
 ) -> None:
