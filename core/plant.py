@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,32 +27,14 @@ from pydantic import (
 
 from core import datafile
 from core.datafile import DataFileError
+from core.kinds import check_kind
+from core.kinds import kind as kind_of
 from core.wire import ID_PATTERN
 
 _ID = re.compile(ID_PATTERN)
 
-DeviceKind = Literal[
-    "transformer",
-    "motor",
-    "kiln",
-    "boiler",
-    "compressor",
-    "fan",
-    "pump",
-    "furnace",
-    "chiller",
-    "feeder",
-    "pv",
-    "storage",
-    "production_line",
-    "mill",
-    "lighting",
-    "hvac",
-    "steam_header",
-    "gas_meter",
-    "water_meter",
-    "other",
-]
+# A device kind is a row of core/kinds.yaml (traits and labels there): a new kind is one row.
+DeviceKind = Annotated[str, AfterValidator(check_kind)]
 Carrier = Literal[
     "electricity",
     "natural_gas",
@@ -378,7 +361,7 @@ class Plant(_Model):
         Their energy carries tce 0 and no emissions of its own: both are counted once, at the
         fuel or purchase that entered the fence (GB/T 2589-2020; docs/metering.md).
         """
-        own = {d.id for d in self.devices if d.supply.origin == "onsite" or d.kind == "pv"}
+        own = {d.id for d in self.devices if d.supply.origin == "onsite" or kind_of(d.kind).generates}
         parents = {d.id: d.parent for d in self.devices}
         carrier = {d.id: d.carrier for d in self.devices}
         out: set[str] = set()
@@ -434,7 +417,7 @@ def _cross_errors(plant: Plant) -> Iterator[str]:
             yield f"{where}: no device with id {gen_id!r}"
         elif gen.id == d.id:
             yield f"{where}: a device cannot generate its own supply"
-        elif gen.carrier == d.carrier and gen.kind != "pv":
+        elif gen.carrier == d.carrier and not kind_of(gen.kind).generates:
             yield (
                 f"{where}: {gen_id!r} meters {gen.carrier} too, so it does not convert it; name the device "
                 f"that makes {d.carrier} from another carrier (e.g. a boiler burning natural_gas) or a pv"

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core import schema as sc
 from core.influx import quote_ident
+from core.kinds import kind as kind_of
 from core.plant import Device, Plant
 from core.profile import ProfileError, load_profile
 from dashboards.i18n import Lang, text
@@ -41,7 +42,6 @@ RAW = dm.DataSourceRef(type_val="influxdb", uid=sc.RAW_DS_UID)
 METERING = dm.DataSourceRef(type_val="influxdb", uid=sc.METERING_DS_UID)
 
 GREEN, ORANGE, RED, BLUE = "green", "orange", "red", "blue"
-GENERATING_KINDS = frozenset({"pv", "storage"})
 TOU_COLOURS = {"sharp": "dark-red", "peak": "orange", "flat": "yellow", "valley": "green", "deep_valley": "blue"}
 
 
@@ -580,10 +580,11 @@ def equipment(plant: Plant, lang: Lang, kind: str, thresholds: Sequence[Threshol
     everything = set().union(*reported.values())
 
     # Load factor of consumers only: generators and storage have no "load" to speak of.
-    consumers = [d for d in devices if d.rated_kw and d.kind not in GENERATING_KINDS]
+    consumers = [d for d in devices if d.rated_kw and kind_of(d.kind).consumes_only]
     # A transformer's load is apparent power (its rating is in kVA; the plant file's rated_kw is
     # taken as that figure); a motor's, pump's or fan's is active power against its rated output.
-    rated = [(d, "s_kva" if d.kind == "transformer" and "s_kva" in reported[d.id] else "p_kw") for d in consumers]
+    in_kva = {d.id for d in consumers if kind_of(d.kind).rated_in == "kVA" and "s_kva" in reported[d.id]}
+    rated = [(d, "s_kva" if d.id in in_kva else "p_kw") for d in consumers]
     # One query per (quantity, rating): a kind with 90 motors of 4 sizes runs 4 queries, not 90.
     groups: dict[tuple[str, float], list[str]] = {}
     for d, q in rated:

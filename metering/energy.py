@@ -24,6 +24,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from core import datafile
+from core.kinds import kind as kind_of
 from core.plant import Device, Plant, SteamConditions
 from metering.factors import CO2_PER_C, Factor, FactorNotFound, Registry, gwp, parse_unit
 from metering.ncv import Ncv, ncv_for
@@ -115,7 +116,7 @@ def steam_gj_per_t(cond: SteamConditions) -> float:
 def energy_quantity(dev: Device, have: set[str]) -> str | None:
     """Which of the device's interval quantities stands for its energy (None: none of them)."""
     prefs = ENERGY_QUANTITIES.get(dev.carrier, ())
-    if dev.kind == "pv":
+    if kind_of(dev.kind).generates:
         prefs = ("e_exp_kwh", "e_imp_kwh")  # a generator's energy is what it exports
     return next((q for q in prefs if q in have), None)
 
@@ -237,7 +238,7 @@ def stored_energy_rows(stored: pd.DataFrame, plant: Plant) -> pd.DataFrame:
 
 
 def _stored_quantity(dev: Device | None, carrier: str) -> str:
-    if dev is not None and dev.kind == "pv":
+    if dev is not None and kind_of(dev.kind).generates:
         return "e_exp_kwh"
     return ENERGY_QUANTITIES.get(carrier, ("",))[0]
 

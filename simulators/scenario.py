@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from core import datafile
 from core.datafile import DataFileError, Problem
+from core.kinds import kind as kind_of
 from core.plant import (
     Carrier,
     Contract,
@@ -58,25 +59,6 @@ MODBUS_FAULTS = {"timeout", "exception", "garbage", "not_available", "zero"}
 COUNTER_FAULTS = {"rollover", "reset", "replacement"}
 MQTT_FAULTS = {"clock_skew", "out_of_order", "duplicate", "disconnect"}
 
-# The model a device gets when the scenario names none.
-DEFAULT_MODEL: dict[str, str] = {
-    "transformer": "transformer",
-    "kiln": "kiln",
-    "furnace": "furnace",
-    "mill": "mill",
-    "compressor": "compressor",
-    "motor": "motor",
-    "fan": "fan",
-    "pump": "pump",
-    "lighting": "lighting",
-    "hvac": "hvac",
-    "chiller": "hvac",
-    "pv": "pv",
-    "boiler": "boiler",
-    "gas_meter": "boiler",
-    "steam_header": "steam",
-    "production_line": "production",
-}
 
 
 class _Model(BaseModel):
@@ -132,7 +114,7 @@ class SimDevice(_Model):
 
     @property
     def model_name(self) -> str:
-        return self.model or DEFAULT_MODEL.get(self.kind, "constant")
+        return self.model or kind_of(self.kind).load_model or "constant"  # the kind's model (core/kinds.yaml)
 
     @field_validator("model")
     @classmethod
@@ -393,8 +375,9 @@ def mqtt_fields(d: SimDevice) -> tuple[dict[str, MqttField], str, Literal["epoch
     assert d.meter is not None
     if d.meter.payload == "tasmota":
         # Tasmota reports W and kWh; a PV plug's power is generation, i.e. negative net import.
-        sign = -1.0 if d.kind == "pv" else 1.0
-        counter = "e_exp_kwh" if d.kind == "pv" else "e_imp_kwh"
+        generates = kind_of(d.kind).generates
+        sign = -1.0 if generates else 1.0
+        counter = "e_exp_kwh" if generates else "e_imp_kwh"
         return (
             {
                 "p_kw": MqttField(path="ENERGY.Power", scale=0.001 * sign),

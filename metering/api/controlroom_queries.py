@@ -20,6 +20,7 @@ import pandas as pd
 
 from core import schema as sc
 from core.influx import InfluxTarget, influxql, quote_ident, quote_literal
+from core.kinds import kinds
 from core.plant import Device, Plant, prealarm_threshold_kw
 from metering.energy import ENERGY_UNITS
 
@@ -293,7 +294,8 @@ def top_consumers(plant: Plant, dev: pd.DataFrame, n: int = TOP_N) -> list[dict[
     """The n metered leaf devices with the largest tce (unmetered remainders are not a device to open;
     generators such as PV are not consumers)."""
     rows = _leaf_rows(plant, dev)
-    rows = rows[~rows["device"].astype(str).str.endswith(":unmetered") & (rows["kind"] != "pv")]
+    generators = [k.id for k in kinds().values() if k.generates]
+    rows = rows[~rows["device"].astype(str).str.endswith(":unmetered") & ~rows["kind"].isin(generators)]
     rows = rows.sort_values("tce_kg", ascending=False, na_position="last").head(n)
     cols = ["device", "name", "area", "kind", "carrier", "tce_kg", "kwh", "cost", *BOUNDARIES]
     return [{c: (num(r[c]) if c not in ("device", "name", "area", "kind", "carrier") else r[c]) for c in cols}

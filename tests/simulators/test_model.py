@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from core.kinds import kind as kind_of
 from core.plant import parse_plant
-from dashboards.generate import GENERATING_KINDS
 from dashboards.verify import LOAD_FACTOR_RANGE
 from simulators.history import generate, history_plant_yaml
 from simulators.loads import SLOT_S, START_POWER_RATIO
@@ -172,7 +172,7 @@ def _load_factors(scenario: str, start: datetime, days: int) -> dict[str, tuple[
     sc = load_scenario(scenario)
     plant = parse_plant(history_plant_yaml(sc))
     m = PlantModel(sc, origin=start)
-    consumers = [d for d in plant.devices if d.rated_kw and d.kind not in GENERATING_KINDS and d.source is not None]
+    consumers = [d for d in plant.devices if d.rated_kw and kind_of(d.kind).consumes_only and d.source is not None]
     out: dict[str, tuple[float, float]] = {}
     for day in range(days):
         t0 = int((start + timedelta(days=day)).timestamp()) // SLOT_S
