@@ -86,6 +86,8 @@ class AlertService:
         self.client = make_client(self.broker, f"pc-alerts-{id(self):x}", v5=False)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self._subscribed = threading.Event()
+        self.client.on_subscribe = lambda *_: self._subscribed.set()
         sinks: list[tuple[str, Sink]] = [("mqtt", self._publish)]
         if influx is not None:
             sinks.append(("influx", self._write_influx))
@@ -126,6 +128,10 @@ class AlertService:
                 return True
             time.sleep(0.05)
         return False
+
+    def wait_subscribed(self, timeout_s: float = 10.0) -> bool:
+        """True once the broker acknowledged the engine's subscription (readings published after it are heard)."""
+        return self._subscribed.wait(timeout_s)
 
     def _on_connect(self, client: mqtt.Client, _ud: object, _flags: object, rc: object, _props: object) -> None:
         client.subscribe(data_subscription(self.prefix), qos=1)

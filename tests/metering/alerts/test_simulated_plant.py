@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,18 +15,11 @@ from metering.alerts.notify import Webhook, webhook_name, webhook_sink
 from metering.alerts.service import AlertService
 from metering.state.store import Store
 from simulators.plant import SimulatedPlant
-from tests.metering.alerts.conftest import Collector, WebhookReceiver
+from tests.metering.alerts.conftest import WebhookReceiver
+from tests.support.mqtt import Collector
+from tests.support.waiting import wait_until_async
 
 pytestmark = pytest.mark.integration
-
-
-async def until(check: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.02)
-    return check()
 
 
 async def test_simulated_plant_crosses_a_threshold_and_alerts_within_5_s(
@@ -47,7 +39,9 @@ async def test_simulated_plant_crosses_a_threshold_and_alerts_within_5_s(
     await agent.start()
     try:
         # The engine hears the simulated transformer through the edge agent.
-        assert await until(lambda: (site, "tr-01") in svc._power, 20), "no tr-01 power reading reached the engine"
+        assert await wait_until_async(lambda: (site, "tr-01") in svc._power, 20), (
+            "no tr-01 power reading reached the engine"
+        )
         now_kw = svc._power[(site, "tr-01")]
         assert now_kw > 0
         # An energy manager sets the limit below the plant's present load: the next reading crosses it.
@@ -64,14 +58,14 @@ async def test_simulated_plant_crosses_a_threshold_and_alerts_within_5_s(
         )
         svc.reload()
         set_at = time.monotonic()
-        assert await until(lambda: bool(alerts.got) and bool(webhook_receiver.got), 5.0), (
-            alerts.got,
+        assert await wait_until_async(lambda: bool(alerts.messages) and bool(webhook_receiver.got), 5.0), (
+            alerts.messages,
             webhook_receiver.got,
         )
         print(
-            f"threshold set → MQTT alert {alerts.got[0][2] - set_at:.2f} s, webhook {webhook_receiver.got[0].at - set_at:.2f} s"
+            f"threshold set → MQTT alert {alerts.messages[0].at - set_at:.2f} s, webhook {webhook_receiver.got[0].at - set_at:.2f} s"
         )
-        topic, payload, _ = alerts.got[0]
+        topic, payload = alerts.messages[0].topic, alerts.messages[0].json()
         assert topic == f"pc/{site}/alerts/tr-01-load" and payload["state"] == "firing"
         assert payload["value"] > payload["threshold"] == round(now_kw * 0.5, 1)
         assert "tr-01-load" in webhook_receiver.got[0].body["markdown"]["content"]
