@@ -123,6 +123,12 @@ def validate(model: type[M], data: Any, source: str, *, prefix: Sequence[str | i
         raise DataFileError(problems(exc, data, source, prefix=prefix)) from None
 
 
+def raise_all(errors: Sequence[str]) -> None:
+    """For a model-level check: its mistakes as one ValueError, a line each (`problems` splits them back)."""
+    if errors:
+        raise ValueError("\n".join(errors))
+
+
 def problems(exc: ValidationError, data: Any, source: str, *, prefix: Sequence[str | int] = ()) -> list[Problem]:
     """One Problem per pydantic error; a model-level check that raised several lines gives one Problem per line."""
     out: list[Problem] = []

@@ -333,10 +333,7 @@ class Plant(_Model):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Plant:
-        errors = list(_cross_errors(self))
-        if errors:
-            # Raised as one ValueError per batch; the loader splits them back into lines.
-            raise ValueError("\n".join(errors))
+        datafile.raise_all(list(_cross_errors(self)))
         return self
 
     def device(self, device_id: str) -> Device:

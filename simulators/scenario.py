@@ -225,8 +225,7 @@ class Scenario(_Model):
             for dev_id in self.random_faults.devices:
                 if dev_id not in seen:
                     errors.append(f"random_faults.devices: no device with id {dev_id!r}")
-        if errors:
-            raise ValueError("\n".join(errors))
+        datafile.raise_all(errors)
         return self
 
     def device(self, device_id: str) -> SimDevice:

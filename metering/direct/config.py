@@ -76,8 +76,7 @@ class CarbonConfig(_Model):
                 errors.append(f"materials.{mid}: activity meter needs devices (or activity: stock)")
             if mat.activity == "stock" and len(set(users.get(mid, []))) > 1:
                 errors.append(f"materials.{mid}: a stock balance cannot be split between units {users[mid]}")
-        if errors:
-            raise ValueError("\n".join(errors))
+        datafile.raise_all(errors)
         return self
 
     def unit(self, unit_id: str) -> EmissionUnit:

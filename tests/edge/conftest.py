@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,6 @@ from core.plant import Plant
 from core.profile import MeterProfile, encode_row, load_profile
 from edge.agent import Agent, AgentOptions
 from edge.publish import BrokerConfig
-from tests.support.mqtt import Collector
 
 
 def modbus_device(dev_id: str, port: int, unit: int = 1, profile: str = "eastron-sdm630", **src: Any) -> dict[str, Any]:
@@ -73,20 +72,6 @@ def image_for(
             for a in range(min(t), max(t)):
                 t.setdefault(a, 0)
     return tables
-
-
-@pytest.fixture
-def collector() -> Iterator[Any]:
-    made: list[Collector] = []
-
-    def make(broker: Mosquitto, topic: str = "pc/#", persistent: bool = False) -> Collector:
-        c = Collector(broker, topic, persistent=persistent)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.close()
 
 
 @contextlib.asynccontextmanager

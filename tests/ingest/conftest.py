@@ -30,20 +30,6 @@ def plant_a() -> Plant:
 
 
 @pytest.fixture
-def publisher(mosquitto) -> Iterator[Callable[..., Publisher]]:  # type: ignore[no-untyped-def]
-    made: list[Publisher] = []
-
-    def make(url: str | None = None) -> Publisher:
-        p = Publisher(url or mosquitto.url)
-        made.append(p)
-        return p
-
-    yield make
-    for p in made:
-        p.close()
-
-
-@pytest.fixture
 def ingest_factory(tmp_path: Path) -> Iterator[Callable[..., IngestService]]:
     """Factory for in-process ingest services; each gets a unique client id and its own DLQ file."""
     started: list[IngestService] = []

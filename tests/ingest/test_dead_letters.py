@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import random
 
 import pytest
 
@@ -14,6 +13,7 @@ from core.wire import ReadingBatch, Sample, dlq_topic, encode_batch
 from ingest.mapping import Rejected, TagBook, map_data
 from ingest.writer import InfluxWriter
 from tests.ingest.conftest import TS0, count_points
+from tests.support.fuzz import byte_mutations
 from tests.support.mqtt import Collector
 from tests.support.waiting import wait_count
 
@@ -58,18 +58,14 @@ def test_malformed_corpus_and_fuzz_flood_are_dead_lettered_and_ingest_goes_on(
             pub.publish(topic, payload)
         # A seeded flood of byte-level mutations of a valid batch; the pure mapper is the oracle
         # for which of them are bad (its own fuzzing is in test_mapping.py).
-        rng = random.Random(5)
         book = TagBook.from_plants([plant_a])
         expected_bad = 0
-        for _ in range(300):
-            b = bytearray(GOOD)
-            for _ in range(rng.randint(1, 4)):
-                b[rng.randrange(len(b))] = rng.randrange(256)
+        for b in byte_mutations(GOOD, 300, seed=5):
             try:
-                map_data("pc/plant-a/tr-01/data", bytes(b), book, "pc")
+                map_data("pc/plant-a/tr-01/data", b, book, "pc")
             except Rejected:
                 expected_bad += 1
-            pub.publish("pc/plant-a/tr-01/data", bytes(b))
+            pub.publish("pc/plant-a/tr-01/data", b)
         pub.flush()
         records = [m.json() for m in listener.wait_count(len(CORPUS) + expected_bad, 60)]
         assert len(records) == len(CORPUS) + expected_bad

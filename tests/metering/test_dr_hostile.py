@@ -8,7 +8,6 @@ thread ended.
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from metering.dr.events import EventError, parse_event
 from metering.dr.intake import DrIntake
 from metering.dr.store import EventStore
 from tests.metering.test_dr_events import GOOD
+from tests.support.fuzz import byte_mutations
 from tests.support.mqtt import Publisher
 
 TOPIC = dr_events_topic("plant-a")
@@ -71,14 +71,9 @@ def test_hostile_events_and_a_seeded_flood_leave_the_listener_alive(mosquitto: M
             assert intake.wait_for(n, 10), case
             assert intake.rejected[reason] == before + 1, (case, dict(intake.rejected))
             assert intake.liveness.report()["ok"], case
-        rng = random.Random(16)
-        base = json.dumps({**GOOD, "id": "ev-x"}).encode()
         flood = 1000
-        for _ in range(flood):
-            b = bytearray(base)
-            for _ in range(rng.randint(1, 4)):
-                b[rng.randrange(len(b))] = rng.randrange(256)
-            pub.publish(TOPIC, bytes(b))
+        for b in byte_mutations(json.dumps({**GOOD, "id": "ev-x"}).encode(), flood, seed=16):
+            pub.publish(TOPIC, b)
         assert intake.wait_for(len(HOSTILE) + flood, 60)
         assert intake.rejected["internal_error"] == 0
         # Still taking events.

@@ -19,6 +19,8 @@ from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 from fastapi import Path as PathParam
 from pydantic import ValidationError
 
+from core import datafile
+from core.datafile import DataFileError
 from core.wire import ID_PATTERN
 from metering.api.deps import EnergyManager, Svc, Viewer
 from metering.factors import (
@@ -197,8 +199,8 @@ def _previous(path: Path) -> dict[str, Any] | None:
         return None
     text = path.read_text("utf-8")
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
+        doc = datafile.parse_yaml(text, path.name)
+    except DataFileError:  # not YAML (or too large): the audit row keeps the text
         doc = None
     # A file edited by hand may not be a mapping; keep its text so the audit row still shows it.
     return _jsonable(doc) if isinstance(doc, dict) else {"text": text}

@@ -1,19 +1,16 @@
-"""Alert-test helpers: a real local HTTP webhook receiver and an MQTT collector fixture."""
+"""Alert-test helpers: a real local HTTP webhook receiver."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-
-from core.harness.mosquitto import Mosquitto
-from tests.support.mqtt import Collector
 
 
 @dataclass
@@ -51,17 +48,3 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
     yield recv
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture
-def mqtt_collector(mosquitto: Mosquitto) -> Iterator[Callable[[str], Collector]]:
-    made: list[Collector] = []
-
-    def make(topic: str) -> Collector:
-        # Retained alert states from earlier tests on the shared broker are not news: skip them.
-        made.append(Collector(mosquitto, topic, skip_retained=True))
-        return made[-1]
-
-    yield make
-    for c in made:
-        c.close()

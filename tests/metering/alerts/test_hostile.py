@@ -6,7 +6,6 @@ network thread ended — no more alerts, no reconnects, while the API still answ
 
 from __future__ import annotations
 
-import random
 import time
 
 import pytest
@@ -16,6 +15,7 @@ from core.wire import ReadingBatch, Sample, data_topic, encode_batch
 from metering.alerts.service import AlertService
 from metering.state.store import Store
 from tests.metering.alerts.test_service import RULE, plant, store  # noqa: F401  (fixtures)
+from tests.support.fuzz import byte_mutations
 from tests.support.mqtt import Publisher
 from tests.support.waiting import wait_until
 
@@ -58,14 +58,10 @@ def test_hostile_messages_and_a_seeded_flood_leave_the_engine_alive_and_alerting
             assert wait_until(lambda r=reason, b=before: svc.bad_payloads[r] == b + 1, 10), (case, svc.bad_payloads)
             assert svc.liveness.report()["ok"], case
         # A seeded flood of byte-level mutations of a valid batch: every one is handled.
-        rng = random.Random(16)
-        base = good(2, 1.0)  # no mutation of "1.0" reaches the 4000 kW threshold
         n = 1000
-        for _ in range(n):
-            b = bytearray(base)
-            for _ in range(rng.randint(1, 4)):
-                b[rng.randrange(len(b))] = rng.randrange(256)
-            pub.publish(TOPIC, bytes(b))
+        # No mutation of "1.0" reaches the 4000 kW threshold.
+        for b in byte_mutations(good(2, 1.0), n, seed=16):
+            pub.publish(TOPIC, b)
         handled0 = len(HOSTILE)
 
         def handled() -> int:

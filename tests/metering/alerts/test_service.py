@@ -56,7 +56,7 @@ def test_threshold_crossing_notifies_mqtt_webhooks_and_influx_within_5_s(
     plant: Plant,
     store: Store,
     webhook_receiver: WebhookReceiver,
-    mqtt_collector: Callable[[str], Collector],
+    collector: Callable[..., Collector],
 ) -> None:
     hooks = [
         Webhook.model_validate({"url": webhook_receiver.url + "/generic", "format": "generic"}),
@@ -73,7 +73,7 @@ def test_threshold_crossing_notifies_mqtt_webhooks_and_influx_within_5_s(
         influx=influx_target,
         extra_sinks=[(webhook_name(h), webhook_sink(h)) for h in hooks],
     ).start()
-    alerts = mqtt_collector("pc/plant-a/alerts/#")
+    alerts = collector(mosquitto, "pc/plant-a/alerts/#", skip_retained=True)  # retained: earlier news
     pub = Publisher(mosquitto)
     try:
         assert svc.wait_connected()

@@ -26,7 +26,7 @@ async def test_simulated_plant_crosses_a_threshold_and_alerts_within_5_s(
     mosquitto: Mosquitto,
     tmp_path: Path,
     webhook_receiver: WebhookReceiver,
-    mqtt_collector: Callable[[str], Collector],
+    collector: Callable[..., Collector],
 ) -> None:
     sim = SimulatedPlant("small", seed=1).start(mqtt_url=mosquitto.url)
     plant = sim.plant
@@ -35,7 +35,7 @@ async def test_simulated_plant_crosses_a_threshold_and_alerts_within_5_s(
     hook = Webhook.model_validate({"url": webhook_receiver.url + "/wecom", "format": "wecom"})
     svc = AlertService(store, plant, mosquitto.url, extra_sinks=[(webhook_name(hook), webhook_sink(hook))]).start()
     agent = Agent(plant, BrokerConfig(url=mosquitto.url), AgentOptions(outbox=tmp_path / "outbox.sqlite", summary_s=0))
-    alerts = mqtt_collector(f"pc/{site}/alerts/#")
+    alerts = collector(mosquitto, f"pc/{site}/alerts/#", skip_retained=True)  # retained: earlier news
     await agent.start()
     try:
         # The engine hears the simulated transformer through the edge agent.
