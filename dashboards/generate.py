@@ -30,13 +30,13 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.piechart import PieChartType
 from pydantic import BaseModel, ConfigDict, Field
 
-from core import schema as sc
-from core.influx import quote_ident
-from core.kinds import kind as kind_of
-from core.plant import Device, Plant
-from core.profile import ProfileError, load_profile
 from dashboards.i18n import Lang, text
 from dashboards.influxql import Annotation, InfluxQL
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import quote_ident
+from plantcarbon_core.kinds import kind as kind_of
+from plantcarbon_core.plant import Device, Plant
+from plantcarbon_core.profile import ProfileError, load_profile
 
 RAW = dm.DataSourceRef(type_val="influxdb", uid=sc.RAW_DS_UID)
 METERING = dm.DataSourceRef(type_val="influxdb", uid=sc.METERING_DS_UID)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from core.kinds import kinds
+from plantcarbon_core.kinds import kinds
 
 Lang = Literal["en", "zh"]
 LANGS: tuple[Lang, ...] = ("en", "zh")

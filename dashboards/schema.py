@@ -1,3 +1,3 @@
-"""The storage contract now lives in core/schema.py; this name stays while dashboard modules move (issue 15)."""
+"""The storage contract lives in plantcarbon_core/schema.py; this name stays while dashboard modules move."""
 
-from core.schema import *  # noqa: F403
+from plantcarbon_core.schema import *  # noqa: F403

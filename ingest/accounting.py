@@ -23,8 +23,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from core import schema as sc
-from core.influx import line
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import line
 
 INTERVAL_MS = 15 * 60 * 1000
 COMPONENT = "ingest"

@@ -19,10 +19,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core import datafile
-from core.datafile import DataFileError, Problem
-from core.kinds import kind as kind_of
-from core.plant import (
+from plantcarbon_core import datafile
+from plantcarbon_core.datafile import DataFileError, Problem
+from plantcarbon_core.kinds import kind as kind_of
+from plantcarbon_core.plant import (
     Carrier,
     Contract,
     Device,
@@ -36,7 +36,7 @@ from core.plant import (
     Site,
     Supply,
 )
-from core.profile import ProfileError, load_profile
+from plantcarbon_core.profile import ProfileError, load_profile
 from simulators.loads import MODELS
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
@@ -76,7 +76,7 @@ class Meter(_Model):
     """The meter a device carries. Modbus: a profile on a gateway/unit or its own port. MQTT: a payload style."""
 
     protocol: Literal["modbus", "mqtt"] = "modbus"
-    profile: str | None = None  # modbus: core/meter_profiles/<id>.yaml
+    profile: str | None = None  # modbus: plantcarbon_core/meter_profiles/<id>.yaml
     gateway: str | None = None  # modbus: a gateway id; None = the meter has its own port
     unit: int | None = Field(default=None, ge=1, le=247)  # None = next free unit on the gateway
     framer: Literal["socket", "rtu"] = "socket"  # for a meter on its own port
@@ -114,7 +114,7 @@ class SimDevice(_Model):
 
     @property
     def model_name(self) -> str:
-        return self.model or kind_of(self.kind).load_model or "constant"  # the kind's model (core/kinds.yaml)
+        return self.model or kind_of(self.kind).load_model or "constant"  # the kind's (kinds.yaml)
 
     @field_validator("model")
     @classmethod
@@ -242,7 +242,7 @@ class Scenario(_Model):
         return [d for d in self.devices if d.meter is not None]
 
 
-# A scenario file's errors are the one data-file error (core/datafile.py); the old name stays for callers.
+# A scenario file's errors are the one data-file error (plantcarbon_core/datafile.py); the old name stays for callers.
 ScenarioError = DataFileError
 
 

@@ -24,8 +24,8 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from core import schema as sc
-from core.influx import line
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import line
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.wire import ID_PATTERN
+from plantcarbon_core.wire import ID_PATTERN
 
 QUANTITY_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 

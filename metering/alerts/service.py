@@ -26,17 +26,17 @@ from zoneinfo import ZoneInfo
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from core import schema as sc
-from core.influx import InfluxQLError, InfluxTarget, influxql, quote_ident, quote_literal, write_lines
-from core.liveness import Liveness
-from core.mqtt import BrokerConfig, make_client
-from core.plant import Plant
-from core.wire import Sample, WireError, alert_topic, data_subscription, decode_batch, parse_topic
 from metering.alerts.engine import RuleState, evaluate
 from metering.alerts.notify import AlertEvent, Dispatcher, Sink, alert_line
 from metering.alerts.rules import RuleSpec
-from metering.factors import FactorNotFound, grid_factor_now
+from metering.carbon.factor_registry import FactorNotFound, grid_factor_now
 from metering.state.store import Store
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import InfluxQLError, InfluxTarget, influxql, quote_ident, quote_literal, write_lines
+from plantcarbon_core.liveness import Liveness
+from plantcarbon_core.mqtt import BrokerConfig, make_client
+from plantcarbon_core.plant import Plant
+from plantcarbon_core.wire import Sample, WireError, alert_topic, data_subscription, decode_batch, parse_topic
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from typing import Any
 
 import pandas as pd
 
-from core import schema as sc
-from core.influx import InfluxTarget, influxql, quote_ident, quote_literal
-from core.kinds import kinds
-from core.plant import Device, Plant, prealarm_threshold_kw
-from metering.energy import ENERGY_UNITS
+from metering.carbon.energy import ENERGY_UNITS
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import InfluxTarget, influxql, quote_ident, quote_literal
+from plantcarbon_core.kinds import kinds
+from plantcarbon_core.plant import Device, Plant, prealarm_threshold_kw
 
 BOUNDARIES = ("direct", "scope2_location", "scope2_market")
 # How the three boundaries are labelled on the page (the API names them; the page translates).

@@ -15,8 +15,8 @@ from typing import Literal
 
 import pandas as pd
 
-from core import schema as sc
-from core.influx import InfluxTarget, influxql, quote_ident, quote_literal
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import InfluxTarget, influxql, quote_ident, quote_literal
 
 Granularity = Literal["15m", "1h", "1d"]
 GroupBy = Literal["site", "area", "device"]

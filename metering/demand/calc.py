@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.plant import prealarm_threshold_kw
+from plantcarbon_core.plant import prealarm_threshold_kw
 
 WINDOW_MIN = 15
 

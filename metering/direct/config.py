@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core import datafile
-from core.datafile import DataFileError, Problem
-from core.plant import Plant
 from metering.direct.method import Method, MethodError, load_method
+from plantcarbon_core import datafile
+from plantcarbon_core.datafile import DataFileError, Problem
+from plantcarbon_core.plant import Plant
 
 MaterialKindName = Literal["fossil_fuel", "alternative_fuel", "biomass_fuel", "clinker", "raw_meal", "dust", "cement"]
 FUEL_KINDS = ("fossil_fuel", "alternative_fuel", "biomass_fuel")
@@ -86,7 +86,7 @@ class CarbonConfig(_Model):
         raise KeyError(unit_id)
 
 
-# The carbon block's errors are the one data-file error (core/datafile.py); the old name stays for callers.
+# The carbon block's errors are the one data-file error (plantcarbon_core/datafile.py); the old name stays for callers.
 CarbonConfigError = DataFileError
 
 

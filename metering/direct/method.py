@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from core import datafile
+from plantcarbon_core import datafile
 
 METHOD_DIR = Path(__file__).with_name("methods")
 

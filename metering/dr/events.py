@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from core import datafile
-from core.wire import ID_PATTERN
+from plantcarbon_core import datafile
+from plantcarbon_core.wire import ID_PATTERN
 
 BaselineMethod = Literal["10of10", "high4of5", "similar_day", "regression"]
 EventStatus = Literal["scheduled", "active", "completed", "cancelled"]

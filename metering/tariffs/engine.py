@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from core.datafile import Problem
 from metering.tariffs.model import (
     BANDS,
     Calendar,
@@ -28,6 +27,7 @@ from metering.tariffs.model import (
     load_tariff_file,
     period_minutes,
 )
+from plantcarbon_core.datafile import Problem
 
 FILES_DIR = Path(__file__).with_name("files")
 CALENDARS_DIR = Path(__file__).with_name("calendars")

@@ -21,8 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core import datafile
-from core.datafile import DataFileError
+from plantcarbon_core import datafile
+from plantcarbon_core.datafile import DataFileError
 
 Band = Literal["sharp", "peak", "flat", "valley", "deep_valley"]
 BANDS: tuple[Band, ...] = ("sharp", "peak", "flat", "valley", "deep_valley")
@@ -257,7 +257,7 @@ class TariffError(ValueError):
     """A tariff that cannot be applied (no version in effect, unknown id)."""
 
 
-# A tariff or calendar file's errors are the one data-file error (core/datafile.py); the old name stays for callers.
+# Tariff and calendar file errors are the one data-file error (plantcarbon_core/datafile.py); old name kept.
 TariffFileError = DataFileError
 
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from core.harness.mosquitto import Mosquitto
-from core.plant import Plant
-from core.profile import MeterProfile, encode_row, load_profile
 from edge.agent import Agent, AgentOptions
 from edge.publish import BrokerConfig
+from harness.mosquitto import Mosquitto
+from plantcarbon_core.plant import Plant
+from plantcarbon_core.profile import MeterProfile, encode_row, load_profile
 
 
 def modbus_device(dev_id: str, port: int, unit: int = 1, profile: str = "eastron-sdm630", **src: Any) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from core.influx import InfluxTarget, influxql
-from core.plant import Plant, load_plant
-from core.wire import ReadingBatch, Sample
 from ingest.service import IngestConfig, IngestService, delete_session
+from plantcarbon_core.influx import InfluxTarget, influxql
+from plantcarbon_core.plant import Plant, load_plant
+from plantcarbon_core.wire import ReadingBatch, Sample
 from tests.support.mqtt import Publisher
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -130,7 +130,7 @@ def ingest_process(
         "PLANTCARBON_DATA_DIR": str(workdir),
     }
     log = workdir / f"{log_name or client_id}.log"
-    cmd = [sys.executable, "-m", "core.cli", "ingest", "run", "--client-id", client_id]
+    cmd = [sys.executable, "-m", "plantcarbon", "ingest", "run", "--client-id", client_id]
     cmd += ["--share-group", share_group, "--metrics-port", "0", "--batch-age", "0.3"]
     start = log.stat().st_size if log.exists() else 0
     with log.open("ab") as f:

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from core.influx import influxql, write_lines
-from core.wire import ReadingBatch, Sample, dlq_topic, encode_batch
 from ingest.mapping import Rejected, TagBook, map_data
 from ingest.writer import InfluxWriter
+from plantcarbon_core.influx import influxql, write_lines
+from plantcarbon_core.wire import ReadingBatch, Sample, dlq_topic, encode_batch
 from tests.ingest.conftest import TS0, count_points
 from tests.support.fuzz import byte_mutations
 from tests.support.mqtt import Collector

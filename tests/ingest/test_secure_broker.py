@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from core.wire import ReadingBatch, Sample
 from ingest.service import IngestConfig, IngestService
+from plantcarbon_core.wire import ReadingBatch, Sample
 from tests.conftest import SECURE_USERS
 from tests.ingest.conftest import TS0, count_points
 from tests.support.mqtt import Publisher

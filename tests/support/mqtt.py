@@ -15,9 +15,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from core.harness.mosquitto import Mosquitto
-from core.mqtt import parse_mqtt_url
-from core.wire import ReadingBatch, Sample, data_topic, decode_batch, encode_batch
+from harness.mosquitto import Mosquitto
+from plantcarbon_core.mqtt import parse_mqtt_url
+from plantcarbon_core.wire import ReadingBatch, Sample, data_topic, decode_batch, encode_batch
 from tests.support.waiting import wait_until
 
 __all__ = ["Collector", "Message", "Publisher", "wait_subscribed"]

@@ -10,12 +10,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
-from core.wire import ID_PATTERN
 from metering.api import queries
 from metering.api.deps import EnergyManager, Svc, Viewer
 from metering.api.params import MAX_T, MIN_T
 from metering.dr.events import DrEvent
 from metering.dr.store import DuplicateEvent
+from plantcarbon_core.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1/dr/events", tags=["demand response"])
 

@@ -19,11 +19,8 @@ from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 from fastapi import Path as PathParam
 from pydantic import ValidationError
 
-from core import datafile
-from core.datafile import DataFileError
-from core.wire import ID_PATTERN
 from metering.api.deps import EnergyManager, Svc, Viewer
-from metering.factors import (
+from metering.carbon.factor_registry import (
     Factor,
     FactorFileError,
     FactorNotFound,
@@ -40,6 +37,9 @@ from metering.tariffs import (
     load_tariff,
     load_tariff_file,
 )
+from plantcarbon_core import datafile
+from plantcarbon_core.datafile import DataFileError
+from plantcarbon_core.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["factors and tariffs"])
 

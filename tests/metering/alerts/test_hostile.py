@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from core.harness.mosquitto import Mosquitto
-from core.wire import ReadingBatch, Sample, data_topic, encode_batch
+from harness.mosquitto import Mosquitto
 from metering.alerts.service import AlertService
 from metering.state.store import Store
+from plantcarbon_core.wire import ReadingBatch, Sample, data_topic, encode_batch
 from tests.metering.alerts.test_service import RULE, plant, store  # noqa: F401  (fixtures)
 from tests.support.fuzz import byte_mutations
 from tests.support.mqtt import Publisher

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from core.harness.mosquitto import Mosquitto
-from core.influx import InfluxTarget, influxql
-from core.mqtt import BrokerConfig
-from core.plant import Plant, load_plant
-from core.wire import Sample
+from harness.mosquitto import Mosquitto
 from metering.alerts.notify import AlertEvent, Webhook, webhook_name, webhook_sink
 from metering.alerts.service import AlertService
 from metering.state.store import Store
+from plantcarbon_core.influx import InfluxTarget, influxql
+from plantcarbon_core.mqtt import BrokerConfig
+from plantcarbon_core.plant import Plant, load_plant
+from plantcarbon_core.wire import Sample
 from tests.metering.alerts.conftest import WebhookReceiver
 from tests.support.mqtt import Collector, Publisher
 from tests.support.waiting import wait_until
@@ -231,7 +231,7 @@ def test_co2_rate_rule_takes_the_grid_factor_of_an_uploaded_factor_file(
 
     from metering.api.app import create_app
     from metering.api.settings import ApiSettings
-    from metering.factors import grid_factor_now
+    from metering.carbon.factor_registry import grid_factor_now
 
     data_dir = tmp_path / "data"
     in_force = grid_factor_now(plant, PLANT.parent, data_dir)  # the factor the registry applies today
@@ -273,7 +273,7 @@ def test_co2_rate_rule_takes_the_grid_factor_of_an_uploaded_factor_file(
 def test_demand_forecast_against_the_limit(
     mosquitto: Mosquitto, influx_target: InfluxTarget, plant: Plant, store: Store
 ) -> None:
-    from core.influx import line, write_lines
+    from plantcarbon_core.influx import line, write_lines
 
     store.create_threshold(
         {
@@ -342,7 +342,7 @@ def test_engine_over_tls_with_client_certificate_and_password(
 
 
 def test_energy_intensity_per_tonne(mosquitto: Mosquitto, store: Store) -> None:
-    from core.plant import parse_plant
+    from plantcarbon_core.plant import parse_plant
 
     plant = parse_plant(
         """
