@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -127,6 +127,22 @@ def raise_all(errors: Sequence[str]) -> None:
     """For a model-level check: its mistakes as one ValueError, a line each (`problems` splits them back)."""
     if errors:
         raise ValueError("\n".join(errors))
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Item = TypeVar("Item", bound=_HasId)
+
+
+def by_id(items: Iterable[Item], ident: str) -> Item:
+    """The item of a data file's list with this `id` (KeyError naming the id when there is none)."""
+    for item in items:
+        if item.id == ident:
+            return item
+    raise KeyError(ident)
 
 
 def problems(exc: ValidationError, data: Any, source: str, *, prefix: Sequence[str | int] = ()) -> list[Problem]:

@@ -337,10 +337,7 @@ class Plant(_Model):
         return self
 
     def device(self, device_id: str) -> Device:
-        for d in self.devices:
-            if d.id == device_id:
-                return d
-        raise KeyError(device_id)
+        return datafile.by_id(self.devices, device_id)
 
     @property
     def device_ids(self) -> list[str]:

@@ -229,10 +229,7 @@ class Scenario(_Model):
         return self
 
     def device(self, device_id: str) -> SimDevice:
-        for d in self.devices:
-            if d.id == device_id:
-                return d
-        raise KeyError(device_id)
+        return datafile.by_id(self.devices, device_id)
 
     def children(self, device_id: str) -> list[SimDevice]:
         return [d for d in self.devices if d.parent == device_id]

@@ -80,10 +80,7 @@ class CarbonConfig(_Model):
         return self
 
     def unit(self, unit_id: str) -> EmissionUnit:
-        for u in self.units:
-            if u.id == unit_id:
-                return u
-        raise KeyError(unit_id)
+        return datafile.by_id(self.units, unit_id)
 
 
 # The carbon block's errors are the one data-file error (plantcarbon_core/datafile.py); the old name stays for callers.
