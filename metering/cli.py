@@ -154,8 +154,12 @@ def compute_cmd(
         if intensity not in ("day", "month"):
             typer.echo(f"--intensity: must be day or month, got {intensity!r}", err=True)
             raise typer.Exit(2)
-        table = rate(intensity_table(res, p, "day" if intensity == "day" else "month"), shipped_benchmarks())
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        bench = shipped_benchmarks()
+        # One table per product a benchmark names: each is rated on its own product's tonnes.
+        for product in sorted({b.product for b in bench.benchmarks} | {b.product for b in bench.baselines} or {"*"}):
+            table = rate(intensity_table(res, p, "day" if intensity == "day" else "month", product), bench, product)
+            print(f"per tonne of {'the site output' if product == '*' else product}:")
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
 @app.command()

@@ -69,11 +69,15 @@ def shipped_benchmarks() -> BenchmarkFile:
     return BenchmarkFile(benchmarks=bench, baselines=base)
 
 
-def intensity(result: Result, plant: Plant, period: Literal["day", "month"] = "day") -> pd.DataFrame:
+def intensity(
+    result: Result, plant: Plant, period: Literal["day", "month"] = "day", product: str = "*"
+) -> pd.DataFrame:
     """Per local period: output (t), electricity (kWh), tce (kg), CO2e (kg, location-based) and their ratios per tonne.
 
-    Site totals use `role: main` rows only (sub-meters never add to the total). Periods
-    without output have NaN intensities.
+    Site totals use `role: main` rows only (sub-meters never add to the total). `product`: the
+    tonnes of the production meters whose id or area it names (a benchmark's product: clinker
+    energy against clinker tonnes, not raw meal + clinker + cement); "*" the site's whole
+    output. Periods without output have NaN intensities.
     """
     freq = {"day": "D", "month": "M"}[period]
     tz = plant.site.timezone
@@ -86,7 +90,12 @@ def intensity(result: Result, plant: Plant, period: Literal["day", "month"] = "d
 
     e = result.energy
     main = e[e["role"] == "main"]
-    output = by_period(main[main["carrier"] == "production"], "amount")
+    if product == "*":
+        made = main[main["carrier"] == "production"]
+    else:
+        ids = {d.id for d in plant.devices if d.carrier == "production" and product in (d.id, d.area)}
+        made = e[(e["carrier"] == "production") & e["device"].astype(str).isin(ids)]
+    output = by_period(made, "amount")
     kwh = by_period(main[(main["carrier"] == "electricity") & (main["quantity"] != "e_exp_kwh")], "amount")
     tce = by_period(main[main["carrier"] != "production"], "tce_kg")
     em = result.emissions

@@ -28,7 +28,10 @@ from plantcarbon.demo import DEMO_ADMIN_KEY
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "browser"
-FIGURES = ["power", "energy", "tce", "cost", "co2-direct", "co2-location", "co2-market", "intensity", "completeness"]
+FIGURES = [
+    "power", "energy", "tce", "cost", "co2-ets", "co2-scope1", "co2-location", "co2-market",
+    "intensity", "intensity-direct", "completeness",
+]  # fmt: skip
 CHARTS = ["chart-power", "chart-demand", "chart-sankey", "chart-breakdown"]
 
 

@@ -164,14 +164,14 @@ def test_control_room_shows_the_same_site_co2(surfaces: Surfaces) -> None:
                 page.goto(f"http://127.0.0.1:{port}/")
                 page.fill("#key", surfaces.key)
                 page.click("#key-form button")
-                # The page shows each boundary on its own tile: direct (scope 1), scope 2
+                # The page shows each boundary on its own tile: scope 1, scope 2
                 # location-based, scope 2 market-based — never a sum of the two methods.
                 expect(page.locator("#co2-location")).not_to_have_text("–", timeout=10_000)
                 tile = {
                     k: float(page.locator(f"#co2-{k}").inner_text().replace(",", ""))
-                    for k in ("direct", "location", "market")
+                    for k in ("scope1", "location", "market")
                 }
-                shown = {m: tile["direct"] + tile[m] for m in METHODS}
+                shown = {m: tile["scope1"] + tile[m] for m in METHODS}
             finally:
                 browser.close()
     finally:

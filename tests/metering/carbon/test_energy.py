@@ -291,7 +291,10 @@ def test_intensity_per_tonne_against_benchmark_and_baseline() -> None:
     # Source: GB 16780-2012 水泥单位产品能源消耗限额, 可比熟料综合能耗, 4000 t/d and above.
     from metering.carbon.intensity import Baseline, BenchmarkFile, intensity, rate, shipped_benchmarks
 
-    line = "  - {id: line-1, name: Line, kind: production_line, carrier: production, area: kiln}\n"
+    line = (
+        "  - {id: clinker, name: Clinker, kind: production_line, carrier: production, area: kiln}\n"
+        "  - {id: cement-1, name: Cement, kind: production_line, carrier: production, area: cement}\n"
+    )
     plant = parse_plant(PLANT_YAML.replace("virtual_meters:", line + "virtual_meters:"))
     # 11 800 kgce as electricity at 0.1229 kgce/kWh = 96 013.02 kWh over the local day 2023-06-01.
     kwh = 11_800 / 0.1229
@@ -299,11 +302,14 @@ def test_intensity_per_tonne_against_benchmark_and_baseline() -> None:
     r = pd.concat(
         [
             counter("main-1", "e_imp_kwh", day, 24 * 60, kwh / (24 * 60)),
-            counter("line-1", "output_t", day, 24 * 60, 100 / (24 * 60)),
+            counter("clinker", "output_t", day, 24 * 60, 100 / (24 * 60)),
+            counter("cement-1", "output_t", day, 24 * 60, 60 / (24 * 60)),
         ]
     )
     res = compute(compute_intervals(r, plant), plant, REG)
-    table = intensity(res, plant, "day")
+    # The site's whole output adds clinker and cement; the clinker benchmark takes clinker tonnes only.
+    assert intensity(res, plant, "day")["output_t"].iloc[0] == pytest.approx(160.0)
+    table = intensity(res, plant, "day", product="clinker")
     row = table.iloc[0]
     assert str(row["period_start"]) == "2023-06-01 00:00:00+08:00"
     assert row["output_t"] == pytest.approx(100.0)
@@ -313,7 +319,7 @@ def test_intensity_per_tonne_against_benchmark_and_baseline() -> None:
         benchmarks=shipped_benchmarks().benchmarks,
         baselines=[Baseline(id="base-2022", product="*", metric="tce_kg_per_t", value=125.0, period="2022")],
     )
-    rated = rate(table, bench)
+    rated = rate(table, bench, "clinker")
     assert rated["gb16780-2012-clinker-4000td"].iloc[0] == "new_plant"
     assert rated["base-2022_pct"].iloc[0] == pytest.approx((118 / 125 - 1) * 100)
 
