@@ -50,6 +50,11 @@ def week_rows(target: InfluxTarget, measurement: str, start: datetime, end: date
     return influxql(target, q, target.metering_bucket, timeout_s=300)
 
 
+def _float(v: object) -> object:
+    """Numbers back as floats: the JSON answer gives 0 for 0.0, and a field stored as float refuses an integer."""
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+
+
 def copy_back(target: InfluxTarget, measurement: str, rows: pd.DataFrame, weeks: int) -> int:
     """Writes `rows` again shifted back by 1..weeks-1 weeks; returns points written."""
     tags = [t for t in TAGS[measurement] if t in rows.columns]
@@ -64,7 +69,7 @@ def copy_back(target: InfluxTarget, measurement: str, rows: pd.DataFrame, weeks:
         for w in range(1, weeks):
             lines = [
                 line(measurement, {k: v for k, v in tv.items() if v not in (None, "")},
-                     {k: v for k, v in fv.items() if v is not None}, int(t - w * week_ms))
+                     {k: _float(v) for k, v in fv.items() if v is not None}, int(t - w * week_ms))
                 for t, tv, fv in zip(ts0, tag_vals, field_vals, strict=True)
             ]  # fmt: skip
             for i in range(0, len(lines), 50_000):

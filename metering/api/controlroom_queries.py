@@ -123,17 +123,11 @@ def read_last_rows(target: InfluxTarget, site: str, measurement: str, since: dat
     return influxql(target, q, target.raw_bucket)
 
 
-def read_last_seen(
-    target: InfluxTarget, site: str, measurement: str, field: str, since: datetime, devices: list[str] | None = None
-) -> pd.DataFrame:
-    """Time of the newest `field` per device since `since` (one selector: InfluxDB returns the point's time).
-
-    `devices`: only these (the ones a short window did not find), else every device of the measurement.
-    """
-    only = f" AND {_in('device', devices)}" if devices is not None else ""
+def read_last_seen(target: InfluxTarget, site: str, measurement: str, field: str, since: datetime) -> pd.DataFrame:
+    """Time of the newest `field` per device since `since` (one selector: InfluxDB returns the point's time)."""
     q = (
         f'SELECT last({quote_ident(field)}) AS "v" FROM {quote_ident(measurement)} '
-        f'WHERE {_site(site)}{only} AND time >= {_t(since)} GROUP BY "device"'
+        f'WHERE {_site(site)} AND time >= {_t(since)} GROUP BY "device"'
     )
     return influxql(target, q, target.raw_bucket)
 

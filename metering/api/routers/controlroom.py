@@ -31,7 +31,6 @@ MONTH = cq.DayCache()
 TODAY = cq.TodayCache()
 POOL = ThreadPoolExecutor(max_workers=6, thread_name_prefix="controlroom")  # independent reads run side by side
 HEALTH = cq.HealthRules()
-RECENT = timedelta(seconds=2 * HEALTH.offline_s)  # a device not heard from in this window is offline
 DeviceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
 # Per carrier, the gauges worth a trend, main one first (power or flow).
 GAUGES = {
@@ -105,41 +104,21 @@ def _step(hours: float) -> int:
 
 def _last_seen(svc: Svc, plant: Plant, now: datetime) -> tuple[dict[str, datetime], pd.DataFrame]:
     """Newest reading time per device over the last day (from each carrier's energy counter, one selector
-    per query, which is several times cheaper than the newest whole row), and the edge's newest status.
-
-    Two passes give the same times as one pass over the day at a fraction of the scan: the last
-    `RECENT` (twice the offline limit) finds every device that reports; only the devices it did not
-    find are looked up over the whole day (their since-when).
-    """
+    per query, which is several times cheaper than the newest whole row), and the edge's newest status."""
     since = now - timedelta(days=1)
     site = plant.site.id
     carriers = sorted({d.carrier for d in plant.devices if d.source is not None})
     # Each carrier's main gauge and energy counter: a meter reading either is seen.
     fields = {c: [*GAUGES.get(c, [])[:1], *ENERGY_QUANTITIES.get(c, ())[:1]] for c in carriers}
+    jobs = [(c, q, POOL.submit(cq.read_last_seen, svc.influx, site, c, q, since)) for c in carriers for q in fields[c]]
     status = POOL.submit(cq.read_last_rows, svc.influx, site, sc.DEVICE_STATUS, since)
     seen: dict[str, datetime] = {}
-
-    def collect(start: datetime, only: dict[str, list[str]] | None) -> None:
-        jobs = [
-            POOL.submit(cq.read_last_seen, svc.influx, site, c, q, start, None if only is None else only[c])
-            for c in carriers
-            if only is None or only.get(c)
-            for q in fields[c]
-        ]
-        for job in jobs:
-            df = job.result()
-            if not df.empty and "device" in df.columns:
-                for dev, t in zip(df["device"], df["time"], strict=True):
-                    t = t.to_pydatetime()
-                    seen[str(dev)] = max(seen.get(str(dev), t), t)
-
-    collect(max(since, now - RECENT), None)
-    missing: dict[str, list[str]] = {}
-    for d in plant.devices:
-        if d.source is not None and d.id not in seen and fields.get(d.carrier):
-            missing.setdefault(d.carrier, []).append(d.id)
-    if missing:
-        collect(since, missing)
+    for _c, _q, job in jobs:
+        df = job.result()
+        if not df.empty and "device" in df.columns:
+            for dev, t in zip(df["device"], df["time"], strict=True):
+                t = t.to_pydatetime()
+                seen[str(dev)] = max(seen.get(str(dev), t), t)
     # A meter that reports no energy counter (a gauge-only MQTT device): its newest row, for it alone.
     for d in plant.devices:
         if d.source is not None and d.id not in seen and not fields.get(d.carrier):
