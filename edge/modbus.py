@@ -183,6 +183,12 @@ class ModbusDevice:
     blocks: list[Block]
     decoder: Decoder
     counted: dict[str, float] = field(default_factory=dict)  # each counter's last reading > 0
+    counters: tuple[str, ...] = ()  # the counter quantities of the profile
+
+    def __post_init__(self) -> None:
+        self.counters = tuple(
+            sorted({r.quantity for r in self.profile.registers if r.quantity and is_counter(r.quantity)})
+        )
 
     @classmethod
     def build(cls, device: Device, profile: MeterProfile) -> ModbusDevice:
@@ -220,10 +226,13 @@ class ModbusDevice:
                     return PollResult(None, answer.reason, requests)
                 i += 1
         values, bad = self.decoder.decode(answers)
-        for q, reason in implausible_counters(values, self.counted).items():
+        for q, reason in implausible_counters(values, self.counted, self.counters).items():
             del values[q]
             bad[q] = reason
-        self.counted.update({q: v for q, v in values.items() if v > 0.0 and is_counter(q)})
+        for q in self.counters:
+            v = values.get(q, 0.0)
+            if v > 0.0:
+                self.counted[q] = v
         reasons: dict[str, int] = {}
         for reason in bad.values():
             reasons[reason] = reasons.get(reason, 0) + 1
