@@ -30,11 +30,11 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.piechart import PieChartType
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.plant import Device, Plant
-from core.profile import ProfileError, load_profile
 from dashboards import schema as sc
 from dashboards.i18n import Lang, text
 from dashboards.influxql import Annotation, InfluxQL
+from plantcarbon_core.plant import Device, Plant
+from plantcarbon_core.profile import ProfileError, load_profile
 
 RAW = dm.DataSourceRef(type_val="influxdb", uid=sc.RAW_DS_UID)
 METERING = dm.DataSourceRef(type_val="influxdb", uid=sc.METERING_DS_UID)

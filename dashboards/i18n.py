@@ -19,7 +19,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "dash.demand": ("Demand and demand response", "需量与需求响应"),
     "dash.quality": ("Data quality", "数据质量"),
     "dash.alerts": ("Alerts", "告警"),
-    # Device kinds (core.plant.DeviceKind), for the equipment dashboards' titles.
+    # Device kinds (plantcarbon_core.plant.DeviceKind), for the equipment dashboards' titles.
     "kind.transformer": ("transformers", "变压器"),
     "kind.motor": ("motors", "电机"),
     "kind.kiln": ("kilns", "窑炉"),

@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.plant import Device, ModbusRtuSource, ModbusTcpSource, MqttSource, Plant
-from core.wire import Sample
 from edge.config import find_profile
 from edge.metrics import Metrics
 from edge.modbus import Link, LinkKey, ModbusDevice, link_key, make_client
@@ -39,6 +37,8 @@ from edge.mqtt_source import PayloadError, map_payload
 from edge.outbox import Outbox
 from edge.publish import BrokerConfig, Publisher
 from edge.ticker import Ticker
+from plantcarbon_core.plant import Device, ModbusRtuSource, ModbusTcpSource, MqttSource, Plant
+from plantcarbon_core.wire import Sample
 
 log = logging.getLogger("edge")
 

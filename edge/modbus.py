@@ -28,12 +28,12 @@ from pymodbus.pdu import ModbusPDU
 from pymodbus.pdu.bit_message import ReadCoilsResponse, ReadDiscreteInputsResponse
 from pymodbus.pdu.register_message import ReadHoldingRegistersResponse, ReadInputRegistersResponse
 
-from core.plant import Device, ModbusRtuSource, ModbusTcpSource, Workarounds
-from core.profile import Bad, MeterProfile
-from core.quantities import is_counter
-from core.wire import Sample
 from edge.plan import Block, apply_workarounds, plan_reads
 from edge.values import Answer, Decoder, implausible_counters
+from plantcarbon_core.plant import Device, ModbusRtuSource, ModbusTcpSource, Workarounds
+from plantcarbon_core.profile import Bad, MeterProfile
+from plantcarbon_core.quantities import is_counter
+from plantcarbon_core.wire import Sample
 
 log = logging.getLogger(__name__)
 

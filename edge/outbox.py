@@ -43,7 +43,7 @@ from pathlib import Path
 
 import orjson
 
-from core.wire import ReadingBatch, Sample, encode_batch
+from plantcarbon_core.wire import ReadingBatch, Sample, encode_batch
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def _ack_sql(n: int) -> str:
 
 
 def _frame(edge: str, device: str, seq: int) -> tuple[bytes, bytes]:
-    """The bytes before and after a batch's samples, as `core.wire.encode_batch` writes them."""
+    """The bytes before and after a batch's samples, as `plantcarbon_core.wire.encode_batch` writes them."""
     empty = encode_batch(ReadingBatch(edge=edge, device=device, seq=seq, samples=[]))
     head, _, tail = empty.rpartition(b"[]")
     return head + b"[", b"]" + tail

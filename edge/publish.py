@@ -37,10 +37,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from core.mqtt import BrokerConfig, make_client
-from core.wire import data_topic, edge_status_topic, status_payload, status_topic
 from edge.metrics import Metrics
 from edge.outbox import Outbox, PendingBatch
+from plantcarbon_core.mqtt import BrokerConfig, make_client
+from plantcarbon_core.wire import data_topic, edge_status_topic, status_payload, status_topic
 
 log = logging.getLogger(__name__)
 

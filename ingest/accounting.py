@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from core.influx import line
+from plantcarbon_core.influx import line
 
 INTERVAL_MS = 15 * 60 * 1000
 QUALITY_MEASUREMENT = "ingest_quality"

@@ -28,17 +28,17 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from core.influx import InfluxTarget, influxql, quote_ident, quote_literal
-from core.liveness import Liveness
-from core.mqtt import BrokerConfig, make_client
-from core.plant import Plant
-from core.settings import Settings
-from core.wire import data_subscription, dlq_topic
 from ingest.accounting import COMPONENT, DEAD_LETTERS_MEASUREMENT, INTERVAL_MS, QUALITY_MEASUREMENT, Accounting
 from ingest.deadletters import MAX_LINES_LISTED, DeadLetterFile, dead_letter_record
 from ingest.mapping import UNREGISTERED, Mapped, Rejected, TagBook, map_data, map_status
 from ingest.metrics import IngestMetrics
 from ingest.writer import InfluxWriter, RejectedLine, WriteAborted
+from plantcarbon_core.influx import InfluxTarget, influxql, quote_ident, quote_literal
+from plantcarbon_core.liveness import Liveness
+from plantcarbon_core.mqtt import BrokerConfig, make_client
+from plantcarbon_core.plant import Plant
+from plantcarbon_core.settings import Settings
+from plantcarbon_core.wire import data_subscription, dlq_topic
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from core.influx import InfluxQLError, InfluxTarget, escape_tag_value, influxql, quote_ident, quote_literal
-from core.plant import Plant
-from core.quantities import counters
-from core.quantities import registry as quantity_registry
-from metering.energy import stored_energy_rows
-from metering.intervals import GAUGE_FOR_COUNTER, READING_COLUMNS, wide_to_long
+from metering.carbon.energy import stored_energy_rows
+from metering.carbon.intervals import GAUGE_FOR_COUNTER, READING_COLUMNS, wide_to_long
+from plantcarbon_core.influx import InfluxQLError, InfluxTarget, escape_tag_value, influxql, quote_ident, quote_literal
+from plantcarbon_core.plant import Plant
+from plantcarbon_core.quantities import counters
+from plantcarbon_core.quantities import registry as quantity_registry
 
 ENERGY_TAGS = ("site", "area", "device", "carrier", "role", "tou")
 EMISSION_TAGS = ("site", "area", "device", "carrier", "role", "scope", "method")
@@ -103,7 +103,7 @@ def read_energy(
     """Stored `energy` points of the site in [start, end) as energy rows (`ENERGY_COLUMNS`), to be priced again.
 
     Reads `amount` and `tce_kg` (as stored, to be compared with the new value) with the tags;
-    see `metering.energy.stored_energy_rows` for what is not stored.
+    see `metering.carbon.energy.stored_energy_rows` for what is not stored.
     """
     head = "SELECT amount, tce_kg FROM energy"
     ids = [d.id for d in plant.devices] + [f"{d.id}:unmetered" for d in plant.devices]
@@ -286,7 +286,7 @@ def delete_emissions(
     """Delete the `emissions` points of these devices in [start, end) (one delete per device:
     InfluxDB's delete predicate has no OR). For rows that must not exist, e.g. of an internal
     transfer that an older plant file took as purchased; other points are left alone."""
-    from core.influx import influx_client
+    from plantcarbon_core.influx import influx_client
 
     stop = end - pd.Timedelta(milliseconds=1)  # the delete API's stop is inclusive
     with influx_client(target, timeout_ms=120_000) as client:
@@ -308,7 +308,7 @@ def write_results(
     from influxdb_client import WritePrecision
     from influxdb_client.client.write_api import SYNCHRONOUS
 
-    from core.influx import influx_client
+    from plantcarbon_core.influx import influx_client
 
     lines = energy_lines(energy, fields=energy_fields) + emission_lines(emissions)
     with influx_client(target, timeout_ms=120_000) as client:
@@ -344,7 +344,7 @@ def read_readings_csv(path: str | Path) -> pd.DataFrame:
         long = df[READING_COLUMNS].copy()
         unknown = sorted(set(long["quantity"].astype(str)) - set(quantity_registry()))
         if unknown:
-            raise ValueError(f"{path}: unknown quantities {unknown} (see core/quantities.yaml)")
+            raise ValueError(f"{path}: unknown quantities {unknown} (see plantcarbon_core/quantities.yaml)")
     else:
         qcols = [c for c in df.columns if c in quantity_registry()]
         if not qcols:

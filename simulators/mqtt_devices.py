@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 
-from core.mqtt import BrokerConfig, make_client
+from plantcarbon_core.mqtt import BrokerConfig, make_client
 from simulators.faults import FaultWindow
 from simulators.scenario import SimDevice
 

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from core.plant import (
+from plantcarbon_core.plant import (
     Carrier,
     Contract,
     Device,
@@ -34,7 +34,7 @@ from core.plant import (
     Site,
     Supply,
 )
-from core.profile import ProfileError, load_profile
+from plantcarbon_core.profile import ProfileError, load_profile
 from simulators.loads import MODELS
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
@@ -93,7 +93,7 @@ class Meter(_Model):
     """The meter a device carries. Modbus: a profile on a gateway/unit or its own port. MQTT: a payload style."""
 
     protocol: Literal["modbus", "mqtt"] = "modbus"
-    profile: str | None = None  # modbus: core/meter_profiles/<id>.yaml
+    profile: str | None = None  # modbus: plantcarbon_core/meter_profiles/<id>.yaml
     gateway: str | None = None  # modbus: a gateway id; None = the meter has its own port
     unit: int | None = Field(default=None, ge=1, le=247)  # None = next free unit on the gateway
     framer: Literal["socket", "rtu"] = "socket"  # for a meter on its own port

@@ -1,4 +1,4 @@
-"""Fixtures for real services (Mosquitto, InfluxDB 2.7, pymodbus), started by the harness.
+"""Fixtures for real services (Mosquitto, InfluxDB 2.7, PostgreSQL by the harness; pymodbus by simulators).
 
 InfluxDB is session-scoped and each test gets fresh buckets; each test gets its own broker.
 Tests never see each other's data.
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from core.harness.influxdb import InfluxDB, start_influxdb
-from core.harness.modbus import Image, ModbusServer, start_modbus_server
-from core.harness.mosquitto import Mosquitto, start_mosquitto
-from core.harness.postgres import Postgres, start_postgres
-from core.influx import InfluxTarget
+from harness.influxdb import InfluxDB, start_influxdb
+from harness.mosquitto import Mosquitto, start_mosquitto
+from harness.postgres import Postgres, start_postgres
+from plantcarbon_core.influx import InfluxTarget
+from simulators.modbus_server import Image, ModbusServer, start_modbus_server
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from core.influx import line
+from plantcarbon_core.influx import line
 
 log = logging.getLogger(__name__)
 

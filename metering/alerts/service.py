@@ -25,16 +25,16 @@ from zoneinfo import ZoneInfo
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from core.influx import InfluxQLError, InfluxTarget, influxql, quote_literal, write_lines
-from core.liveness import Liveness
-from core.mqtt import BrokerConfig, make_client
-from core.plant import Plant
-from core.wire import Sample, WireError, alert_topic, data_subscription, decode_batch, parse_topic
 from metering.alerts.engine import RuleState, evaluate
 from metering.alerts.notify import AlertEvent, Dispatcher, Sink, alert_line
 from metering.alerts.rules import RuleSpec
-from metering.factors import FactorFileError, FactorNotFound, load_registry
+from metering.carbon.factor_registry import FactorFileError, FactorNotFound, load_registry
 from metering.state.store import Store
+from plantcarbon_core.influx import InfluxQLError, InfluxTarget, influxql, quote_literal, write_lines
+from plantcarbon_core.liveness import Liveness
+from plantcarbon_core.mqtt import BrokerConfig, make_client
+from plantcarbon_core.plant import Plant
+from plantcarbon_core.wire import Sample, WireError, alert_topic, data_subscription, decode_batch, parse_topic
 
 log = logging.getLogger(__name__)
 

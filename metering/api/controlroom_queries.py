@@ -18,9 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from core.influx import InfluxTarget, influxql, quote_ident, quote_literal
-from core.plant import Device, Plant
-from metering.energy import ENERGY_UNITS
+from metering.carbon.energy import ENERGY_UNITS
+from plantcarbon_core.influx import InfluxTarget, influxql, quote_ident, quote_literal
+from plantcarbon_core.plant import Device, Plant
 
 BOUNDARIES = ("direct", "scope2_location", "scope2_market")
 # How the three boundaries are labelled on the page (the API names them; the page translates).

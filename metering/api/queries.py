@@ -15,7 +15,7 @@ from typing import Literal
 
 import pandas as pd
 
-from core.influx import InfluxTarget, influxql, quote_ident, quote_literal
+from plantcarbon_core.influx import InfluxTarget, influxql, quote_ident, quote_literal
 
 Granularity = Literal["15m", "1h", "1d"]
 GroupBy = Literal["site", "area", "device"]

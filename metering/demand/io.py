@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from core.influx import InfluxTarget, influxql, line, quote_ident, quote_literal, write_lines
+from plantcarbon_core.influx import InfluxTarget, influxql, line, quote_ident, quote_literal, write_lines
 
 
 def _rfc3339(ts: pd.Timestamp) -> str:

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from core.plant import Plant
 from metering.direct.method import Method, MethodError, load_method
+from plantcarbon_core.plant import Plant
 
 MaterialKindName = Literal["fossil_fuel", "alternative_fuel", "biomass_fuel", "clinker", "raw_meal", "dust", "cement"]
 FUEL_KINDS = ("fossil_fuel", "alternative_fuel", "biomass_fuel")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.influx import line
 from metering.dr.events import DrEvent
+from plantcarbon_core.influx import line
 
 
 def track(event: DrEvent, baseline_kw: pd.Series, actual_kw: pd.Series) -> pd.DataFrame:

@@ -16,12 +16,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from core.harness.mosquitto import Mosquitto
-from core.plant import Plant
-from core.profile import MeterProfile, encode_row, load_profile
-from core.wire import ReadingBatch, decode_batch
 from edge.agent import Agent, AgentOptions
 from edge.publish import BrokerConfig
+from harness.mosquitto import Mosquitto
+from plantcarbon_core.plant import Plant
+from plantcarbon_core.profile import MeterProfile, encode_row, load_profile
+from plantcarbon_core.wire import ReadingBatch, decode_batch
 
 
 def modbus_device(dev_id: str, port: int, unit: int = 1, profile: str = "eastron-sdm630", **src: Any) -> dict[str, Any]:

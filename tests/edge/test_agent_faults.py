@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from core.cli import app
-from core.harness.mosquitto import start_mosquitto
-from core.profile import load_profile
 from edge.agent import Agent
+from harness.mosquitto import start_mosquitto
+from plantcarbon.cli import app
+from plantcarbon_core.profile import load_profile
 from tests.edge.conftest import image_for, make_plant, modbus_device, running_agent, truth_for
 from tests.edge.test_agent_modbus import wait_for
 from tests.edge.test_cli import write_plant
 
 pytestmark = pytest.mark.integration
 
-W_SF = 40091  # SunSpec model 203 W_SF, holding register (core/meter_profiles/sunspec-203.yaml)
+W_SF = 40091  # SunSpec model 203 W_SF, holding register (plantcarbon_core/meter_profiles/sunspec-203.yaml)
 
 
 def polls(agent: Agent) -> float:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.profile import available_profiles, encode_row, load_profile
+from plantcarbon_core.profile import available_profiles, encode_row, load_profile
 from tests.edge.conftest import image_for, make_plant, modbus_device, running_agent, truth_for
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.harness.mosquitto import Mosquitto, start_mosquitto
+from harness.mosquitto import Mosquitto, start_mosquitto
 from tests.edge.conftest import image_for, modbus_device, truth_for
 
 pytestmark = pytest.mark.integration

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from core.wire import Sample
 from edge.outbox import Outbox
+from plantcarbon_core.wire import Sample
 
 T0 = 1_763_712_000_000
 
@@ -100,8 +100,8 @@ def test_group_commit_refuses_an_unencodable_sample_alone_and_skips_its_seq(tmp_
 
 
 def test_batch_payload_decodes_like_encode_batch_and_keeps_odd_floats(tmp_path: Path) -> None:
-    from core.wire import decode_batch, encode_batch
     from edge.outbox import batch_of
+    from plantcarbon_core.wire import decode_batch, encode_batch
 
     ob = Outbox(tmp_path / "o.sqlite")
     odd = [1e16, 1e-5, -0.0, 1e300, 5e-324, 2.0**53, 123456789.123, 0.1 + 0.2]
@@ -114,8 +114,8 @@ def test_batch_payload_decodes_like_encode_batch_and_keeps_odd_floats(tmp_path: 
 
 
 def test_batch_payload_is_byte_for_byte_encode_batch(tmp_path: Path) -> None:
-    from core.wire import encode_batch
     from edge.outbox import batch_of
+    from plantcarbon_core.wire import encode_batch
 
     ob = Outbox(tmp_path / "o.sqlite")
     ob.add_many("tr-01", [s(i, pf="not available (NaN)") if i % 2 else s(i) for i in range(5)])

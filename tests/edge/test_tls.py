@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.harness.mosquitto import Mosquitto
 from edge.publish import BrokerConfig
+from harness.mosquitto import Mosquitto
 from tests.conftest import SECURE_USERS
 from tests.edge.conftest import image_for, make_plant, modbus_device, running_agent, truth_for
 

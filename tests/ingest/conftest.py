@@ -16,11 +16,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from core.influx import InfluxTarget, influxql
-from core.mqtt import parse_mqtt_url
-from core.plant import Plant, load_plant
-from core.wire import ReadingBatch, Sample, data_topic, encode_batch
 from ingest.service import IngestConfig, IngestService, delete_session
+from plantcarbon_core.influx import InfluxTarget, influxql
+from plantcarbon_core.mqtt import parse_mqtt_url
+from plantcarbon_core.plant import Plant, load_plant
+from plantcarbon_core.wire import ReadingBatch, Sample, data_topic, encode_batch
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TS0 = 1_763_712_000_000  # 2025-11-21T08:00:00Z, on a 15-minute boundary
@@ -192,7 +192,7 @@ def ingest_process(
         "PLANTCARBON_DATA_DIR": str(workdir),
     }
     log = workdir / f"{log_name or client_id}.log"
-    cmd = [sys.executable, "-m", "core.cli", "ingest", "run", "--client-id", client_id]
+    cmd = [sys.executable, "-m", "plantcarbon", "ingest", "run", "--client-id", client_id]
     cmd += ["--share-group", share_group, "--metrics-port", "0", "--batch-age", "0.3"]
     start = log.stat().st_size if log.exists() else 0
     with log.open("ab") as f:

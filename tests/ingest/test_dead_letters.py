@@ -13,11 +13,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from core.influx import influxql, write_lines
-from core.mqtt import parse_mqtt_url
-from core.wire import ReadingBatch, Sample, dlq_topic, encode_batch
 from ingest.mapping import Rejected, TagBook, map_data
 from ingest.writer import InfluxWriter
+from plantcarbon_core.influx import influxql, write_lines
+from plantcarbon_core.mqtt import parse_mqtt_url
+from plantcarbon_core.wire import ReadingBatch, Sample, dlq_topic, encode_batch
 from tests.ingest.conftest import TS0, count_points, wait_for
 
 pytestmark = pytest.mark.integration

@@ -9,9 +9,9 @@ import time
 import httpx
 import pytest
 
-from core.liveness import serve
-from core.wire import ReadingBatch, Sample, dlq_topic
 from ingest import service as ingest_service
+from plantcarbon_core.liveness import serve
+from plantcarbon_core.wire import ReadingBatch, Sample, dlq_topic
 from tests.ingest.conftest import TS0, count_points, wait_for
 from tests.ingest.test_dead_letters import DlqListener
 

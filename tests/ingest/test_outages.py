@@ -11,10 +11,10 @@ import uuid
 
 import pytest
 
-from core.harness.influxdb import start_influxdb
-from core.harness.mosquitto import start_mosquitto
-from core.influx import influxql
-from core.wire import ReadingBatch, Sample
+from harness.influxdb import start_influxdb
+from harness.mosquitto import start_mosquitto
+from plantcarbon_core.influx import influxql
+from plantcarbon_core.wire import ReadingBatch, Sample
 from tests.ingest.conftest import TS0, LoadPublisher, Publisher, count_points, ingest_process, make_batch, wait_for
 
 pytestmark = pytest.mark.integration
@@ -118,7 +118,7 @@ def test_retire_writes_what_the_broker_queued_for_a_stopped_instance(
         [
             sys.executable,
             "-m",
-            "core.cli",
+            "plantcarbon",
             "ingest",
             "retire",
             "--client-id",

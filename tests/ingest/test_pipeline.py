@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from core.influx import influxql
-from core.wire import ReadingBatch, Sample, status_topic
+from plantcarbon_core.influx import influxql
+from plantcarbon_core.wire import ReadingBatch, Sample, status_topic
 from tests.ingest.conftest import TS0, count_points, wait_for
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from core.influx import influxql
-from core.wire import ReadingBatch, Sample
+from plantcarbon_core.influx import influxql
+from plantcarbon_core.wire import ReadingBatch, Sample
 from tests.ingest.conftest import TS0, wait_for
 
 pytestmark = pytest.mark.integration

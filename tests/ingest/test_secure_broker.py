@@ -9,9 +9,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from core.mqtt import parse_mqtt_url
-from core.wire import ReadingBatch, Sample, data_topic, encode_batch
 from ingest.service import IngestConfig, IngestService
+from plantcarbon_core.mqtt import parse_mqtt_url
+from plantcarbon_core.wire import ReadingBatch, Sample, data_topic, encode_batch
 from tests.conftest import SECURE_USERS
 from tests.ingest.conftest import TS0, count_points, wait_for
 

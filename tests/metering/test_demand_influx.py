@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from core.influx import InfluxTarget, influxql, line, write_lines
-from core.plant import load_plant
 from metering.demand import sliding_demand
+from metering.demand.cli import app as demand_app
 from metering.demand.io import read_power_1m
 from metering.demand.live import SITE_DEVICE, live_step
-from metering.demand_cli import app as demand_app
-from metering.dr_cli import app as dr_app
+from metering.dr.cli import app as dr_app
+from plantcarbon_core.influx import InfluxTarget, influxql, line, write_lines
+from plantcarbon_core.plant import load_plant
 from tests.conftest import EXAMPLES
 from tests.metering.test_dr_influx import SHED, write_site
 

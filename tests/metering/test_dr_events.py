@@ -9,12 +9,12 @@ import paho.mqtt.client as mqtt
 import pytest
 from typer.testing import CliRunner
 
-from core.harness.mosquitto import Mosquitto
-from core.wire import dr_events_topic
+from harness.mosquitto import Mosquitto
+from metering.dr.cli import app
 from metering.dr.events import EventError, parse_event
 from metering.dr.intake import DrIntake
 from metering.dr.store import DuplicateEvent, EventStore
-from metering.dr_cli import app
+from plantcarbon_core.wire import dr_events_topic
 
 GOOD = {
     "id": "js-2025-07-15",

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.harness.mosquitto import Mosquitto
-from core.wire import dr_events_topic
+from harness.mosquitto import Mosquitto
 from metering.dr.events import EventError, parse_event
 from metering.dr.intake import DrIntake
 from metering.dr.store import EventStore
+from plantcarbon_core.wire import dr_events_topic
 from tests.metering.test_dr_events import GOOD
 
 TOPIC = dr_events_topic("plant-a")

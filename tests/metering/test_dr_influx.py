@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.influx import InfluxTarget, influxql, line, write_lines
 from metering.demand import live_forecast, prealarm_events, sliding_demand
 from metering.demand.io import demand_lines, read_power_1m, write_demand
 from metering.dr.baselines import BaselineContext
 from metering.dr.events import parse_event
 from metering.dr.service import verify_event
 from metering.tariffs import load_calendar
+from plantcarbon_core.influx import InfluxTarget, influxql, line, write_lines
 
 pytestmark = pytest.mark.integration
 

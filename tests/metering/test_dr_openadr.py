@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from openleadr import OpenADRServer
 
-from core.harness.process import free_port
+from harness.process import free_port
 from metering.dr.events import EventError
 from metering.dr.openadr import OadrVen, event_from_oadr
 from metering.dr.store import EventStore

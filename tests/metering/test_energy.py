@@ -8,10 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.plant import Plant, SteamConditions, parse_plant
-from metering.energy import GreenContract, compute, green_kwh_per_interval, price, steam_gj_per_t, stored_energy_rows
-from metering.factors import Factor, Registry, gwp, load_registry
-from metering.intervals import compute_intervals
+from metering.carbon.emissions import compute, tce_and_co2
+from metering.carbon.energy import steam_gj_per_t, stored_energy_rows
+from metering.carbon.factor_registry import Factor, Registry, gwp, load_registry
+from metering.carbon.green_power import GreenContract, green_kwh_per_interval
+from metering.carbon.intervals import compute_intervals
+from plantcarbon_core.plant import Plant, SteamConditions, parse_plant
 from tests.metering.conftest import PLANT_YAML, counter
 
 REG = load_registry()
@@ -287,7 +289,7 @@ def test_intensity_per_tonne_against_benchmark_and_baseline() -> None:
     # Worked example: a day with 100 t of product and 11 800 kgce of energy is 118 kgce/t:
     # it meets GB 16780-2012's new-plant access value (≤ 118) but not the advanced value (≤ 114).
     # Source: GB 16780-2012 水泥单位产品能源消耗限额, 可比熟料综合能耗, 4000 t/d and above.
-    from metering.intensity import Baseline, BenchmarkFile, intensity, rate, shipped_benchmarks
+    from metering.carbon.intensity import Baseline, BenchmarkFile, intensity, rate, shipped_benchmarks
 
     line = "  - {id: line-1, name: Line, kind: production_line, carrier: production, area: kiln}\n"
     plant = parse_plant(PLANT_YAML.replace("virtual_meters:", line + "virtual_meters:"))
@@ -339,7 +341,7 @@ def test_pricing_stored_energy_again_gives_the_same_emissions(plant: Plant) -> N
     ]
     full = compute(compute_intervals(r, plant), plant, REG, green)
     stored = full.energy[["site", "area", "device", "carrier", "role", "tou", "interval_start", "amount", "tce_kg"]]
-    again = price(stored_energy_rows(stored, plant), plant, REG, green)
+    again = tce_and_co2(stored_energy_rows(stored, plant), plant, REG, green)
 
     assert set(full.emissions["device"]) >= {"main-1", "main-1:unmetered", "pv-self", "boiler-1", "gen-1", "steam-1"}
     key = ["interval_start", "device", "scope", "method"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from metering.factors import (
+from metering.carbon.factor_registry import (
     FactorFileError,
     FactorNotFound,
     gwp,

@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from core.plant import Plant, Ratios, parse_plant
-from metering.intervals import (
+from metering.carbon.intervals import (
     EngineOptions,
     SeriesMeta,
     clean_counter,
@@ -20,6 +19,7 @@ from metering.intervals import (
     series_meta,
     wide_to_long,
 )
+from plantcarbon_core.plant import Plant, Ratios, parse_plant
 from tests.metering.conftest import counter
 
 
@@ -46,7 +46,7 @@ def test_rollover_is_told_from_a_reset() -> None:
     # at 1 000 000. Reading 999 990 then 5, the step is 1 000 000 − 999 990 + 5 = 15 kWh
     # (999 990 → 999 999 is 9, → 0 is 1, → 5 is 5), a rollover, not a reset to 5.
     # Source: counter_max is the largest reading (docs/meter-profiles.md), the modulus is
-    # counter_max + one step (core.profile.counter_modulus).
+    # counter_max + one step (plantcarbon_core.profile.counter_modulus).
     t, v = _series([999_970, 999_980, 999_990, 5, 15, 25])
     _, delta, est, events = clean_counter(t, v, SeriesMeta(counter_modulus=1_000_000), EngineOptions())
     assert delta[3] == pytest.approx(15.0)
@@ -113,7 +113,7 @@ def test_rollover_on_a_user_profile_meter_is_not_a_reset(
 
 def test_a_meter_with_an_unknown_profile_still_gets_intervals(caplog: pytest.LogCaptureFixture) -> None:
     plant = parse_plant(EM340_PLANT.replace("PROFILE", "no-such-meter-x"))
-    with caplog.at_level("WARNING", logger="metering.intervals"):
+    with caplog.at_level("WARNING", logger="metering.carbon.intervals"):
         iv = compute_intervals(_wrap_readings([100.0, 110.0, 120.0]), plant)
     assert iv["amount"].sum() == pytest.approx(20.0)
     assert "no-such-meter-x" in caplog.text and "no rollover detection" in caplog.text

@@ -7,10 +7,10 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.plant import parse_plant
-from metering.energy import compute
-from metering.factors import load_registry
-from metering.intervals import compute_intervals, rollup
+from metering.carbon.emissions import compute
+from metering.carbon.factor_registry import load_registry
+from metering.carbon.intervals import compute_intervals, rollup
+from plantcarbon_core.plant import parse_plant
 from tests.metering.conftest import PLANT_YAML
 
 PLANT = parse_plant(PLANT_YAML)

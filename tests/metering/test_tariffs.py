@@ -21,7 +21,7 @@ from metering.tariffs import (
     load_tariff,
     load_tariff_file,
 )
-from metering.tariffs_cli import app
+from metering.tariffs.cli import app
 
 TZ = "Asia/Shanghai"
 FIXTURES = Path(__file__).parent / "tariff_files"
@@ -172,7 +172,7 @@ def test_cli_list_show_validate(tmp_path: Path) -> None:
 
 
 def test_fill_tou_cost_on_interval_engine_rows() -> None:
-    from metering.energy import ENERGY_COLUMNS
+    from metering.carbon.energy import ENERGY_COLUMNS
 
     t = load_tariff_file(FIXTURES / "test-two-versions.yaml")
     rows = pd.DataFrame(

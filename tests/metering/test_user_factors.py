@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from core.plant import load_plant
-from metering.factors import user_factor_dir
+from metering.carbon.factor_registry import user_factor_dir
 from metering.service import Context
+from plantcarbon_core.plant import load_plant
 from tests.metering.conftest import east_grid_2023
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plant-a.yaml"

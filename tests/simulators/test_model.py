@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from core.plant import parse_plant
 from dashboards.generate import GENERATING_KINDS
 from dashboards.verify import LOAD_FACTOR_RANGE
+from plantcarbon_core.plant import parse_plant
 from simulators.history import generate, history_plant_yaml
 from simulators.loads import SLOT_S, START_POWER_RATIO
 from simulators.model import PlantModel

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from core.cli import app
-from core.plant import MqttSource, load_plant
-from core.wire import decode_batch
+from plantcarbon.cli import app
+from plantcarbon_core.plant import MqttSource, load_plant
+from plantcarbon_core.wire import decode_batch
 from simulators.plant import SimulatedPlant
 from simulators.scenario import load_scenario
 
@@ -159,7 +159,7 @@ def test_simulate_run_serves_prints_endpoints_and_stops_on_sigint(tmp_path: Path
         [
             sys.executable,
             "-m",
-            "core.cli",
+            "plantcarbon",
             "simulate",
             "run",
             "-s",

@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
-from core.plant import Device, Plant
 from metering.api import controlroom_queries as cq
 from metering.api.deps import Svc, Viewer
 from metering.api.params import unprocessable
-from metering.energy import ENERGY_QUANTITIES
-from metering.intensity import shipped_benchmarks
+from metering.carbon.energy import ENERGY_QUANTITIES
+from metering.carbon.intensity import shipped_benchmarks
+from plantcarbon_core.plant import Device, Plant
 
 router = APIRouter(prefix="/api/v1/controlroom", tags=["control room"])
 MONTH = cq.DayCache()

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from metering.alerts.rules import ID_PATTERN
 from metering.api.deps import EnergyManager, Svc, Viewer
-from metering.factors import (
+from metering.carbon.factor_registry import (
     Factor,
     FactorFileError,
     FactorNotFound,

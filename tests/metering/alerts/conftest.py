@@ -13,7 +13,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
-from core.harness.mosquitto import Mosquitto
+from harness.mosquitto import Mosquitto
 
 
 @dataclass

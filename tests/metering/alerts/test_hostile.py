@@ -12,10 +12,10 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
-from core.harness.mosquitto import Mosquitto
-from core.wire import ReadingBatch, Sample, data_topic, encode_batch
+from harness.mosquitto import Mosquitto
 from metering.alerts.service import AlertService
 from metering.state.store import Store
+from plantcarbon_core.wire import ReadingBatch, Sample, data_topic, encode_batch
 from tests.metering.alerts.conftest import wait_for
 from tests.metering.alerts.test_service import RULE, plant, store  # noqa: F401  (fixtures)
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from core.harness.mosquitto import Mosquitto
-from core.influx import InfluxTarget, influxql
-from core.mqtt import BrokerConfig
-from core.plant import Plant, load_plant
-from core.wire import ReadingBatch, Sample, data_topic, encode_batch
+from harness.mosquitto import Mosquitto
 from metering.alerts.notify import AlertEvent, Webhook, webhook_name, webhook_sink
 from metering.alerts.service import AlertService
 from metering.state.store import Store
+from plantcarbon_core.influx import InfluxTarget, influxql
+from plantcarbon_core.mqtt import BrokerConfig
+from plantcarbon_core.plant import Plant, load_plant
+from plantcarbon_core.wire import ReadingBatch, Sample, data_topic, encode_batch
 from tests.metering.alerts.conftest import Collector, WebhookReceiver, wait_for
 
 pytestmark = pytest.mark.integration
@@ -244,7 +244,7 @@ def test_co2_rate_rule_uses_the_grid_factor(mosquitto: Mosquitto, plant: Plant, 
 def test_demand_forecast_against_the_limit(
     mosquitto: Mosquitto, influx_target: InfluxTarget, plant: Plant, store: Store
 ) -> None:
-    from core.influx import line, write_lines
+    from plantcarbon_core.influx import line, write_lines
 
     store.create_threshold(
         {
@@ -320,7 +320,7 @@ def test_engine_over_tls_with_client_certificate_and_password(
 
 
 def test_energy_intensity_per_tonne(mosquitto: Mosquitto, store: Store) -> None:
-    from core.plant import parse_plant
+    from plantcarbon_core.plant import parse_plant
 
     plant = parse_plant(
         """

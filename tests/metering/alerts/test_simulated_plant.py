@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core.harness.mosquitto import Mosquitto
 from edge.agent import Agent, AgentOptions
 from edge.publish import BrokerConfig
+from harness.mosquitto import Mosquitto
 from metering.alerts.notify import Webhook, webhook_name, webhook_sink
 from metering.alerts.service import AlertService
 from metering.state.store import Store
