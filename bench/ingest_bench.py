@@ -36,8 +36,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from harness.influxdb import InfluxDB, start_influxdb
 from harness.mosquitto import Mosquitto, start_mosquitto
 from harness.process import free_port
-from ingest.service import parse_mqtt_url
 from plantcarbon_core.influx import InfluxTarget, influxql
+from plantcarbon_core.mqtt import parse_mqtt_url
 from plantcarbon_core.wire import data_topic
 
 SITE = "bench"

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from edge.plan import MAX_REGISTERS, plan_reads
+from plantcarbon_core.datafile import DataFileError, Problem
 from plantcarbon_core.plant import ModbusRtuSource, ModbusTcpSource, MqttSource, Plant, PlantFileError
 from plantcarbon_core.profile import ProfileError, find_profile
 from plantcarbon_core.quantities import registry
@@ -32,7 +33,7 @@ def edge_errors(plant: Plant, source: str = "plant.yaml", profile_dirs: Sequence
 
 
 def check_plant(plant: Plant, source: str = "plant.yaml", profile_dirs: Sequence[Path] = ()) -> Plant:
-    errors = edge_errors(plant, source, profile_dirs)
+    errors = [Problem(source, line) for line in _errors(plant, profile_dirs)]
     if errors:
         raise PlantFileError(errors)
     return plant
@@ -109,14 +110,12 @@ def _errors(plant: Plant, profile_dirs: Sequence[Path]) -> Iterator[str]:
 def _profile_errors(where: str, src: ModbusTcpSource | ModbusRtuSource, extra_dirs: Sequence[Path]) -> Iterator[str]:
     try:
         find_profile(src.profile, extra_dirs)
-    except ProfileError as exc:
+    except (ProfileError, DataFileError) as exc:
         lines = str(exc).splitlines()
         if len(lines) == 1 and lines[0].startswith("unknown meter profile"):
             yield f"{where}: source.profile: {lines[0]}"
             return
         for line in lines:
-            # Core's profile errors read "file.yaml: <loc>: Value error, …"; keep the message.
-            line = line.replace(": : ", ": ").replace("Value error, ", "")
             yield f"{where}: source.profile: {src.profile!r} is broken: {line}"
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.browser import _apt_install
 
-WEB = Path(__file__).resolve().parents[2] / "metering" / "api" / "web"
+WEB = Path(__file__).resolve().parents[1] / "metering" / "api" / "web"
 ECHARTS_DIST = WEB / "node_modules" / "echarts" / "dist"
 
 

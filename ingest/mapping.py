@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from plantcarbon_core import schema as sc
 from plantcarbon_core.influx import DeviceTags, batch_lines, line
 from plantcarbon_core.plant import Plant
 from plantcarbon_core.wire import ReadingBatch, WireError, decode_batch, parse_topic
@@ -24,7 +25,6 @@ from plantcarbon_core.wire import ReadingBatch, WireError, decode_batch, parse_t
 # measurement of their own instead of polluting a carrier's totals; area and kind stay empty
 # (and are therefore left out of the line).
 UNREGISTERED = "unregistered"
-STATUS_MEASUREMENT = "device_status"
 
 
 class Rejected(ValueError):
@@ -147,4 +147,4 @@ def map_status(topic: str, payload: bytes, prefix: str, max_ts_ms: int | None = 
     tags = {"site": t.site, "device": t.device}
     if isinstance(doc.get("edge"), str):
         tags["edge"] = doc["edge"]
-    return line(STATUS_MEASUREMENT, tags, fields, ts)
+    return line(sc.DEVICE_STATUS, tags, fields, ts)

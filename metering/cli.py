@@ -166,7 +166,7 @@ def explain(
     readings: Path | None = typer.Option(None, help="Read from this CSV instead of InfluxDB."),
 ) -> None:
     """Print the chain readings → delta → energy → factor (with source) → CO2 for one interval."""
-    from metering.carbon.explain import explain as explain_lines
+    from metering.explain import explain as explain_lines
 
     p, ctx = _load(plant)
     try:

@@ -21,13 +21,11 @@ import pandas as pd
 
 from metering.carbon.energy import stored_energy_rows
 from metering.carbon.intervals import GAUGE_FOR_COUNTER, READING_COLUMNS, wide_to_long
+from plantcarbon_core import schema as sc
 from plantcarbon_core.influx import InfluxQLError, InfluxTarget, escape_tag_value, influxql, quote_ident, quote_literal
 from plantcarbon_core.plant import Plant
 from plantcarbon_core.quantities import counters
 from plantcarbon_core.quantities import registry as quantity_registry
-
-ENERGY_TAGS = ("site", "area", "device", "carrier", "role", "tou")
-EMISSION_TAGS = ("site", "area", "device", "carrier", "role", "scope", "method")
 
 
 def _iso(ts: pd.Timestamp) -> str:
@@ -257,9 +255,9 @@ def energy_lines(energy: pd.DataFrame, *, fields: tuple[str, ...] | None = None)
     """
     if energy.empty:
         return []
-    wanted = sorted(fields or ("amount", "completeness", "cost", "status", "tce_kg", "unit"))
+    wanted = sorted(fields or sc.ENERGY_FIELDS)
     parts = [_string_parts(n, energy[n]) if n in ("status", "unit") else _float_parts(n, energy[n]) for n in wanted]
-    return _lines(_tag_prefix("energy", energy, ENERGY_TAGS), parts, energy["interval_start"])
+    return _lines(_tag_prefix(sc.ENERGY, energy, sc.ENERGY_TAGS), parts, energy["interval_start"])
 
 
 def emission_lines(emissions: pd.DataFrame) -> list[str]:
@@ -277,7 +275,7 @@ def emission_lines(emissions: pd.DataFrame) -> list[str]:
     ]
     if "ncv" in emissions.columns:
         parts.append(_string_parts("ncv", emissions["ncv"]))
-    return _lines(_tag_prefix("emissions", emissions, EMISSION_TAGS), parts, emissions["interval_start"])
+    return _lines(_tag_prefix(sc.EMISSIONS, emissions, sc.EMISSION_TAGS), parts, emissions["interval_start"])
 
 
 def delete_emissions(
@@ -292,7 +290,7 @@ def delete_emissions(
     with influx_client(target, timeout_ms=120_000) as client:
         api = client.delete_api()
         for dev in devices:
-            predicate = f'_measurement="emissions" AND site="{site}" AND device="{dev}"'
+            predicate = f'_measurement="{sc.EMISSIONS}" AND site="{site}" AND device="{dev}"'
             api.delete(start.to_pydatetime(), stop.to_pydatetime(), predicate, target.metering_bucket, target.org)
 
 
@@ -365,8 +363,8 @@ def _parse_times(col: pd.Series, path: Path) -> pd.Series:
 
 def results_table(energy: pd.DataFrame, emissions: pd.DataFrame) -> pd.DataFrame:
     """Energy and emissions rows in one table with a `measurement` column, for CSV/JSON output."""
-    e = energy.assign(measurement="energy")
-    m = emissions.assign(measurement="emissions")
+    e = energy.assign(measurement=sc.ENERGY)
+    m = emissions.assign(measurement=sc.EMISSIONS)
     out = pd.concat([e, m], ignore_index=True)
     cols = ["measurement", *[c for c in out.columns if c != "measurement"]]
     out = out[cols]

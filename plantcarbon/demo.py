@@ -32,7 +32,8 @@ from harness.mosquitto import Mosquitto, start_mosquitto
 from harness.process import free_port, port_open, wait_until
 from harness.stack import Stack, scrape_metrics
 from plantcarbon.seed import SeedPlan, seed
-from plantcarbon_core.influx import InfluxQLError, InfluxTarget, influxql, quote_literal
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import InfluxQLError, InfluxTarget, influxql, quote_ident, quote_literal
 from plantcarbon_core.plant import Plant, load_plant
 from plantcarbon_core.settings import Settings
 from simulators.scenario import load_scenario
@@ -102,6 +103,8 @@ class View:
     plant: Plant
     started: float
     status: StatusWatch
+    plant_dir: Path  # with data_dir: where the API's metering finds factor files
+    data_dir: Path
     last_values: float = 0.0
     last_t: float = 0.0
     rate: float = 0.0
@@ -123,8 +126,8 @@ class View:
         try:
             df = influxql(
                 self.demo.target,
-                'SELECT last("forecast_kw") AS f, last("limit_kw") AS l FROM "demand" '
-                "WHERE \"device\" = '_site' AND time <= now()",
+                f'SELECT last("forecast_kw") AS f, last("limit_kw") AS l FROM {quote_ident(sc.DEMAND)} '
+                f'WHERE "device" = {quote_literal(sc.SITE_TOTAL_DEVICE)} AND time <= now()',
                 self.demo.target.metering_bucket,
             )
         except InfluxQLError:
@@ -139,7 +142,9 @@ class View:
     def firing_alerts(self) -> list[str]:
         try:
             df = influxql(
-                self.demo.target, 'SELECT last("state") FROM "alerts" GROUP BY "rule"', self.demo.target.metering_bucket
+                self.demo.target,
+                f'SELECT last("state") FROM {quote_ident(sc.ALERTS)} GROUP BY "rule"',
+                self.demo.target.metering_bucket,
             )
         except InfluxQLError:
             return []
@@ -164,9 +169,11 @@ class View:
             f'SELECT spread("e_imp_kwh") FROM "electricity" WHERE ({mains}) AND {since} GROUP BY "device"',
             self.demo.target.raw_bucket,
         )
-        factor = _grid_factor(self.plant)
+        factor = _grid_factor(self.plant, self.plant_dir, self.data_dir)
         alerts = self.firing_alerts()
-        intervals = self.query(f'SELECT count("amount") FROM "energy" WHERE {since}', self.demo.target.metering_bucket)
+        intervals = self.query(
+            f'SELECT count("amount") FROM {quote_ident(sc.ENERGY)} WHERE {since}', self.demo.target.metering_bucket
+        )
         return {
             "devices online": f"{self.status.count()} / {sum(1 for d in self.plant.devices if d.source)}",
             "values/s into InfluxDB": f"{self.rate:,.0f}",
@@ -183,14 +190,12 @@ class View:
         }
 
 
-def _grid_factor(plant: Plant) -> tuple[str, float]:
+def _grid_factor(plant: Plant, plant_dir: Path, data_dir: Path) -> tuple[str, float]:
     """The location-based grid factor the metering service uses now, in kg CO2 per kWh."""
     try:
-        from metering.carbon.factor_registry import load_registry  # the metering part's registry (same data files)
+        from metering.carbon.factor_registry import grid_factor_now  # the metering part's registry (same data files)
 
-        f = load_registry(extra_files=plant.metering.factor_files).lookup(
-            "grid-average", region=plant.site.grid_region, when=datetime.now(UTC)
-        )
+        f = grid_factor_now(plant, plant_dir, data_dir)
         return f.ref, float(f.kg_per("kWh"))
     except Exception as exc:  # the view shows "no factor" rather than dying
         return f"no factor: {exc}", float("nan")
@@ -296,7 +301,7 @@ def demo(
         metering_health = free_port()
         metering_args = ["metering", "run", *plant_opt, "--poll-s", "15", "--health-port", str(metering_health)]
         stack.spawn("metering", metering_args, health_port=metering_health)
-        view = View(d, plant, started=time.monotonic(), status=status)
+        view = View(d, plant, started=time.monotonic(), status=status, plant_dir=wd, data_dir=Settings().data_dir)
         deadline = None if duration is None else time.monotonic() + duration
         title = f"{plant.site.name} — live"
         if plain:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from ingest.mapping import TagBook
+from plantcarbon_core import schema as sc
 from plantcarbon_core.influx import InfluxTarget, batch_lines, influx_client, write_lines
 from plantcarbon_core.plant import Plant
 from plantcarbon_core.wire import ReadingBatch, Sample
@@ -159,7 +160,7 @@ def seed_demand(plant: Plant, target: InfluxTarget, start: pd.Timestamp, end: pd
     fc = None
     if limit is not None:
         fc = live_forecast(power, limit_kw=limit, margin_pct=plant.contract.prealarm_margin_pct)
-    name = mains[0] if len(mains) == 1 else "_site"
+    name = mains[0] if len(mains) == 1 else sc.SITE_TOTAL_DEVICE
     lines = demand_lines(
         plant.site.id, name, block=block_demand(power), sliding=sliding_demand(power), forecast=fc, limit_kw=limit
     )

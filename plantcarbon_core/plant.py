@@ -1,7 +1,7 @@
 """The plant model and the plant-file loader: one YAML file describes a plant for every part.
 
 Bad input: a plant file can be unreadable, not YAML, or YAML that does not fit the model.
-`load_plant` collects every mistake it can find at once and raises `PlantFileError`, whose
+`load_plant` collects every mistake it can find at once and raises `DataFileError`, whose
 lines read `plant.yaml: devices[3] (id=kiln-2): source.port: must be 1..65535, got 70000`.
 Nothing connects to anything while a plant file is loaded ("init validates, start connects").
 """
@@ -17,39 +17,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+from plantcarbon_core import datafile
+from plantcarbon_core.datafile import DataFileError
+from plantcarbon_core.kinds import check_kind
+from plantcarbon_core.kinds import kind as kind_of
+from plantcarbon_core.wire import ID_PATTERN
+
 _ID = re.compile(ID_PATTERN)
 
-DeviceKind = Literal[
-    "transformer",
-    "motor",
-    "kiln",
-    "boiler",
-    "compressor",
-    "fan",
-    "pump",
-    "furnace",
-    "chiller",
-    "feeder",
-    "pv",
-    "storage",
-    "production_line",
-    "mill",
-    "lighting",
-    "hvac",
-    "steam_header",
-    "gas_meter",
-    "water_meter",
-    "other",
-]
+# A device kind is a row of core/kinds.yaml (traits and labels there): a new kind is one row.
+DeviceKind = Annotated[str, AfterValidator(check_kind)]
 Carrier = Literal[
     "electricity",
     "natural_gas",
@@ -96,11 +81,23 @@ class Site(_Model):
         return ZoneInfo(self.timezone)
 
 
+def prealarm_threshold_kw(limit_kw: float, margin_pct: float) -> float:
+    """The demand at which the pre-alarm fires: `margin_pct` per cent below the limit."""
+    return limit_kw * (1 - margin_pct / 100.0)
+
+
 class Contract(_Model):
     demand_limit_kw: float | None = Field(default=None, gt=0)
     tariff: str | None = None
     # Margin below the limit at which the demand pre-alarm fires.
     prealarm_margin_pct: float = Field(default=5.0, ge=0, le=50)
+
+    @property
+    def prealarm_kw(self) -> float | None:
+        """The contract's pre-alarm demand (None without a demand limit)."""
+        if self.demand_limit_kw is None:
+            return None
+        return prealarm_threshold_kw(self.demand_limit_kw, self.prealarm_margin_pct)
 
 
 def parse_ratio(text: str) -> float:
@@ -336,17 +333,11 @@ class Plant(_Model):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Plant:
-        errors = list(_cross_errors(self))
-        if errors:
-            # Raised as one ValueError per batch; the loader splits them back into lines.
-            raise ValueError("\n".join(errors))
+        datafile.raise_all(list(_cross_errors(self)))
         return self
 
     def device(self, device_id: str) -> Device:
-        for d in self.devices:
-            if d.id == device_id:
-                return d
-        raise KeyError(device_id)
+        return datafile.by_id(self.devices, device_id)
 
     @property
     def device_ids(self) -> list[str]:
@@ -364,7 +355,7 @@ class Plant(_Model):
         Their energy carries tce 0 and no emissions of its own: both are counted once, at the
         fuel or purchase that entered the fence (GB/T 2589-2020; docs/metering.md).
         """
-        own = {d.id for d in self.devices if d.supply.origin == "onsite" or d.kind == "pv"}
+        own = {d.id for d in self.devices if d.supply.origin == "onsite" or kind_of(d.kind).generates}
         parents = {d.id: d.parent for d in self.devices}
         carrier = {d.id: d.carrier for d in self.devices}
         out: set[str] = set()
@@ -420,7 +411,7 @@ def _cross_errors(plant: Plant) -> Iterator[str]:
             yield f"{where}: no device with id {gen_id!r}"
         elif gen.id == d.id:
             yield f"{where}: a device cannot generate its own supply"
-        elif gen.carrier == d.carrier and gen.kind != "pv":
+        elif gen.carrier == d.carrier and not kind_of(gen.kind).generates:
             yield (
                 f"{where}: {gen_id!r} meters {gen.carrier} too, so it does not convert it; name the device "
                 f"that makes {d.carrier} from another carrier (e.g. a boiler burning natural_gas) or a pv"
@@ -451,107 +442,17 @@ def _cross_errors(plant: Plant) -> Iterator[str]:
                 yield f"{where}: formula: no device with id {ref!r}"
 
 
-class PlantFileError(ValueError):
-    """A plant file that cannot be used; `errors` holds one line per mistake."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = errors
-        super().__init__("\n".join(errors))
+# The plant file's errors are the one data-file error (core/datafile.py); the old name stays for callers.
+PlantFileError = DataFileError
 
 
 def load_plant(path: str | Path) -> Plant:
     path = Path(path)
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise PlantFileError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    return parse_plant(text, source=str(path.name if path.parent == Path() else path))
+    return parse_plant(datafile.read_text(path), source=datafile.source_name(path))
 
 
 def parse_plant(text: str, source: str = "plant.yaml") -> Plant:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PlantFileError([f"{source}{where}: not valid YAML: {problem}"]) from None
-    if not isinstance(data, dict):
-        raise PlantFileError([f"{source}: must be a mapping with site and devices, got {type(data).__name__}"])
-    try:
-        return Plant.model_validate(data)
-    except ValidationError as exc:
-        raise PlantFileError(list(_format_errors(exc, data, source))) from None
-
-
-def _format_errors(exc: ValidationError, data: dict[str, Any], source: str) -> Iterator[str]:
-    for err in exc.errors(include_url=False):
-        loc = list(err["loc"])
-        msg = _message(err)
-        if not loc and err["type"] == "value_error":
-            # Cross-device checks come as one error holding several lines.
-            for line in msg.splitlines():
-                yield f"{source}: {line}"
-            continue
-        yield f"{source}: {_where(loc, data)}: {msg}"
-
-
-def _where(loc: list[Any], data: dict[str, Any]) -> str:
-    """('devices', 3, 'source', 'modbus-tcp', 'port') → 'devices[3] (id=kiln-2): source.port'."""
-    head = ""
-    rest: list[str] = []
-    i = 0
-    if len(loc) >= 2 and loc[0] in ("devices", "virtual_meters") and isinstance(loc[1], int):
-        items = data.get(loc[0]) or []
-        item = items[loc[1]] if loc[1] < len(items) else None
-        ident = item.get("id") if isinstance(item, dict) else None
-        head = f"{loc[0]}[{loc[1]}]" + (f" (id={ident})" if ident else "")
-        i = 2
-    tagged_unions = {"modbus-tcp", "modbus-rtu", "mqtt"}
-    for part in loc[i:]:
-        if isinstance(part, int):
-            rest[-1:] = [f"{rest[-1]}[{part}]"] if rest else [f"[{part}]"]
-        elif part in tagged_unions:
-            continue  # the discriminator tag pydantic inserts for `source`
-        else:
-            rest.append(str(part))
-    field = ".".join(rest)
-    if head and field:
-        return f"{head}: {field}"
-    return head or field or "(top level)"
-
-
-def _message(err: Any) -> str:
-    t = err["type"]
-    ctx = err.get("ctx") or {}
-    got = err.get("input")
-    if t == "missing":
-        return "required field is missing"
-    if t == "extra_forbidden":
-        return f"unknown field (check the spelling), got {got!r}"
-    if t == "literal_error":
-        return f"must be one of {ctx.get('expected')}, got {got!r}"
-    if t == "union_tag_invalid":
-        return f"protocol must be one of {ctx.get('expected_tags')}, got {ctx.get('tag')!r}"
-    if t == "union_tag_not_found":
-        return "protocol is missing (modbus-tcp, modbus-rtu or mqtt)"
-    bounds = {
-        "greater_than": "must be > {gt}",
-        "greater_than_equal": "must be >= {ge}",
-        "less_than": "must be < {lt}",
-        "less_than_equal": "must be <= {le}",
-    }
-    if t in bounds:
-        return bounds[t].format(**{k: _num(v) for k, v in ctx.items()}) + f", got {got!r}"
-    if t == "value_error":
-        return str(ctx.get("error", err["msg"]))
-    if t.endswith("_type") or t.endswith("_parsing"):
-        return f"{err['msg'].lower()}, got {got!r}"
-    return f"{err['msg']}, got {got!r}"
-
-
-def _num(v: Any) -> Any:
-    return int(v) if isinstance(v, float) and v.is_integer() else v
+    return datafile.parse(text, Plant, source, expect="site and devices")
 
 
 def dump_plant(plant: Plant) -> str:

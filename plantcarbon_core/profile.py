@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pymodbus.client.mixin import ModbusClientMixin
 
+from plantcarbon_core import datafile
+from plantcarbon_core.datafile import DataFileError, Problem
 from plantcarbon_core.quantities import registry
 from plantcarbon_core.settings import ProfileSettings
 
@@ -243,18 +244,10 @@ def available_profiles() -> dict[str, Path]:
 
 
 def load_profile_file(path: Path) -> MeterProfile:
-    try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-        prof = MeterProfile.model_validate(data)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ProfileError(f"{path.name}: {exc}") from None
-    except ValidationError as exc:
-        lines = [
-            f"{path.name}: {'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
-        ]
-        raise ProfileError("\n".join(lines)) from None
+    """A profile file, or a DataFileError listing every mistake (its id must equal the file name)."""
+    prof = datafile.load(path, MeterProfile, expect="id, name and registers")
     if prof.id != path.stem:
-        raise ProfileError(f"{path.name}: id {prof.id!r} must equal the file name")
+        raise DataFileError([Problem(path.name, f"must equal the file name, got {prof.id!r}", field="id")])
     return prof
 
 

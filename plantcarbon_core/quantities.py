@@ -8,7 +8,9 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
+from pydantic import BaseModel, ConfigDict
+
+from plantcarbon_core import datafile
 
 QUANTITY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 QuantityKind = Literal["gauge", "counter"]
@@ -31,12 +33,28 @@ class UnknownQuantity(KeyError):
     """A quantity name that is not in the registry."""
 
 
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    unit: str
+    kind: QuantityKind
+    carrier: str
+    description: str
+
+
+class _QuantityFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quantities: list[_Row]
+
+
 @cache
 def registry() -> dict[str, Quantity]:
-    raw = yaml.safe_load((Path(__file__).with_name("quantities.yaml")).read_text("utf-8"))
+    raw = datafile.load(Path(__file__).with_name("quantities.yaml"), _QuantityFile, expect="quantities")
     out: dict[str, Quantity] = {}
-    for row in raw["quantities"]:
-        q = Quantity(**row)
+    for row in raw.quantities:
+        q = Quantity(**row.model_dump())
         if not QUANTITY_NAME.match(q.name):
             raise ValueError(f"quantities.yaml: bad quantity name {q.name!r}")
         if q.name in out:

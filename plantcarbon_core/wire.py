@@ -19,7 +19,9 @@ from typing import Any, Literal
 SCHEMA = "pc.readings/1"
 DEFAULT_PREFIX = "pc"
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# Site, device and rule ids: safe in MQTT topics, InfluxDB tags and file names. The one copy for every part.
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+_ID = re.compile(ID_PATTERN)
 _QUANTITY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Epoch milliseconds between 2000-01-01 and 2100-01-01: anything else is a broken clock.
 TS_MIN_MS = 946_684_800_000

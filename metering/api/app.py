@@ -77,6 +77,8 @@ def create_app(
             s.mqtt_prefix,
             extra_sinks=[(webhook_name(h), webhook_sink(h)) for h in s.alert_webhooks],
             influx=influx,
+            plant_dir=s.plant_file.parent if s.plant_file else None,
+            data_dir=s.data_dir,
         )
     services = Services(
         store=store,

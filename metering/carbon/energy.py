@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from metering.carbon.frames import as_category, concat_frames, const_column, empty_frame, equals
+from plantcarbon_core.kinds import kind as kind_of
 from plantcarbon_core.plant import Device, Plant, SteamConditions
 
 # The quantity that stands for a carrier's energy, in order of preference.
@@ -89,7 +90,7 @@ def steam_gj_per_t(cond: SteamConditions) -> float:
 def energy_quantity(dev: Device, have: set[str]) -> str | None:
     """Which of the device's interval quantities stands for its energy (None: none of them)."""
     prefs = ENERGY_QUANTITIES.get(dev.carrier, ())
-    if dev.kind == "pv":
+    if kind_of(dev.kind).generates:
         prefs = ("e_exp_kwh", "e_imp_kwh")  # a generator's energy is what it exports
     return next((q for q in prefs if q in have), None)
 
@@ -170,7 +171,7 @@ def stored_energy_rows(stored: pd.DataFrame, plant: Plant) -> pd.DataFrame:
 
 
 def _stored_quantity(dev: Device | None, carrier: str) -> str:
-    if dev is not None and dev.kind == "pv":
+    if dev is not None and kind_of(dev.kind).generates:
         return "e_exp_kwh"
     return ENERGY_QUANTITIES.get(carrier, ("",))[0]
 

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from plantcarbon_core import datafile
+from plantcarbon_core.datafile import DataFileError, Problem
+from plantcarbon_core.plant import Plant
 
 FACTOR_DIR = Path(__file__).with_name("factors")
 
@@ -197,12 +200,8 @@ class FactorFile(_Model):
     factors: list[dict[str, Any]]
 
 
-class FactorFileError(ValueError):
-    """A factor file that cannot be used; `errors` holds one line per mistake."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = errors
-        super().__init__("\n".join(errors))
+# A factor file's errors are the one data-file error (plantcarbon_core/datafile.py); the old name stays for callers.
+FactorFileError = DataFileError
 
 
 class FactorNotFound(LookupError):
@@ -211,28 +210,12 @@ class FactorNotFound(LookupError):
 
 def load_factor_file(path: str | Path) -> list[Factor]:
     path = Path(path)
-    name = path.name
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise FactorFileError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    return parse_factor_file(text, source=name)
+    return parse_factor_file(datafile.read_text(path), source=path.name)
 
 
 def parse_factor_file(text: str, source: str = "factors.yaml") -> list[Factor]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        raise FactorFileError([f"{source}{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
-    if not isinstance(data, dict):
-        raise FactorFileError([f"{source}: must be a mapping with set and factors, got {type(data).__name__}"])
-    try:
-        ff = FactorFile.model_validate(data)
-    except ValidationError as exc:
-        raise FactorFileError([f"{source}: {_loc(e['loc'])}: {_msg(e)}" for e in exc.errors()]) from None
-    errors: list[str] = []
+    ff = datafile.parse(text, FactorFile, source, expect="set and factors")
+    errors: list[Problem] = []
     out: list[Factor] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(ff.factors):
@@ -242,15 +225,18 @@ def parse_factor_file(text: str, source: str = "factors.yaml") -> list[Factor]:
         try:
             f = Factor.model_validate(merged)
         except ValidationError as exc:
-            errors.extend(f"{source}: {where}: {_loc(e['loc']) or '(factor)'}: {_msg(e)}" for e in exc.errors())
+            # Each factor is validated on its own (after its defaults): place its mistakes in the list.
+            errors.extend(
+                replace(p, where=where, field=p.field or "(factor)") for p in datafile.problems(exc, merged, source)
+            )
             continue
         if f.ref in seen:
-            errors.append(f"{source}: {where}: id@version {f.ref} duplicates factors[{seen[f.ref]}]")
+            errors.append(Problem(source, f"id@version {f.ref} duplicates factors[{seen[f.ref]}]", where))
             continue
         seen[f.ref] = i
         out.append(f)
     if errors:
-        raise FactorFileError(errors)
+        raise DataFileError(errors)
     return out
 
 
@@ -262,33 +248,6 @@ def _merge(defaults: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
         else:
             out[k] = v
     return out
-
-
-def _loc(loc: Iterable[Any]) -> str:
-    parts: list[str] = []
-    for p in loc:
-        if isinstance(p, int) and parts:
-            parts[-1] += f"[{p}]"
-        else:
-            parts.append(str(p))
-    return ".".join(parts)
-
-
-def _msg(err: Any) -> str:
-    t = err["type"]
-    got = err.get("input")
-    ctx = err.get("ctx") or {}
-    if t == "missing":
-        return "required field is missing"
-    if t == "extra_forbidden":
-        return f"unknown field (check the spelling), got {got!r}"
-    if t == "literal_error":
-        return f"must be one of {ctx.get('expected')}, got {got!r}"
-    if t == "value_error":
-        return str(ctx.get("error", err["msg"]))
-    if t in ("greater_than", "less_than", "less_than_equal", "greater_than_equal"):
-        return f"{err['msg'].lower()}, got {got!r}"
-    return f"{err['msg'].lower()}, got {got!r}"
 
 
 @dataclass(frozen=True)
@@ -365,7 +324,7 @@ def shipped_factors() -> tuple[Factor, ...]:
 def load_registry(extra_files: Iterable[str | Path] = (), base: Path | None = None) -> Registry:
     """Shipped factors, then user files in order (relative paths against `base`)."""
     factors = {f.ref: f for f in shipped_factors()}
-    errors: list[str] = []
+    errors: list[Problem] = []
     for name in extra_files:
         path = Path(name)
         if base is not None and not path.is_absolute():
@@ -373,8 +332,8 @@ def load_registry(extra_files: Iterable[str | Path] = (), base: Path | None = No
         try:
             for f in load_factor_file(path):
                 factors[f.ref] = f
-        except FactorFileError as exc:
-            errors.extend(exc.errors)
+        except DataFileError as exc:
+            errors.extend(exc.problems)
     if errors:
         raise FactorFileError(errors)
     return Registry(factors)
@@ -393,6 +352,20 @@ def plant_registry(plant_factor_files: Iterable[str | Path], plant_dir: Path | N
     if data_dir is not None:
         files += sorted(user_factor_dir(data_dir).glob("*.yaml"))
     return load_registry(files, base=plant_dir)
+
+
+def grid_factor_now(
+    plant: Plant, plant_dir: Path | None, data_dir: Path | None, when: dt.datetime | None = None
+) -> Factor:
+    """This plant's location-based grid factor (CO2 per kWh of its grid region) on the site's local day of `when`.
+
+    The one way to ask "this plant's grid factor now": from `plant_registry`, so the alert
+    engine's CO2 rate, the demo and the metering service use the same factor files, and a
+    file an energy manager uploads counts at once. Raises FactorNotFound or DataFileError.
+    """
+    registry = plant_registry(plant.metering.factor_files, plant_dir, data_dir)
+    local = (when or dt.datetime.now(dt.UTC)).astimezone(plant.site.tz)
+    return registry.lookup("grid-average", when=local, region=plant.site.grid_region, carrier="electricity", gas="CO2")
 
 
 # --- GWP-100 ----------------------------------------------------------------------------

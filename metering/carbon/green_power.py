@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from metering.carbon.frames import equals
+from plantcarbon_core import datafile
 from plantcarbon_core.plant import Plant
 
 
@@ -35,17 +35,9 @@ class GreenPowerFile(_GModel):
 
 
 def load_green_power(path: str | Path) -> list[GreenContract]:
-    """Contracts from YAML; raises ValueError naming the file, the item and the field."""
+    """Contracts from YAML; raises DataFileError naming the file, the item and the field."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read green-power file: {exc}") from None
-    try:
-        return list(GreenPowerFile.model_validate(data).contracts)
-    except ValidationError as exc:
-        lines = [f"{path}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ValueError("\n".join(lines)) from None
+    return list(datafile.load(path, GreenPowerFile, expect="contracts", source=str(path)).contracts)
 
 
 def green_kwh_per_interval(

@@ -13,11 +13,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from metering.carbon.emissions import Result
 from metering.carbon.factor_registry import Source
+from plantcarbon_core import datafile
 from plantcarbon_core.plant import Plant
 
 BENCHMARK_DIR = Path(__file__).with_name("intensity_benchmarks")
@@ -55,16 +55,7 @@ class BenchmarkFile(_Model):
 
 
 def load_benchmark_file(path: str | Path) -> BenchmarkFile:
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path.name}: cannot read benchmark file: {exc}") from None
-    try:
-        return BenchmarkFile.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{path.name}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ValueError("\n".join(lines)) from None
+    return datafile.load(path, BenchmarkFile, expect="benchmarks and baselines")
 
 
 @cache

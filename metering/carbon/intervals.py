@@ -42,6 +42,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
+from plantcarbon_core.datafile import DataFileError
 from plantcarbon_core.plant import Device, Plant
 from plantcarbon_core.profile import ProfileError, counter_modulus, find_profile
 from plantcarbon_core.quantities import is_counter, quantity
@@ -227,7 +228,7 @@ def series_meta(device: Device, quantity_name: str) -> SeriesMeta:
     if profile_id:
         try:
             profile = find_profile(profile_id)
-        except ProfileError as exc:  # costs the rollover hint, not the interval: say so once
+        except (ProfileError, DataFileError) as exc:  # costs the rollover hint, not the interval: say so once
             _warn_once(profile_id, str(exc))
         else:
             for reg in profile.registers:

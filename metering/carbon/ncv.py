@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from metering.carbon.factor_registry import Source, activity_base
+from plantcarbon_core import datafile
 from plantcarbon_core.plant import Plant
 
 NCV_FILE = Path(__file__).with_name("ncv.yaml")
@@ -59,7 +59,7 @@ class _File(BaseModel):
 @cache
 def shipped_ncv() -> dict[str, Ncv]:
     """Fuel id → the shipped default NCV (the file is part of the package: a mistake in it is a bug)."""
-    data = _File.model_validate(yaml.safe_load(NCV_FILE.read_text("utf-8")))
+    data = datafile.load(NCV_FILE, _File, expect="set and values")
     return {d.fuel: Ncv(d.fuel, d.value, d.unit, f"{d.id}@{d.version}") for d in data.values}
 
 

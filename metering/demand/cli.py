@@ -10,6 +10,7 @@ import typer
 
 from metering.demand import block_demand, demand_charge, live_forecast, month_max, sliding_demand
 from metering.demand.io import demand_lines, read_site_power_1m, write_demand
+from plantcarbon_core import schema as sc
 from plantcarbon_core.influx import InfluxTarget
 from plantcarbon_core.plant_cli import load_plant_or_exit
 from plantcarbon_core.settings import load_settings
@@ -35,7 +36,7 @@ def show(
     target = InfluxTarget.from_settings(load_settings())
     power = read_site_power_1m(target, p.site.id, devices, t0, t1)
     block, sliding = block_demand(power), sliding_demand(power)
-    name = devices[0] if len(devices) == 1 else "_site"
+    name = devices[0] if len(devices) == 1 else sc.SITE_TOTAL_DEVICE
     for label, d in (("block", block), ("sliding", sliding)):
         for _, row in month_max(d, tz).iterrows():
             print(f"{name} {row['month']} max {label} demand {row['max_kw']:.1f} kW at {row['at']:%Y-%m-%d %H:%M}")

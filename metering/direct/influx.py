@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from metering.direct.accounting import Accounts, UnitResult
+from plantcarbon_core import schema as sc
 from plantcarbon_core.influx import (
     InfluxTarget,
     escape_string_field,
@@ -24,7 +25,7 @@ from plantcarbon_core.influx import (
     write_lines,
 )
 
-MEASUREMENT = "direct"
+MEASUREMENT = sc.DIRECT
 
 
 def _point(

@@ -8,6 +8,7 @@ import typer
 
 from metering.tariffs import BANDS, TariffError, TariffFileError, builtin_tariff_paths, load_tariff, load_tariff_file
 from metering.tariffs.engine import band_table
+from plantcarbon_core.datafile import Problem
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
@@ -60,7 +61,8 @@ def validate(files: list[Path] = typer.Argument(..., help="Tariff YAML files to 
         try:
             t = load_tariff_file(f)
             if t.id != f.stem:
-                raise TariffFileError([f"{f.name}: id: must equal the file name {f.stem!r}, got {t.id!r}"])
+                msg = f"must equal the file name {f.stem!r}, got {t.id!r}"
+                raise TariffFileError([Problem(f.name, msg, field="id")])
         except TariffFileError as exc:
             bad += 1
             for line in exc.errors:

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from dashboards import schema as sc
 from dashboards.generate import site_demand_device
 from ingest.accounting import Accounting
 from metering.alerts.notify import AlertEvent, alert_line
@@ -26,6 +25,7 @@ from metering.demand.io import demand_lines, read_site_power_1m, write_demand
 from metering.io import read_raw, write_results
 from metering.service import Context, compute_period
 from metering.tariffs import interval_cost, load_tariff
+from plantcarbon_core import schema as sc
 from plantcarbon_core.influx import DeviceTags, InfluxTarget, batch_lines, line, write_lines
 from plantcarbon_core.plant import Plant, parse_plant
 from simulators.history import generate, history_plant_yaml

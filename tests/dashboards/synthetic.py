@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from dashboards import schema as sc
 from dashboards.generate import reported_quantities, site_demand_device
+from plantcarbon_core import schema as sc
 from plantcarbon_core.influx import InfluxTarget, line, write_lines
 from plantcarbon_core.plant import Plant
 

@@ -18,7 +18,7 @@ from metering.dr.cli import app as dr_app
 from plantcarbon_core.influx import InfluxTarget, influxql, line, write_lines
 from plantcarbon_core.plant import load_plant
 from tests.conftest import EXAMPLES
-from tests.metering.test_dr_influx import SHED, write_site
+from tests.metering.dr.test_influx import SHED, write_site
 
 pytestmark = pytest.mark.integration
 TZ = "Asia/Shanghai"

@@ -10,7 +10,7 @@ from metering.service import Context
 from plantcarbon_core.plant import load_plant
 from tests.metering.conftest import east_grid_2023
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plant-a.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "plant-a.yaml"
 
 # A user file re-publishing cn-grid-east@2023 with a corrected value (same id and version).
 OVERRIDE = east_grid_2023("2023", 0.5123)

@@ -8,10 +8,8 @@ thread ended.
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +19,9 @@ from metering.dr.events import EventError, parse_event
 from metering.dr.intake import DrIntake
 from metering.dr.store import EventStore
 from plantcarbon_core.wire import dr_events_topic
-from tests.metering.test_dr_events import GOOD
+from tests.metering.dr.test_events import GOOD
+from tests.support.fuzz import byte_mutations
+from tests.support.mqtt import Publisher
 
 TOPIC = dr_events_topic("plant-a")
 
@@ -63,33 +63,24 @@ def test_hostile_events_and_a_seeded_flood_leave_the_listener_alive(mosquitto: M
     store = EventStore(tmp_path / "dr.sqlite")
     intake = DrIntake(store, mosquitto.url, client_id="dr-hostile")
     intake.start()
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    pub.max_inflight_messages_set(1000)
-    pub.connect(mosquitto.host, mosquitto.port)
-    pub.loop_start()
+    pub = Publisher(mosquitto)
     try:
         for n, (case, payload, reason) in enumerate(HOSTILE, start=1):
             before = intake.rejected[reason]
-            pub.publish(TOPIC, payload, qos=1).wait_for_publish(10)
+            pub.publish(TOPIC, payload).wait_for_publish(10)
             assert intake.wait_for(n, 10), case
             assert intake.rejected[reason] == before + 1, (case, dict(intake.rejected))
             assert intake.liveness.report()["ok"], case
-        rng = random.Random(16)
-        base = json.dumps({**GOOD, "id": "ev-x"}).encode()
         flood = 1000
-        for _ in range(flood):
-            b = bytearray(base)
-            for _ in range(rng.randint(1, 4)):
-                b[rng.randrange(len(b))] = rng.randrange(256)
-            pub.publish(TOPIC, bytes(b), qos=1)
+        for b in byte_mutations(json.dumps({**GOOD, "id": "ev-x"}).encode(), flood, seed=16):
+            pub.publish(TOPIC, b)
         assert intake.wait_for(len(HOSTILE) + flood, 60)
         assert intake.rejected["internal_error"] == 0
         # Still taking events.
-        pub.publish(TOPIC, with_(id="after-the-flood"), qos=1).wait_for_publish(10)
+        pub.publish(TOPIC, with_(id="after-the-flood")).wait_for_publish(10)
         assert intake.wait_for(len(HOSTILE) + flood + 1, 10)
         assert "after-the-flood" in [e.id for e in store.list("plant-a")]
         assert intake.liveness.report()["workers"]["mqtt"]["alive"]
     finally:
-        pub.loop_stop()
-        pub.disconnect()
+        pub.close()
         intake.stop()
