@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from edge.plan import Block
@@ -303,9 +303,16 @@ def _helper_value(row: Register, raw: float | int) -> int | Bad:
     return int(raw)
 
 
-def implausible_counters(values: Mapping[str, float], counted: Mapping[str, float]) -> dict[str, str]:
-    """Counter values that are no reading (quantity → reason); `counted` holds each counter's last value > 0."""
-    counters = {q: v for q, v in values.items() if is_counter(q)}
+def implausible_counters(
+    values: Mapping[str, float], counted: Mapping[str, float], names: Iterable[str] | None = None
+) -> dict[str, str]:
+    """Counter values that are no reading (quantity → reason); `counted` holds each counter's last
+    value > 0. `names`: the counter quantities the device can report (looked up once per device
+    instead of once per value and poll); None: every counter of the quantity registry."""
+    if names is None:
+        counters = {q: v for q, v in values.items() if is_counter(q)}
+    else:
+        counters = {q: values[q] for q in names if q in values}
     out: dict[str, str] = {}
     if counters and all(v == 0.0 for v in counters.values()) and not any(counted.get(q, 0.0) > 0 for q in counters):
         for q in counters:

@@ -145,3 +145,16 @@ def test_disk_cap_bounds_the_file_not_the_json(tmp_path: Path) -> None:
     json_bytes = ob._db.execute("SELECT SUM(LENGTH(body)) FROM samples").fetchone()[0]
     assert size <= cap * 1.1 + 64 * 1024, (size, cap)
     assert json_bytes < size / 1.5  # a JSON-byte cap would have let the file grow well past the cap
+
+
+def test_ack_many_deletes_exactly_the_acknowledged_batches_across_chunks(tmp_path: Path) -> None:
+    ob = Outbox(tmp_path / "o.sqlite")
+    devices = [f"d{i:03d}" for i in range(300)]  # more batches than one DELETE statement takes
+    for seq in range(2):
+        batches, _ = ob.add_batch([(d, s(seq * 1000 + i)) for i, d in enumerate(devices)], live=lambda d: True)
+        assert {b.seq for b in batches} == {seq}
+    acked = [(d, 0) for d in devices] + [("d007", 1), ("nobody", 0), ("d007", 1)]  # a stranger, a duplicate
+    assert ob.ack_many(acked) == 301 and ob.depth == 299
+    left = {(p.device, p.seq) for p in ob.unacked()}
+    assert left == {(d, 1) for d in devices if d != "d007"}
+    ob.close()
