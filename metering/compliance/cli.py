@@ -1,4 +1,4 @@
-"""`plantcarbon compliance review|approve|revise|file|status|workbook|deadlines`: the month's workflow, offline.
+"""`plantcarbon compliance review|approve|revise|file|status|workbook|deadlines|year`: the month's workflow, offline.
 
 The inputs are the files of `plantcarbon carbon month` (plant file, readings, lab, stocks);
 the workflow's state lives in the metering state database (`--state`, default: the API's
@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from core.settings import load_settings
+from metering.compliance.annual import annual_report
 from metering.compliance.deadlines import deadline_view
 from metering.compliance.rules import load_rules
 from metering.compliance.store import ComplianceStore
@@ -207,6 +208,15 @@ def workbook(
     st = status(_store(state), site, unit, month, ev)
     save(build(ev, site, st, r.due(month).isoformat()), out)
     typer.echo(f"{out}: {unit} {month} ({st['state']}, revision {st['revision']})")
+
+
+@app.command()
+def year(
+    plant: Path = PLANT, unit: str = UNIT, year: int = typer.Option(..., min=2000, max=2099), state: str | None = STATE
+) -> None:
+    """The unit's annual report from its locked months (latest revision of each); months not locked are listed."""
+    ds = load_dataset(plant, None, None, None)
+    typer.echo(_json(annual_report(_store(state), ds.plant.site.id, unit, year)))
 
 
 @app.command()

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.plant import Plant
 from metering.alerts.rules import ID_PATTERN
 from metering.api.deps import EnergyManager, Operator, Services, Svc, Viewer
+from metering.compliance.annual import annual_report
 from metering.compliance.deadlines import deadline_view
 from metering.compliance.rules import load_rules
 from metering.compliance.store import ComplianceStore
@@ -130,6 +131,12 @@ def get_deadlines(
         return deadline_view(year, unit, states, as_of or svc.clock().date(), rule)
     except KeyError as exc:
         raise HTTPException(422, [{"loc": ["query", "rule"], "msg": str(exc.args[0]), "type": "value_error"}]) from None
+
+
+@router.get("/{unit}/annual/{year}", summary="The unit's annual report from its locked months (latest revisions)")
+def get_annual(_key: Viewer, svc: Svc, unit: Unit, year: Annotated[int, Path(ge=2000, le=2099)]) -> dict[str, Any]:
+    site = _config(svc, unit)[0].site.id
+    return annual_report(ComplianceStore(svc.store), site, unit, year)
 
 
 @router.get(

@@ -71,6 +71,7 @@ ROUTES: list[tuple[str, str, dict[str, str], Any, str]] = [
     ("GET", "/api/v1/audit", {}, None, "energy_manager"),
     ("GET", "/api/v1/compliance/deadlines", {"unit": "kiln-1", "year": "2026", "as_of": "2026-02-01"}, None, "viewer"),
     ("GET", "/api/v1/compliance/{unit}/{month}", {}, None, "viewer"),
+    ("GET", "/api/v1/compliance/{unit}/annual/{year}", {}, None, "viewer"),
     ("GET", "/api/v1/compliance/{unit}/{month}/workbook", {}, None, "viewer"),
     ("POST", "/api/v1/compliance/{unit}/{month}/review", {}, None, "operator"),
     ("POST", "/api/v1/compliance/{unit}/{month}/approve", {}, None, "energy_manager"),
@@ -100,7 +101,7 @@ def test_the_matrix_covers_every_route(api: Api) -> None:
 
 # plant-a has no clinker line (no carbon: block): past authorisation the month routes answer 409
 # (or 404) naming that; their success path runs in tests/metering/compliance/test_api.py.
-NO_CARBON = "/api/v1/compliance/{unit}/{month}"
+NO_CARBON = "/api/v1/compliance/{unit}/"
 
 
 @pytest.mark.parametrize("role", [None, "bad-key", *ROLES])
@@ -133,6 +134,7 @@ def test_role_route_matrix(api: Api, role: str | None) -> None:
             "alert_id": str(alert["id"]),
             "unit": "kiln-1",
             "month": "2026-01",
+            "year": "2026",
         }
         if "factors/files" in path and method == "DELETE":
             old = api.data_dir / "factors" / f"old-{tag}.yaml"

@@ -168,6 +168,17 @@ def test_the_month_review_approve_lock_correct_revise_workbook(month_api: MonthA
         "days_left": None,
     }
     assert dl["months"][1]["state"] == "open" and dl["months"][1]["overdue"] is True
+    # the annual report: only locked months, from their latest revision
+    year = c.get("/api/v1/compliance/kiln-1/annual/2026", headers=a.as_("auditor")).json()
+    assert (
+        year["complete"] is False
+        and len(year["months_not_locked"]) == 11
+        and "2026-01" not in year["months_not_locked"]
+    )
+    assert year["months"][0]["revision"] == 2 and year["months"][0]["state"] == "filed"
+    rev2 = st["revisions"][1]["figures"]
+    assert year["totals"]["direct_co2_t"] == pytest.approx(rev2["direct_co2_t"])
+    assert year["totals"]["intensity_tco2_per_t"] == pytest.approx(rev2["direct_co2_t"] / rev2["clinker_t"])
 
 
 def test_bad_inputs_are_refused_with_what_and_where(month_api: MonthApi) -> None:

@@ -173,6 +173,24 @@ def test_cli_month_and_its_workbook(month_case: Case, tmp_path: Path) -> None:
     )
     v = json.loads(res.stdout)
     assert v["months"][0]["state"] == "filed" and v["months"][1]["due"] == "2026-04-09"
+    res = runner.invoke(
+        app,
+        [
+            "compliance",
+            "year",
+            "--plant",
+            str(month_case.plant),
+            "--unit",
+            "kiln-1",
+            "--year",
+            "2026",
+            "--state",
+            str(state),
+        ],
+    )
+    y = json.loads(res.stdout)
+    assert y["months"][0]["revision"] == 2 and y["totals"]["direct_co2_t"] == pytest.approx(d2, rel=1e-12)
+    assert y["months_not_locked"] == [f"2026-{m:02d}" for m in range(2, 13)]
 
 
 def test_cli_refuses_bad_input_precisely(month_case: Case, tmp_path: Path) -> None:
