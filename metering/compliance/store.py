@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from metering.state.models import ComplianceMonthRow, ComplianceRevisionRow
@@ -23,6 +26,15 @@ class ComplianceStore:
 
     def __init__(self, store: Store):
         self.store = store
+
+    @contextmanager
+    def _change(self, eid: str) -> Iterator[Session]:
+        """A writing session; two people changing the same month at once: the second gets Conflict, not an error."""
+        try:
+            with self.store.session() as s:
+                yield s
+        except IntegrityError:
+            raise Conflict(f"{eid} was changed by someone else at the same time: reload it and try again") from None
 
     def _row(self, s: Session, site: str, unit: str, month: str) -> ComplianceMonthRow | None:
         q = select(ComplianceMonthRow).where(
@@ -94,7 +106,7 @@ class ComplianceStore:
 
     def set_review(self, site: str, unit: str, month: str, review: dict[str, Any], actor: str) -> dict[str, Any]:
         """open or in_review → in_review with this review; a locked month is never reviewed again (revise it)."""
-        with self.store.session() as s:
+        with self._change(entity_id(site, unit, month)) as s:
             row = self._row(s, site, unit, month)
             before = None if row is None else {"state": row.state}
             if row is not None and row.state in ("approved", "filed"):
@@ -116,7 +128,7 @@ class ComplianceStore:
     ) -> dict[str, Any]:
         """Approve (in_review → approved, revision 1) or revise (approved/filed → approved, revision n+1)."""
         eid = entity_id(site, unit, month)
-        with self.store.session() as s:
+        with self._change(eid) as s:
             row = self._row(s, site, unit, month)
             state = "open" if row is None else row.state
             if not revise and state != "in_review":
@@ -157,7 +169,7 @@ class ComplianceStore:
     def file(self, site: str, unit: str, month: str, reference: str, actor: str) -> dict[str, Any]:
         """approved → filed, with the filing's reference (the platform's receipt)."""
         eid = entity_id(site, unit, month)
-        with self.store.session() as s:
+        with self._change(eid) as s:
             row = self._row(s, site, unit, month)
             if row is None:
                 raise NotFound(f"{eid} was never reviewed")

@@ -89,3 +89,30 @@ def test_the_lifecycle_and_its_audit_rows(cs: ComplianceStore) -> None:
     assert audit[-1]["before"] == {"state": "filed", "revision": 1}
     assert audit[-1]["after"]["inputs"]["lab"] == ["CL-20260110@2 clinker cao"]
     assert {a["entity_id"] for a in audit} == {"cem-t/kiln-1/2026-01"}
+
+
+def test_a_concurrent_lock_of_the_same_revision_is_a_conflict_not_an_error(cs: ComplianceStore) -> None:
+    from metering.state.models import ComplianceRevisionRow
+    from metering.state.store import now
+
+    site, unit, month = "cem-t", "kiln-1", "2026-02"
+    cs.set_review(site, unit, month, {"complete": True, "blocking": [], "items": []}, "qc")
+    # someone else's approval landed between our read of the month and our write
+    with cs.store.session() as s:
+        s.add(
+            ComplianceRevisionRow(
+                site=site,
+                unit=unit,
+                month=month,
+                revision=1,
+                snapshot=snap(1.0, []),
+                reason="approved",
+                created_at=now(),
+                created_by="other",
+            )
+        )
+    with pytest.raises(Conflict, match="changed by someone else at the same time"):
+        cs.lock(site, unit, month, snap(2.0, []), "approved", "em", revise=False)
+    assert [r["created_by"] for r in cs.revisions(site, unit, month)] == ["other"]
+    assert cs.get(site, unit, month)["state"] == "in_review"  # nothing half-written
+    assert [a["action"] for a in cs.store.list_audit("compliance_month")] == ["review"]
