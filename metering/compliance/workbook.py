@@ -49,6 +49,14 @@ FIGURE_LABEL = {
     "biogenic_co2_t": "生物质CO2 (不计入) biogenic CO2, memo (t)",
     "intensity_tco2_per_t": "排放强度 intensity (tCO2/t clinker)",
 }
+# Names of the figures the accounting adds to the method file's parameters.
+CALCULATED_NAME = {
+    "produced_t": "产量 production",
+    "consumed_t": "消耗量 consumption",
+    "fed_t": "入窑生料量 raw meal fed",
+    "process_factor": "熟料过程排放因子 process factor",
+    "raw_meal_per_clinker": "生料/熟料比 raw meal per clinker",
+}
 SHEETS = (
     "封面 Cover",
     "参数 Parameters",
@@ -165,7 +173,7 @@ def _parameters(ws: Worksheet, ev: Evaluation) -> None:
                     n,
                     mid,
                     p.name,
-                    par.name if par else p.name,
+                    par.name if par else CALCULATED_NAME.get(p.name, p.name),
                     p.value,
                     p.unit,
                     BASIS.get(basis, basis),
