@@ -18,9 +18,11 @@ from typing import Any
 
 import pandas as pd
 
-from core.influx import InfluxTarget, influxql, quote_ident, quote_literal
-from core.plant import Device, Plant
-from metering.energy import ENERGY_UNITS
+from metering.carbon.energy import ENERGY_UNITS
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import InfluxTarget, influxql, quote_ident, quote_literal
+from plantcarbon_core.kinds import kinds
+from plantcarbon_core.plant import Device, Plant, prealarm_threshold_kw
 
 BOUNDARIES = ("direct", "scope2_location", "scope2_market")
 # How the three boundaries are labelled on the page (the API names them; the page translates).
@@ -78,7 +80,8 @@ def live_kw(df: pd.DataFrame) -> float | None:
 def read_demand(target: InfluxTarget, site: str, start: datetime) -> pd.DataFrame:
     """Site-level demand rows (`device=_site`, or the only meter's rows on a one-meter plant) since `start`."""
     q = (
-        'SELECT "demand_kw", "sliding_kw", "forecast_kw", "limit_kw", "prealarm", "device" FROM "demand" '
+        'SELECT "demand_kw", "sliding_kw", "forecast_kw", "limit_kw", "prealarm", "device" '
+        f"FROM {quote_ident(sc.DEMAND)} "
         f"WHERE {_site(site)} AND time >= {_t(start)}"
     )
     return influxql(target, q, target.metering_bucket)
@@ -88,7 +91,7 @@ def read_energy(target: InfluxTarget, site: str, start: datetime, end: datetime)
     """Energy per device and carrier over [start, end): amount, tce, cost, completeness and interval count."""
     q = (
         'SELECT sum("amount") AS "amount", sum("tce_kg") AS "tce_kg", sum("cost") AS "cost", '
-        'sum("completeness") AS "completeness", count("amount") AS "rows" FROM "energy" '
+        f'sum("completeness") AS "completeness", count("amount") AS "rows" FROM {quote_ident(sc.ENERGY)} '
         f'WHERE {_site(site)} AND time >= {_t(start)} AND time < {_t(end)} GROUP BY "device", "carrier", "role"'
     )
     return influxql(target, q, target.metering_bucket)
@@ -97,7 +100,7 @@ def read_energy(target: InfluxTarget, site: str, start: datetime, end: datetime)
 def read_emissions(target: InfluxTarget, site: str, start: datetime, end: datetime) -> pd.DataFrame:
     """CO2 per device, scope and method over [start, end) (scope 1 rows have an empty method)."""
     q = (
-        'SELECT sum("co2_kg") AS "co2_kg", sum("co2e_kg") AS "co2e_kg" FROM "emissions" '
+        f'SELECT sum("co2_kg") AS "co2_kg", sum("co2e_kg") AS "co2e_kg" FROM {quote_ident(sc.EMISSIONS)} '
         f"WHERE {_site(site)} AND time >= {_t(start)} AND time < {_t(end)} "
         'GROUP BY "device", "role", "scope", "method"'
     )
@@ -166,7 +169,11 @@ def demand_series(df: pd.DataFrame, limit_kw: float | None, margin_pct: float) -
     """Demand, sliding demand and forecast of the site, with the limit and the pre-alarm band below it."""
     out: dict[str, Any] = {"demand": [], "sliding": [], "forecast": [], "limit_kw": limit_kw, "prealarm_kw": None}
     if not df.empty:
-        site = df[df["device"] == "_site"] if "device" in df.columns and (df["device"] == "_site").any() else df
+        site = (
+            df[df["device"] == sc.SITE_TOTAL_DEVICE]
+            if "device" in df.columns and (df["device"] == sc.SITE_TOTAL_DEVICE).any()
+            else df
+        )
         for col, key in (("demand_kw", "demand"), ("sliding_kw", "sliding"), ("forecast_kw", "forecast")):
             if col in site.columns:
                 s = site[["time", col]].dropna()
@@ -174,7 +181,7 @@ def demand_series(df: pd.DataFrame, limit_kw: float | None, margin_pct: float) -
         if "limit_kw" in site.columns and site["limit_kw"].notna().any():
             out["limit_kw"] = float(site["limit_kw"].dropna().iloc[-1])
     if out["limit_kw"] is not None:
-        out["prealarm_kw"] = round(out["limit_kw"] * (1 - margin_pct / 100.0), 3)
+        out["prealarm_kw"] = round(prealarm_threshold_kw(out["limit_kw"], margin_pct), 3)
     latest = {k: (out[k][-1][1] if out[k] else None) for k in ("demand", "sliding", "forecast")}
     out["latest"] = latest
     return out
@@ -287,7 +294,8 @@ def top_consumers(plant: Plant, dev: pd.DataFrame, n: int = TOP_N) -> list[dict[
     """The n metered leaf devices with the largest tce (unmetered remainders are not a device to open;
     generators such as PV are not consumers)."""
     rows = _leaf_rows(plant, dev)
-    rows = rows[~rows["device"].astype(str).str.endswith(":unmetered") & (rows["kind"] != "pv")]
+    generators = [k.id for k in kinds().values() if k.generates]
+    rows = rows[~rows["device"].astype(str).str.endswith(":unmetered") & ~rows["kind"].isin(generators)]
     rows = rows.sort_values("tce_kg", ascending=False, na_position="last").head(n)
     cols = ["device", "name", "area", "kind", "carrier", "tce_kg", "kwh", "cost", *BOUNDARIES]
     return [{c: (num(r[c]) if c not in ("device", "name", "area", "kind", "carrier") else r[c]) for c in cols}

@@ -15,7 +15,6 @@ from typing import Any
 
 import typer
 
-from core.settings import load_settings
 from metering.compliance.annual import annual_report
 from metering.compliance.deadlines import deadline_view
 from metering.compliance.rules import load_rules
@@ -24,6 +23,7 @@ from metering.compliance.workbook import build, save
 from metering.compliance.workflow import Evaluation, do_approve, do_review, do_revise, evaluate, status
 from metering.direct.cli import load_dataset, month_days
 from metering.state.store import Conflict, NotFound, Store
+from plantcarbon_core.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 

@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 
 from metering.compliance.rules import Rules, load_rules
-from metering.direct.accounting import Dataset
 from metering.direct.config import EmissionUnit
+from metering.direct.figures import Dataset
 from metering.direct.lab import LAB_COLUMNS, LabBook, validate_lab
 
 FILL_LAB = "gap-fill"

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from metering.compliance.review import FILL_LAB, Review, month_days, unit_materials
-from metering.direct.accounting import Accounts, Dataset, UnitResult
+from metering.direct.figures import Accounts, Dataset, UnitResult
 
 FIGURES = (
     "clinker_t",

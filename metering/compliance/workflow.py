@@ -17,7 +17,8 @@ import pandas as pd
 from metering.compliance.review import Review, review_month, with_fills
 from metering.compliance.snapshot import diff, snapshot
 from metering.compliance.store import ComplianceStore
-from metering.direct.accounting import Accounts, Dataset, UnitResult, account
+from metering.direct.accounting import account
+from metering.direct.figures import Accounts, Dataset, UnitResult
 from metering.state.store import Conflict
 
 

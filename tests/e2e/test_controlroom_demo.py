@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.harness.browser import CHROMIUM_ARGS, ensure_chromium
-from core.harness.process import wait_until
-from core.harness.web import ensure_web_assets
-from simulators.demo import DEMO_ADMIN_KEY
+from harness.browser import CHROMIUM_ARGS, ensure_chromium
+from harness.process import wait_until
+from harness.web import ensure_web_assets
+from plantcarbon.demo import DEMO_ADMIN_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ class DemoRun:
     def __init__(self, workdir: Path):
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "core.cli", "simulate", "demo", "--scenario", "small", "--duration", "600",
+            [sys.executable, "-m", "plantcarbon", "simulate", "demo", "--scenario", "small", "--duration", "600",
              "--workdir", str(workdir)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "1000"},
         )  # fmt: skip

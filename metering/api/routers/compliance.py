@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.plant import Plant
 from metering.alerts.rules import ID_PATTERN
 from metering.api.deps import EnergyManager, Operator, Services, Svc, Viewer
 from metering.compliance.annual import annual_report
@@ -26,8 +25,8 @@ from metering.compliance.store import ComplianceStore
 from metering.compliance.workbook import build, to_bytes
 from metering.compliance.workflow import Evaluation, do_approve, do_review, do_revise, evaluate
 from metering.compliance.workflow import status as month_status
-from metering.direct.accounting import Dataset
 from metering.direct.config import CarbonConfig, CarbonConfigError, carbon_config
+from metering.direct.figures import Dataset
 from metering.direct.lab import empty_book, parse_lab
 from metering.direct.method import Method
 from metering.direct.service import month_span
@@ -36,6 +35,7 @@ from metering.direct.tables import InputFileError
 from metering.io import read_raw
 from metering.service import Context
 from metering.state.store import Conflict, NotFound
+from plantcarbon_core.plant import Plant
 
 router = APIRouter(prefix="/api/v1/compliance", tags=["compliance"])
 

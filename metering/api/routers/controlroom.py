@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
-from core.plant import Device, Plant
 from metering.api import controlroom_queries as cq
 from metering.api.deps import Svc, Viewer
 from metering.api.params import unprocessable
-from metering.energy import ENERGY_QUANTITIES
-from metering.intensity import shipped_benchmarks
+from metering.carbon.energy import ENERGY_QUANTITIES
+from metering.carbon.intensity import shipped_benchmarks
+from plantcarbon_core import schema as sc
+from plantcarbon_core.plant import Device, Plant
 
 router = APIRouter(prefix="/api/v1/controlroom", tags=["control room"])
 MONTH = cq.DayCache()
@@ -69,7 +70,7 @@ def _last_seen(svc: Svc, plant: Plant, now: datetime) -> tuple[dict[str, datetim
     # Each carrier's main gauge and energy counter: a meter reading either is seen.
     fields = {c: [*GAUGES.get(c, [])[:1], *ENERGY_QUANTITIES.get(c, ())[:1]] for c in carriers}
     jobs = [(c, q, POOL.submit(cq.read_last_seen, svc.influx, site, c, q, since)) for c in carriers for q in fields[c]]
-    status = POOL.submit(cq.read_last_rows, svc.influx, site, "device_status", since)
+    status = POOL.submit(cq.read_last_rows, svc.influx, site, sc.DEVICE_STATUS, since)
     seen: dict[str, datetime] = {}
     for _c, _q, job in jobs:
         df = job.result()

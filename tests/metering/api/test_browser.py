@@ -17,16 +17,16 @@ import paho.mqtt.client as mqtt
 import pytest
 import uvicorn
 
-from core.harness.browser import CHROMIUM_ARGS, ensure_chromium
-from core.harness.mosquitto import Mosquitto
-from core.harness.process import free_port, port_open, wait_until
-from core.harness.web import ensure_web_assets
-from core.influx import InfluxTarget, line, write_lines
-from core.plant import load_plant
-from core.wire import ReadingBatch, Sample, data_topic, encode_batch
+from harness.browser import CHROMIUM_ARGS, ensure_chromium
+from harness.mosquitto import Mosquitto
+from harness.process import free_port, port_open, wait_until
+from harness.web import ensure_web_assets
 from metering.api.app import create_app
 from metering.api.settings import ApiSettings
 from metering.state.store import Store
+from plantcarbon_core.influx import InfluxTarget, line, write_lines
+from plantcarbon_core.plant import load_plant
+from plantcarbon_core.wire import ReadingBatch, Sample, data_topic, encode_batch
 from tests.metering.api.conftest import PLANT
 
 pytestmark = pytest.mark.integration

@@ -22,17 +22,17 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from core.harness.browser import CHROMIUM_ARGS, ensure_chromium
-from core.harness.influxdb import InfluxDB
-from core.harness.process import free_port, port_open, wait_until
-from core.influx import InfluxTarget
 from dashboards.provision import dashboard_docs
 from dashboards.validate import queries
 from dashboards.verify import Verifier
+from harness.browser import CHROMIUM_ARGS, ensure_chromium
+from harness.influxdb import InfluxDB
+from harness.process import free_port, port_open, wait_until
 from metering.api.app import create_app
 from metering.api.settings import ApiSettings
 from metering.dr.store import EventStore
 from metering.state.store import Store
+from plantcarbon_core.influx import InfluxTarget
 from tests.dashboards.simulated import Simulated, fill_from_simulator
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from core.plant import load_plant
 from metering.api import controlroom_queries as cq
+from plantcarbon_core.plant import load_plant
 from tests.metering.api.conftest import PLANT, Api
 from tests.metering.api.controlroom_seed import INTERVALS, seed_today
 
@@ -122,7 +122,7 @@ def test_top_consumers_leave_out_generators_and_unmetered_remainders() -> None:
 
 
 def test_two_thousand_devices_keep_the_panels_readable() -> None:
-    from core.plant import parse_plant
+    from plantcarbon_core.plant import parse_plant
 
     src = "source: {protocol: modbus-tcp, host: 127.0.0.1, port: 5020, unit: 1, profile: eastron-sdm630}"
     text = "\n".join(

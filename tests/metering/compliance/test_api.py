@@ -11,8 +11,6 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
-from core.influx import InfluxTarget, write_lines
-from core.plant import load_plant
 from metering.api.app import create_app
 from metering.api.settings import ApiSettings
 from metering.direct.config import carbon_config
@@ -20,6 +18,8 @@ from metering.direct.lab import correct, parse_lab, save_lab
 from metering.dr.store import EventStore
 from metering.io import read_readings_csv
 from metering.state.store import ROLES, Store
+from plantcarbon_core.influx import InfluxTarget, write_lines
+from plantcarbon_core.plant import load_plant
 from simulators.kiln import simulate, write_files
 from tests.metering.compliance.conftest import MONTH, gap_lab
 from tests.metering.direct.case import Case

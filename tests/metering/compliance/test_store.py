@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from core.harness.postgres import Postgres
+from harness.postgres import Postgres
 from metering.compliance.store import ComplianceStore
 from metering.state.store import Conflict, NotFound, Store, make_engine
 

@@ -9,8 +9,8 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
-from core.cli import app
 from metering.compliance.workbook import SHEETS
+from plantcarbon.cli import app
 from tests.metering.compliance.conftest import MONTH, gap_lab
 from tests.metering.direct.case import Case
 
