@@ -43,6 +43,10 @@ PARTS: dict[str, tuple[str, list[str]]] = {
         "Direct emissions of process plants (cement clinker): a month per emission unit, three boundaries.",
         ["metering.direct.cli"],
     ),
+    "compliance": (
+        "The energy manager's month: review, approve and lock, revise, file; the monthly filing workbook.",
+        ["metering.compliance.cli"],
+    ),
     "factors": ("Emission-factor registry: list, show and validate factor files.", ["metering.carbon.cli"]),
     "tariffs": ("Time-of-use tariffs: list, show and validate tariff files.", ["metering.tariffs.cli"]),
     "dashboards": ("Grafana dashboards generated from the plant file.", ["dashboards.cli"]),

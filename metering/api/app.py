@@ -19,6 +19,7 @@ from metering.api.deps import Services
 from metering.api.routers import (
     alerts,
     audit,
+    compliance,
     controlroom,
     demand,
     direct,
@@ -107,13 +108,26 @@ def create_app(
             "Energy, emissions, demand, demand response, thresholds and alerts of a plant. "
             "Authenticate with an API key: `Authorization: Bearer <key>` or `X-API-Key: <key>`. "
             "Roles: viewer < operator (acknowledge alerts) < energy_manager (thresholds, DR events) "
-            "< admin (keys)."
+            "< admin (keys); auditor reads every route, the audit log too, and changes nothing."
         ),
         lifespan=lifespan,
     )
     app.state.services = services
     for r in (
-        plant_routes, energy, factors, demand, dr, thresholds, alerts, reports, keys, audit, live, direct, controlroom
+        plant_routes,
+        energy,
+        factors,
+        demand,
+        dr,
+        thresholds,
+        alerts,
+        reports,
+        keys,
+        audit,
+        live,
+        direct,
+        controlroom,
+        compliance,
     ):
         app.include_router(r.router)
 

@@ -2,6 +2,8 @@
 
 A key comes as `Authorization: Bearer <key>` or `X-API-Key: <key>`. Missing or unknown keys
 get 401, a role too low for the route gets 403. Roles are ranked: each includes the ones below.
+The `auditor` role is outside the ranking: it may read every route (GET), whatever its
+minimum role, and change nothing (any other method gets 403).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from metering.alerts.service import AlertService
 from metering.dr.store import EventStore
-from metering.state.store import ROLES, Principal, Role, Store
+from metering.state.store import RANKED, Principal, Role, Store
 from plantcarbon_core.influx import InfluxTarget
 from plantcarbon_core.plant import Plant
 
@@ -65,10 +67,17 @@ def current_key(
 
 
 def require_role(minimum: Role):  # type: ignore[no-untyped-def]  # FastAPI reads the inner signature
-    rank = ROLES.index(minimum)
+    rank = RANKED.index(minimum)
 
-    def check(key: Annotated[Principal, Depends(current_key)]) -> Principal:
-        if ROLES.index(key.role) < rank:
+    def check(request: Request, key: Annotated[Principal, Depends(current_key)]) -> Principal:
+        if key.role == "auditor":
+            if request.method in ("GET", "HEAD"):
+                return key
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this needs role {minimum!r}; key {key.name!r} is 'auditor' (reads only, changes nothing)",
+            )
+        if RANKED.index(key.role) < rank:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, f"this needs role {minimum!r}; key {key.name!r} is {key.role!r}"
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -67,3 +67,36 @@ class AuditRow(Base):
     entity_id: Mapped[str] = mapped_column(String(128))
     before: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
     after: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
+
+
+class ComplianceMonthRow(Base):
+    """One emission unit's month in the filing workflow: open → in_review → approved → filed."""
+
+    __tablename__ = "compliance_months"
+    __table_args__ = (UniqueConstraint("site", "unit", "month"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(63))
+    unit: Mapped[str] = mapped_column(String(63))
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM, the site's local calendar
+    state: Mapped[str] = mapped_column(String(16))
+    revision: Mapped[int] = mapped_column(Integer, default=0)  # the locked revision; 0 before approval
+    review: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)  # the last completeness review
+    filed_reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class ComplianceRevisionRow(Base):
+    """A locked revision of a month: the figures and the input versions they came from. Never updated."""
+
+    __tablename__ = "compliance_revisions"
+    __table_args__ = (UniqueConstraint("site", "unit", "month", "revision"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(63))
+    unit: Mapped[str] = mapped_column(String(63))
+    month: Mapped[str] = mapped_column(String(7))
+    revision: Mapped[int] = mapped_column(Integer)
+    snapshot: Mapped[dict[str, object]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(64))

@@ -22,8 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from metering.state.models import AlertRow, ApiKeyRow, AuditRow, Base, ThresholdRow
 
-Role = Literal["viewer", "operator", "energy_manager", "admin"]
-ROLES: tuple[Role, ...] = ("viewer", "operator", "energy_manager", "admin")
+Role = Literal["viewer", "operator", "energy_manager", "admin", "auditor"]
+# Ranked roles: each includes the ones before it.
+RANKED: tuple[Role, ...] = ("viewer", "operator", "energy_manager", "admin")
+# `auditor` is outside the ranking: it reads everything (the audit log too) and changes nothing.
+ROLES: tuple[Role, ...] = (*RANKED, "auditor")
 OPEN_STATES = ("firing", "acknowledged")
 
 
