@@ -14,9 +14,9 @@ from rich.console import Console
 from core.plant import Plant, PlantFileError, load_plant
 from core.settings import load_settings
 from dashboards import schema as sc
-from dashboards.generate import Threshold, ThresholdFile
 from dashboards.i18n import LANGS, Lang
 from dashboards.provision import InfluxSource, PushError, dashboard_docs, push, write_provisioning
+from dashboards.thresholds import Threshold, ThresholdFile
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 err = Console(stderr=True)

@@ -26,8 +26,9 @@ from grafana_client.client import GrafanaClientError, GrafanaException
 
 from core.plant import Plant
 from dashboards import schema as sc
-from dashboards.generate import Threshold, build_dashboards
+from dashboards.generate import build_dashboards
 from dashboards.i18n import Lang
+from dashboards.thresholds import Threshold
 from dashboards.validate import to_json
 
 FOLDER_UID = "plantcarbon"
