@@ -16,7 +16,7 @@ from core.settings import load_settings
 from dashboards import schema as sc
 from dashboards.i18n import LANGS, Lang
 from dashboards.provision import InfluxSource, PushError, dashboard_docs, push, write_provisioning
-from dashboards.thresholds import Threshold, ThresholdFile
+from dashboards.thresholds import BenchmarkFile, IntensityBenchmark, Threshold, ThresholdFile
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 err = Console(stderr=True)
@@ -30,6 +30,15 @@ ThresholdsOpt = Annotated[
     typer.Option(
         "--thresholds",
         help="YAML with `thresholds:` rows (rule, device, quantity, condition, value).",
+    ),
+]
+
+BenchmarkOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--benchmark",
+        help="YAML whose `benchmark: {value, source, confirmed}` is the clinker intensity benchmark (tCO2/t) "
+        "drawn on the carbon dashboard, e.g. the sector method file itself.",
     ),
 ]
 
@@ -63,12 +72,23 @@ def _thresholds(path: Path | None) -> list[Threshold]:
         raise typer.Exit(1) from None
 
 
+def _benchmark(path: Path | None) -> IntensityBenchmark | None:
+    if path is None:
+        return None
+    try:
+        return BenchmarkFile.model_validate(yaml.safe_load(path.read_text("utf-8")) or {}).benchmark
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        err.print(f"{path}: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def build(
     plant: PlantOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for provisioning files and dashboard JSON.")],
     lang: LangOpt = None,
     thresholds: ThresholdsOpt = None,
+    benchmark: BenchmarkOpt = None,
     influx_url: Annotated[str | None, typer.Option(help="InfluxDB URL as Grafana reaches it.")] = None,
     dashboards_path: Annotated[
         str | None, typer.Option(help="Where Grafana will find the dashboard JSON (default: OUT/dashboards).")
@@ -81,7 +101,13 @@ def build(
         url=influx_url or s.influx_url, raw_db=s.influx_raw_bucket, metering_db=s.influx_metering_bucket
     )
     paths = write_provisioning(
-        p, out, langs=_langs(lang), source=source, dashboards_path=dashboards_path, thresholds=_thresholds(thresholds)
+        p,
+        out,
+        langs=_langs(lang),
+        source=source,
+        dashboards_path=dashboards_path,
+        thresholds=_thresholds(thresholds),
+        benchmark=_benchmark(benchmark),
     )
     for path in paths:
         print(path)
@@ -99,13 +125,14 @@ def push_cmd(
     ] = None,
     lang: LangOpt = None,
     thresholds: ThresholdsOpt = None,
+    benchmark: BenchmarkOpt = None,
 ) -> None:
     """Upload the dashboards to a running Grafana (folder plantcarbon, overwrite, stable uids)."""
     if (plant is None) == (from_dir is None):
         err.print("give either --plant or --from", markup=False)
         raise typer.Exit(2)
     if plant is not None:
-        docs = dashboard_docs(_plant(plant), _langs(lang), _thresholds(thresholds))
+        docs = dashboard_docs(_plant(plant), _langs(lang), _thresholds(thresholds), _benchmark(benchmark))
     else:
         assert from_dir is not None
         files = sorted((from_dir / "dashboards").glob("*.json"))

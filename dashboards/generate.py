@@ -28,7 +28,7 @@ from dashboards.boards.overview import overview
 from dashboards.boards.quality import quality
 from dashboards.i18n import Lang
 from dashboards.plantfile import GENERATING_KINDS, metered_kinds, reported_quantities, site_demand_device
-from dashboards.thresholds import Threshold, ThresholdFile
+from dashboards.thresholds import IntensityBenchmark, Threshold, ThresholdFile
 
 # Names other parts import from here (the module the dashboards were built in before the split).
 __all__ = [
@@ -41,12 +41,18 @@ __all__ = [
 ]
 
 
-def build_dashboards(plant: Plant, lang: Lang = "en", thresholds: Sequence[Threshold] = ()) -> list[dm.Dashboard]:
-    """Every dashboard of the plant, in a stable order (overview first)."""
+def build_dashboards(
+    plant: Plant,
+    lang: Lang = "en",
+    thresholds: Sequence[Threshold] = (),
+    benchmark: IntensityBenchmark | None = None,
+) -> list[dm.Dashboard]:
+    """Every dashboard of the plant, in a stable order (overview first); `benchmark` is the
+    intensity benchmark drawn on the carbon dashboard of a plant with emission units."""
     out = [overview(plant, lang)]
     for kind in metered_kinds(plant):
         eq = equipment(plant, lang, kind, thresholds)
         if eq is not None:
             out.append(eq)
-    out += [carbon(plant, lang), demand(plant, lang), quality(plant, lang), alerts(plant, lang)]
+    out += [carbon(plant, lang, benchmark), demand(plant, lang), quality(plant, lang), alerts(plant, lang)]
     return out

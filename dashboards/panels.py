@@ -97,11 +97,19 @@ class Board:
         thresholds: db.ThresholdsConfig | None = None,
         time_from: str | None = None,
         width: int = 4,
+        alias: str | None = None,
     ) -> stat.Panel:
-        """A single figure (the last value of one query), coloured by its thresholds."""
+        """A single figure (the last value of one query; one per series when it groups), coloured by its thresholds."""
         panel = stat.Panel()
         self.place(
-            panel, title=title, ds=ds, queries=[Query(query)], unit=unit, decimals=decimals, width=width, height=4
+            panel,
+            title=title,
+            ds=ds,
+            queries=[Query(query, alias)],
+            unit=unit,
+            decimals=decimals,
+            width=width,
+            height=4,
         )
         panel.reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
         panel.graph_mode(cm.BigValueGraphMode.NONE).color_mode(cm.BigValueColorMode.VALUE)

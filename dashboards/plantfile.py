@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from core.plant import Device, Plant
 from core.profile import ProfileError, load_profile
@@ -84,3 +85,28 @@ def sub_meter_parents(plant: Plant) -> list[str]:
 def site_demand_device(plant: Plant) -> str:
     """The demand rows' device tag for the site (the live demand service writes `_site`)."""
     return sc.SITE_TOTAL_DEVICE
+
+
+def _carbon_block(plant: Plant) -> dict[str, Any]:
+    # metering/direct/config.py validates the block; the dashboards only read ids from it.
+    return plant.carbon if isinstance(plant.carbon, dict) else {}
+
+
+def emission_units(plant: Plant) -> list[str]:
+    """Ids of the plant's emission units (the `carbon:` block's units): direct-emission panels for these."""
+    units = _carbon_block(plant).get("units") or []
+    return [str(u["id"]) for u in units if isinstance(u, dict) and "id" in u]
+
+
+def weighed_devices(plant: Plant) -> list[str]:
+    """Meters that weigh a material of the `carbon:` block: their fuel CO2 is in the units' direct
+    emissions, so the metering engine's scope 1 rows of these devices must not be added to it."""
+    materials = _carbon_block(plant).get("materials") or {}
+    found = {
+        str(d)
+        for m in materials.values()
+        if isinstance(m, dict)
+        for d in (m.get("devices") or [])
+        if isinstance(d, str)
+    }
+    return sorted(found)

@@ -22,6 +22,7 @@ EMISSIONS = "emissions"  # fields: co2_kg, co2e_kg, factor
 DEMAND = "demand"  # fields: demand_kw (fixed block), sliding_kw, forecast_kw, limit_kw
 DR = "dr"  # fields: baseline_kw, actual_kw, reduction_kw
 ALERTS = "alerts"  # fields: state, value, threshold, message
+DIRECT = "direct"  # per unit, source, material and local day: co2_t, activity_t, method, complete (metering/direct)
 
 # Tag values.
 ROLE_MAIN = "main"  # energy/emissions.role of meters that count toward the site total
@@ -32,3 +33,7 @@ SITE_TOTAL_DEVICE = "_site"  # demand.device of the site rows (Σ main meters; t
 FIRING = "firing"  # alerts.state when a rule fires (then acknowledged, resolved)
 ALERT_STATES = ("firing", "acknowledged", "resolved")
 TOU_BANDS = ("sharp", "peak", "flat", "valley", "deep_valley")  # energy.tou
+# direct.source: `product` rows carry the unit's total direct CO2 (fuel + process) and its clinker
+# tonnes; the others split it (biogenic is a memo item, never part of the total).
+DIRECT_PRODUCT = "product"
+DIRECT_SOURCES = ("fuel", "biogenic", "process_clinker", "process_dust", "process_toc")

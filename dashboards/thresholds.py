@@ -1,4 +1,4 @@
-"""Alert thresholds energy managers set, as rows the dashboards draw on matching panels (`--thresholds FILE`)."""
+"""Lines drawn on panels: alert thresholds energy managers set, the intensity benchmark of a sector."""
 
 from __future__ import annotations
 
@@ -23,3 +23,21 @@ class Threshold(BaseModel):
 class ThresholdFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     thresholds: list[Threshold] = Field(default_factory=list)
+
+
+class IntensityBenchmark(BaseModel):
+    """A sector benchmark of the product's carbon intensity (tCO2 per tonne of clinker), with its source."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: float = Field(gt=0)
+    source: str
+    confirmed: bool = False
+
+
+class BenchmarkFile(BaseModel):
+    """A file whose `benchmark:` block is the intensity benchmark: a sector method file
+    (metering/direct/methods/*.yaml: its other keys are ignored here) or a file of that one block."""
+
+    model_config = ConfigDict(extra="ignore")
+    benchmark: IntensityBenchmark | None = None
