@@ -19,7 +19,6 @@ from collections.abc import Sequence
 
 from grafana_foundation_sdk.models import dashboard as dm
 
-from core.plant import Plant
 from dashboards.boards.alerts import alerts
 from dashboards.boards.carbon import carbon
 from dashboards.boards.demand import demand
@@ -27,12 +26,12 @@ from dashboards.boards.equipment import equipment
 from dashboards.boards.overview import overview
 from dashboards.boards.quality import quality
 from dashboards.i18n import Lang
-from dashboards.plantfile import GENERATING_KINDS, metered_kinds, reported_quantities, site_demand_device
+from dashboards.plantfile import metered_kinds, reported_quantities, site_demand_device
 from dashboards.thresholds import IntensityBenchmark, Threshold, ThresholdFile
+from plantcarbon_core.plant import Plant
 
 # Names other parts import from here (the module the dashboards were built in before the split).
 __all__ = [
-    "GENERATING_KINDS",
     "Threshold",
     "ThresholdFile",
     "build_dashboards",

@@ -18,11 +18,11 @@ from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
-from core.plant import Plant
 from dashboards import schema as sc
 from dashboards.i18n import Lang, text
 from dashboards.influxql import Annotation, InfluxQL
 from dashboards.queries import SITE
+from plantcarbon_core.plant import Plant
 
 RAW = dm.DataSourceRef(type_val="influxdb", uid=sc.RAW_DS_UID)
 METERING = dm.DataSourceRef(type_val="influxdb", uid=sc.METERING_DS_UID)
@@ -183,10 +183,9 @@ def fixed_colour(colour: str) -> list[dm.DynamicConfigValue]:
 
 def demand_thresholds(plant: Plant) -> db.ThresholdsConfig | None:
     """Green, orange from the contract's pre-alarm demand, red from its limit; None without a limit."""
-    limit = plant.contract.demand_limit_kw
+    limit, prealarm = plant.contract.demand_limit_kw, plant.contract.prealarm_kw
     if limit is None:
         return None
-    prealarm = limit * (1 - plant.contract.prealarm_margin_pct / 100)
     return steps((None, GREEN), (prealarm, ORANGE), (limit, RED))
 
 

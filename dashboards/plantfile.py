@@ -5,12 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.plant import Device, Plant
-from core.profile import ProfileError, load_profile
 from dashboards import schema as sc
-
-# Devices that feed power in: they have no "load" to speak of.
-GENERATING_KINDS = frozenset({"pv", "storage"})
+from plantcarbon_core.plant import Device, Plant
+from plantcarbon_core.profile import ProfileError, load_profile
 
 
 def reported_quantities(device: Device) -> list[str]:

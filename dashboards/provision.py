@@ -24,12 +24,12 @@ import yaml
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
-from core.plant import Plant
-from dashboards import schema as sc
 from dashboards.generate import build_dashboards
 from dashboards.i18n import Lang
 from dashboards.thresholds import IntensityBenchmark, Threshold
 from dashboards.validate import to_json
+from plantcarbon_core import schema as sc
+from plantcarbon_core.plant import Plant
 
 FOLDER_UID = "plantcarbon"
 FOLDER_TITLE = "plantcarbon"

@@ -5,19 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from core.plant import Plant
 from dashboards import schema as sc
 from dashboards.plantfile import sub_meter_parents
+from plantcarbon_core.plant import Plant
 
 
 def regex_of(values: Iterable[str]) -> str:
     """An InfluxQL regex literal matching exactly these values: /^(a|b)$/."""
     alts = "|".join(re.escape(v).replace("/", r"\/") for v in values)
     return f"/^({alts})$/"
-
-
-def q_ident(name: str) -> str:
-    return '"' + name.replace('"', '\\"') + '"'
 
 
 # The dashboard variables, as filters.

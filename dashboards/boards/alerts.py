@@ -6,7 +6,6 @@ from grafana_foundation_sdk.builders import bargauge, table
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.models import dashboard as dm
 
-from core.plant import Plant
 from dashboards import schema as sc
 from dashboards.i18n import Lang
 from dashboards.panels import (
@@ -23,6 +22,7 @@ from dashboards.panels import (
     steps,
 )
 from dashboards.queries import SITE
+from plantcarbon_core.plant import Plant
 
 
 def alerts(plant: Plant, lang: Lang) -> dm.Dashboard:

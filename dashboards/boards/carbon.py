@@ -20,7 +20,6 @@ from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.piechart import PieChartType
 
-from core.plant import Plant
 from dashboards import schema as sc
 from dashboards.i18n import Lang
 from dashboards.panels import (
@@ -39,6 +38,7 @@ from dashboards.panels import (
 from dashboards.plantfile import emission_units, weighed_devices
 from dashboards.queries import LOCATION_TOTAL, MAIN, MARKET_TOTAL, SITE, breakdown_filter, regex_of
 from dashboards.thresholds import IntensityBenchmark
+from plantcarbon_core.plant import Plant
 
 
 def carbon(plant: Plant, lang: Lang, benchmark: IntensityBenchmark | None = None) -> dm.Dashboard:

@@ -6,7 +6,6 @@ from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import piechart
 from grafana_foundation_sdk.models import dashboard as dm
 
-from core.plant import Plant
 from dashboards import schema as sc
 from dashboards.i18n import Lang
 from dashboards.panels import (
@@ -25,6 +24,7 @@ from dashboards.panels import (
 )
 from dashboards.plantfile import site_demand_device
 from dashboards.queries import SITE
+from plantcarbon_core.plant import Plant
 
 TOU_COLOURS = {"sharp": "dark-red", "peak": "orange", "flat": "yellow", "valley": "green", "deep_valley": "blue"}
 

@@ -8,7 +8,6 @@ from typing import Any
 from grafana_foundation_sdk.builders import statetimeline
 from grafana_foundation_sdk.models import dashboard as dm
 
-from core.plant import Device, Plant
 from dashboards import schema as sc
 from dashboards.i18n import Lang, text
 from dashboards.panels import (
@@ -26,9 +25,12 @@ from dashboards.panels import (
     site_variable,
     steps,
 )
-from dashboards.plantfile import GENERATING_KINDS, QUANTITY_PANELS, QuantityPanel, reported_quantities
-from dashboards.queries import AREA, DEVICE, SITE, q_ident, regex_of
+from dashboards.plantfile import QUANTITY_PANELS, QuantityPanel, reported_quantities
+from dashboards.queries import AREA, DEVICE, SITE, regex_of
 from dashboards.thresholds import Threshold
+from plantcarbon_core.influx import quote_ident
+from plantcarbon_core.kinds import kind as kind_of
+from plantcarbon_core.plant import Device, Plant
 
 
 def equipment(plant: Plant, lang: Lang, kind: str, thresholds: Sequence[Threshold] = ()) -> dm.Dashboard | None:
@@ -38,7 +40,7 @@ def equipment(plant: Plant, lang: Lang, kind: str, thresholds: Sequence[Threshol
         return None
     b = new_board(plant, lang, f"eq-{kind}", "dash.equipment", text(f"kind.{kind}", lang))
     carriers = sorted({d.carrier for d in devices})
-    frm = q_ident(carriers[0]) if len(carriers) == 1 else regex_of(carriers)
+    frm = quote_ident(carriers[0]) if len(carriers) == 1 else regex_of(carriers)
     kind_filter = f"\"kind\" = '{kind}'"
     b.builder.with_variable(site_variable(b, plant, RAW, carriers[0]))
     b.builder.with_variable(
@@ -114,13 +116,15 @@ def equipment(plant: Plant, lang: Lang, kind: str, thresholds: Sequence[Threshol
 def _rating_groups(devices: list[Device], reported: dict[str, set[str]]) -> dict[tuple[str, float], list[str]]:
     """Consumers with a rating, grouped by (quantity loaded, rating): one load-factor query per group.
 
-    Load factor of consumers only: generators and storage have no "load" to speak of. A
-    transformer's load is apparent power (its rating is in kVA; the plant file's rated_kw is
-    taken as that figure); a motor's, pump's or fan's is active power against its rated output.
+    Load factor of consumers only (the kind table): generators and storage have no "load" to
+    speak of. A kind rated in kVA (a transformer) loads on apparent power (the plant file's
+    rated_kw is taken as that figure); a motor's, pump's or fan's is active power against its
+    rated output.
     A kind with 90 motors of 4 sizes runs 4 queries, not 90.
     """
-    consumers = [d for d in devices if d.rated_kw and d.kind not in GENERATING_KINDS]
-    rated = [(d, "s_kva" if d.kind == "transformer" and "s_kva" in reported[d.id] else "p_kw") for d in consumers]
+    consumers = [d for d in devices if d.rated_kw and kind_of(d.kind).consumes_only]
+    in_kva = {d.id for d in consumers if kind_of(d.kind).rated_in == "kVA" and "s_kva" in reported[d.id]}
+    rated = [(d, "s_kva" if d.id in in_kva else "p_kw") for d in consumers]
     groups: dict[tuple[str, float], list[str]] = {}
     for d, q in rated:
         if q in reported[d.id] and d.rated_kw:

@@ -7,7 +7,6 @@ from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
-from core.plant import Plant
 from dashboards import schema as sc
 from dashboards.i18n import Lang
 from dashboards.panels import (
@@ -26,6 +25,7 @@ from dashboards.panels import (
 )
 from dashboards.plantfile import main_electric_meters, main_meters, site_demand_device
 from dashboards.queries import MAIN, SITE, breakdown_filter, co2_today_query, regex_of
+from plantcarbon_core.plant import Plant
 
 
 def overview(plant: Plant, lang: Lang) -> dm.Dashboard:

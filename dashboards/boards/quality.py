@@ -7,7 +7,6 @@ from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
-from core.plant import Plant
 from dashboards import schema as sc
 from dashboards.i18n import Lang
 from dashboards.panels import (
@@ -25,6 +24,7 @@ from dashboards.panels import (
     steps,
 )
 from dashboards.queries import DEVICE, SITE
+from plantcarbon_core.plant import Plant
 
 
 def quality(plant: Plant, lang: Lang) -> dm.Dashboard:

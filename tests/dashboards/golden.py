@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.plant import Plant, load_plant, parse_plant
 from dashboards.provision import dashboard_docs
+from plantcarbon_core.plant import Plant, load_plant, parse_plant
 from simulators import kiln
 from simulators.history import history_plant_yaml
 from simulators.scenario import load_scenario

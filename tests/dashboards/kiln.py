@@ -17,16 +17,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.influx import InfluxTarget
-from core.plant import Plant, load_plant
+from metering.carbon.factor_registry import load_registry
 from metering.direct.accounting import Accounts, Dataset, account
 from metering.direct.config import carbon_config
 from metering.direct.influx import write_accounts
 from metering.direct.lab import parse_lab
 from metering.direct.stocks import parse_stocks
-from metering.factors import load_registry
 from metering.io import write_results
 from metering.service import Context, compute_period
+from plantcarbon_core.influx import InfluxTarget
+from plantcarbon_core.plant import Plant, load_plant
 from simulators.kiln import KilnLine, simulate, write_files
 
 FIRST, LAST = dt.date(2026, 1, 1), dt.date(2026, 1, 19)

@@ -11,15 +11,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from core.harness.influxdb import InfluxDB
-from core.influx import InfluxTarget
-from core.plant import load_plant
 from dashboards import schema as sc
 from dashboards.provision import dashboard_docs
 from dashboards.thresholds import IntensityBenchmark
 from dashboards.validate import problems, queries
 from dashboards.verify import Check, Verifier, verify
+from harness.influxdb import InfluxDB
 from metering.direct.influx import read_direct
+from plantcarbon_core.influx import InfluxTarget
+from plantcarbon_core.plant import load_plant
 from tests.dashboards.kiln import FIRST, Kiln, fill_kiln
 
 PLANT_A = Path(__file__).resolve().parents[2] / "examples" / "plant-a.yaml"
@@ -186,7 +186,7 @@ def test_cli_build_draws_the_benchmark_of_a_file(tmp_path: Path) -> None:
 
     from typer.testing import CliRunner
 
-    from core.cli import app
+    from plantcarbon.cli import app
     from simulators.kiln import PLANT
 
     plant = tmp_path / "plant.yaml"
