@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from dashboards.generate import Threshold, ThresholdFile
 from dashboards.i18n import LANGS, Lang
 from dashboards.provision import InfluxSource, PushError, dashboard_docs, push, write_provisioning
+from dashboards.thresholds import BenchmarkFile, IntensityBenchmark, Threshold, ThresholdFile
 from plantcarbon_core import datafile
 from plantcarbon_core import schema as sc
 from plantcarbon_core.datafile import DataFileError
@@ -30,6 +30,15 @@ ThresholdsOpt = Annotated[
     typer.Option(
         "--thresholds",
         help="YAML with `thresholds:` rows (rule, device, quantity, condition, value).",
+    ),
+]
+
+BenchmarkOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--benchmark",
+        help="YAML whose `benchmark: {value, source, confirmed}` is the clinker intensity benchmark (tCO2/t) "
+        "drawn on the carbon dashboard, e.g. the sector method file itself.",
     ),
 ]
 
@@ -63,12 +72,23 @@ def _thresholds(path: Path | None) -> list[Threshold]:
         raise typer.Exit(1) from None
 
 
+def _benchmark(path: Path | None) -> IntensityBenchmark | None:
+    if path is None:
+        return None
+    try:
+        return datafile.load(path, BenchmarkFile, prepare=lambda d: d or {}, source=str(path)).benchmark
+    except DataFileError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def build(
     plant: PlantOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for provisioning files and dashboard JSON.")],
     lang: LangOpt = None,
     thresholds: ThresholdsOpt = None,
+    benchmark: BenchmarkOpt = None,
     influx_url: Annotated[str | None, typer.Option(help="InfluxDB URL as Grafana reaches it.")] = None,
     dashboards_path: Annotated[
         str | None, typer.Option(help="Where Grafana will find the dashboard JSON (default: OUT/dashboards).")
@@ -81,7 +101,13 @@ def build(
         url=influx_url or s.influx_url, raw_db=s.influx_raw_bucket, metering_db=s.influx_metering_bucket
     )
     paths = write_provisioning(
-        p, out, langs=_langs(lang), source=source, dashboards_path=dashboards_path, thresholds=_thresholds(thresholds)
+        p,
+        out,
+        langs=_langs(lang),
+        source=source,
+        dashboards_path=dashboards_path,
+        thresholds=_thresholds(thresholds),
+        benchmark=_benchmark(benchmark),
     )
     for path in paths:
         print(path)
@@ -99,13 +125,14 @@ def push_cmd(
     ] = None,
     lang: LangOpt = None,
     thresholds: ThresholdsOpt = None,
+    benchmark: BenchmarkOpt = None,
 ) -> None:
     """Upload the dashboards to a running Grafana (folder plantcarbon, overwrite, stable uids)."""
     if (plant is None) == (from_dir is None):
         err.print("give either --plant or --from", markup=False)
         raise typer.Exit(2)
     if plant is not None:
-        docs = dashboard_docs(_plant(plant), _langs(lang), _thresholds(thresholds))
+        docs = dashboard_docs(_plant(plant), _langs(lang), _thresholds(thresholds), _benchmark(benchmark))
     else:
         assert from_dir is not None
         files = sorted((from_dir / "dashboards").glob("*.json"))

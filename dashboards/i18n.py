@@ -40,6 +40,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "row.energy": ("Energy", "能耗"),
     "row.scope": ("Scope 1 and 2", "范围一与范围二"),
     "row.breakdown": ("Breakdown", "构成"),
+    "row.direct": (
+        "Direct emissions per emission unit (national carbon market)",
+        "各排放单元直接排放（全国碳市场）",
+    ),
     "row.demand": ("Demand", "需量"),
     "row.tou": ("Time of use", "分时电价"),
     "row.dr": ("Demand response", "需求响应"),
@@ -89,6 +93,34 @@ TEXTS: dict[str, tuple[str, str]] = {
     "p.by_area": ("CO2 by area", "按区域的CO2"),
     "p.monthly": ("Monthly trend (t CO2)", "月度趋势（吨CO2）"),
     "p.factors": ("Emission factors used", "所用排放因子"),
+    # Carbon panels of plants with emission units (docs/direct-emissions.md §5: three boundaries, never added).
+    "p.ets_direct": (
+        "Direct CO2 per emission unit, national carbon market (fuel + process)",
+        "各排放单元直接排放CO2（全国碳市场，燃料+过程）",
+    ),
+    "p.scope1_inventory": (
+        "Scope 1, GB/T 32150 (units' direct + other fuels)",
+        "范围一（GB/T 32150，排放单元直接排放+其他燃料）",
+    ),
+    "p.clinker_intensity": (
+        "Clinker intensity, national carbon market (t CO2 / t clinker)",
+        "熟料碳排放强度（全国碳市场，吨CO2/吨熟料）",
+    ),
+    "p.intensity_daily": (
+        "Clinker intensity per day against the benchmark",
+        "每日熟料碳排放强度与基准值",
+    ),
+    "p.direct_daily": ("Direct CO2 per day and emission unit", "各排放单元每日直接排放CO2"),
+    "p.direct_by_source": (
+        "Direct CO2 by source and material (biogenic: memo item, not counted)",
+        "按排放源与物料的直接排放（生物质CO2仅作备注，不计入）",
+    ),
+    "d.benchmark": ("Benchmark {value} t CO2 / t clinker: {source}", "基准值 {value} 吨CO2/吨熟料：{source}"),
+    "d.unconfirmed": (" [unconfirmed]", "［未经核实］"),
+    "d.no_benchmark": (
+        "No benchmark: the sector method publishes none (benchmark: null in its method file).",
+        "无基准值：行业核算方法文件未给出（benchmark: null）。",
+    ),
     # Demand panels.
     "p.month_max_demand": ("Maximum demand this month", "本月最大需量"),
     "p.tou_energy": ("Electricity by time-of-use band", "分时段用电量"),
@@ -122,6 +154,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "s.firing": ("firing", "告警中"),
     "s.acknowledged": ("acknowledged", "已确认"),
     "s.resolved": ("resolved", "已恢复"),
+    # Sources of the `direct` measurement (metering/direct/influx.py).
+    "s.src.fuel": ("fuel combustion", "燃料燃烧"),
+    "s.src.biogenic": ("biogenic CO2 (memo, not counted)", "生物质CO2（备注，不计入）"),
+    "s.src.process_clinker": ("process: clinker", "过程：熟料"),
+    "s.src.process_dust": ("process: kiln-head and bypass dust", "过程：窑头粉尘与旁路放风粉尘"),
+    "s.src.process_toc": ("process: raw meal non-fuel carbon", "过程：生料中非燃料碳"),
 }
 
 

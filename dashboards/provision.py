@@ -24,8 +24,9 @@ import yaml
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
-from dashboards.generate import Threshold, build_dashboards
+from dashboards.generate import build_dashboards
 from dashboards.i18n import Lang
+from dashboards.thresholds import IntensityBenchmark, Threshold
 from dashboards.validate import to_json
 from plantcarbon_core import schema as sc
 from plantcarbon_core.plant import Plant
@@ -94,9 +95,12 @@ def provider(dashboards_path: str) -> dict[str, Any]:
 
 
 def dashboard_docs(
-    plant: Plant, langs: Sequence[Lang] = ("en",), thresholds: Sequence[Threshold] = ()
+    plant: Plant,
+    langs: Sequence[Lang] = ("en",),
+    thresholds: Sequence[Threshold] = (),
+    benchmark: IntensityBenchmark | None = None,
 ) -> list[dict[str, Any]]:
-    return [to_json(d) for lang in langs for d in build_dashboards(plant, lang, thresholds)]
+    return [to_json(d) for lang in langs for d in build_dashboards(plant, lang, thresholds, benchmark)]
 
 
 def write_provisioning(
@@ -107,6 +111,7 @@ def write_provisioning(
     source: InfluxSource = InfluxSource(),
     dashboards_path: str | None = None,
     thresholds: Sequence[Threshold] = (),
+    benchmark: IntensityBenchmark | None = None,
 ) -> list[Path]:
     """Write the datasource file, the provider file and one JSON file per dashboard; return the paths."""
     dash_dir = out / "dashboards"
@@ -115,7 +120,7 @@ def write_provisioning(
     for d in (dash_dir, ds_dir, prov_dir):
         d.mkdir(parents=True, exist_ok=True)
     written = []
-    for doc in dashboard_docs(plant, langs, thresholds):
+    for doc in dashboard_docs(plant, langs, thresholds, benchmark):
         path = dash_dir / f"{doc['uid']}.json"
         path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", "utf-8")
         written.append(path)
