@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +13,7 @@ from core.influx import InfluxTarget, write_lines
 from core.plant import load_plant
 from metering.direct.accounting import Dataset
 from metering.direct.influx import read_direct
-from metering.direct.service import due_period, recompute_direct, run_live
+from metering.direct.service import carbon_devices, due_period, recompute_direct, run_live, today_so_far
 from metering.direct.tables import InputFileError
 from metering.io import read_readings_csv
 from tests.metering.direct.case import Case
@@ -116,3 +117,26 @@ def test_live_run_writes_the_closed_month_and_survives_bad_input(
     assert said[1] == "direct emissions run failed: lab.csv: row 3 (sample X@1): value: 'abc' is not a number"
     assert said[2].startswith("kiln-1 2026-01-01..2026-01-31")
     assert sleeps == [3600.0, 3600.0]
+
+
+def test_today_so_far_reads_the_day_up_to_now_and_writes_nothing(
+    influx_target: InfluxTarget, case: Case, ds: Dataset
+) -> None:
+    """The live view's figure (the demo): 15 January at 12:00 in Shanghai is half of that day. The simulated
+    counters grow linearly within a day, so the tonnes so far are half the day's, and every figure with
+    them — except the dust, a record spread per day whatever the hour (hand check below)."""
+    lines = raw_lines(case)
+    for i in range(0, len(lines), 20_000):
+        write_lines(influx_target, influx_target.raw_bucket, lines[i : i + 20_000])
+    day = dt.date(2026, 1, 15)
+    noon = pd.Timestamp("2026-01-15T12:00+08:00")
+    acc = today_so_far(dataclasses.replace(ds, readings=None), influx_target, noon)
+    u, truth = acc.units[0], case.truth([day])
+    assert (acc.start, acc.end) == (day, day)
+    assert u.clinker_t == pytest.approx(truth["clinker_t"] / 2, rel=1e-9)
+    dust = truth["process_dust_co2_t"]
+    assert u.direct_co2_t == pytest.approx((truth["direct_co2_t"] - dust) / 2 + dust, rel=1e-9)
+    assert u.missing == []
+    assert read_direct(influx_target, "cem-t", noon - pd.Timedelta(days=1), noon + pd.Timedelta(days=1)).empty
+    assert carbon_devices(ds) == ["af-feeder", "cem-weigher", "cl-weigher", "coal-calc", "coal-kiln", "rm-weigher",
+                                  "tr-kiln", "tr-mill"]  # fmt: skip
