@@ -246,29 +246,36 @@ class SimulatedPlant:
     def update(self, ts: float) -> None:
         """Rewrite every meter's image for time `ts` (also called by the updater thread)."""
         with self._lock:
-            rates, counters = self.integrator.at(ts)
-            for d in self.scenario.metered:
-                vals = self._values(d.id, ts, rates, counters)
-                self.shown[d.id] = (ts, vals)
-                img = self.images.get(d.id)
-                ep = self.endpoints.get(d.id)
-                if img is None or ep is None or ep.port_key not in self.servers:
-                    continue
-                fault = modbus_fault(self.windows_of.get(d.id, []), ts)
-                mode = fault.kind if fault and fault.kind in ("garbage", "not_available", "zero") else None
-                server = self.servers[ep.port_key]
-                for table, addr, words in img.encode(vals, mode, salt=int(ts)):
-                    server.set_words(ep.unit, table, addr, words)  # type: ignore[arg-type]
-            self.updates += 1
+            self._write_images(ts)
+
+    def _write_images(self, ts: float) -> None:
+        """`update` with the lock held."""
+        rates, counters = self.integrator.at(ts)
+        for d in self.scenario.metered:
+            vals = self._values(d.id, ts, rates, counters)
+            self.shown[d.id] = (ts, vals)
+            img = self.images.get(d.id)
+            ep = self.endpoints.get(d.id)
+            if img is None or ep is None or ep.port_key not in self.servers:
+                continue
+            fault = modbus_fault(self.windows_of.get(d.id, []), ts)
+            mode = fault.kind if fault and fault.kind in ("garbage", "not_available", "zero") else None
+            server = self.servers[ep.port_key]
+            for table, addr, words in img.encode(vals, mode, salt=int(ts)):
+                server.set_words(ep.unit, table, addr, words)  # type: ignore[arg-type]
+        self.updates += 1
 
     def _update_loop(self) -> None:
         while not self._stop.is_set():
             now = time.time()
-            if not self._paused.is_set():
-                try:
-                    self.update(self.clock())
-                except Exception:  # the simulator must keep serving; log the cause once per kind
-                    log.exception("simulator update failed")
+            try:
+                with self._lock:
+                    # Checked under the lock: once `pause` has the lock, no update starts, so the
+                    # held images are the ones `shown` says (and a compressed clock's time).
+                    if not self._paused.is_set():
+                        self._write_images(self.clock())
+            except Exception:  # the simulator must keep serving; log the cause once per kind
+                log.exception("simulator update failed")
             elapsed = time.time() - now
             # A big plant on a busy machine: never spend more than half a core rewriting images.
             self._stop.wait(max(0.05, self.update_s - elapsed, elapsed))
