@@ -2,7 +2,8 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY core core
+COPY plantcarbon plantcarbon
+COPY plantcarbon_core plantcarbon_core
 COPY edge edge
 COPY ingest ingest
 COPY metering metering

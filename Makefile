@@ -1,7 +1,7 @@
 # plantcarbon — the two commands: `make demo` (the main job) and `make test`.
 # Both do all set-up on a fresh machine: the Python venv, Mosquitto (apt), the influxd 2.7
 # build (cached in ~/.cache/plantcarbon). `make demo` then runs the cement plant live through
-# the whole pipeline; `make test` runs lint and the whole test suite.
+# the whole pipeline; `make test` runs lint (ruff, mypy, the import-layer contract) and the whole test suite.
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -20,17 +20,18 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed services
 
 services: $(VENV)/.installed
-	$(PY) -m core.cli services install
+	$(PY) -m plantcarbon services install
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-logo  # the layer contract in pyproject.toml [tool.importlinter]
 
 test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup
-	$(PY) -m core.cli simulate demo --scenario $(SCENARIO)
+	$(PY) -m plantcarbon simulate demo --scenario $(SCENARIO)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from core.harness.mosquitto import start_mosquitto
-from core.wire import ReadingBatch, Sample, data_topic, encode_batch
+from harness.mosquitto import start_mosquitto
 from metering.alerts.notify import Webhook, webhook_name, webhook_sink
 from metering.alerts.service import AlertService
 from metering.state.store import Store
+from plantcarbon_core.wire import ReadingBatch, Sample, data_topic, encode_batch
 
 
 def pct(xs: list[float], p: float) -> float:

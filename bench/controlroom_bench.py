@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/controlroom_bench.py [--weeks 52] [--calls 40] [--no-browser]
 
-Starts its own InfluxDB (core.harness) and, in order:
-1. seeds the last 7 days as the demo does (`simulators.seed`: readings, intervals, demand) and
+Starts its own InfluxDB (harness) and, in order:
+1. seeds the last 7 days as the demo does (`plantcarbon.seed`: readings, intervals, demand) and
    prints the time of each step;
 2. copies the week's metered intervals (energy and emissions rows, same tags) back over
    `--weeks` − 1 earlier weeks, so the metering bucket holds a year of the plant's intervals;
@@ -28,16 +28,16 @@ import httpx
 import pandas as pd
 import uvicorn
 
-from core.harness.influxdb import start_influxdb
-from core.harness.process import free_port, port_open, wait_until
-from core.influx import InfluxTarget, influx_client, influxql, line, write_lines
-from core.plant import Plant, parse_plant
+from harness.influxdb import start_influxdb
+from harness.process import free_port, port_open, wait_until
 from metering.api.app import create_app
 from metering.api.settings import ApiSettings
 from metering.state.store import Store
+from plantcarbon.seed import SeedPlan, seed
+from plantcarbon_core.influx import InfluxTarget, influx_client, influxql, line, write_lines
+from plantcarbon_core.plant import Plant, parse_plant
 from simulators.history import history_plant_yaml
 from simulators.scenario import load_scenario
-from simulators.seed import SeedPlan, seed
 
 TAGS = {
     "energy": ["site", "area", "device", "carrier", "role", "tou"],
@@ -48,6 +48,11 @@ TAGS = {
 def week_rows(target: InfluxTarget, measurement: str, start: datetime, end: datetime) -> pd.DataFrame:
     q = f"SELECT * FROM \"{measurement}\" WHERE time >= '{start.isoformat()}' AND time < '{end.isoformat()}' GROUP BY *"
     return influxql(target, q, target.metering_bucket, timeout_s=300)
+
+
+def _float(v: object) -> object:
+    """Numbers back as floats: the JSON answer gives 0 for 0.0, and a field stored as float refuses an integer."""
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
 
 
 def copy_back(target: InfluxTarget, measurement: str, rows: pd.DataFrame, weeks: int) -> int:
@@ -64,7 +69,7 @@ def copy_back(target: InfluxTarget, measurement: str, rows: pd.DataFrame, weeks:
         for w in range(1, weeks):
             lines = [
                 line(measurement, {k: v for k, v in tv.items() if v not in (None, "")},
-                     {k: v for k, v in fv.items() if v is not None}, int(t - w * week_ms))
+                     {k: _float(v) for k, v in fv.items() if v is not None}, int(t - w * week_ms))
                 for t, tv, fv in zip(ts0, tag_vals, field_vals, strict=True)
             ]  # fmt: skip
             for i in range(0, len(lines), 50_000):
@@ -110,7 +115,7 @@ def time_calls(base: str, key: str, path: str, calls: int) -> tuple[float, float
 def first_paint(base: str, key: str) -> float:
     from playwright.sync_api import sync_playwright
 
-    from core.harness.browser import CHROMIUM_ARGS, ensure_chromium
+    from harness.browser import CHROMIUM_ARGS, ensure_chromium
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(ensure_chromium()), args=CHROMIUM_ARGS)

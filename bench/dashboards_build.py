@@ -13,12 +13,12 @@ import statistics
 import time
 from datetime import UTC, datetime
 
-from core.harness.influxdb import start_influxdb
-from core.plant import parse_plant
-from dashboards import schema as sc
 from dashboards.provision import dashboard_docs
 from dashboards.validate import problems
 from dashboards.verify import verify
+from harness.influxdb import start_influxdb
+from plantcarbon_core import schema as sc
+from plantcarbon_core.plant import parse_plant
 from simulators.history import history_plant_yaml
 from simulators.scenario import load_scenario
 

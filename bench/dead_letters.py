@@ -24,12 +24,12 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from core.harness.influxdb import start_influxdb
-from core.harness.mosquitto import start_mosquitto
-from core.influx import InfluxTarget, write_lines
-from core.wire import ReadingBatch, Sample, data_topic, dlq_topic, encode_batch
+from harness.influxdb import start_influxdb
+from harness.mosquitto import start_mosquitto
 from ingest import writer as ingest_writer
 from ingest.service import IngestConfig, IngestService
+from plantcarbon_core.influx import InfluxTarget, write_lines
+from plantcarbon_core.wire import ReadingBatch, Sample, data_topic, dlq_topic, encode_batch
 
 TS_2000 = 946_684_800_000 + 3_600_000  # 2000-01-01T01:00Z
 TS_NOW = int(time.time() * 1000) - 3_600_000

@@ -6,7 +6,7 @@
 `offline` simulates the line (simulators/kiln.py, seed 7), validates its lab book and stock
 balances, and times `account` for the whole period at once and month by month (each month
 with its own readings slice, as `plantcarbon carbon month` runs). `influx` starts its own
-InfluxDB (core.harness), loads the 1-minute counters into `raw` (not part of the figure) and
+InfluxDB (harness), loads the 1-minute counters into `raw` (not part of the figure) and
 times `recompute_direct` month by month (read raw → account → write `direct`). Both print the
 relative error of the direct CO2 against the simulator's truth, per month and for the period.
 """
@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.plant import parse_plant
+from metering.carbon.factor_registry import load_registry
 from metering.direct.accounting import Dataset, account
 from metering.direct.config import carbon_config
 from metering.direct.lab import LAB_COLUMNS, validate_lab
 from metering.direct.stocks import STOCK_COLUMNS, validate_stocks
-from metering.factors import load_registry
+from plantcarbon_core.plant import parse_plant
 from simulators.kiln import PLANT, KilnLine, simulate
 
 START = dt.date(2026, 1, 1)
@@ -96,9 +96,9 @@ def offline(days: int) -> None:
 
 
 def influx(days: int) -> None:
-    from core.harness.influxdb import start_influxdb
-    from core.influx import write_lines
+    from harness.influxdb import start_influxdb
     from metering.direct.service import recompute_direct
+    from plantcarbon_core.influx import write_lines
 
     line = simulate(START, START + dt.timedelta(days=days - 1))
     readings = line.readings(step_s=60)

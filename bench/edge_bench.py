@@ -21,14 +21,14 @@ from pathlib import Path
 
 import yaml
 
-from core.harness.mosquitto import start_mosquitto
-from core.harness.process import free_port, port_open
-from core.plant import Plant
-from core.profile import encode_raw
-from core.wire import Sample
 from edge.agent import Agent, AgentOptions
 from edge.outbox import Outbox
 from edge.publish import BrokerConfig
+from harness.mosquitto import start_mosquitto
+from harness.process import free_port, port_open
+from plantcarbon_core.plant import Plant
+from plantcarbon_core.profile import encode_raw
+from plantcarbon_core.wire import Sample
 
 QUANTITIES = [
     "v_l1_v",

@@ -46,11 +46,11 @@ import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from core.harness.influxdb import CACHE_DIR
-from core.harness.mosquitto import start_mosquitto
-from core.harness.process import free_port, port_open
-from core.profile import encode_raw
-from core.wire import WireError, decode_batch
+from harness.influxdb import CACHE_DIR
+from harness.mosquitto import start_mosquitto
+from harness.process import free_port, port_open
+from plantcarbon_core.profile import encode_raw
+from plantcarbon_core.wire import WireError, decode_batch
 
 TELEGRAF_VERSION = "1.37.2"
 TELEGRAF_MODULE = "github.com/influxdata/telegraf/cmd/telegraf"
@@ -425,7 +425,7 @@ def run_edge(args: argparse.Namespace, ports: list[int], broker_port: int, workd
         script = str(Path(sys.executable).with_name("plantcarbon"))
         cmd += ["-m", "cProfile", "-o", f"{args.profile}.{len(ports)}", script]
     else:
-        cmd += ["-m", "core.cli"]
+        cmd += ["-m", "plantcarbon"]
     cmd += ["edge", "run", "--plant", str(plant), "--edge-id", "bench", "--log-level", "WARNING"]
     cmd += ["--metrics-port", str(base), "--processes", str(n)]
     log = (workdir / "edge.log").open("ab")

@@ -24,15 +24,15 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from core.harness.influxdb import start_influxdb
-from core.harness.mosquitto import start_mosquitto
-from core.influx import influxql
-from core.wire import ReadingBatch, Sample, data_topic, dr_events_topic, encode_batch
+from harness.influxdb import start_influxdb
+from harness.mosquitto import start_mosquitto
 from ingest.service import IngestConfig, IngestService
 from metering.alerts.service import AlertService
 from metering.dr.intake import DrIntake
 from metering.dr.store import EventStore
 from metering.state.store import Store
+from plantcarbon_core.influx import influxql
+from plantcarbon_core.wire import ReadingBatch, Sample, data_topic, dr_events_topic, encode_batch
 
 TS = int(time.time() * 1000) - 60_000
 

@@ -1,6 +1,6 @@
 """Ingest benchmark: sustained field values/s broker → queryable in InfluxDB, latency, CPU, backlog drain.
 
-Starts its own Mosquitto and InfluxDB (core.harness) and runs `plantcarbon ingest run` as a
+Starts its own Mosquitto and InfluxDB (harness) and runs `plantcarbon ingest run` as a
 real process. Two scenarios:
 
   sustained  publish 40-field samples at --rate values/s for --duration s, batched as the
@@ -33,12 +33,12 @@ import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from core.harness.influxdb import InfluxDB, start_influxdb
-from core.harness.mosquitto import Mosquitto, start_mosquitto
-from core.harness.process import free_port
-from core.influx import InfluxTarget, influxql
-from core.wire import data_topic
-from ingest.service import parse_mqtt_url
+from harness.influxdb import InfluxDB, start_influxdb
+from harness.mosquitto import Mosquitto, start_mosquitto
+from harness.process import free_port
+from plantcarbon_core.influx import InfluxTarget, influxql
+from plantcarbon_core.mqtt import parse_mqtt_url
+from plantcarbon_core.wire import data_topic
 
 SITE = "bench"
 METRICS_PORT0 = free_port()
@@ -124,7 +124,8 @@ def start_ingest(url: str, target: InfluxTarget, plant: Path, workdir: Path, n: 
         "PLANTCARBON_DATA_DIR": str(workdir),
     }
     log = workdir / f"ingest-{n}.log"
-    cmd = [sys.executable, "-m", "core.cli", "ingest", "run", "--plant", str(plant), "--client-id", f"ingest-bench-{n}"]
+    cmd = [sys.executable, "-m", "plantcarbon", "ingest", "run", "--plant", str(plant)]
+    cmd += ["--client-id", f"ingest-bench-{n}"]
     cmd += ["--metrics-port", str(METRICS_PORT0 + n), "--log-level", "WARNING"]
     with log.open("ab") as f:
         return subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)

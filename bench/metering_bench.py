@@ -4,7 +4,7 @@
     .venv/bin/python bench/metering_bench.py recompute [--meters 250] [--days 2]
 
 `engine` times readings → intervals → energy/tce/emissions in one process (one core).
-`recompute` starts its own InfluxDB (core.harness), loads 1-minute counters for the meters
+`recompute` starts its own InfluxDB (harness), loads 1-minute counters for the meters
 and days asked (`--days 365` is the whole year: ~8 min of loading), and times both kinds
 of recompute into the metering bucket: `--source readings` (every raw reading → intervals
 → energy and emissions) and `--source energy` (after a factor update: the stored 15-minute
@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.influx import InfluxTarget
-from core.plant import Plant, parse_plant
-from metering.energy import compute
-from metering.factors import load_registry
-from metering.intervals import compute_intervals
+from metering.carbon.emissions import compute
+from metering.carbon.factor_registry import load_registry
+from metering.carbon.intervals import compute_intervals
+from plantcarbon_core.influx import InfluxTarget
+from plantcarbon_core.plant import Plant, parse_plant
 
 YEAR_READINGS_250 = 250 * 365 * 24 * 60
 
@@ -93,7 +93,7 @@ def engine(meters: int, days: float, shuffled: bool = False) -> None:
 
 def load_raw(target: InfluxTarget, plant: Plant, start: pd.Timestamp, days: float, step_days: float = 5.0) -> int:
     """Write 1-minute counters for the plant's meters into the raw bucket, a few days at a time (bounded memory)."""
-    from core.influx import write_lines
+    from plantcarbon_core.influx import write_lines
 
     n, d0 = 0, 0.0
     while d0 < days:
@@ -127,7 +127,7 @@ WHAT = {"readings": "raw readings → energy + emissions", "energy": "stored ene
 
 
 def recompute_bench(meters: int, days: float) -> None:
-    from core.harness.influxdb import start_influxdb
+    from harness.influxdb import start_influxdb
     from metering.service import Context, recompute
 
     plant = bench_plant(meters)

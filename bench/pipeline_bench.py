@@ -1,6 +1,6 @@
 """Bench: the whole chain — simulated meters → edge → Mosquitto → ingest → InfluxDB — at S, M, L and a backfill.
 
-Every part runs as its own process (core/harness/stack.py), as in production. Prints one
+Every part runs as its own process (harness/stack.py), as in production. Prints one
 table per scenario: values/s stored, p50/p99 read-to-written latency (ingest's histogram,
 from the edge's read timestamp to InfluxDB acknowledging the write), CPU and peak RSS per
 process, and loss (samples the edge committed minus samples stored: must be zero).
@@ -29,12 +29,12 @@ import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from core.harness.influxdb import InfluxDB, start_influxdb
-from core.harness.mosquitto import start_mosquitto
-from core.harness.process import free_port, wait_until
-from core.harness.stack import Stack, scrape_metrics
-from core.influx import influxql
-from core.wire import data_topic, encode_batch
+from harness.influxdb import InfluxDB, start_influxdb
+from harness.mosquitto import start_mosquitto
+from harness.process import free_port, wait_until
+from harness.stack import Stack, scrape_metrics
+from plantcarbon_core.influx import influxql
+from plantcarbon_core.wire import data_topic, encode_batch
 from simulators.history import generate, history_plant_yaml
 from simulators.scenario import load_scenario
 

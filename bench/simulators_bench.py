@@ -18,7 +18,7 @@ import time
 from pymodbus.client import ModbusTcpClient
 from pymodbus.framer import FramerType
 
-from core.profile import load_profile
+from plantcarbon_core.profile import load_profile
 from simulators.plant import SimulatedPlant
 from simulators.scenario import load_scenario
 

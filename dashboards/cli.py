@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
-from pydantic import ValidationError
 from rich.console import Console
 
-from core.plant import Plant, PlantFileError, load_plant
-from core.settings import load_settings
-from dashboards import schema as sc
 from dashboards.generate import Threshold, ThresholdFile
 from dashboards.i18n import LANGS, Lang
 from dashboards.provision import InfluxSource, PushError, dashboard_docs, push, write_provisioning
+from plantcarbon_core import datafile
+from plantcarbon_core import schema as sc
+from plantcarbon_core.datafile import DataFileError
+from plantcarbon_core.plant import Plant, PlantFileError, load_plant
+from plantcarbon_core.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 err = Console(stderr=True)
@@ -57,9 +57,9 @@ def _thresholds(path: Path | None) -> list[Threshold]:
     if path is None:
         return []
     try:
-        return ThresholdFile.model_validate(yaml.safe_load(path.read_text("utf-8")) or {}).thresholds
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        err.print(f"{path}: {exc}", markup=False, highlight=False)
+        return datafile.load(path, ThresholdFile, prepare=lambda d: d or {}, source=str(path)).thresholds
+    except DataFileError as exc:
+        err.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -137,8 +137,8 @@ def verify_cmd(
     """Run every dashboard query against InfluxDB (PLANTCARBON_INFLUX_*) as Grafana would; list failures."""
     from datetime import UTC, datetime
 
-    from core.influx import InfluxTarget
     from dashboards.verify import verify
+    from plantcarbon_core.influx import InfluxTarget
 
     p = _plant(plant)
     target = InfluxTarget.from_settings(load_settings())

@@ -30,17 +30,18 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.piechart import PieChartType
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.plant import Device, Plant
-from core.profile import ProfileError, load_profile
-from dashboards import schema as sc
 from dashboards.i18n import Lang, text
 from dashboards.influxql import Annotation, InfluxQL
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import quote_ident
+from plantcarbon_core.kinds import kind as kind_of
+from plantcarbon_core.plant import Device, Plant
+from plantcarbon_core.profile import ProfileError, load_profile
 
 RAW = dm.DataSourceRef(type_val="influxdb", uid=sc.RAW_DS_UID)
 METERING = dm.DataSourceRef(type_val="influxdb", uid=sc.METERING_DS_UID)
 
 GREEN, ORANGE, RED, BLUE = "green", "orange", "red", "blue"
-GENERATING_KINDS = frozenset({"pv", "storage"})
 TOU_COLOURS = {"sharp": "dark-red", "peak": "orange", "flat": "yellow", "valley": "green", "deep_valley": "blue"}
 
 
@@ -74,10 +75,6 @@ def regex_of(values: Iterable[str]) -> str:
 SITE = '"site" =~ /^$site$/'
 AREA = '"area" =~ /^$area$/'
 DEVICE = '"device" =~ /^$device$/'
-
-
-def q_ident(name: str) -> str:
-    return '"' + name.replace('"', '\\"') + '"'
 
 
 # --- what the plant file says -----------------------------------------------------------
@@ -350,10 +347,9 @@ def site_demand_device(plant: Plant) -> str:
 
 
 def _demand_thresholds(plant: Plant) -> db.ThresholdsConfig | None:
-    limit = plant.contract.demand_limit_kw
+    limit, prealarm = plant.contract.demand_limit_kw, plant.contract.prealarm_kw
     if limit is None:
         return None
-    prealarm = limit * (1 - plant.contract.prealarm_margin_pct / 100)
     return _steps((None, GREEN), (prealarm, ORANGE), (limit, RED))
 
 
@@ -561,7 +557,7 @@ def equipment(plant: Plant, lang: Lang, kind: str, thresholds: Sequence[Threshol
         return None
     b = _dashboard(plant, lang, f"eq-{kind}", "dash.equipment", text(f"kind.{kind}", lang))
     carriers = sorted({d.carrier for d in devices})
-    frm = q_ident(carriers[0]) if len(carriers) == 1 else regex_of(carriers)
+    frm = quote_ident(carriers[0]) if len(carriers) == 1 else regex_of(carriers)
     kind_filter = f"\"kind\" = '{kind}'"
     b.builder.with_variable(_site_variable(b, plant, RAW, carriers[0]))
     b.builder.with_variable(
@@ -584,10 +580,11 @@ def equipment(plant: Plant, lang: Lang, kind: str, thresholds: Sequence[Threshol
     everything = set().union(*reported.values())
 
     # Load factor of consumers only: generators and storage have no "load" to speak of.
-    consumers = [d for d in devices if d.rated_kw and d.kind not in GENERATING_KINDS]
+    consumers = [d for d in devices if d.rated_kw and kind_of(d.kind).consumes_only]
     # A transformer's load is apparent power (its rating is in kVA; the plant file's rated_kw is
     # taken as that figure); a motor's, pump's or fan's is active power against its rated output.
-    rated = [(d, "s_kva" if d.kind == "transformer" and "s_kva" in reported[d.id] else "p_kw") for d in consumers]
+    in_kva = {d.id for d in consumers if kind_of(d.kind).rated_in == "kVA" and "s_kva" in reported[d.id]}
+    rated = [(d, "s_kva" if d.id in in_kva else "p_kw") for d in consumers]
     # One query per (quantity, rating): a kind with 90 motors of 4 sizes runs 4 queries, not 90.
     groups: dict[tuple[str, float], list[str]] = {}
     for d, q in rated:

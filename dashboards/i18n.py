@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from plantcarbon_core.kinds import kinds
+
 Lang = Literal["en", "zh"]
 LANGS: tuple[Lang, ...] = ("en", "zh")
 
@@ -19,27 +21,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "dash.demand": ("Demand and demand response", "需量与需求响应"),
     "dash.quality": ("Data quality", "数据质量"),
     "dash.alerts": ("Alerts", "告警"),
-    # Device kinds (core.plant.DeviceKind), for the equipment dashboards' titles.
-    "kind.transformer": ("transformers", "变压器"),
-    "kind.motor": ("motors", "电机"),
-    "kind.kiln": ("kilns", "窑炉"),
-    "kind.boiler": ("boilers", "锅炉"),
-    "kind.compressor": ("compressors", "空压机"),
-    "kind.fan": ("fans", "风机"),
-    "kind.pump": ("pumps", "水泵"),
-    "kind.furnace": ("furnaces", "加热炉"),
-    "kind.chiller": ("chillers", "冷水机组"),
-    "kind.feeder": ("feeders", "馈线"),
-    "kind.pv": ("photovoltaics", "光伏"),
-    "kind.storage": ("energy storage", "储能"),
-    "kind.production_line": ("production lines", "生产线"),
-    "kind.mill": ("mills", "磨机"),
-    "kind.lighting": ("lighting", "照明"),
-    "kind.hvac": ("HVAC", "暖通空调"),
-    "kind.steam_header": ("steam headers", "蒸汽母管"),
-    "kind.gas_meter": ("gas meters", "燃气表"),
-    "kind.water_meter": ("water meters", "水表"),
-    "kind.other": ("other equipment", "其他设备"),
+    # Device kinds, for the equipment dashboards' titles: their labels are the kind table's.
+    **{f"kind.{k.id}": (k.en, k.zh) for k in kinds().values()},
     # Variables.
     "var.site": ("Site", "厂区"),
     "var.area": ("Area", "区域"),

@@ -24,11 +24,11 @@ import yaml
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
-from core.plant import Plant
-from dashboards import schema as sc
 from dashboards.generate import Threshold, build_dashboards
 from dashboards.i18n import Lang
 from dashboards.validate import to_json
+from plantcarbon_core import schema as sc
+from plantcarbon_core.plant import Plant
 
 FOLDER_UID = "plantcarbon"
 FOLDER_TITLE = "plantcarbon"

@@ -22,11 +22,11 @@ from typing import Any
 
 import pandas as pd
 
-from core.influx import InfluxQLError, InfluxTarget, influxql
-from dashboards import schema as sc
 from dashboards.i18n import TEXTS
 from dashboards.interpolate import interpolate, interval_ms, panel_range
 from dashboards.validate import Query, queries
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import InfluxQLError, InfluxTarget, influxql
 
 Variables = dict[str, tuple[list[str], bool]]
 

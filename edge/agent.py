@@ -1,7 +1,8 @@
 """The edge agent: the composition root wiring sources, scheduler, outbox, publisher and metrics.
 
 Scheduling: one task per link (TCP endpoint or serial port) polls that link's devices in
-turn, each at its own interval; different links run concurrently. A device that does not
+turn, each at its own interval; different links run concurrently. Links wait for their next
+due time on one shared `Ticker` (one loop timer for all of them). A device that does not
 answer is backed off (its interval doubled per failure, up to `max_backoff_s`), so it costs
 its link at most one timeout per back-off period and its neighbours keep their interval.
 Each poll's lateness (start minus its scheduled time) is recorded. A link that falls behind
@@ -29,14 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.plant import Device, ModbusRtuSource, ModbusTcpSource, MqttSource, Plant
-from core.wire import Sample
 from edge.config import find_profile
 from edge.metrics import Metrics
 from edge.modbus import Link, LinkKey, ModbusDevice, link_key, make_client
 from edge.mqtt_source import PayloadError, map_payload
 from edge.outbox import Outbox
 from edge.publish import BrokerConfig, Publisher
+from edge.ticker import Ticker
+from plantcarbon_core.plant import Device, ModbusRtuSource, ModbusTcpSource, MqttSource, Plant
+from plantcarbon_core.wire import Sample
 
 log = logging.getLogger("edge")
 
@@ -100,6 +102,7 @@ class Agent:
         self._dropped_seen = 0
         self._to_store: list[tuple[str, Sample]] = []
         self._commit_at: asyncio.TimerHandle | None = None
+        self._ticker: Ticker | None = None
         # A link's client waits as long as its slowest device may take.
         link_timeout: dict[LinkKey, float] = {}
         for d in self.plant.devices:
@@ -124,6 +127,7 @@ class Agent:
     # --- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._ticker = Ticker(asyncio.get_running_loop())
         if self.options.metrics_port is not None:
             self.metrics_port = self.metrics.serve(self.options.metrics_port)
             log.info("metrics on http://127.0.0.1:%d/metrics", self.metrics_port)
@@ -160,6 +164,8 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 t.result()
         self._tasks.clear()
+        if self._ticker is not None:
+            self._ticker.close()
         self._commit()  # what was read is stored before the agent stops
         await self.publisher.stop()
         for link, _ in self.links.values():
@@ -177,15 +183,16 @@ class Agent:
 
     async def _run_link(self, link: Link, slots: list[_Slot]) -> None:
         loop = asyncio.get_running_loop()
+        ticker = self._ticker
+        assert ticker is not None, "links run only after start()"
         now = loop.time()
         # (due, order, slot): the order breaks ties so devices keep their plant-file order.
         heap = [(now + i * 0.001, i, s) for i, s in enumerate(slots)]
         heapq.heapify(heap)
         while not self._stopping:
             due, order, slot = heapq.heappop(heap)
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if due > loop.time():
+                await ticker.wait_until(due)
             started = loop.time()
             self.metrics.observe_lateness(max(0.0, started - due))
             try:

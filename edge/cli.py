@@ -19,14 +19,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 
-from core.plant import ModbusRtuSource, ModbusTcpSource, MqttSource, Plant, PlantFileError, load_plant
-from core.profile import configured_profile_dirs
-from core.quantities import registry
-from core.settings import load_settings
 from edge.agent import Agent, AgentOptions
 from edge.config import check_plant, edge_id_error, find_profile
 from edge.modbus import Link, ModbusDevice, link_key, make_client
 from edge.publish import BrokerConfig
+from plantcarbon_core.plant import ModbusRtuSource, ModbusTcpSource, MqttSource, Plant, PlantFileError, load_plant
+from plantcarbon_core.profile import configured_profile_dirs
+from plantcarbon_core.quantities import registry
+from plantcarbon_core.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
@@ -143,7 +143,7 @@ def supervise(
     so the service manager restarts the set (every outbox keeps what it had stored)."""
     procs: list[subprocess.Popen[bytes]] = []
     for i in range(n):
-        cmd = [sys.executable, "-m", "core.cli", "edge", "run", "--plant", str(plant), "--group", f"{i}/{n}"]
+        cmd = [sys.executable, "-m", "plantcarbon", "edge", "run", "--plant", str(plant), "--group", f"{i}/{n}"]
         cmd += ["--edge-id", worker_id(edge_id, i), "--outbox", str(outbox.with_name(f"{outbox.name}.p{i}"))]
         cmd += ["--metrics-port", str(metrics_port + i if metrics_port else 0), "--log-level", log_level]
         if outbox_max_mb is not None:

@@ -1,11 +1,11 @@
 """Edge checks of a plant file beyond the core model: profiles, register maps, serial lines, MQTT maps.
 
-Bad input: a plant file that loads (core.plant) can still be unusable at the edge — an
+Bad input: a plant file that loads (plantcarbon_core.plant) can still be unusable at the edge — an
 unknown or broken meter profile, registers that overlap after a device's word-size quirks,
 two devices claiming one unit on one RS-485 line, devices on one serial port with different
 line settings, a timeout shorter than a full answer takes at the configured baud rate, an
 MQTT mapping to an unknown quantity. `edge_errors` returns every such mistake as a line in
-core.plant's format (`plant.yaml: devices[3] (id=x): source.profile: …`); `check_plant`
+plantcarbon_core.plant's format (`plant.yaml: devices[3] (id=x): source.profile: …`); `check_plant`
 raises `PlantFileError` with them. Nothing connects to anything here.
 """
 
@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from core.plant import ModbusRtuSource, ModbusTcpSource, MqttSource, Plant, PlantFileError
-from core.profile import ProfileError, find_profile
-from core.quantities import registry
-from core.wire import TS_MIN_MS, ReadingBatch, Sample, WireError, decode_batch, encode_batch
 from edge.plan import MAX_REGISTERS, plan_reads
+from plantcarbon_core.datafile import DataFileError, Problem
+from plantcarbon_core.plant import ModbusRtuSource, ModbusTcpSource, MqttSource, Plant, PlantFileError
+from plantcarbon_core.profile import ProfileError, find_profile
+from plantcarbon_core.quantities import registry
+from plantcarbon_core.wire import TS_MIN_MS, ReadingBatch, Sample, WireError, decode_batch, encode_batch
 
-# find_profile: core's one lookup (core.profile), re-exported for the edge's callers.
+# find_profile: core's one lookup (plantcarbon_core.profile), re-exported for the edge's callers.
 __all__ = ["EDGE_ID_RULE", "check_plant", "edge_errors", "edge_id_error", "find_profile", "frame_time_s"]
 
 # An RTU frame carries 1 start bit + data bits + parity bit + stop bits per byte.
@@ -32,7 +33,7 @@ def edge_errors(plant: Plant, source: str = "plant.yaml", profile_dirs: Sequence
 
 
 def check_plant(plant: Plant, source: str = "plant.yaml", profile_dirs: Sequence[Path] = ()) -> Plant:
-    errors = edge_errors(plant, source, profile_dirs)
+    errors = [Problem(source, line) for line in _errors(plant, profile_dirs)]
     if errors:
         raise PlantFileError(errors)
     return plant
@@ -109,14 +110,12 @@ def _errors(plant: Plant, profile_dirs: Sequence[Path]) -> Iterator[str]:
 def _profile_errors(where: str, src: ModbusTcpSource | ModbusRtuSource, extra_dirs: Sequence[Path]) -> Iterator[str]:
     try:
         find_profile(src.profile, extra_dirs)
-    except ProfileError as exc:
+    except (ProfileError, DataFileError) as exc:
         lines = str(exc).splitlines()
         if len(lines) == 1 and lines[0].startswith("unknown meter profile"):
             yield f"{where}: source.profile: {lines[0]}"
             return
         for line in lines:
-            # Core's profile errors read "file.yaml: <loc>: Value error, …"; keep the message.
-            line = line.replace(": : ", ": ").replace("Value error, ", "")
             yield f"{where}: source.profile: {src.profile!r} is broken: {line}"
 
 
@@ -124,7 +123,7 @@ def _mqtt_errors(where: str, src: MqttSource) -> Iterator[str]:
     known = registry()
     for name, f in src.fields.items():
         if name not in known:
-            yield f"{where}: source.fields.{name}: unknown quantity {name!r} (see core/quantities.yaml)"
+            yield f"{where}: source.fields.{name}: unknown quantity {name!r} (see plantcarbon_core/quantities.yaml)"
         if not f.path or any(not part for part in f.path.split(".")):
             yield f"{where}: source.fields.{name}.path: must be a dotted JSON path like 'ENERGY.Power', got {f.path!r}"
         if f.scale == 0:

@@ -1,8 +1,10 @@
 """Modbus sources: one pymodbus async client per link (TCP endpoint or serial port), read-only.
 
 A link carries one request at a time: devices behind one RS-485 line or one serial gateway
-take turns. The agent only ever sends function codes 01, 02, 03 and 04 (`READERS` is the
-complete list of client calls it makes); it has no code path that writes.
+take turns — the agent polls a link from one task only, and a second poll started while one
+is under way is refused (a bug, not a wait: no lock to take on every poll). The agent only
+ever sends function codes 01, 02, 03 and 04 (`Link.readers` is the complete list of client
+calls it makes); it has no code path that writes.
 
 Bad input: a meter may not answer (timeout), answer an exception code, answer fewer words
 than asked, or drop the connection. Each becomes a `Bad` answer for the block with a short
@@ -26,12 +28,12 @@ from pymodbus.pdu import ModbusPDU
 from pymodbus.pdu.bit_message import ReadCoilsResponse, ReadDiscreteInputsResponse
 from pymodbus.pdu.register_message import ReadHoldingRegistersResponse, ReadInputRegistersResponse
 
-from core.plant import Device, ModbusRtuSource, ModbusTcpSource, Workarounds
-from core.profile import Bad, MeterProfile
-from core.quantities import is_counter
-from core.wire import Sample
 from edge.plan import Block, apply_workarounds, plan_reads
 from edge.values import Answer, Decoder, implausible_counters
+from plantcarbon_core.plant import Device, ModbusRtuSource, ModbusTcpSource, Workarounds
+from plantcarbon_core.profile import Bad, MeterProfile
+from plantcarbon_core.quantities import is_counter
+from plantcarbon_core.wire import Sample
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +109,13 @@ def _make_client(src: ModbusTcpSource | ModbusRtuSource, timeout_s: float) -> Mo
 
 
 class Link:
-    """One connection (TCP endpoint or serial port) and the lock that serialises its requests."""
+    """One connection (TCP endpoint or serial port); `busy` while a device's poll is on it."""
 
     def __init__(self, key: LinkKey, client: ModbusClient):
         self.key = key
         self.client = client
         self.timeout_s = float(client.comm_params.timeout_connect or 0.0)
-        self.lock = asyncio.Lock()
+        self.busy = False
         # Read-only by construction: these are the only client calls the agent makes.
         self.readers: dict[int, Callable[..., Awaitable[ModbusPDU]]] = {
             1: client.read_coils,
@@ -183,6 +185,12 @@ class ModbusDevice:
     blocks: list[Block]
     decoder: Decoder
     counted: dict[str, float] = field(default_factory=dict)  # each counter's last reading > 0
+    counters: tuple[str, ...] = ()  # the counter quantities of the profile
+
+    def __post_init__(self) -> None:
+        self.counters = tuple(
+            sorted({r.quantity for r in self.profile.registers if r.quantity and is_counter(r.quantity)})
+        )
 
     @classmethod
     def build(cls, device: Device, profile: MeterProfile) -> ModbusDevice:
@@ -203,7 +211,10 @@ class ModbusDevice:
         ts = int(time.time() * 1000)
         answers: dict[Block, Answer] = {}
         requests = 0
-        async with link.lock:
+        if link.busy:
+            raise RuntimeError(f"link {link.name} is already polling a device")
+        link.busy = True
+        try:
             i = 0
             while i < len(self.blocks):
                 block = self.blocks[i]
@@ -219,11 +230,16 @@ class ModbusDevice:
                     # The device is not talking: do not spend a timeout on every block.
                     return PollResult(None, answer.reason, requests)
                 i += 1
+        finally:
+            link.busy = False
         values, bad = self.decoder.decode(answers)
-        for q, reason in implausible_counters(values, self.counted).items():
+        for q, reason in implausible_counters(values, self.counted, self.counters).items():
             del values[q]
             bad[q] = reason
-        self.counted.update({q: v for q, v in values.items() if v > 0.0 and is_counter(q)})
+        for q in self.counters:
+            v = values.get(q, 0.0)
+            if v > 0.0:
+                self.counted[q] = v
         reasons: dict[str, int] = {}
         for reason in bad.values():
             reasons[reason] = reasons.get(reason, 0) + 1

@@ -18,8 +18,8 @@ import math
 from datetime import datetime
 from typing import Any
 
-from core.plant import MqttSource
-from core.wire import TS_MAX_MS, TS_MIN_MS, Sample
+from plantcarbon_core.plant import MqttSource
+from plantcarbon_core.wire import TS_MAX_MS, TS_MIN_MS, Sample
 
 
 class PayloadError(ValueError):

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import orjson
 
-from core.wire import ReadingBatch, Sample, encode_batch
+from plantcarbon_core.wire import ReadingBatch, Sample, encode_batch
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,20 @@ _INSERT = "INSERT INTO samples (device, ts, body, seq) VALUES (?, ?, ?, ?)"
 _SET_SEQ = "INSERT INTO seqs (device, next) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET next = excluded.next"
 
 
+_ACK_CHUNK = 256  # (device, seq) pairs per DELETE: 512 parameters, far below SQLite's limit
+
+
+def _ack_sql(n: int) -> str:
+    """Delete the samples of `n` batches given as (device, seq) parameter pairs, returning their sizes."""
+    pairs = ",".join(["(?,?)"] * n)
+    return (
+        f"DELETE FROM samples WHERE id IN (SELECT s.id FROM (VALUES {pairs}) AS v "
+        "CROSS JOIN samples AS s ON s.device = v.column1 AND s.seq = v.column2) RETURNING LENGTH(body)"
+    )
+
+
 def _frame(edge: str, device: str, seq: int) -> tuple[bytes, bytes]:
-    """The bytes before and after a batch's samples, as `core.wire.encode_batch` writes them."""
+    """The bytes before and after a batch's samples, as `plantcarbon_core.wire.encode_batch` writes them."""
     empty = encode_batch(ReadingBatch(edge=edge, device=device, seq=seq, samples=[]))
     head, _, tail = empty.rpartition(b"[]")
     return head + b"[", b"]" + tail
@@ -345,10 +357,11 @@ class Outbox:
         """Several acknowledged batches deleted in one transaction. Returns how many samples went."""
         deleted = size = 0
         with self._tx():
-            for device, seq in batches:
-                cur = self._db.execute(
-                    "DELETE FROM samples WHERE device = ? AND seq = ? RETURNING LENGTH(body)", (device, seq)
-                )
+            # One statement per chunk of batches, not one per batch (each found by the
+            # (device, seq) index): a window's PUBACKs cost one round through SQLite.
+            for i in range(0, len(batches), _ACK_CHUNK):
+                chunk = batches[i : i + _ACK_CHUNK]
+                cur = self._db.execute(_ack_sql(len(chunk)), [x for pair in chunk for x in pair])
                 sizes = [r[0] for r in cur.fetchall()]
                 deleted += len(sizes)
                 size += sum(sizes)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.plant import Workarounds
-from core.profile import MeterProfile, Register, Table
+from plantcarbon_core.plant import Workarounds
+from plantcarbon_core.profile import MeterProfile, Register, Table
 
 # Function code per table: 01 coils, 02 discrete inputs, 03 holding, 04 input registers.
 FUNCTION_CODE: dict[Table, int] = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}

@@ -1,8 +1,12 @@
 """The publisher: drains the outbox to the broker (QoS 1), owns the MQTT session, status and will.
 
-One paho client lives for the whole run (its network thread reconnects on its own and resends
-unacknowledged QoS 1 messages). Everything else — outbox access, bookkeeping — happens on the
-agent's event loop: paho callbacks only hop over with `call_soon_threadsafe`.
+One paho client lives for the whole run, driven by the agent's own event loop through
+paho's external-loop API (`loop_read` when the socket is readable, `loop_write` once per
+loop turn for everything published in it, `loop_misc` every second for keep-alive): no
+network thread, so a publish costs no wake-up byte, thread hand-over or lock contention. The
+blocking TCP/TLS connect runs in the loop's executor; reconnects back off 1 → 5 s, and paho
+resends unacknowledged QoS 1 messages on reconnect. Paho callbacks hop to the loop with
+`call_soon` (their work runs after paho's own bookkeeping, outside its callback lock).
 
 Live readings take one pass: the agent's group commit hands over the batches the outbox
 gave a seq in that same transaction (`offer`), already encoded; they go out in the order
@@ -19,7 +23,10 @@ crash after a PUBACK but before its window's delete re-sends that batch with its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import ssl
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -30,10 +37,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from core.mqtt import BrokerConfig, make_client
-from core.wire import data_topic, edge_status_topic, status_payload, status_topic
 from edge.metrics import Metrics
 from edge.outbox import Outbox, PendingBatch
+from plantcarbon_core.mqtt import BrokerConfig, make_client
+from plantcarbon_core.wire import data_topic, edge_status_topic, status_payload, status_topic
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +85,26 @@ class Publisher:
         self._acked_samples = 0
         self._ack_flush: asyncio.TimerHandle | None = None
         self._topics: dict[str, str] = {}
-        # PUBACKs from paho's thread: (mid, failure reason or None); deque appends are thread-safe.
+        # PUBACKs read in this loop turn: (mid, failure reason or None), taken in one pass.
         self._pubacks: deque[tuple[int, str | None]] = deque()
         self._pubacks_due = False
         self._device_status: dict[str, bytes] = {}
         self.last_error: str | None = None
         self._stopping = False
+        self._loop_thread: int | None = None
+        self._conn_task: asyncio.Task[None] | None = None
+        self._opening: asyncio.Future[Any] | None = None
+        self._fd: int | None = None  # the socket the loop watches
+        self._writer = False  # a writer is registered (the socket buffer was full)
+        self._flush_due = False
 
     # --- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
         self.loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._connect()
+        self._conn_task = self.loop.create_task(self._keep_connected(), name="mqtt connection")
 
     def _connect(self) -> None:
         client = make_client(self.cfg, f"pc-edge-{self.site}-{self.edge}", self.v5)
@@ -100,10 +115,101 @@ class Publisher:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
-        client.on_connect_fail = self._on_connect_fail
-        self.client = client
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_register_write
+        client.on_socket_unregister_write = self._on_unregister_write
         client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
-        client.loop_start()
+        self.client = client
+
+    async def _keep_connected(self) -> None:
+        """Open the connection (again) when there is none, backing off 1 → 5 s; keep-alive every second."""
+        delay = 1.0
+        while not self._stopping:
+            client = self.client
+            if client is None:
+                return
+            if client.socket() is None:
+                self._unwatch()
+                assert self.loop is not None
+                # The TCP connect and TLS handshake block: in the executor, not on the loop.
+                self._opening = self.loop.run_in_executor(None, client.reconnect)
+                try:
+                    await self._opening
+                except Exception as exc:  # refused, unreachable, TLS refused: retry after the delay
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    self._unreachable()
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                finally:
+                    self._opening = None
+                if self._stopping or client is not self.client:
+                    self._close(client)
+                    return
+                self._watch(client)
+                delay = 1.0
+            else:
+                client.loop_misc()
+            await asyncio.sleep(1.0)
+
+    def _watch(self, client: mqtt.Client) -> None:
+        """Read the new socket when it is readable; write what paho queued while connecting."""
+        sock = client.socket()
+        if sock is None or self.loop is None:
+            return
+        self._fd = sock.fileno()
+        self.loop.add_reader(self._fd, self._readable, client)
+        self._flush()
+
+    def _unwatch(self) -> None:
+        if self._fd is not None and self.loop is not None:
+            self.loop.remove_reader(self._fd)
+            self.loop.remove_writer(self._fd)
+        self._fd = None
+        self._writer = False
+
+    def _readable(self, client: mqtt.Client) -> None:
+        client.loop_read()
+        sock = client.socket()
+        # TLS may hold decrypted records the socket no longer signals: read them now.
+        if isinstance(sock, ssl.SSLSocket) and sock.pending() and self.loop is not None:
+            self.loop.call_soon(self._readable, client)
+
+    def _on_socket_close(self, _c: mqtt.Client, _u: object, _sock: object) -> None:
+        if threading.get_ident() == self._loop_thread:
+            self._unwatch()
+        elif self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._unwatch)
+
+    def _on_register_write(self, _c: mqtt.Client, _u: object, _sock: object) -> None:
+        # Everything published in this loop turn goes out in one `loop_write`, on the next turn.
+        if not self._flush_due and threading.get_ident() == self._loop_thread and self.loop is not None:
+            self._flush_due = True
+            self.loop.call_soon(self._flush)
+
+    def _on_unregister_write(self, _c: mqtt.Client, _u: object, _sock: object) -> None:
+        if self._writer and self._fd is not None and self.loop is not None:
+            self.loop.remove_writer(self._fd)
+            self._writer = False
+
+    def _flush(self) -> None:
+        self._flush_due = False
+        client = self.client
+        if client is None or client.socket() is None or self._fd is None:
+            return
+        client.loop_write()
+        if client.want_write() and not self._writer and self._fd is not None and self.loop is not None:
+            # The socket buffer is full: write the rest when the socket says it has room.
+            self.loop.add_writer(self._fd, self._flush)
+            self._writer = True
+
+    def _close(self, client: mqtt.Client) -> None:
+        """Send DISCONNECT (if a socket is open) and close it; the will is not sent."""
+        with contextlib.suppress(Exception):
+            client.disconnect()
+            client.loop_write()
+        if client is self.client:
+            self._unwatch()
 
     async def stop(self) -> None:
         """Say offline (retained) and disconnect cleanly; unacknowledged data stays in the outbox."""
@@ -115,15 +221,26 @@ class Publisher:
             while not info.is_published() and time.monotonic() < deadline and self.connected:
                 await asyncio.sleep(0.02)
         self._stopping = True
-        self.client.disconnect()
-        self.client.loop_stop()
+        opening = self._opening
+        if self._conn_task is not None:
+            self._conn_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._conn_task
+        if opening is not None:  # a connect under way in the executor: let it end, then close it
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(opening), 10)
+        self._close(self.client)
         self.client = None
         self._flush_acks()
 
-    # --- paho callbacks (network thread) ------------------------------------------------
+    # --- paho callbacks (inside loop_read/loop_write/loop_misc, on the loop) ---------------
 
     def _call(self, fn: Callable[..., None], *args: object) -> None:
-        if self.loop is not None and not self.loop.is_closed():
+        if self.loop is None or self.loop.is_closed():
+            return
+        if threading.get_ident() == self._loop_thread:
+            self.loop.call_soon(fn, *args)
+        else:  # a callback from the connect running in the executor
             self.loop.call_soon_threadsafe(fn, *args)
 
     def _on_connect(
@@ -138,9 +255,6 @@ class Publisher:
         for topic in self.subscriptions:
             client.subscribe(topic, qos=1)
         self._call(self._set_connected, True, None)
-
-    def _on_connect_fail(self, _c: mqtt.Client, _u: object) -> None:
-        self._call(self._unreachable)
 
     def _unreachable(self) -> None:
         self.metrics.error(
@@ -171,9 +285,8 @@ class Publisher:
         if self.cfg.protocol == "auto" and self.v5 and "protocol" in reason.lower():
             log.info("broker does not speak MQTT 5; using MQTT 3.1.1")
             self.v5 = False
-            client.loop_stop()
-            client.disconnect()
-            self._connect()
+            self._close(client)
+            self._connect()  # the connection task opens the new client's socket
 
     def _set_connected(self, up: bool, reason: str | None) -> None:
         if up == self.connected:

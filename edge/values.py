@@ -1,4 +1,4 @@
-"""Block answers → primary engineering values, through core.profile's codec; pure, no I/O.
+"""Block answers → primary engineering values, through plantcarbon_core.profile's codec; pure, no I/O.
 
 Bad input: a block may have failed (timeout, exception code, short answer) or hold the
 meter's "not available" patterns or implausible values. Every row of a failed block becomes
@@ -8,7 +8,7 @@ reason; a row scaled by a helper register whose own read failed is `bad` too. Ne
 Speed: a poll decodes each block with one precompiled `struct` call (`BlockPlan`, built once
 per block) instead of one codec call per register. The plan only accepts a value that is
 finite, matches none of the row's "not available" patterns and lies inside its min/max;
-anything else is handed to `core.profile.decode_row`, so every verdict on a bad value, and
+anything else is handed to `plantcarbon_core.profile.decode_row`, so every verdict on a bad value, and
 its reason, comes from the one codec. The plan applies the codec's rules in the codec's
 order: a scale-factor exponent outside SunSpec's -10..10 (0x8000: not implemented), a value
 that overflows once scaled, a `transform` that refuses its input, or a word outside 0..0xFFFF
@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from core.plant import Ratios
-from core.profile import SCALE_EXP_RANGE, TRANSFORMS, Bad, MeterProfile, Register, decode_raw, decode_row
-from core.quantities import is_counter
 from edge.plan import Block
+from plantcarbon_core.plant import Ratios
+from plantcarbon_core.profile import SCALE_EXP_RANGE, TRANSFORMS, Bad, MeterProfile, Register, decode_raw, decode_row
+from plantcarbon_core.quantities import is_counter
 
 # A block's answer: the words (or bits as 0/1) it returned, or why it has none.
 Answer = list[int] | Bad
@@ -303,9 +303,16 @@ def _helper_value(row: Register, raw: float | int) -> int | Bad:
     return int(raw)
 
 
-def implausible_counters(values: Mapping[str, float], counted: Mapping[str, float]) -> dict[str, str]:
-    """Counter values that are no reading (quantity → reason); `counted` holds each counter's last value > 0."""
-    counters = {q: v for q, v in values.items() if is_counter(q)}
+def implausible_counters(
+    values: Mapping[str, float], counted: Mapping[str, float], names: Iterable[str] | None = None
+) -> dict[str, str]:
+    """Counter values that are no reading (quantity → reason); `counted` holds each counter's last
+    value > 0. `names`: the counter quantities the device can report (looked up once per device
+    instead of once per value and poll); None: every counter of the quantity registry."""
+    if names is None:
+        counters = {q: v for q, v in values.items() if is_counter(q)}
+    else:
+        counters = {q: values[q] for q in names if q in values}
     out: dict[str, str] = {}
     if counters and all(v == 0.0 for v in counters.values()) and not any(counted.get(q, 0.0) > 0 for q in counters):
         for q in counters:

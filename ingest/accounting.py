@@ -23,11 +23,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from core.influx import line
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import line
 
 INTERVAL_MS = 15 * 60 * 1000
-QUALITY_MEASUREMENT = "ingest_quality"
-DEAD_LETTERS_MEASUREMENT = "dead_letters"  # per 15 min: tags component, reason, ingest; field count
 COMPONENT = "ingest"
 # How many recent seqs per device are remembered to tell a duplicate from a late gap fill.
 SEQ_WINDOW = 4096
@@ -216,10 +215,10 @@ class Accounting:
                     fields["expected"] = float(expected)
                     fields["completeness_pct"] = round(100.0 * samples / expected, 3)
                 tags = {"site": site, "device": device, "ingest": self.instance}
-                out.append(line(QUALITY_MEASUREMENT, tags, fields, start))
+                out.append(line(sc.INGEST_QUALITY, tags, fields, start))
         with self._dead_lock:
             for start, reason in sorted(self._dead_dirty):
                 tags = {"component": COMPONENT, "reason": reason, "ingest": self.instance}
-                out.append(line(DEAD_LETTERS_MEASUREMENT, tags, {"count": float(self._dead[(start, reason)])}, start))
+                out.append(line(sc.DEAD_LETTERS, tags, {"count": float(self._dead[(start, reason)])}, start))
             self._dead_dirty.clear()
         return out

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import typer
 
-from core.liveness import serve
-from core.plant import Plant
-from core.plant_cli import load_plant_or_exit
-from core.settings import load_settings
 from ingest.service import IngestConfig, IngestService, default_client_id, delete_session
+from plantcarbon_core.liveness import serve
+from plantcarbon_core.plant import Plant
+from plantcarbon_core.plant_cli import load_plant_or_exit
+from plantcarbon_core.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 

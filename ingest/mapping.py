@@ -1,7 +1,7 @@
 """From one MQTT message (topic + payload) to line protocol, with tags from the plant files.
 
 Bad input: anything may arrive on a data or status topic — a topic outside the contract, a
-payload `core.wire.decode_batch` refuses, a payload whose `device` disagrees with the topic,
+payload `plantcarbon_core.wire.decode_batch` refuses, a payload whose `device` disagrees with the topic,
 a site that none of the loaded plant files describes. `map_data` never returns a partial
 result: it raises `Rejected` with a short `reason` code (the dead-letter counter's label) and
 a message saying where. Devices that the plant file does not list are not bad input: their
@@ -16,15 +16,15 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from core.influx import DeviceTags, batch_lines, line
-from core.plant import Plant
-from core.wire import ReadingBatch, WireError, decode_batch, parse_topic
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import DeviceTags, batch_lines, line
+from plantcarbon_core.plant import Plant
+from plantcarbon_core.wire import ReadingBatch, WireError, decode_batch, parse_topic
 
 # Readings of devices missing from the plant file: their carrier is unknown, so they get a
 # measurement of their own instead of polluting a carrier's totals; area and kind stay empty
 # (and are therefore left out of the line).
 UNREGISTERED = "unregistered"
-STATUS_MEASUREMENT = "device_status"
 
 
 class Rejected(ValueError):
@@ -147,4 +147,4 @@ def map_status(topic: str, payload: bytes, prefix: str, max_ts_ms: int | None = 
     tags = {"site": t.site, "device": t.device}
     if isinstance(doc.get("edge"), str):
         tags["edge"] = doc["edge"]
-    return line(STATUS_MEASUREMENT, tags, fields, ts)
+    return line(sc.DEVICE_STATUS, tags, fields, ts)

@@ -28,17 +28,18 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from core.influx import InfluxTarget, influxql, quote_ident, quote_literal
-from core.liveness import Liveness
-from core.mqtt import BrokerConfig, make_client
-from core.plant import Plant
-from core.settings import Settings
-from core.wire import data_subscription, dlq_topic
-from ingest.accounting import COMPONENT, DEAD_LETTERS_MEASUREMENT, INTERVAL_MS, QUALITY_MEASUREMENT, Accounting
+from ingest.accounting import COMPONENT, INTERVAL_MS, Accounting
 from ingest.deadletters import MAX_LINES_LISTED, DeadLetterFile, dead_letter_record
 from ingest.mapping import UNREGISTERED, Mapped, Rejected, TagBook, map_data, map_status
 from ingest.metrics import IngestMetrics
 from ingest.writer import InfluxWriter, RejectedLine, WriteAborted
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import InfluxTarget, influxql, quote_ident, quote_literal
+from plantcarbon_core.liveness import Liveness
+from plantcarbon_core.mqtt import BrokerConfig, make_client
+from plantcarbon_core.plant import Plant
+from plantcarbon_core.settings import Settings
+from plantcarbon_core.wire import data_subscription, dlq_topic
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,7 @@ class StoredCounts:
     def quality(self, site: str, device: str, start_ms: int) -> dict[str, tuple[float, float, float]]:
         df = self._query(
             'SELECT last("samples") AS "s", last("seq_gaps") AS "g", last("duplicates") AS "d" '
-            f'FROM {quote_ident(QUALITY_MEASUREMENT)} WHERE "site" = {quote_literal(site)} '
+            f'FROM {quote_ident(sc.INGEST_QUALITY)} WHERE "site" = {quote_literal(site)} '
             f'AND "device" = {quote_literal(device)} AND time >= {start_ms}ms AND time < {start_ms + 1}ms '
             'GROUP BY "ingest"'
         )
@@ -213,7 +214,7 @@ class StoredCounts:
             # whose count never reached InfluxDB before a crash.
             return float(self._filed().get((start_ms - start_ms % INTERVAL_MS, reason), 0))
         df = self._query(
-            f'SELECT last("count") AS "c" FROM {quote_ident(DEAD_LETTERS_MEASUREMENT)} '
+            f'SELECT last("count") AS "c" FROM {quote_ident(sc.DEAD_LETTERS)} '
             f'WHERE "ingest" = {quote_literal(instance)} AND "reason" = {quote_literal(reason)} '
             f"AND time >= {start_ms}ms AND time < {start_ms + 1}ms"
         )

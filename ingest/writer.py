@@ -32,7 +32,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from core.influx import InfluxTarget
+from plantcarbon_core.influx import InfluxTarget
 
 log = logging.getLogger(__name__)
 

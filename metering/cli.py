@@ -14,14 +14,14 @@ from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.progress import Progress
 
-from core.influx import InfluxTarget
-from core.liveness import Liveness, serve
-from core.plant import Plant
-from core.plant_cli import load_plant_or_exit
-from core.settings import load_settings
-from metering.factors import FactorFileError
+from metering.carbon.factor_registry import FactorFileError
 from metering.io import read_raw, read_readings_csv, results_table
 from metering.service import PAD, SOURCES, STEP, Context, ContinuousMetering, compute_period, floor_interval, recompute
+from plantcarbon_core.influx import InfluxTarget
+from plantcarbon_core.liveness import Liveness, serve
+from plantcarbon_core.plant import Plant
+from plantcarbon_core.plant_cli import load_plant_or_exit
+from plantcarbon_core.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
@@ -148,14 +148,18 @@ def compute_cmd(
         typer.echo(f"warning: {line}", err=True)
     print(f"{out}: {len(res.energy)} energy rows, {len(res.emissions)} emissions rows")
     if intensity is not None:
-        from metering.intensity import intensity as intensity_table
-        from metering.intensity import rate, shipped_benchmarks
+        from metering.carbon.intensity import intensity as intensity_table
+        from metering.carbon.intensity import rate, shipped_benchmarks
 
         if intensity not in ("day", "month"):
             typer.echo(f"--intensity: must be day or month, got {intensity!r}", err=True)
             raise typer.Exit(2)
-        table = rate(intensity_table(res, p, "day" if intensity == "day" else "month"), shipped_benchmarks())
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        bench = shipped_benchmarks()
+        # One table per product a benchmark names: each is rated on its own product's tonnes.
+        for product in sorted({b.product for b in bench.benchmarks} | {b.product for b in bench.baselines} or {"*"}):
+            table = rate(intensity_table(res, p, "day" if intensity == "day" else "month", product), bench, product)
+            print(f"per tonne of {'the site output' if product == '*' else product}:")
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
 @app.command()

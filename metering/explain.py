@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from metering.energy import energy_quantity
-from metering.intervals import INTERVAL_S, clean_counter, compute_intervals, epoch_seconds, series_meta
+from metering.carbon.energy import energy_quantity
+from metering.carbon.intervals import INTERVAL_S, clean_counter, compute_intervals, epoch_seconds, series_meta
 from metering.service import Context, compute_period
 
 
@@ -89,7 +89,7 @@ def explain(ctx: Context, readings: pd.DataFrame, device: str, interval: pd.Time
 
 
 def _gauge_of(readings: pd.DataFrame, counter: str) -> str:
-    from metering.intervals import GAUGE_FOR_COUNTER
+    from metering.carbon.intervals import GAUGE_FOR_COUNTER
 
     for g, (c, _) in GAUGE_FOR_COUNTER.items():
         if c == counter and g in set(readings["quantity"]):

@@ -19,15 +19,13 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from core.influx import InfluxQLError, InfluxTarget, escape_tag_value, influxql, quote_ident, quote_literal
-from core.plant import Plant
-from core.quantities import counters
-from core.quantities import registry as quantity_registry
-from metering.energy import stored_energy_rows
-from metering.intervals import GAUGE_FOR_COUNTER, READING_COLUMNS, wide_to_long
-
-ENERGY_TAGS = ("site", "area", "device", "carrier", "role", "tou")
-EMISSION_TAGS = ("site", "area", "device", "carrier", "role", "scope", "method")
+from metering.carbon.energy import stored_energy_rows
+from metering.carbon.intervals import GAUGE_FOR_COUNTER, READING_COLUMNS, wide_to_long
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import InfluxQLError, InfluxTarget, escape_tag_value, influxql, quote_ident, quote_literal
+from plantcarbon_core.plant import Plant
+from plantcarbon_core.quantities import counters
+from plantcarbon_core.quantities import registry as quantity_registry
 
 
 def _iso(ts: pd.Timestamp) -> str:
@@ -103,7 +101,7 @@ def read_energy(
     """Stored `energy` points of the site in [start, end) as energy rows (`ENERGY_COLUMNS`), to be priced again.
 
     Reads `amount` and `tce_kg` (as stored, to be compared with the new value) with the tags;
-    see `metering.energy.stored_energy_rows` for what is not stored.
+    see `metering.carbon.energy.stored_energy_rows` for what is not stored.
     """
     head = "SELECT amount, tce_kg FROM energy"
     ids = [d.id for d in plant.devices] + [f"{d.id}:unmetered" for d in plant.devices]
@@ -257,9 +255,9 @@ def energy_lines(energy: pd.DataFrame, *, fields: tuple[str, ...] | None = None)
     """
     if energy.empty:
         return []
-    wanted = sorted(fields or ("amount", "completeness", "cost", "status", "tce_kg", "unit"))
+    wanted = sorted(fields or sc.ENERGY_FIELDS)
     parts = [_string_parts(n, energy[n]) if n in ("status", "unit") else _float_parts(n, energy[n]) for n in wanted]
-    return _lines(_tag_prefix("energy", energy, ENERGY_TAGS), parts, energy["interval_start"])
+    return _lines(_tag_prefix(sc.ENERGY, energy, sc.ENERGY_TAGS), parts, energy["interval_start"])
 
 
 def emission_lines(emissions: pd.DataFrame) -> list[str]:
@@ -277,7 +275,7 @@ def emission_lines(emissions: pd.DataFrame) -> list[str]:
     ]
     if "ncv" in emissions.columns:
         parts.append(_string_parts("ncv", emissions["ncv"]))
-    return _lines(_tag_prefix("emissions", emissions, EMISSION_TAGS), parts, emissions["interval_start"])
+    return _lines(_tag_prefix(sc.EMISSIONS, emissions, sc.EMISSION_TAGS), parts, emissions["interval_start"])
 
 
 def delete_emissions(
@@ -286,13 +284,13 @@ def delete_emissions(
     """Delete the `emissions` points of these devices in [start, end) (one delete per device:
     InfluxDB's delete predicate has no OR). For rows that must not exist, e.g. of an internal
     transfer that an older plant file took as purchased; other points are left alone."""
-    from core.influx import influx_client
+    from plantcarbon_core.influx import influx_client
 
     stop = end - pd.Timedelta(milliseconds=1)  # the delete API's stop is inclusive
     with influx_client(target, timeout_ms=120_000) as client:
         api = client.delete_api()
         for dev in devices:
-            predicate = f'_measurement="emissions" AND site="{site}" AND device="{dev}"'
+            predicate = f'_measurement="{sc.EMISSIONS}" AND site="{site}" AND device="{dev}"'
             api.delete(start.to_pydatetime(), stop.to_pydatetime(), predicate, target.metering_bucket, target.org)
 
 
@@ -308,7 +306,7 @@ def write_results(
     from influxdb_client import WritePrecision
     from influxdb_client.client.write_api import SYNCHRONOUS
 
-    from core.influx import influx_client
+    from plantcarbon_core.influx import influx_client
 
     lines = energy_lines(energy, fields=energy_fields) + emission_lines(emissions)
     with influx_client(target, timeout_ms=120_000) as client:
@@ -344,7 +342,7 @@ def read_readings_csv(path: str | Path) -> pd.DataFrame:
         long = df[READING_COLUMNS].copy()
         unknown = sorted(set(long["quantity"].astype(str)) - set(quantity_registry()))
         if unknown:
-            raise ValueError(f"{path}: unknown quantities {unknown} (see core/quantities.yaml)")
+            raise ValueError(f"{path}: unknown quantities {unknown} (see plantcarbon_core/quantities.yaml)")
     else:
         qcols = [c for c in df.columns if c in quantity_registry()]
         if not qcols:
@@ -365,8 +363,8 @@ def _parse_times(col: pd.Series, path: Path) -> pd.Series:
 
 def results_table(energy: pd.DataFrame, emissions: pd.DataFrame) -> pd.DataFrame:
     """Energy and emissions rows in one table with a `measurement` column, for CSV/JSON output."""
-    e = energy.assign(measurement="energy")
-    m = emissions.assign(measurement="emissions")
+    e = energy.assign(measurement=sc.ENERGY)
+    m = emissions.assign(measurement=sc.EMISSIONS)
     out = pd.concat([e, m], ignore_index=True)
     cols = ["measurement", *[c for c in out.columns if c != "measurement"]]
     out = out[cols]

@@ -17,14 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.influx import InfluxTarget
-from core.liveness import Liveness
-from core.plant import Plant
-from metering.energy import GreenContract, Result, compute, internal_devices, load_green_power, price
-from metering.factors import Registry, plant_registry
-from metering.intervals import INTERVAL_S, EngineOptions, compute_intervals
+from metering.carbon.emissions import Result, compute, internal_devices, tce_and_co2
+from metering.carbon.factor_registry import Registry, plant_registry
+from metering.carbon.green_power import GreenContract, load_green_power
+from metering.carbon.intervals import INTERVAL_S, EngineOptions, compute_intervals
 from metering.io import delete_emissions, interval_counts, read_energy, read_raw, write_results
 from metering.tariffs import TariffError, TariffFile, fill_tou_cost, load_tariff
+from plantcarbon_core.influx import InfluxTarget
+from plantcarbon_core.liveness import Liveness
+from plantcarbon_core.plant import Plant
 
 log = logging.getLogger("plantcarbon.metering")
 
@@ -90,7 +91,7 @@ def reprice_period(ctx: Context, energy: pd.DataFrame) -> Result:
     out (nothing to rewrite). Cost and tou stay as stored.
     """
     stored = energy["tce_kg"].to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
-    res = price(energy, ctx.plant, ctx.registry, ctx.green)
+    res = tce_and_co2(energy, ctx.plant, ctx.registry, ctx.green)
     new = res.energy["tce_kg"].to_numpy(dtype=np.float64, na_value=np.nan)
     same = np.isclose(new, stored, rtol=1e-12, atol=0.0) | (np.isnan(new) & np.isnan(stored))
     res.energy = res.energy[~same].reset_index(drop=True)

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from core.plant import parse_plant
+from plantcarbon_core.plant import parse_plant
 from simulators.scenario import ScenarioError, available_scenarios, load_scenario
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
@@ -73,7 +73,7 @@ def history(
     seed: SeedOpt = None,
 ) -> None:
     """Write the readings the meters would have produced, plus a ground-truth file per 15 minutes."""
-    from core.settings import load_settings
+    from plantcarbon_core.settings import load_settings
     from simulators.history import generate, write
 
     if fmt not in ("csv", "parquet", "wire", "mqtt"):
@@ -118,7 +118,7 @@ def run(
     ] = None,
 ) -> None:
     """Start the scenario's simulated meters in real time, print endpoints, write the plant file."""
-    from core.settings import load_settings
+    from plantcarbon_core.settings import load_settings
     from simulators.plant import SimulatedPlant
 
     sc = _scenario(scenario)

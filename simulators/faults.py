@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from core.profile import WORDS, MeterProfile, Register, counter_modulus
+from plantcarbon_core.profile import WORDS, MeterProfile, Register, counter_modulus
 from simulators.loads import key_of, uniform
 from simulators.model import PlantModel, counters_of
 from simulators.scenario import COUNTER_FAULTS, MODBUS_FAULTS, MQTT_FAULTS, Fault, resolve_when

@@ -21,8 +21,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from core.profile import load_profile
-from core.wire import ReadingBatch, Sample, data_topic, encode_batch
+from plantcarbon_core.profile import load_profile
+from plantcarbon_core.wire import ReadingBatch, Sample, data_topic, encode_batch
 from simulators.faults import FaultWindow, counter_displays, resolve_faults
 from simulators.loads import SLOT_S
 from simulators.model import PlantModel, counters_of
@@ -193,7 +193,7 @@ def _long(
 
 
 def history_plant_yaml(scenario: Scenario) -> str:
-    from core.plant import dump_plant
+    from plantcarbon_core.plant import dump_plant
 
     keys = port_keys(scenario)
     ports = {k: HISTORY_BASE_PORT + n for n, k in enumerate(keys)}
@@ -245,7 +245,7 @@ def _save(df: pd.DataFrame, path: Path) -> Path:
 def publish(history: History, mqtt_url: str, prefix: str = "pc", edge: str = "sim-history") -> int:
     """Publish every batch at QoS 1 to pc/{site}/{device}/data; returns the number of batches."""
 
-    from core.mqtt import BrokerConfig, make_client
+    from plantcarbon_core.mqtt import BrokerConfig, make_client
 
     broker = BrokerConfig(url=mqtt_url)
     client = make_client(broker, f"{edge}-publisher", v5=False)

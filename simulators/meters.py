@@ -1,6 +1,6 @@
 """Register images of simulated Modbus meters: engineering values → words, by the meter's profile.
 
-Encoding is `core.profile.encode_row`, the inverse of the edge's `decode_row`, so a client
+Encoding is `plantcarbon_core.profile.encode_row`, the inverse of the edge's `decode_row`, so a client
 decoding with the profile gets the model's values back (within the register's resolution).
 Scale-factor helper registers are fixed per meter at start, as real SunSpec-style meters do.
 Gaps of up to GAP_FILL registers between a profile's registers read as zeros (most meters answer
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.profile import WORDS, MeterProfile, Register, encode_raw, encode_row, pattern_words
+from plantcarbon_core.profile import WORDS, MeterProfile, Register, encode_raw, encode_row, pattern_words
 from simulators.loads import key_of, uniform
 
 GAP_FILL = 10

@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 
-from core.mqtt import BrokerConfig, make_client
+from plantcarbon_core.kinds import kind as kind_of
+from plantcarbon_core.mqtt import BrokerConfig, make_client
 from simulators.faults import FaultWindow
 from simulators.scenario import SimDevice
 
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 def tasmota_payload(d: SimDevice, values: dict[str, float], ts: float, tz: ZoneInfo) -> dict[str, object]:
     """A Tasmota `tele/<topic>/SENSOR` ENERGY payload: W, VA, var, V, A and kWh totals."""
     p_w = values.get("p_kw", 0.0) * 1000.0
-    total = values.get("e_exp_kwh" if d.kind == "pv" else "e_imp_kwh", 0.0)
+    total = values.get("e_exp_kwh" if kind_of(d.kind).generates else "e_imp_kwh", 0.0)
     return {
         "Time": datetime.fromtimestamp(ts, tz).isoformat(timespec="seconds"),
         "ENERGY": {

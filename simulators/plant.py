@@ -1,7 +1,7 @@
 """A running simulated plant: pymodbus servers and MQTT devices driven by the load model, plus its truth.
 
     sim = SimulatedPlant(load_scenario("small"), seed=1).start(mqtt_url=broker.url)
-    sim.plant            # core.plant.Plant whose sources point at the simulators
+    sim.plant            # plantcarbon_core.plant.Plant whose sources point at the simulators
     sim.endpoints        # device id → Endpoint (host, port, unit, framer / topic)
     sim.truth(a, b)      # ground truth per device per 15 min, from the load model
     sim.stop()
@@ -26,14 +26,14 @@ import numpy as np
 import pandas as pd
 from pymodbus.constants import ExcCodes
 
-from core.harness.modbus import ModbusServer, start_modbus_server
-from core.harness.process import free_port
-from core.mqtt import BrokerConfig
-from core.plant import Plant, dump_plant
-from core.profile import MeterProfile, load_profile
+from plantcarbon_core.mqtt import BrokerConfig
+from plantcarbon_core.plant import Plant, dump_plant
+from plantcarbon_core.ports import free_port
+from plantcarbon_core.profile import MeterProfile, load_profile
 from simulators.faults import CounterDisplay, FaultWindow, counter_displays, modbus_fault, resolve_faults
 from simulators.loads import SLOT_S
 from simulators.meters import MeterImage, scale_exponents
+from simulators.modbus_server import ModbusServer, start_modbus_server
 from simulators.model import Integrator, PlantModel
 from simulators.mqtt_devices import MqttDevice, native_payload
 from simulators.scenario import Endpoint, Scenario, assign_endpoints, load_scenario, port_keys, to_plant

@@ -17,10 +17,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.plant import (
+from plantcarbon_core import datafile
+from plantcarbon_core.datafile import DataFileError, Problem
+from plantcarbon_core.kinds import kind as kind_of
+from plantcarbon_core.plant import (
     Carrier,
     Contract,
     Device,
@@ -34,7 +36,7 @@ from core.plant import (
     Site,
     Supply,
 )
-from core.profile import ProfileError, load_profile
+from plantcarbon_core.profile import ProfileError, load_profile
 from simulators.loads import MODELS
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
@@ -57,25 +59,6 @@ MODBUS_FAULTS = {"timeout", "exception", "garbage", "not_available", "zero"}
 COUNTER_FAULTS = {"rollover", "reset", "replacement"}
 MQTT_FAULTS = {"clock_skew", "out_of_order", "duplicate", "disconnect"}
 
-# The model a device gets when the scenario names none.
-DEFAULT_MODEL: dict[str, str] = {
-    "transformer": "transformer",
-    "kiln": "kiln",
-    "furnace": "furnace",
-    "mill": "mill",
-    "compressor": "compressor",
-    "motor": "motor",
-    "fan": "fan",
-    "pump": "pump",
-    "lighting": "lighting",
-    "hvac": "hvac",
-    "chiller": "hvac",
-    "pv": "pv",
-    "boiler": "boiler",
-    "gas_meter": "boiler",
-    "steam_header": "steam",
-    "production_line": "production",
-}
 
 
 class _Model(BaseModel):
@@ -93,7 +76,7 @@ class Meter(_Model):
     """The meter a device carries. Modbus: a profile on a gateway/unit or its own port. MQTT: a payload style."""
 
     protocol: Literal["modbus", "mqtt"] = "modbus"
-    profile: str | None = None  # modbus: core/meter_profiles/<id>.yaml
+    profile: str | None = None  # modbus: plantcarbon_core/meter_profiles/<id>.yaml
     gateway: str | None = None  # modbus: a gateway id; None = the meter has its own port
     unit: int | None = Field(default=None, ge=1, le=247)  # None = next free unit on the gateway
     framer: Literal["socket", "rtu"] = "socket"  # for a meter on its own port
@@ -131,7 +114,7 @@ class SimDevice(_Model):
 
     @property
     def model_name(self) -> str:
-        return self.model or DEFAULT_MODEL.get(self.kind, "constant")
+        return self.model or kind_of(self.kind).load_model or "constant"  # the kind's (kinds.yaml)
 
     @field_validator("model")
     @classmethod
@@ -222,7 +205,7 @@ class Scenario(_Model):
             if d.meter and d.meter.profile:
                 try:
                     load_profile(d.meter.profile)
-                except ProfileError as exc:
+                except (ProfileError, DataFileError) as exc:
                     errors.append(f"devices (id={d.id}): meter.profile: {exc}")
             src = d.params.get("from_boiler")
             if src is not None and src not in seen:
@@ -245,15 +228,11 @@ class Scenario(_Model):
             for dev_id in self.random_faults.devices:
                 if dev_id not in seen:
                     errors.append(f"random_faults.devices: no device with id {dev_id!r}")
-        if errors:
-            raise ValueError("\n".join(errors))
+        datafile.raise_all(errors)
         return self
 
     def device(self, device_id: str) -> SimDevice:
-        for d in self.devices:
-            if d.id == device_id:
-                return d
-        raise KeyError(device_id)
+        return datafile.by_id(self.devices, device_id)
 
     def children(self, device_id: str) -> list[SimDevice]:
         return [d for d in self.devices if d.parent == device_id]
@@ -263,10 +242,8 @@ class Scenario(_Model):
         return [d for d in self.devices if d.meter is not None]
 
 
-class ScenarioError(ValueError):
-    def __init__(self, errors: list[str]):
-        self.errors = errors
-        super().__init__("\n".join(errors))
+# A scenario file's errors are the one data-file error (plantcarbon_core/datafile.py); the old name stays for callers.
+ScenarioError = DataFileError
 
 
 _N = re.compile(r"\{n(?::(\d+)d)?\}")
@@ -292,26 +269,15 @@ def _expand(raw: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def parse_scenario(text: str, source: str = "scenario.yaml") -> Scenario:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError([f"{source}: not valid YAML: {exc}"]) from None
-    if not isinstance(data, dict):
-        raise ScenarioError([f"{source}: must be a mapping with site and devices"])
+def _expand_devices(data: dict[str, Any]) -> dict[str, Any]:
     devices = data.get("devices")
-    if isinstance(devices, list):
-        data = {**data, "devices": [x for d in devices for x in (_expand(d) if isinstance(d, dict) else [d])]}
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for e in exc.errors(include_url=False):
-            loc = ".".join(str(x) for x in e["loc"])
-            msg = str((e.get("ctx") or {}).get("error", e["msg"]))
-            for line in msg.splitlines():
-                lines.append(f"{source}: {loc + ': ' if loc else ''}{line}")
-        raise ScenarioError(lines) from None
+    if not isinstance(devices, list):
+        return data
+    return {**data, "devices": [x for d in devices for x in (_expand(d) if isinstance(d, dict) else [d])]}
+
+
+def parse_scenario(text: str, source: str = "scenario.yaml") -> Scenario:
+    return datafile.parse(text, Scenario, source, expect="site and devices", prepare=_expand_devices)
 
 
 def available_scenarios() -> dict[str, Path]:
@@ -324,13 +290,10 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     if not path.suffix:
         found = available_scenarios().get(str(name_or_path))
         if found is None:
-            raise ScenarioError([f"unknown scenario {name_or_path!r} (known: {', '.join(available_scenarios())})"])
+            known = ", ".join(available_scenarios())
+            raise DataFileError([Problem(str(name_or_path), f"unknown scenario (known: {known})")])
         path = found
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise ScenarioError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    return parse_scenario(text, source=path.name)
+    return parse_scenario(datafile.read_text(path), source=path.name)
 
 
 def resolve_when(when: When, origin: datetime) -> datetime:
@@ -411,8 +374,9 @@ def mqtt_fields(d: SimDevice) -> tuple[dict[str, MqttField], str, Literal["epoch
     assert d.meter is not None
     if d.meter.payload == "tasmota":
         # Tasmota reports W and kWh; a PV plug's power is generation, i.e. negative net import.
-        sign = -1.0 if d.kind == "pv" else 1.0
-        counter = "e_exp_kwh" if d.kind == "pv" else "e_imp_kwh"
+        generates = kind_of(d.kind).generates
+        sign = -1.0 if generates else 1.0
+        counter = "e_exp_kwh" if generates else "e_imp_kwh"
         return (
             {
                 "p_kw": MqttField(path="ENERGY.Power", scale=0.001 * sign),

@@ -1,4 +1,4 @@
-"""Fixtures for real services (Mosquitto, InfluxDB 2.7, pymodbus), started by the harness.
+"""Fixtures for real services (Mosquitto, InfluxDB 2.7, PostgreSQL by the harness; pymodbus by simulators).
 
 InfluxDB is session-scoped and each test gets fresh buckets; each test gets its own broker.
 Tests never see each other's data.
@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
-from core.harness.influxdb import InfluxDB, start_influxdb
-from core.harness.modbus import Image, ModbusServer, start_modbus_server
-from core.harness.mosquitto import Mosquitto, start_mosquitto
-from core.harness.postgres import Postgres, start_postgres
-from core.influx import InfluxTarget
+from harness.influxdb import InfluxDB, start_influxdb
+from harness.mosquitto import Mosquitto, start_mosquitto
+from harness.postgres import Postgres, start_postgres
+from plantcarbon_core.influx import InfluxTarget
+from simulators.modbus_server import Image, ModbusServer, start_modbus_server
+from tests.support.mqtt import Broker, Collector, Publisher
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -80,3 +82,39 @@ def postgres() -> Iterator[Postgres]:
     server = start_postgres()
     yield server
     server.stop()
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=_Closable)
+
+
+def _closed_after(make: Callable[..., C]) -> Iterator[Callable[..., C]]:
+    """A factory fixture's body: what `make` made during the test is closed after it."""
+    made: list[C] = []
+
+    def factory(*args: Any, **kwargs: Any) -> C:
+        made.append(make(*args, **kwargs))
+        return made[-1]
+
+    yield factory
+    for x in reversed(made):
+        x.close()
+
+
+@pytest.fixture
+def collector() -> Iterator[Callable[..., Collector]]:
+    """Factory: `collector(broker, topic="pc/#", persistent=…, skip_retained=…)`, subscribed (SUBACK in)."""
+    yield from _closed_after(Collector)
+
+
+@pytest.fixture
+def publisher(mosquitto: Mosquitto) -> Iterator[Callable[..., Publisher]]:
+    """Factory: `publisher(broker=the test's broker)`, a QoS 1 publisher flushed and closed after the test."""
+
+    def make(broker: Broker | None = None, **kwargs: Any) -> Publisher:
+        return Publisher(broker or mosquitto, **kwargs)
+
+    yield from _closed_after(make)

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pydantic
 
-from core.influx import InfluxTarget
 from edge.publish import BrokerConfig
 from ingest.service import IngestConfig
 from metering.api.settings import ApiSettings
+from plantcarbon_core.influx import InfluxTarget
 
-PACKAGES = ("core", "edge", "ingest", "metering", "dashboards", "simulators")
+PACKAGES = ("plantcarbon", "plantcarbon_core", "harness", "edge", "ingest", "metering", "dashboards", "simulators")
 SECRET_FIELD = re.compile(r"(^|_)(password|passwords|token|secret|api_key)$")
 MARKER = "MARKER-s3cr3t-value-0123456789"
 

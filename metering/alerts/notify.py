@@ -24,7 +24,8 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from core.influx import line
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import line
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def dingtalk_signed_url(url: str, secret: str, ts_ms: int) -> str:
 def alert_line(ev: AlertEvent) -> str:
     """The event as a point of the `alerts` measurement (Grafana annotations)."""
     return line(
-        "alerts",
+        sc.ALERTS,
         {"site": ev.site, "rule": ev.rule, "severity": ev.severity},
         {"state": ev.state, "value": float(ev.value), "threshold": float(ev.threshold), "message": ev.message},
         ev.ts_ms,

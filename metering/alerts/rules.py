@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+from plantcarbon_core.wire import ID_PATTERN
+
 QUANTITY_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 
 # quantity: a raw reading of one device; site_power: Σ p_kw of the main electricity meters (kW);

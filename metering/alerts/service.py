@@ -20,21 +20,23 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from core.influx import InfluxQLError, InfluxTarget, influxql, quote_literal, write_lines
-from core.liveness import Liveness
-from core.mqtt import BrokerConfig, make_client
-from core.plant import Plant
-from core.wire import Sample, WireError, alert_topic, data_subscription, decode_batch, parse_topic
 from metering.alerts.engine import RuleState, evaluate
 from metering.alerts.notify import AlertEvent, Dispatcher, Sink, alert_line
 from metering.alerts.rules import RuleSpec
-from metering.factors import FactorFileError, FactorNotFound, load_registry
+from metering.carbon.factor_registry import FactorNotFound, grid_factor_now
 from metering.state.store import Store
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import InfluxQLError, InfluxTarget, influxql, quote_ident, quote_literal, write_lines
+from plantcarbon_core.liveness import Liveness
+from plantcarbon_core.mqtt import BrokerConfig, make_client
+from plantcarbon_core.plant import Plant
+from plantcarbon_core.wire import Sample, WireError, alert_topic, data_subscription, decode_batch, parse_topic
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ class AlertService:
         extra_sinks: list[tuple[str, Sink]] | None = None,
         influx: InfluxTarget | None = None,
         tick_s: float = 1.0,
+        plant_dir: Path | None = None,
+        data_dir: Path | None = None,
     ):
         self.store = store
         self.plant = plant
@@ -82,13 +86,18 @@ class AlertService:
         self.client = make_client(self.broker, f"pc-alerts-{id(self):x}", v5=False)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self._subscribed = threading.Event()
+        self.client.on_subscribe = lambda *_: self._subscribed.set()
         sinks: list[tuple[str, Sink]] = [("mqtt", self._publish)]
         if influx is not None:
             sinks.append(("influx", self._write_influx))
         self.dispatcher = Dispatcher(sinks + list(extra_sinks or []))
         self._tick_thread = threading.Thread(target=self._tick_loop, name="alert-tick", daemon=True)
         self.liveness = Liveness()
-        self.grid_kg_per_kwh = grid_factor(plant)
+        # Where the factor files are (the plant file's folder, the API's data dir): see grid_factor.
+        self._plant_dir, self._data_dir = plant_dir, data_dir
+        self._grid_problem: str | None = None
+        self.grid_kg_per_kwh = self._grid_factor()
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -120,13 +129,18 @@ class AlertService:
             time.sleep(0.05)
         return False
 
+    def wait_subscribed(self, timeout_s: float = 10.0) -> bool:
+        """True once the broker acknowledged the engine's subscription (readings published after it are heard)."""
+        return self._subscribed.wait(timeout_s)
+
     def _on_connect(self, client: mqtt.Client, _ud: object, _flags: object, rc: object, _props: object) -> None:
         client.subscribe(data_subscription(self.prefix), qos=1)
 
     # --- rules --------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Take the thresholds from the store; a rule whose version is unchanged keeps its state."""
+        """Take the thresholds from the store (an unchanged rule keeps its state) and the grid factor again."""
+        self.grid_kg_per_kwh = self._grid_factor()
         fresh: dict[str, _Rule] = {}
         for doc in self.store.list_thresholds():
             body = {k: v for k, v in doc.items() if k not in ("version", "updated_at", "updated_by")}
@@ -287,7 +301,7 @@ class AlertService:
         if self.influx is None:
             return None
         q = (
-            'SELECT last("forecast_kw") AS "f", last("limit_kw") AS "l" FROM "demand" '
+            f'SELECT last("forecast_kw") AS "f", last("limit_kw") AS "l" FROM {quote_ident(sc.DEMAND)} '
             f'WHERE "site" = {quote_literal(site)} AND time > now() - 30m AND time <= now()'
         )
         try:
@@ -365,19 +379,23 @@ class AlertService:
         assert self.influx is not None
         write_lines(self.influx, self.influx.metering_bucket, [alert_line(ev)])
 
+    def _grid_factor(self) -> float | None:
+        """kg CO2 per kWh of the site's grid now (location-based), for the CO2-rate metric; None, said once, if none."""
+        if self.plant is None:
+            return None
+        try:
+            kg = grid_factor_now(self.plant, self._plant_dir, self._data_dir).kg_per("kWh")
+        except (FactorNotFound, ValueError) as exc:  # ValueError: a bad factor file (DataFileError)
+            problem = str(exc)
+            if problem != self._grid_problem:
+                log.warning(
+                    "no grid factor for %s: CO2-rate rules will not fire (%s)", self.plant.site.grid_region, exc
+                )
+            self._grid_problem = problem
+            return None
+        self._grid_problem = None
+        return kg
+
 
 def store_open(store: Store, rule_id: str) -> bool:
     return store.open_alert(rule_id) is not None
-
-
-def grid_factor(plant: Plant | None) -> float | None:
-    """kg CO2 per kWh of the site's grid region today (location-based), for the CO2-rate metric."""
-    if plant is None:
-        return None
-    try:
-        reg = load_registry(plant.metering.factor_files)
-        f = reg.lookup("grid-average", when=datetime.now(UTC), region=plant.site.grid_region, gas="CO2")
-        return f.kg_per("kWh")
-    except (FactorNotFound, FactorFileError, ValueError) as exc:
-        log.warning("no grid factor for %s: CO2-rate rules will not fire (%s)", plant.site.grid_region, exc)
-        return None

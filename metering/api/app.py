@@ -13,9 +13,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from core.influx import InfluxQLError, InfluxTarget
-from core.mqtt import BrokerConfig
-from core.plant import Plant, load_plant
 from metering.alerts.notify import webhook_name, webhook_sink
 from metering.alerts.service import AlertService
 from metering.api.deps import Services
@@ -37,12 +34,15 @@ from metering.api.routers import plant as plant_routes
 from metering.api.settings import ApiSettings
 from metering.dr.store import EventStore
 from metering.state.store import Store
+from plantcarbon_core.influx import InfluxQLError, InfluxTarget
+from plantcarbon_core.mqtt import BrokerConfig
+from plantcarbon_core.plant import Plant, load_plant
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 # The audit log's actor for the admin key registered at start from PLANTCARBON_BOOTSTRAP_ADMIN_KEY.
 BOOTSTRAP_ACTOR = "bootstrap"
-# ECharts, npm-installed by the project's set-up (core/harness/web.py); served here, never from a CDN.
+# ECharts, npm-installed by the project's set-up (harness/web.py); served here, never from a CDN.
 # PLANTCARBON_CHARTS_DIR points elsewhere when the package is installed without its source tree (the image).
 VENDOR = Path(
     os.environ.get("PLANTCARBON_CHARTS_DIR")
@@ -77,6 +77,8 @@ def create_app(
             s.mqtt_prefix,
             extra_sinks=[(webhook_name(h), webhook_sink(h)) for h in s.alert_webhooks],
             influx=influx,
+            plant_dir=s.plant_file.parent if s.plant_file else None,
+            data_dir=s.data_dir,
         )
     services = Services(
         store=store,

@@ -2,9 +2,11 @@
 
 I/O is in the `read_*` functions (one query each, values quoted with `quote_literal`); the
 shaping (`power_trend`, `breakdown`, `sankey`, `health`, ...) is pure and takes frames.
-Carbon is always per boundary: scope 1 rows ("direct emissions" until process emissions
-land), scope 2 location-based and scope 2 market-based are three separate figures, never
-added. A site total counts `role=main` rows only (sub-meters are a breakdown of their parent).
+Carbon is always per boundary: national carbon market direct emissions (fuel + process of the
+emission units, from measurement `direct`), GB/T 32150 scope 1 (those plus the metering engine's
+scope-1 rows of fuels no unit counts, e.g. a gas boiler), scope 2 location-based and scope 2
+market-based are four separate figures, never added. A site total counts `role=main` rows only
+(sub-meters are a breakdown of their parent).
 """
 
 from __future__ import annotations
@@ -18,14 +20,21 @@ from typing import Any
 
 import pandas as pd
 
-from core.influx import InfluxTarget, influxql, quote_ident, quote_literal
-from core.plant import Device, Plant
-from metering.energy import ENERGY_UNITS
+from metering.carbon.energy import ENERGY_UNITS
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import InfluxTarget, influxql, quote_ident, quote_literal
+from plantcarbon_core.kinds import kinds
+from plantcarbon_core.plant import Device, Plant, prealarm_threshold_kw
 
-BOUNDARIES = ("direct", "scope2_location", "scope2_market")
-# How the three boundaries are labelled on the page (the API names them; the page translates).
+# Per device: the metering engine's rows (a device has no process emissions of its own).
+BOUNDARIES = ("scope1", "scope2_location", "scope2_market")
+# Site totals add the emission units' direct emissions (national carbon market boundary).
+TOTAL_BOUNDARIES = ("ets_direct", *BOUNDARIES)
+# How the four boundaries are labelled on the page (the API names them; the page translates).
 BOUNDARY_METHOD = {
-    "direct": "scope 1 rows (fuel combustion on site); process emissions to be added",
+    "ets_direct": "national carbon market: direct emissions of the emission units (fuel combustion + process CO2, "
+    "sector method; biogenic CO2 excluded); purchased electricity and heat excluded",
+    "scope1": "GB/T 32150 scope 1: the emission units' direct emissions plus fuel burnt on site that no unit counts",
     "scope2_location": "scope 2, location-based (grid average factor)",
     "scope2_market": "scope 2, market-based (contracts and certificates, residual mix)",
 }
@@ -78,7 +87,8 @@ def live_kw(df: pd.DataFrame) -> float | None:
 def read_demand(target: InfluxTarget, site: str, start: datetime) -> pd.DataFrame:
     """Site-level demand rows (`device=_site`, or the only meter's rows on a one-meter plant) since `start`."""
     q = (
-        'SELECT "demand_kw", "sliding_kw", "forecast_kw", "limit_kw", "prealarm", "device" FROM "demand" '
+        'SELECT "demand_kw", "sliding_kw", "forecast_kw", "limit_kw", "prealarm", "device" '
+        f"FROM {quote_ident(sc.DEMAND)} "
         f"WHERE {_site(site)} AND time >= {_t(start)}"
     )
     return influxql(target, q, target.metering_bucket)
@@ -88,7 +98,7 @@ def read_energy(target: InfluxTarget, site: str, start: datetime, end: datetime)
     """Energy per device and carrier over [start, end): amount, tce, cost, completeness and interval count."""
     q = (
         'SELECT sum("amount") AS "amount", sum("tce_kg") AS "tce_kg", sum("cost") AS "cost", '
-        'sum("completeness") AS "completeness", count("amount") AS "rows" FROM "energy" '
+        f'sum("completeness") AS "completeness", count("amount") AS "rows" FROM {quote_ident(sc.ENERGY)} '
         f'WHERE {_site(site)} AND time >= {_t(start)} AND time < {_t(end)} GROUP BY "device", "carrier", "role"'
     )
     return influxql(target, q, target.metering_bucket)
@@ -97,7 +107,7 @@ def read_energy(target: InfluxTarget, site: str, start: datetime, end: datetime)
 def read_emissions(target: InfluxTarget, site: str, start: datetime, end: datetime) -> pd.DataFrame:
     """CO2 per device, scope and method over [start, end) (scope 1 rows have an empty method)."""
     q = (
-        'SELECT sum("co2_kg") AS "co2_kg", sum("co2e_kg") AS "co2e_kg" FROM "emissions" '
+        f'SELECT sum("co2_kg") AS "co2_kg", sum("co2e_kg") AS "co2e_kg" FROM {quote_ident(sc.EMISSIONS)} '
         f"WHERE {_site(site)} AND time >= {_t(start)} AND time < {_t(end)} "
         'GROUP BY "device", "role", "scope", "method"'
     )
@@ -166,7 +176,11 @@ def demand_series(df: pd.DataFrame, limit_kw: float | None, margin_pct: float) -
     """Demand, sliding demand and forecast of the site, with the limit and the pre-alarm band below it."""
     out: dict[str, Any] = {"demand": [], "sliding": [], "forecast": [], "limit_kw": limit_kw, "prealarm_kw": None}
     if not df.empty:
-        site = df[df["device"] == "_site"] if "device" in df.columns and (df["device"] == "_site").any() else df
+        site = (
+            df[df["device"] == sc.SITE_TOTAL_DEVICE]
+            if "device" in df.columns and (df["device"] == sc.SITE_TOTAL_DEVICE).any()
+            else df
+        )
         for col, key in (("demand_kw", "demand"), ("sliding_kw", "sliding"), ("forecast_kw", "forecast")):
             if col in site.columns:
                 s = site[["time", col]].dropna()
@@ -174,7 +188,7 @@ def demand_series(df: pd.DataFrame, limit_kw: float | None, margin_pct: float) -
         if "limit_kw" in site.columns and site["limit_kw"].notna().any():
             out["limit_kw"] = float(site["limit_kw"].dropna().iloc[-1])
     if out["limit_kw"] is not None:
-        out["prealarm_kw"] = round(out["limit_kw"] * (1 - margin_pct / 100.0), 3)
+        out["prealarm_kw"] = round(prealarm_threshold_kw(out["limit_kw"], margin_pct), 3)
     latest = {k: (out[k][-1][1] if out[k] else None) for k in ("demand", "sliding", "forecast")}
     out["latest"] = latest
     return out
@@ -192,7 +206,7 @@ def _dev_frame(energy: pd.DataFrame) -> pd.DataFrame:
 
 
 def _co2_frame(emissions: pd.DataFrame) -> pd.DataFrame:
-    """Per device: direct (scope 1), scope 2 location and scope 2 market CO2, kg — three columns, never summed."""
+    """Per device: scope 1, scope 2 location and scope 2 market CO2 (metering engine rows), kg — never summed."""
     if emissions.empty:
         return pd.DataFrame(columns=["device", "role", *BOUNDARIES])
     em = emissions.reindex(columns=["device", "role", "scope", "method", "co2_kg"]).copy()
@@ -201,7 +215,7 @@ def _co2_frame(emissions: pd.DataFrame) -> pd.DataFrame:
     em["role"] = em["role"].fillna("").astype(str)
     em["co2_kg"] = pd.to_numeric(em["co2_kg"], errors="coerce").fillna(0.0)
     em["boundary"] = None
-    em.loc[em["scope"] == "1", "boundary"] = "direct"
+    em.loc[em["scope"] == "1", "boundary"] = "scope1"
     em.loc[(em["scope"] == "2") & (em["method"] == "location"), "boundary"] = "scope2_location"
     em.loc[(em["scope"] == "2") & (em["method"] == "market"), "boundary"] = "scope2_market"
     em = em.dropna(subset=["boundary"])
@@ -209,8 +223,39 @@ def _co2_frame(emissions: pd.DataFrame) -> pd.DataFrame:
     return wide.reindex(columns=list(BOUNDARIES)).reset_index()
 
 
-def totals(energy: pd.DataFrame, emissions: pd.DataFrame) -> dict[str, Any]:
-    """Site totals from `role=main` rows: energy per carrier (own unit), tce, cost, CO2 per boundary, output."""
+@dataclass(frozen=True)
+class Direct:
+    """The emission units' direct emissions over a period (national carbon market), from measurement `direct`.
+
+    `counted`: fuel meters the units' materials already count — their engine scope-1 rows are not
+    added again to scope 1 (one fuel, one count). `co2_kg`/`clinker_t` are None when no day is stored.
+    """
+
+    co2_kg: float | None
+    clinker_t: float | None
+    counted: frozenset[str]
+    benchmark: dict[str, Any] | None = None
+
+
+def direct_figures(points: pd.DataFrame, counted: frozenset[str], benchmark: dict[str, Any] | None) -> Direct:
+    """Sum the `product` points (each unit's direct CO2 and clinker per local day) of the period."""
+    if points.empty or "source" not in points.columns:
+        return Direct(None, None, counted, benchmark)
+    prod = points[points["source"] == "product"]
+    if prod.empty:
+        return Direct(None, None, counted, benchmark)
+    co2 = float(pd.to_numeric(prod["co2_t"], errors="coerce").sum()) * 1000.0
+    clinker = float(pd.to_numeric(prod["activity_t"], errors="coerce").sum())
+    return Direct(round(co2, 3), round(clinker, 3), counted, benchmark)
+
+
+def totals(energy: pd.DataFrame, emissions: pd.DataFrame, direct: Direct | None = None) -> dict[str, Any]:
+    """Site totals from `role=main` rows: energy per carrier (own unit), tce, cost, CO2 per boundary, output.
+
+    Four boundaries side by side, never added: `ets_direct` (the units' fuel + process CO2, None when
+    the plant has no emission unit or no day is stored yet), `scope1` (ets_direct plus the engine's
+    scope-1 rows of fuels no unit counts), `scope2_location`, `scope2_market`.
+    """
     e = _dev_frame(energy)
     main = e[e["role"] == "main"]
     carriers = {
@@ -220,16 +265,38 @@ def totals(energy: pd.DataFrame, emissions: pd.DataFrame) -> dict[str, Any]:
     energy_rows = main[main["carrier"] != "production"]
     c = _co2_frame(emissions)
     cm = c[c["role"] == "main"] if not c.empty else c
-    co2 = {b: (round(float(cm[b].sum()), 3) if not cm.empty and cm[b].notna().any() else None) for b in BOUNDARIES}
+    if direct is not None and not cm.empty:
+        # A fuel the units count (their weighers) is in ets_direct already: its engine scope-1 rows are not
+        # added again. Scope 2 of those meters is untouched.
+        cm = cm.copy()
+        cm.loc[cm["device"].astype(str).isin(direct.counted), "scope1"] = float("nan")
+    co2: dict[str, float | None] = {
+        b: (round(float(cm[b].sum()), 3) if not cm.empty and cm[b].notna().any() else None) for b in BOUNDARIES
+    }
+    ets = direct.co2_kg if direct is not None else None
+    if ets is not None:
+        co2["scope1"] = round(ets + (co2["scope1"] or 0.0), 3)
     return {
         "carriers": carriers,
         "electricity_kwh": carriers.get("electricity", {}).get("amount"),
         "tce_kg": round(float(energy_rows["tce_kg"].sum()), 3) if not energy_rows.empty else None,
         "cost": round(float(main["cost"].sum()), 2) if not main.empty else None,
         "output_t": carriers.get("production", {}).get("amount"),
-        "co2_kg": co2,
+        "co2_kg": {"ets_direct": ets, **co2},
         "co2_method": BOUNDARY_METHOD,
     }
+
+
+def product_output(plant: Plant, energy: pd.DataFrame, product: str) -> float | None:
+    """Tonnes of one product: production meters whose id or area is `product` ("*": every main production meter)."""
+    e = _dev_frame(energy)
+    e = e[e["carrier"] == "production"]
+    if product == "*":
+        e = e[e["role"] == "main"]
+    else:
+        ids = {d.id for d in plant.devices if d.carrier == "production" and product in (d.id, d.area)}
+        e = e[e["device"].astype(str).isin(ids)]
+    return round(float(e["amount"].sum()), 3) if not e.empty else None
 
 
 def leaves(plant: Plant) -> set[str]:
@@ -287,7 +354,8 @@ def top_consumers(plant: Plant, dev: pd.DataFrame, n: int = TOP_N) -> list[dict[
     """The n metered leaf devices with the largest tce (unmetered remainders are not a device to open;
     generators such as PV are not consumers)."""
     rows = _leaf_rows(plant, dev)
-    rows = rows[~rows["device"].astype(str).str.endswith(":unmetered") & (rows["kind"] != "pv")]
+    generators = [k.id for k in kinds().values() if k.generates]
+    rows = rows[~rows["device"].astype(str).str.endswith(":unmetered") & ~rows["kind"].isin(generators)]
     rows = rows.sort_values("tce_kg", ascending=False, na_position="last").head(n)
     cols = ["device", "name", "area", "kind", "carrier", "tce_kg", "kwh", "cost", *BOUNDARIES]
     return [{c: (num(r[c]) if c not in ("device", "name", "area", "kind", "carrier") else r[c]) for c in cols}
@@ -345,16 +413,62 @@ def sankey(plant: Plant, dev: pd.DataFrame, carrier: str = "electricity") -> dic
     }
 
 
-def intensity(today: dict[str, Any], benchmarks: list[dict[str, Any]]) -> dict[str, Any]:
-    """tce per tonne of the site's output so far today, and the best benchmark level it meets."""
-    out_t, tce = today.get("output_t"), today.get("tce_kg")
-    value = tce / out_t if out_t and tce is not None and out_t > 0 else None
+def _rate(value: float | None, levels: dict[str, float]) -> str | None:
+    if value is None:
+        return None
+    ordered = sorted(levels.items(), key=lambda kv: kv[1])
+    return next((name for name, bound in ordered if value <= bound * (1 + 1e-9)), None)
+
+
+def intensity(
+    plant: Plant, energy: pd.DataFrame, totals: dict[str, Any], benchmarks: list[dict[str, Any]], direct: Direct | None
+) -> dict[str, Any]:
+    """Per tonne of the product each benchmark names: site tce, electricity; and direct tCO2 per tonne of clinker.
+
+    Each energy benchmark is rated on its own product's tonnes (a clinker benchmark on clinker, not on
+    raw meal + clinker + cement). `direct`: the units' direct CO2 (national carbon market) per tonne of
+    their clinker, against the method file's benchmark when it ships one.
+    """
+    tce, kwh = totals.get("tce_kg"), totals.get("electricity_kwh")
     rated = []
     for b in benchmarks:
-        levels = sorted(b["levels"].items(), key=lambda kv: kv[1])
-        met = next((name for name, bound in levels if value is not None and value <= bound * (1 + 1e-9)), None)
-        rated.append({**b, "met": met if value is not None else None})
-    return {"metric": "tce_kg_per_t", "value": value, "output_t": out_t, "tce_kg": tce, "benchmarks": rated}
+        out_t = product_output(plant, energy, b["product"])
+        value = tce / out_t if out_t and tce is not None and out_t > 0 else None
+        rated.append(
+            {
+                **b,
+                "output_t": out_t,
+                "value": value,
+                "kwh_per_t": kwh / out_t if out_t and kwh is not None and out_t > 0 else None,
+                "met": _rate(value, b["levels"]),
+            }
+        )
+    first = rated[0] if rated else None
+    site_out = product_output(plant, energy, "*")
+    d = None
+    if direct is not None:
+        per_t = direct.co2_kg / 1000.0 / direct.clinker_t if direct.co2_kg is not None and direct.clinker_t else None
+        bm = direct.benchmark
+        d = {
+            "metric": "tco2_per_t_clinker",
+            "boundary": "ets_direct",
+            "value": per_t,
+            "clinker_t": direct.clinker_t,
+            "co2_kg": direct.co2_kg,
+            "benchmark": bm,
+            "met": (per_t <= bm["value"] * (1 + 1e-9)) if per_t is not None and bm else None,
+        }
+    return {
+        "metric": "tce_kg_per_t",
+        "product": first["product"] if first else "*",
+        # Without a benchmark, the site's whole output (every main production meter).
+        "value": first["value"] if first else (tce / site_out if site_out and tce is not None else None),
+        "output_t": first["output_t"] if first else site_out,
+        "kwh_per_t": first["kwh_per_t"] if first else (kwh / site_out if site_out and kwh is not None else None),
+        "tce_kg": tce,
+        "benchmarks": rated,
+        "direct": d,
+    }
 
 
 @dataclass(frozen=True)

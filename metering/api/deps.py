@@ -15,11 +15,11 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from core.influx import InfluxTarget
-from core.plant import Plant
 from metering.alerts.service import AlertService
 from metering.dr.store import EventStore
 from metering.state.store import ROLES, Principal, Role, Store
+from plantcarbon_core.influx import InfluxTarget
+from plantcarbon_core.plant import Plant
 
 _bearer = HTTPBearer(auto_error=False, description="An API key as a bearer token.")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query
 from pydantic import AwareDatetime
 
-from metering.alerts.rules import ID_PATTERN
 from metering.api.deps import Svc
+from plantcarbon_core.wire import ID_PATTERN
 
 MIN_T = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_T = datetime(2100, 1, 1, tzinfo=UTC)

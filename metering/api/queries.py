@@ -15,7 +15,8 @@ from typing import Literal
 
 import pandas as pd
 
-from core.influx import InfluxTarget, influxql, quote_ident, quote_literal
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import InfluxTarget, influxql, quote_ident, quote_literal
 
 Granularity = Literal["15m", "1h", "1d"]
 GroupBy = Literal["site", "area", "device"]
@@ -65,7 +66,8 @@ def energy(
     # The site total counts main meters only: sub-meters are a breakdown of their parent.
     role = "main" if group_by == "site" else None
     q = (
-        'SELECT sum("amount") AS "amount", sum("tce_kg") AS "tce_kg", sum("cost") AS "cost" FROM "energy" WHERE '
+        'SELECT sum("amount") AS "amount", sum("tce_kg") AS "tce_kg", sum("cost") AS "cost" '
+        f"FROM {quote_ident(sc.ENERGY)} WHERE "
         + _where(site, start, end, {"carrier": carrier, "role": role})
         + _group(group_by, granularity, tz)
     )
@@ -90,7 +92,7 @@ def emissions(
     """
     devices = main_devices if group_by == "site" else None
     q = (
-        'SELECT sum("co2_kg") AS "co2_kg", sum("co2e_kg") AS "co2e_kg" FROM "emissions" WHERE '
+        f'SELECT sum("co2_kg") AS "co2_kg", sum("co2e_kg") AS "co2e_kg" FROM {quote_ident(sc.EMISSIONS)} WHERE '
         + _where(site, start, end, {"scope": scope}, devices)
         + _group(group_by, granularity, tz, ["scope", "method"])
     )
@@ -144,20 +146,22 @@ def by_boundary(df: pd.DataFrame, keys: list[str], cols: tuple[str, ...] = ("co2
 
 
 def demand(target: InfluxTarget, site: str, start: datetime, end: datetime) -> pd.DataFrame:
-    q = 'SELECT "demand_kw", "forecast_kw", "limit_kw" FROM "demand" WHERE ' + _where(site, start, end, {})
+    q = f'SELECT "demand_kw", "forecast_kw", "limit_kw" FROM {quote_ident(sc.DEMAND)} WHERE ' + _where(
+        site, start, end, {}
+    )
     return influxql(target, q, target.metering_bucket)
 
 
 def latest_demand(target: InfluxTarget, site: str) -> pd.DataFrame:
     q = (
         'SELECT last("demand_kw") AS "demand_kw", last("forecast_kw") AS "forecast_kw", last("limit_kw") AS "limit_kw" '
-        f'FROM "demand" WHERE "site" = {quote_literal(site)} AND time > now() - 1h AND time <= now()'
+        f'FROM {quote_ident(sc.DEMAND)} WHERE "site" = {quote_literal(site)} AND time > now() - 1h AND time <= now()'
     )
     return influxql(target, q, target.metering_bucket)
 
 
 def dr_series(target: InfluxTarget, site: str, event: str, start: datetime, end: datetime) -> pd.DataFrame:
-    q = 'SELECT "baseline_kw", "actual_kw", "reduction_kw" FROM "dr" WHERE ' + _where(
+    q = f'SELECT "baseline_kw", "actual_kw", "reduction_kw" FROM {quote_ident(sc.DR)} WHERE ' + _where(
         site, start, end, {"event": event}
     )
     return influxql(target, q, target.metering_bucket)
@@ -193,14 +197,15 @@ def report_rows(target: InfluxTarget, site: str, start: datetime, end: datetime)
     """
     e = influxql(
         target,
-        'SELECT sum("amount") AS "amount", sum("tce_kg") AS "tce_kg", sum("cost") AS "cost" FROM "energy" WHERE '
+        'SELECT sum("amount") AS "amount", sum("tce_kg") AS "tce_kg", sum("cost") AS "cost" '
+        f"FROM {quote_ident(sc.ENERGY)} WHERE "
         + _where(site, start, end, {})
         + ' GROUP BY "device", "carrier", "role", "area"',
         target.metering_bucket,
     )
     c = influxql(
         target,
-        'SELECT sum("co2_kg") AS "co2_kg", sum("co2e_kg") AS "co2e_kg" FROM "emissions" WHERE '
+        f'SELECT sum("co2_kg") AS "co2_kg", sum("co2e_kg") AS "co2e_kg" FROM {quote_ident(sc.EMISSIONS)} WHERE '
         + _where(site, start, end, {})
         + ' GROUP BY "device", "carrier", "scope", "method"',
         target.metering_bucket,

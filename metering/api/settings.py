@@ -2,7 +2,7 @@
 
 Bad input: outside `env=development`, a setting still holding a development default secret
 (the InfluxDB dev token, the dev bootstrap key), the `.env.example` placeholder or a trivial
-value (core/secret_strength.py) is refused at start with the setting's name, never its value.
+value (plantcarbon_core/secret_strength.py) is refused at start with the setting's name, never its value.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from core.secret_strength import weakness
-from core.settings import Settings
 from metering.alerts.notify import Webhook
+from plantcarbon_core.secret_strength import weakness
+from plantcarbon_core.settings import Settings
 
 DEV_INFLUX_TOKEN = "plantcarbon-dev-token"
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from plantcarbon_core.plant import prealarm_threshold_kw
+
 WINDOW_MIN = 15
 
 
@@ -140,7 +142,7 @@ def forecast_block(
     remaining = window_min - n
     energy = float(filled.sum()) / 60.0
     forecast = (float(filled.sum()) + present * remaining) / window_min
-    threshold = limit_kw * (1 - margin_pct / 100.0)
+    threshold = prealarm_threshold_kw(limit_kw, margin_pct)
     prealarm = forecast >= threshold
     shed = 0.0
     if forecast > limit_kw and remaining > 0:
@@ -190,7 +192,7 @@ def live_forecast(
                     "energy_kwh": energy,
                     "present_kw": present,
                     "forecast_kw": f,
-                    "threshold_kw": limit_kw * (1 - margin_pct / 100.0),
+                    "threshold_kw": prealarm_threshold_kw(limit_kw, margin_pct),
                     "limit_kw": limit_kw,
                     "prealarm": alarm,
                     "shed_kw": shed,

@@ -6,7 +6,8 @@ import math
 
 import pandas as pd
 
-from core.influx import InfluxTarget, influxql, line, quote_ident, quote_literal, write_lines
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import InfluxTarget, influxql, line, quote_ident, quote_literal, write_lines
 
 
 def _rfc3339(ts: pd.Timestamp) -> str:
@@ -82,8 +83,8 @@ def demand_lines(
     if limit_kw is not None:
         for fields in points.values():
             fields["limit_kw"] = float(limit_kw)
-    tags = {"site": site, "device": device}
-    return [line("demand", tags, f, ts) for ts, f in sorted(points.items()) if f]
+    tags = dict(zip(sc.DEMAND_TAGS, (site, device), strict=True))
+    return [line(sc.DEMAND, tags, f, ts) for ts, f in sorted(points.items()) if f]
 
 
 def write_demand(target: InfluxTarget, lines: list[str]) -> int:

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.influx import InfluxTarget
-from core.plant import Plant
 from metering.demand.calc import WINDOW_MIN, block_demand, forecast_block, sliding_demand
 from metering.demand.io import demand_lines, read_power_1m, write_demand
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import InfluxTarget
+from plantcarbon_core.plant import Plant
 
-SITE_DEVICE = "_site"  # the `device` tag of site-level demand points
+SITE_DEVICE = sc.SITE_TOTAL_DEVICE  # the `device` tag of site-level demand points
 
 
 @dataclass(frozen=True)

@@ -20,137 +20,21 @@ Boundaries, never mixed (docs/direct-emissions.md):
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from core.plant import Plant
+from metering.carbon.emissions import Result, compute
+from metering.carbon.intervals import compute_intervals
 from metering.direct import formulas as fx
-from metering.direct.config import CarbonConfig, EmissionUnit
-from metering.direct.lab import LabBook, empty_book
-from metering.direct.method import Method
-from metering.energy import Result, compute
-from metering.factors import Registry
-from metering.intervals import compute_intervals
+from metering.direct.cbam import cbam_rows
+from metering.direct.config import EmissionUnit
+from metering.direct.figures import Accounts, Dataset, Param, UnitResult
 
 # What the tonnes of a material are called in a figure.
 ACTIVITY_NAME = {"clinker": "produced_t", "raw_meal": "fed_t", "cement": "produced_t"}
-
-
-@dataclass
-class Dataset:
-    """Everything one computation reads: the plant's carbon block, readings, lab book, stock balances."""
-
-    plant: Plant
-    cfg: CarbonConfig
-    method: Method
-    readings: pd.DataFrame | None = None
-    lab: LabBook = field(default_factory=empty_book)
-    stocks: pd.DataFrame | None = None
-    registry: Registry | None = None
-    green: list[Any] = field(default_factory=list)
-
-
-@dataclass
-class Param:
-    """One input parameter of a figure: value, unit, basis and where it came from."""
-
-    unit_id: str
-    material: str
-    name: str
-    value: float
-    unit: str
-    basis: str  # measured | default | calculated | stock | mixed (some days default/unmetered) | missing
-    provenance: list[str]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "unit": self.unit_id,
-            "material": self.material,
-            "parameter": self.name,
-            "value": None if not np.isfinite(self.value) else self.value,
-            "value_unit": self.unit,
-            "basis": self.basis,
-            "provenance": self.provenance,
-        }
-
-
-@dataclass
-class UnitResult:
-    unit: EmissionUnit
-    days: pd.DataFrame  # one row per local day: activity, parameters, CO2 per source
-    params: list[Param]
-    fuels: list[dict[str, Any]]  # per fuel: material, kind, consumed_t, co2_t (counted), biogenic_t
-    missing: list[str]
-    reconciliation: list[dict[str, Any]]
-
-    def total(self, column: str) -> float:
-        return float(self.days[column].sum()) if column in self.days else 0.0
-
-    @property
-    def clinker_t(self) -> float:
-        return self.total("clinker_t")
-
-    @property
-    def fuel_co2_t(self) -> float:
-        return float(sum(f["co2_t"] for f in self.fuels))
-
-    @property
-    def process_co2_t(self) -> float:
-        return self.total("process_clinker_co2_t") + self.total("process_dust_co2_t") + self.total("process_toc_co2_t")
-
-    @property
-    def direct_co2_t(self) -> float:
-        return self.fuel_co2_t + self.process_co2_t
-
-    @property
-    def biogenic_co2_t(self) -> float:
-        return float(sum(f["biogenic_t"] for f in self.fuels))
-
-    @property
-    def intensity(self) -> float:
-        return self.direct_co2_t / self.clinker_t if self.clinker_t > 0 else float("nan")
-
-
-@dataclass
-class Accounts:
-    """The three boundaries of one period, from one dataset."""
-
-    start: dt.date
-    end: dt.date  # inclusive
-    method: str
-    units: list[UnitResult]
-    other_scope1: list[dict[str, Any]]
-    scope2: dict[str, dict[str, Any]]  # method (location|market) → {tco2, factors}
-    cbam: list[dict[str, Any]]
-    warnings: list[str]
-
-    def gbt32150(self) -> dict[str, Any]:
-        s1_rows = (
-            [
-                {"item": f"{u.unit.id} fuel combustion (fossil)", "tco2": u.fuel_co2_t, "source": "direct emissions"}
-                for u in self.units
-            ]
-            + [
-                {"item": f"{u.unit.id} industrial process", "tco2": u.process_co2_t, "source": "direct emissions"}
-                for u in self.units
-            ]
-            + self.other_scope1
-        )
-        s1 = float(sum(r["tco2"] for r in s1_rows))
-        totals = [
-            {"label": f"scope 1 + scope 2 ({m}-based)", "method": m, "tco2": s1 + v["tco2"]}
-            for m, v in self.scope2.items()
-        ]
-        return {
-            "boundary": "GB/T 32150-2015 organisational (scope 1, scope 2)",
-            "scope1": {"rows": s1_rows, "tco2": s1},
-            "scope2": [{"method": m, **v} for m, v in self.scope2.items()],
-            "totals": totals,
-            "memo_biogenic_tco2": float(sum(u.biogenic_co2_t for u in self.units)),
-        }
 
 
 # --- days and activity -------------------------------------------------------------------
@@ -485,7 +369,7 @@ def account(ds: Dataset, start: dt.date, end: dt.date) -> Accounts:
         if r["flagged"]
     ]
     other, scope2, elec = _energy_boundaries(ds, met, start, end)
-    cbam = [row for u in units for row in _cbam(u, elec)]
+    cbam = [row for u in units for row in cbam_rows(u, elec)]
     return Accounts(start, end, ds.method.ref, units, other, scope2, cbam, warnings)
 
 
@@ -532,71 +416,3 @@ def _energy_boundaries(
             }
         )
     return other, scope2, pd.DataFrame(rows, columns=["device", "kwh", "co2_t", "factors"])
-
-
-def _electricity(elec: pd.DataFrame, devices: list[str]) -> tuple[float, float, str]:
-    """MWh, location-based tCO2 and the factor ids of some electricity meters."""
-    mine = elec[elec["device"].isin(devices)] if not elec.empty else elec
-    if mine.empty:
-        return 0.0, 0.0, ""
-    factors = ", ".join(sorted({f for fs in mine["factors"] for f in fs}))
-    return float(mine["kwh"].sum()) / 1000.0, float(mine["co2_t"].sum()), factors
-
-
-def _per(x: float, t: float) -> float:
-    return x / t if t > 0 else float("nan")
-
-
-def _cbam(u: UnitResult, elec: pd.DataFrame) -> list[dict[str, Any]]:
-    """Specific embedded emissions per tonne: clinker, and cement with clinker as its precursor."""
-    mwh, co2, factor = _electricity(elec, u.unit.electricity_devices)
-    t = u.clinker_t
-    see_direct, see_indirect = _per(u.direct_co2_t, t), _per(co2, t)
-    clinker: dict[str, Any] = {
-        "unit": u.unit.id,
-        "product": "clinker",
-        "cn_code": "2523 10 00",
-        "precursor_of": "cement (CN 2523 21–29)",
-        "production_t": t,
-        "direct_tco2": u.direct_co2_t,
-        "see_direct_tco2_per_t": _per(u.direct_co2_t, t),
-        "electricity_mwh": mwh,
-        "electricity_mwh_per_t": _per(mwh, t),
-        "indirect_tco2": co2,
-        "see_indirect_tco2_per_t": _per(co2, t),
-        "see_total_tco2_per_t": _per(u.direct_co2_t + co2, t),
-        "electricity_factor": factor,
-        "electricity_devices": list(u.unit.electricity_devices),
-        "values": "actual (measured and lab data; defaults where marked in parameters)",
-    }
-    if not u.unit.cement or "cement_t" not in u.days:
-        return [clinker]
-    cement_t = u.total("cement_t")
-    used = u.total("cement_clinker_t")
-    mill_mwh, mill_co2, mill_factor = _electricity(elec, u.unit.cement_electricity_devices)
-    direct = used * see_direct
-    indirect = used * see_indirect + mill_co2
-    cement = {
-        "unit": u.unit.id,
-        "product": "cement",
-        "cn_code": "2523 29 00",
-        "precursor": {
-            "product": "clinker",
-            "t": used,
-            "see_direct_tco2_per_t": clinker["see_direct_tco2_per_t"],
-            "see_indirect_tco2_per_t": clinker["see_indirect_tco2_per_t"],
-        },
-        "production_t": cement_t,
-        "clinker_share": _per(used, cement_t),
-        "direct_tco2": direct,
-        "see_direct_tco2_per_t": _per(direct, cement_t),
-        "electricity_mwh": mill_mwh,
-        "electricity_mwh_per_t": _per(mill_mwh, cement_t),
-        "indirect_tco2": indirect,
-        "see_indirect_tco2_per_t": _per(indirect, cement_t),
-        "see_total_tco2_per_t": _per(direct + indirect, cement_t),
-        "electricity_factor": mill_factor,
-        "electricity_devices": list(u.unit.cement_electricity_devices),
-        "values": "actual; grinding has no direct emissions of its own in this model (no drying fuel metered)",
-    }
-    return [clinker, cement]

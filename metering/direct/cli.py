@@ -8,17 +8,17 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from core.plant import PlantFileError, load_plant
-from core.settings import load_settings
+from metering.carbon.factor_registry import FactorFileError
 from metering.direct.accounting import Dataset, UnitResult, account
 from metering.direct.config import CarbonConfigError, carbon_config
 from metering.direct.lab import empty_book, parse_lab
 from metering.direct.report import write
 from metering.direct.stocks import chain_warnings, parse_stocks
 from metering.direct.tables import InputFileError
-from metering.factors import FactorFileError
 from metering.io import read_readings_csv
 from metering.service import Context
+from plantcarbon_core.plant import PlantFileError, load_plant
+from plantcarbon_core.settings import load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
@@ -164,8 +164,8 @@ def recompute(
     stocks: Path | None = typer.Option(None, help="Stock balances per material and month (CSV or XLSX)."),
 ) -> None:
     """Live store: read readings from InfluxDB, write daily direct-emission points (measurement `direct`)."""
-    from core.influx import InfluxTarget
     from metering.direct.service import recompute_direct
+    from plantcarbon_core.influx import InfluxTarget
 
     try:
         first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
@@ -283,8 +283,8 @@ def run(
     once: bool = typer.Option(False, "--once", help="One run, then exit."),
 ) -> None:
     """Live: recompute the month to date from InfluxDB on a timer and write measurement `direct`."""
-    from core.influx import InfluxTarget
     from metering.direct.service import run_live
+    from plantcarbon_core.influx import InfluxTarget
 
     load_dataset(plant, None, lab, stocks)  # refuse to start on bad input; later runs reload and report
     run_live(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.plant import Plant
 from metering.direct.method import Method, MethodError, load_method
+from plantcarbon_core import datafile
+from plantcarbon_core.datafile import DataFileError, Problem
+from plantcarbon_core.plant import Plant
 
 MaterialKindName = Literal["fossil_fuel", "alternative_fuel", "biomass_fuel", "clinker", "raw_meal", "dust", "cement"]
 FUEL_KINDS = ("fossil_fuel", "alternative_fuel", "biomass_fuel")
@@ -74,58 +76,40 @@ class CarbonConfig(_Model):
                 errors.append(f"materials.{mid}: activity meter needs devices (or activity: stock)")
             if mat.activity == "stock" and len(set(users.get(mid, []))) > 1:
                 errors.append(f"materials.{mid}: a stock balance cannot be split between units {users[mid]}")
-        if errors:
-            raise ValueError("\n".join(errors))
+        datafile.raise_all(errors)
         return self
 
     def unit(self, unit_id: str) -> EmissionUnit:
-        for u in self.units:
-            if u.id == unit_id:
-                return u
-        raise KeyError(unit_id)
+        return datafile.by_id(self.units, unit_id)
 
 
-class CarbonConfigError(ValueError):
-    def __init__(self, errors: list[str]):
-        super().__init__("\n".join(errors))
-        self.errors = errors
+# The carbon block's errors are the one data-file error (plantcarbon_core/datafile.py); the old name stays for callers.
+CarbonConfigError = DataFileError
 
 
 def carbon_config(plant: Plant, source: str = "plant file") -> tuple[CarbonConfig, Method]:
     """The plant's carbon block and its method, or every mistake at once (devices checked against the plant)."""
     if plant.carbon is None:
-        raise CarbonConfigError([f"{source}: no carbon: block (materials and emission units)"])
-    try:
-        cfg = CarbonConfig.model_validate(plant.carbon)
-    except ValidationError as exc:
-        raise CarbonConfigError(list(_errors(exc, source))) from None
+        raise DataFileError([Problem(source, "no carbon: block (materials and emission units)")])
+    cfg = datafile.validate(CarbonConfig, plant.carbon, source, prefix=("carbon",))
     try:
         method = load_method(cfg.method)
-    except MethodError as exc:
-        raise CarbonConfigError([f"{source}: carbon.method: {exc}"]) from None
+    except (MethodError, DataFileError) as exc:
+        raise DataFileError([Problem(source, str(exc), field="carbon.method")]) from None
     ids = set(plant.device_ids)
     errors = []
     for mid, mat in cfg.materials.items():
         if mat.kind not in method.materials:
-            errors.append(f"{source}: carbon.materials.{mid}: kind {mat.kind} has no parameters in method {method.ref}")
+            msg = f"kind {mat.kind} has no parameters in method {method.ref}"
+            errors.append(Problem(source, msg, field=f"carbon.materials.{mid}"))
         for k, d in enumerate(mat.devices):
             if d not in ids:
-                errors.append(f"{source}: carbon.materials.{mid}.devices[{k}]: unknown device {d!r}")
+                errors.append(Problem(source, f"unknown device {d!r}", field=f"carbon.materials.{mid}.devices[{k}]"))
     for i, u in enumerate(cfg.units):
         for field in ("electricity_devices", "cement_electricity_devices"):
             for k, d in enumerate(getattr(u, field)):
                 if d not in ids:
-                    errors.append(f"{source}: carbon.units[{i}].{field}[{k}]: unknown device {d!r}")
+                    errors.append(Problem(source, f"unknown device {d!r}", field=f"carbon.units[{i}].{field}[{k}]"))
     if errors:
-        raise CarbonConfigError(errors)
+        raise DataFileError(errors)
     return cfg, method
-
-
-def _errors(exc: ValidationError, source: str) -> list[str]:
-    out = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        for line in msg.split("\n"):
-            out.append(f"{source}: carbon{'.' + loc if loc else ''}: {line}")
-    return out

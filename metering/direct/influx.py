@@ -14,10 +14,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.influx import InfluxTarget, escape_string_field, escape_tag_value, influxql, quote_literal, write_lines
 from metering.direct.accounting import Accounts, UnitResult
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import (
+    InfluxTarget,
+    escape_string_field,
+    escape_tag_value,
+    influxql,
+    quote_literal,
+    write_lines,
+)
 
-MEASUREMENT = "direct"
+MEASUREMENT = sc.DIRECT
 
 
 def _point(

@@ -6,8 +6,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from plantcarbon_core import datafile
 
 METHOD_DIR = Path(__file__).with_name("methods")
 
@@ -114,8 +115,4 @@ def load_method(method_id: str) -> Method:
     if not path.is_file():
         known = sorted(p.stem for p in METHOD_DIR.glob("*.yaml"))
         raise MethodError(f"no method {method_id!r} (shipped: {', '.join(known)})")
-    try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-        return Method.model_validate(data)
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise MethodError(f"{path}: {exc}") from None
+    return datafile.load(path, Method, expect="the method's id, version, sources and materials", source=str(path))

@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from core.influx import InfluxTarget
 from metering.direct.accounting import Accounts, Dataset, account
 from metering.direct.influx import write_accounts
 from metering.io import read_raw
 from metering.service import PAD
+from plantcarbon_core.influx import InfluxTarget
 
 
 def month_span(start: dt.date, end: dt.date, tz: str) -> tuple[pd.Timestamp, pd.Timestamp]:

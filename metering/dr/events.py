@@ -21,6 +21,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from plantcarbon_core import datafile
+from plantcarbon_core.wire import ID_PATTERN
+
 BaselineMethod = Literal["10of10", "high4of5", "similar_day", "regression"]
 EventStatus = Literal["scheduled", "active", "completed", "cancelled"]
 EventSource = Literal["cli", "api", "mqtt", "openadr"]
@@ -53,7 +56,7 @@ class DrEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(default_factory=lambda: "ev-" + uuid.uuid4().hex[:10], pattern=_ID)
-    site: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    site: str = Field(pattern=ID_PATTERN)
     start: dt.datetime
     end: dt.datetime
     requested_reduction_kw: float | None = Field(default=None, gt=0)
@@ -119,13 +122,8 @@ def parse_event(
     try:
         return DrEvent.model_validate(doc)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors(include_url=False):
-            loc = ".".join(str(p) for p in err["loc"]) or "(event)"
-            msg = str((err.get("ctx") or {}).get("error", err["msg"]))
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field (check the spelling)"
-            lines.append(f"{loc}: {msg}")
+        # A payload is not a file: the data-file wording without a file name, on one line for the log.
+        lines = [str(p) for p in datafile.problems(exc, doc, "")]
         raise EventError("invalid", "; ".join(lines)) from None
 
 

@@ -15,11 +15,11 @@ from collections import Counter
 
 import paho.mqtt.client as mqtt
 
-from core.liveness import Liveness
-from core.mqtt import BrokerConfig, make_client
-from core.wire import DEFAULT_PREFIX, WireError, parse_topic
 from metering.dr.events import DrEvent, EventError, parse_event
 from metering.dr.store import DuplicateEvent, EventStore
+from plantcarbon_core.liveness import Liveness
+from plantcarbon_core.mqtt import BrokerConfig, make_client
+from plantcarbon_core.wire import DEFAULT_PREFIX, WireError, parse_topic
 
 log = logging.getLogger(__name__)
 

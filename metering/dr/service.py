@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.influx import InfluxTarget, write_lines
 from metering.demand.io import read_power_1m
 from metering.dr.baselines import Baseline, BaselineContext, compute_baseline
 from metering.dr.events import DrEvent
 from metering.dr.verify import Report, dr_lines, report, track
+from plantcarbon_core.influx import InfluxTarget, write_lines
 
 
 def load_15min(target: InfluxTarget, site: str, meters: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.influx import line
 from metering.dr.events import DrEvent
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import line
 
 
 def track(event: DrEvent, baseline_kw: pd.Series, actual_kw: pd.Series) -> pd.DataFrame:
@@ -138,6 +139,6 @@ def dr_lines(event: DrEvent, tracking: pd.DataFrame) -> list[str]:
                 fields[k] = v
         fields["on_track"] = bool(row["on_track"])
         out.append(
-            line("dr", {"site": event.site, "event": event.id}, fields, int(pd.Timestamp(str(ts)).value // 1_000_000))
+            line(sc.DR, {"site": event.site, "event": event.id}, fields, int(pd.Timestamp(str(ts)).value // 1_000_000))
         )
     return out

@@ -27,6 +27,7 @@ from metering.tariffs.model import (
     load_tariff_file,
     period_minutes,
 )
+from plantcarbon_core.datafile import Problem
 
 FILES_DIR = Path(__file__).with_name("files")
 CALENDARS_DIR = Path(__file__).with_name("calendars")
@@ -59,7 +60,7 @@ def load_tariff(tariff_id: str, extra_dirs: tuple[Path, ...] = ()) -> TariffFile
 
 def _checked(t: TariffFile, path: Path) -> TariffFile:
     if t.id != path.stem:
-        raise TariffFileError([f"{path.name}: id: must equal the file name {path.stem!r}, got {t.id!r}"])
+        raise TariffFileError([Problem(path.name, f"must equal the file name {path.stem!r}, got {t.id!r}", field="id")])
     return t
 
 

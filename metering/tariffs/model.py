@@ -17,10 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from plantcarbon_core import datafile
+from plantcarbon_core.datafile import DataFileError
 
 Band = Literal["sharp", "peak", "flat", "valley", "deep_valley"]
 BANDS: tuple[Band, ...] = ("sharp", "peak", "flat", "valley", "deep_valley")
@@ -255,57 +257,13 @@ class TariffError(ValueError):
     """A tariff that cannot be applied (no version in effect, unknown id)."""
 
 
-class TariffFileError(ValueError):
-    """A tariff or calendar file that cannot be used; `errors` holds one line per mistake."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = errors
-        super().__init__("\n".join(errors))
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise TariffFileError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        raise TariffFileError([f"{path.name}{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
-
-
-def _errors(exc: ValidationError, name: str) -> list[str]:
-    out = []
-    for err in exc.errors(include_url=False):
-        loc = ""
-        for part in err["loc"]:
-            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
-        msg = str((err.get("ctx") or {}).get("error", err["msg"]))
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling)"
-        out.append(f"{name}: {loc or '(top level)'}: {msg}")
-    return out
+# Tariff and calendar file errors are the one data-file error (plantcarbon_core/datafile.py); old name kept.
+TariffFileError = DataFileError
 
 
 def load_tariff_file(path: str | Path) -> TariffFile:
-    path = Path(path)
-    data = _read_yaml(path)
-    if not isinstance(data, dict):
-        raise TariffFileError([f"{path.name}: must be a mapping with id, name and versions"])
-    try:
-        return TariffFile.model_validate(data)
-    except ValidationError as exc:
-        raise TariffFileError(_errors(exc, path.name)) from None
+    return datafile.load(path, TariffFile, expect="id, name and versions")
 
 
 def load_calendar_file(path: str | Path) -> Calendar:
-    path = Path(path)
-    data = _read_yaml(path)
-    if not isinstance(data, dict):
-        raise TariffFileError([f"{path.name}: must be a mapping with id and holidays"])
-    try:
-        return Calendar.model_validate(data)
-    except ValidationError as exc:
-        raise TariffFileError(_errors(exc, path.name)) from None
+    return datafile.load(path, Calendar, expect="id and holidays")

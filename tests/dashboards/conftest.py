@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.harness.influxdb import InfluxDB
-from core.influx import InfluxTarget
-from core.plant import load_plant
+from harness.influxdb import InfluxDB
+from plantcarbon_core.influx import InfluxTarget
+from plantcarbon_core.plant import load_plant
 from tests.dashboards.synthetic import Written, fill
 
 PLANT = Path(__file__).resolve().parents[2] / "examples" / "plant-a.yaml"

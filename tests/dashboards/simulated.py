@@ -1,7 +1,7 @@
 """Fill InfluxDB from simulator history through the real producers, for the dashboard tests.
 
 Raw: the simulator's history mode (issue 3) for the `small` scenario, turned into line
-protocol exactly as ingest does (`core.influx.batch_lines`) with ingest's own data-quality
+protocol exactly as ingest does (`plantcarbon_core.influx.batch_lines`) with ingest's own data-quality
 accounting (`ingest.accounting.Accounting`). Metering: the metering engine computes energy and
 emissions from the raw bucket and writes them (`metering.service.compute_period`,
 `metering.io.write_results`); demand is computed from the raw power (`metering.demand`).
@@ -16,18 +16,18 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from core.influx import DeviceTags, InfluxTarget, batch_lines, line, write_lines
-from core.plant import Plant, parse_plant
-from dashboards import schema as sc
 from dashboards.generate import site_demand_device
 from ingest.accounting import Accounting
 from metering.alerts.notify import AlertEvent, alert_line
+from metering.carbon.emissions import Result
 from metering.demand.calc import block_demand, live_forecast, sliding_demand
 from metering.demand.io import demand_lines, read_site_power_1m, write_demand
-from metering.energy import Result
 from metering.io import read_raw, write_results
 from metering.service import Context, compute_period
 from metering.tariffs import interval_cost, load_tariff
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import DeviceTags, InfluxTarget, batch_lines, line, write_lines
+from plantcarbon_core.plant import Plant, parse_plant
 from simulators.history import generate, history_plant_yaml
 from simulators.scenario import load_scenario
 

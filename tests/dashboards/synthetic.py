@@ -13,10 +13,10 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from core.influx import InfluxTarget, line, write_lines
-from core.plant import Plant
-from dashboards import schema as sc
 from dashboards.generate import reported_quantities, site_demand_device
+from plantcarbon_core import schema as sc
+from plantcarbon_core.influx import InfluxTarget, line, write_lines
+from plantcarbon_core.plant import Plant
 
 MIN = 60_000
 QUARTER = 15 * MIN

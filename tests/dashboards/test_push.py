@@ -13,9 +13,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from core.cli import app
-from core.plant import load_plant
 from dashboards.provision import FOLDER_UID, PushError, dashboard_docs, push
+from plantcarbon.cli import app
+from plantcarbon_core.plant import load_plant
 
 PLANT = Path(__file__).resolve().parents[2] / "examples" / "plant-a.yaml"
 

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.influx import InfluxTarget
-from core.plant import load_plant
 from dashboards.provision import dashboard_docs
 from dashboards.validate import queries
 from dashboards.verify import Check, Verifier, expected_columns, verify
+from plantcarbon_core.influx import InfluxTarget
+from plantcarbon_core.plant import load_plant
 from tests.dashboards.synthetic import Written
 
 pytestmark = pytest.mark.integration
@@ -109,7 +109,7 @@ def test_cli_verify_reports_every_query_passing(
 ) -> None:
     from typer.testing import CliRunner
 
-    from core.cli import app
+    from plantcarbon.cli import app
 
     target, _, now = filled
     for name, value in (
@@ -130,7 +130,7 @@ def test_cli_verify_reports_every_query_passing(
 def test_cli_verify_fails_on_empty_buckets(influx_target: InfluxTarget, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from core.cli import app
+    from plantcarbon.cli import app
 
     for name, value in (
         ("URL", influx_target.url),

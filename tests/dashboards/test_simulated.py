@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from core.harness.influxdb import InfluxDB
-from core.influx import InfluxTarget, influxql
 from dashboards.provision import dashboard_docs
 from dashboards.validate import problems, queries
 from dashboards.verify import Verifier, verify
+from harness.influxdb import InfluxDB
+from plantcarbon_core.influx import InfluxTarget, influxql
 from tests.dashboards.conftest import data_now
 from tests.dashboards.simulated import Simulated, fill_from_simulator
 

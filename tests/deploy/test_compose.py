@@ -17,8 +17,8 @@ import pytest
 import typer.main
 import yaml
 
-from core.cli import app
-from core.harness.mosquitto import QUEUE_LIMITS, ensure_apt_tool
+from harness.mosquitto import QUEUE_LIMITS, ensure_apt_tool
+from plantcarbon.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -128,8 +128,8 @@ def _mqtt_users(services: dict) -> dict[str, str]:
 
 def test_each_service_and_the_edge_log_in_as_their_own_acl_user() -> None:
     """Issue 16, finding 10: no shared MQTT user; each user is in the generated ACL and has a password."""
-    from core.broker_acl import acl_text
-    from core.plant import load_plant
+    from plantcarbon_core.broker_acl import acl_text
+    from plantcarbon_core.plant import load_plant
 
     services = compose()["services"]
     users = _mqtt_users(services)
@@ -158,7 +158,7 @@ def test_each_service_and_the_edge_log_in_as_their_own_acl_user() -> None:
 
 def test_api_and_metering_share_the_user_factor_and_tariff_files() -> None:
     """Issue 16, finding 11: what the API saves under {data_dir}/factors|tariffs, metering reads."""
-    from metering.factors import user_factor_dir
+    from metering.carbon.factor_registry import user_factor_dir
 
     data_dir = Path(re.search(r"PLANTCARBON_DATA_DIR=(\S+)", (ROOT / "Dockerfile").read_text()).group(1))  # type: ignore[union-attr]
     services = compose()["services"]
@@ -204,8 +204,8 @@ def test_token_files_are_per_service_and_not_world_readable() -> None:
 
 def test_emqx_profile_is_an_apache_licensed_cluster_with_the_same_users_and_acl() -> None:
     """Issue 16, finding 14: a broker users may cluster under an open licence, locked down like Mosquitto."""
-    from core.broker_acl import acl_text
-    from core.plant import load_plant
+    from plantcarbon_core.broker_acl import acl_text
+    from plantcarbon_core.plant import load_plant
 
     services = compose()["services"]
     nodes = [s for s in services.values() if str(s.get("image", "")).startswith("emqx/emqx:")]

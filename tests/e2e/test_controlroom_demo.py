@@ -20,15 +20,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.harness.browser import CHROMIUM_ARGS, ensure_chromium
-from core.harness.process import wait_until
-from core.harness.web import ensure_web_assets
-from simulators.demo import DEMO_ADMIN_KEY
+from harness.browser import CHROMIUM_ARGS, ensure_chromium
+from harness.process import wait_until
+from harness.web import ensure_web_assets
+from plantcarbon.demo import DEMO_ADMIN_KEY
 
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "browser"
-FIGURES = ["power", "energy", "tce", "cost", "co2-direct", "co2-location", "co2-market", "intensity", "completeness"]
+FIGURES = [
+    "power", "energy", "tce", "cost", "co2-ets", "co2-scope1", "co2-location", "co2-market",
+    "intensity", "intensity-direct", "completeness",
+]  # fmt: skip
 CHARTS = ["chart-power", "chart-demand", "chart-sankey", "chart-breakdown"]
 
 
@@ -38,7 +41,7 @@ class DemoRun:
     def __init__(self, workdir: Path):
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "core.cli", "simulate", "demo", "--scenario", "small", "--duration", "600",
+            [sys.executable, "-m", "plantcarbon", "simulate", "demo", "--scenario", "small", "--duration", "600",
              "--workdir", str(workdir)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "1000"},
         )  # fmt: skip

@@ -17,14 +17,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.harness.influxdb import InfluxDB
-from core.harness.mosquitto import start_mosquitto
-from core.harness.process import free_port, wait_until
-from core.harness.stack import Stack
-from core.influx import InfluxTarget
+from harness.influxdb import InfluxDB
+from harness.mosquitto import start_mosquitto
+from harness.process import free_port, wait_until
+from harness.stack import Stack
 from metering.direct.influx import read_direct
 from metering.direct.lab import LAB_COLUMNS
 from metering.io import read_raw
+from plantcarbon_core.influx import InfluxTarget
 from simulators.kiln import composite_lab, period_truth
 from simulators.plant import SimulatedPlant
 from simulators.scenario import load_scenario

@@ -24,11 +24,11 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from core.harness.influxdb import start_influxdb
-from core.harness.mosquitto import Mosquitto
-from core.harness.process import wait_until
-from core.harness.stack import part_health
-from core.influx import influxql
+from harness.influxdb import start_influxdb
+from harness.mosquitto import Mosquitto
+from harness.process import wait_until
+from harness.stack import part_health
+from plantcarbon_core.influx import influxql
 from tests.e2e.test_pipeline import Pipeline, _check_chain
 
 pytestmark = pytest.mark.integration

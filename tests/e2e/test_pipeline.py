@@ -22,18 +22,18 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from core.harness.influxdb import InfluxDB
-from core.harness.mosquitto import Mosquitto, start_mosquitto
-from core.harness.process import free_port
-from core.harness.stack import Stack
-from core.influx import InfluxTarget, influxql
-from core.plant import Device, ModbusTcpSource, Plant
-from core.profile import load_profile, register_step
-from core.quantities import is_counter
-from core.wire import WireError, decode_batch
-from metering.factors import load_registry
-from metering.intervals import compute_intervals
+from harness.influxdb import InfluxDB
+from harness.mosquitto import Mosquitto, start_mosquitto
+from harness.process import free_port
+from harness.stack import Stack
+from metering.carbon.factor_registry import load_registry
+from metering.carbon.intervals import compute_intervals
 from metering.io import read_raw
+from plantcarbon_core.influx import InfluxTarget, influxql
+from plantcarbon_core.plant import Device, ModbusTcpSource, Plant
+from plantcarbon_core.profile import load_profile, register_step
+from plantcarbon_core.quantities import is_counter
+from plantcarbon_core.wire import WireError, decode_batch
 from simulators.plant import SimulatedPlant
 from simulators.scenario import load_scenario
 

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
-from core.harness.mosquitto import Mosquitto
-from core.plant import Plant
-from core.profile import MeterProfile, encode_row, load_profile
-from core.wire import ReadingBatch, decode_batch
 from edge.agent import Agent, AgentOptions
 from edge.publish import BrokerConfig
+from harness.mosquitto import Mosquitto
+from plantcarbon_core.plant import Plant
+from plantcarbon_core.profile import MeterProfile, encode_row, load_profile
 
 
 def modbus_device(dev_id: str, port: int, unit: int = 1, profile: str = "eastron-sdm630", **src: Any) -> dict[str, Any]:
@@ -80,81 +72,6 @@ def image_for(
             for a in range(min(t), max(t)):
                 t.setdefault(a, 0)
     return tables
-
-
-class Collector:
-    """Subscribes to everything under a prefix on a real broker and keeps what arrives."""
-
-    def __init__(self, broker: Mosquitto, topic: str = "pc/#", persistent: bool = False):
-        """`persistent`: a session the broker keeps (and queues for) across a broker restart.
-
-        On a TLS broker the collector presents the harness's client certificate and logs in as
-        `reader` (tests/conftest.py SECURE_USERS).
-        """
-        self.messages: list[tuple[str, bytes, bool]] = []
-        self.cond = threading.Condition()
-        cid = f"collector-{id(self)}"
-        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
-        self.c.on_message = self._on
-        ready = threading.Event()
-        self.c.on_subscribe = lambda *a: ready.set()
-        props = Properties(PacketTypes.CONNECT)
-        if persistent:
-            props.SessionExpiryInterval = 3600
-        self.c.reconnect_delay_set(1, 2)
-        if broker.tls is not None:
-            self.c.tls_set(str(broker.tls.ca), str(broker.tls.client_cert), str(broker.tls.client_key))
-        if broker.passwords is not None:
-            self.c.username_pw_set("reader", broker.passwords["reader"])
-        self.c.connect(broker.host, broker.port, clean_start=not persistent, properties=props)
-        self.c.loop_start()
-        self.c.subscribe(topic, qos=1)
-        assert ready.wait(10)
-
-    def _on(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        with self.cond:
-            self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
-            self.cond.notify_all()
-
-    def samples(self, device: str) -> list[tuple[int, Any]]:
-        """(seq, sample) in arrival order, duplicates (at-least-once) included."""
-        return [(b.seq, s) for b in self.batches(device) for s in b.samples]
-
-    def batches(self, device: str | None = None) -> list[ReadingBatch]:
-        with self.cond:
-            msgs = list(self.messages)
-        out = [decode_batch(p) for t, p, _ in msgs if t.endswith("/data")]
-        return [b for b in out if device is None or b.device == device]
-
-    def status(self, topic_suffix: str) -> list[dict[str, Any]]:
-        with self.cond:
-            return [json.loads(p) for t, p, _ in self.messages if t.endswith(topic_suffix)]
-
-    def wait(self, check: Any, timeout: float = 20.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if check():
-                return True
-            time.sleep(0.05)
-        return bool(check())
-
-    def close(self) -> None:
-        self.c.disconnect()
-        self.c.loop_stop()
-
-
-@pytest.fixture
-def collector() -> Iterator[Any]:
-    made: list[Collector] = []
-
-    def make(broker: Mosquitto, topic: str = "pc/#", persistent: bool = False) -> Collector:
-        c = Collector(broker, topic, persistent)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.close()
 
 
 @contextlib.asynccontextmanager

@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from core.cli import app
-from core.harness.mosquitto import start_mosquitto
-from core.profile import load_profile
 from edge.agent import Agent
+from harness.mosquitto import start_mosquitto
+from plantcarbon.cli import app
+from plantcarbon_core.profile import load_profile
 from tests.edge.conftest import image_for, make_plant, modbus_device, running_agent, truth_for
-from tests.edge.test_agent_modbus import wait_for
 from tests.edge.test_cli import write_plant
+from tests.support.waiting import wait_until_async
 
 pytestmark = pytest.mark.integration
 
-W_SF = 40091  # SunSpec model 203 W_SF, holding register (core/meter_profiles/sunspec-203.yaml)
+W_SF = 40091  # SunSpec model 203 W_SF, holding register (plantcarbon_core/meter_profiles/sunspec-203.yaml)
 
 
 def polls(agent: Agent) -> float:
@@ -57,7 +57,7 @@ async def test_w_sf_308_does_not_stop_polling_for_the_other_devices_on_the_link(
     )
     col = collector(mosquitto, "pc/wsf/#")
     async with running_agent(plant, mosquitto, tmp_path, status_s=0.2) as agent:
-        await wait_for(lambda: len(col.batches("m-2")) >= 10)
+        assert await wait_until_async(lambda: len(col.batches("m-2")) >= 10, 20)
         errors = agent.metrics.error_counts()
     # The infinite value is refused where it appears (bad value) or where it is stored (an
     # outbox write error, counted); either way the neighbour on the link kept its schedule.
@@ -76,20 +76,22 @@ async def test_a_full_disk_is_counted_reported_and_polling_goes_on(
         plant = make_plant([modbus_device(f"m-{u}", server.port, unit=u, interval_s=0.1) for u in (1, 2)], site="full")
         col = collector(broker, "pc/full/#", persistent=True)
         async with running_agent(plant, broker, tmp_path, status_s=0.2) as agent:
-            await wait_for(lambda: len(col.batches("m-1")) >= 2 and len(col.batches("m-2")) >= 2)
+            assert await wait_until_async(lambda: len(col.batches("m-1")) >= 2 and len(col.batches("m-2")) >= 2, 20)
             broker.stop()
             fill_disk(agent.outbox._db)
-            await wait_for(lambda: agent.outbox.lost >= 10)
+            assert await wait_until_async(lambda: agent.outbox.lost >= 10, 20)
             before = polls(agent)
-            await wait_for(lambda: polls(agent) >= before + 4)  # still polling
+            assert await wait_until_async(lambda: polls(agent) >= before + 4, 20)  # still polling
             agent.outbox._db.execute("DROP TABLE filler")
             agent.outbox._db.execute("PRAGMA max_page_count = 1073741823")  # space again
             broker.start()
             unstored = agent.metrics.value("pc_edge_outbox_unstored_samples_total")
             full = agent.metrics.value("pc_edge_errors_total", kind="outbox_write:OperationalError")
             status = "/_edge/edge-01/status"
-            await wait_for(lambda: any(s.get("outbox_unstored", 0) >= unstored for s in col.status(status)))
-            await wait_for(lambda: agent.outbox.depth == 0 and polls(agent) >= before + 20)
+            assert await wait_until_async(
+                lambda: any(s.get("outbox_unstored", 0) >= unstored for s in col.status(status)), 20
+            )
+            assert await wait_until_async(lambda: agent.outbox.depth == 0 and polls(agent) >= before + 20, 20)
             lost = agent.outbox.lost
             stored = agent.metrics.value("pc_edge_samples_stored_total")
             assert col.wait(lambda: sum(len({s.ts for _, s in col.samples(d)}) for d in ("m-1", "m-2")) >= stored)
@@ -113,11 +115,11 @@ async def test_disk_cap_drops_show_as_seq_gaps_and_in_the_edge_status(
         plant = make_plant([modbus_device("m-1", server.port, interval_s=0.05)], site="cap")
         col = collector(broker, "pc/cap/#", persistent=True)
         async with running_agent(plant, broker, tmp_path, status_s=0.2, outbox_max_bytes=96_000) as agent:
-            await wait_for(lambda: len(col.batches("m-1")) >= 2)
+            assert await wait_until_async(lambda: len(col.batches("m-1")) >= 2, 20)
             broker.stop()
-            await wait_for(lambda: agent.outbox.dropped > 0, timeout=60)
+            assert await wait_until_async(lambda: agent.outbox.dropped > 0, 60)
             broker.start()
-            await wait_for(lambda: agent.publisher.connected and agent.outbox.depth == 0, timeout=60)
+            assert await wait_until_async(lambda: agent.publisher.connected and agent.outbox.depth == 0, 60)
             dropped = agent.outbox.dropped  # all acknowledged: nothing more to drop
             stored = agent.metrics.value("pc_edge_samples_stored_total")
             assert col.wait(lambda: len({s.ts for _, s in col.samples("m-1")}) >= stored - dropped, 30)

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
-from core.profile import available_profiles, encode_row, load_profile
+from plantcarbon_core.profile import available_profiles, encode_row, load_profile
 from tests.edge.conftest import image_for, make_plant, modbus_device, running_agent, truth_for
+from tests.support.waiting import wait_until_async
 
 pytestmark = pytest.mark.integration
 
 RATIOS = {"ct": "200/5", "pt": "10000/100"}
-
-
-async def wait_for(check, timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 @pytest.mark.parametrize("framer", ["socket", "rtu"])
@@ -38,7 +31,7 @@ async def test_published_values_equal_the_truth(
     )
     col = collector(mosquitto, f"pc/{site}/#")
     async with running_agent(plant, mosquitto, tmp_path):
-        await wait_for(lambda: len(col.batches("m-1")) >= 2)
+        assert await wait_until_async(lambda: len(col.batches("m-1")) >= 2, 20)
     batches = col.batches("m-1")
     assert [b.seq for b in batches[:2]] == [0, 1]
     for b in batches[:2]:
@@ -55,10 +48,10 @@ async def test_live_changes_and_bad_registers(mosquitto, modbus_server, collecto
     plant = make_plant([modbus_device("m-1", server.port, interval_s=0.3)], site="live")
     col = collector(mosquitto, "pc/live/#")
     async with running_agent(plant, mosquitto, tmp_path):
-        await wait_for(lambda: len(col.batches("m-1")) >= 1)
+        assert await wait_until_async(lambda: len(col.batches("m-1")) >= 1, 20)
         server.set_words(1, "input", 52, [0xFFFF, 0xFFFF])  # p_kw: float NaN
         server.set_words(1, "input", 70, [0x4396, 0x0000])  # f_hz: 300.0, outside 45..65
-        await wait_for(lambda: any(s.bad for b in col.batches("m-1") for s in b.samples))
+        assert await wait_until_async(lambda: any(s.bad for b in col.batches("m-1") for s in b.samples), 20)
     last = col.batches("m-1")[-1].samples[0]
     assert last.bad == {"p_kw": "not available (NaN)", "f_hz": "out of range: 300 > 65"}
     assert "p_kw" not in last.values and last.values["v_l1_v"] == pytest.approx(truth["v_l1_v"], rel=1e-6)
@@ -95,7 +88,7 @@ async def test_rtu_serial_source_through_pyserial_socket_url(
     col = collector(mosquitto, "pc/rtu/#")
     async with running_agent(plant, mosquitto, tmp_path) as agent:
         assert len(agent.links) == 1  # one serial line for both units
-        await wait_for(lambda: all(len(col.batches(f"rtu-{u}")) >= 2 for u in (4, 9)))
+        assert await wait_until_async(lambda: all(len(col.batches(f"rtu-{u}")) >= 2 for u in (4, 9)), 20)
     for u in (4, 9):
         assert col.batches(f"rtu-{u}")[0].samples[0].values == pytest.approx(truth, rel=1e-6)
     assert server.writes == 0
@@ -115,13 +108,15 @@ async def test_a_dtsu666_h_profile_on_a_dtsu666_publishes_no_zero_energy(
     plant = make_plant([modbus_device("m-1", server.port, unit=1, profile=h.id, interval_s=0.3)], site="dtsu-h-on-dtsu")
     col = collector(mosquitto, "pc/dtsu-h-on-dtsu/#")
     async with running_agent(plant, mosquitto, tmp_path):
-        await wait_for(lambda: len(col.batches("m-1")) >= 1)
+        assert await wait_until_async(lambda: len(col.batches("m-1")) >= 1, 20)
         first = col.batches("m-1")[0].samples[0]
         # The meter starts counting: a real reading, then it reads exactly 0 again (a fault).
         server.set_words(1, "holding", 0x401E, encode_row(h, h.by_name("e_imp_kwh"), 1234.5))
-        await wait_for(lambda: any("e_imp_kwh" in s.values for b in col.batches("m-1") for s in b.samples))
+        assert await wait_until_async(
+            lambda: any("e_imp_kwh" in s.values for b in col.batches("m-1") for s in b.samples), 20
+        )
         server.set_words(1, "holding", 0x401E, [0, 0])
-        await wait_for(lambda: "e_imp_kwh" in col.batches("m-1")[-1].samples[0].bad)
+        assert await wait_until_async(lambda: "e_imp_kwh" in col.batches("m-1")[-1].samples[0].bad, 20)
     assert "e_imp_kwh" not in first.values and "e_exp_kwh" not in first.values
     assert first.bad["e_imp_kwh"].startswith("implausible: every counter reads exactly 0")
     assert first.values["p_kw"] == pytest.approx(truth["p_kw"], rel=1e-6)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from core.cli import app
+from plantcarbon.cli import app
 from tests.edge.conftest import image_for, make_plant, modbus_device, running_agent, truth_for
 
 pytestmark = pytest.mark.integration
@@ -40,7 +40,7 @@ def test_edge_read_json_prints_values_with_units_and_bad_registers(modbus_server
 
 
 def test_edge_read_of_a_dead_device_says_why(tmp_path: Path) -> None:
-    from core.harness.process import free_port
+    from harness.process import free_port
 
     plant = write_plant(tmp_path, [modbus_device("gone", free_port(), timeout_s=0.3)])
     result = CliRunner().invoke(app, ["edge", "read", "--plant", str(plant), "--device", "gone", "--json"])
@@ -71,8 +71,8 @@ async def test_prometheus_endpoint_reports_polls_outbox_and_latency(
 def test_the_edge_reads_the_profile_folders_every_part_reads(
     variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.profile import configured_profile_dirs
     from edge.cli import EdgeSettings
+    from plantcarbon_core.profile import configured_profile_dirs
 
     monkeypatch.delenv("PLANTCARBON_PROFILE_DIRS", raising=False)
     monkeypatch.delenv("PLANTCARBON_EDGE_PROFILE_DIRS", raising=False)

@@ -8,11 +8,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from core.cli import app
-from core.plant import PlantFileError, Workarounds, parse_plant
-from core.profile import load_profile
 from edge.config import check_plant, edge_errors, frame_time_s
 from edge.plan import plan_reads
+from plantcarbon.cli import app
+from plantcarbon_core.plant import PlantFileError, Workarounds, parse_plant
+from plantcarbon_core.profile import load_profile
 
 SITE = {"id": "plant-a", "name": "A"}
 
@@ -117,7 +117,7 @@ def test_mqtt_source_mistakes() -> None:
         },
     }
     assert errors([dev]) == [
-        "plant.yaml: devices[0] (id=pv): source.fields.p_kwh_typo: unknown quantity 'p_kwh_typo' (see core/quantities.yaml)",
+        "plant.yaml: devices[0] (id=pv): source.fields.p_kwh_typo: unknown quantity 'p_kwh_typo' (see plantcarbon_core/quantities.yaml)",
         "plant.yaml: devices[0] (id=pv): source.fields.p_kw.path: must be a dotted JSON path like 'ENERGY.Power', got 'ENERGY..Power'",
         "plant.yaml: devices[0] (id=pv): source.fields.p_kw.scale: must not be 0",
         "plant.yaml: devices[0] (id=pv): source.topic: not a valid MQTT topic filter, got 'tele/#/x'",

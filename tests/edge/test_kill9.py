@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.harness.mosquitto import Mosquitto, start_mosquitto
+from harness.mosquitto import Mosquitto, start_mosquitto
 from tests.edge.conftest import image_for, modbus_device, truth_for
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -41,13 +42,6 @@ def outbox_rows(path: Path) -> set[tuple[str, int]]:
         db.close()
 
 
-def wait(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
-
-
 def test_kill_9_with_a_full_outbox_then_restart_loses_nothing(modbus_server, collector, tmp_path: Path, sdm630) -> None:
     image = image_for(sdm630, truth_for(sdm630), fill_gaps=True)
     server = modbus_server({1: image, 2: image})
@@ -59,7 +53,7 @@ def test_kill_9_with_a_full_outbox_then_restart_loses_nothing(modbus_server, col
     try:
         col = collector(broker, "pc/k9/#", persistent=True)
         agent = start_agent(plant, outbox, broker, log)
-        wait(lambda: len(col.batches()) >= 4, 30, f"first batches; log:\n{log.read_text()[-3000:]}")
+        assert wait_until(lambda: len(col.batches()) >= 4, 30, 0.1), f"first batches; log:\n{log.read_text()[-3000:]}"
         broker.stop()  # the agent keeps reading into its outbox
         time.sleep(3)
         agent.send_signal(signal.SIGKILL)
@@ -73,12 +67,14 @@ def test_kill_9_with_a_full_outbox_then_restart_loses_nothing(modbus_server, col
         def arrived() -> set[tuple[str, int]]:
             return {(b.device, s.ts) for b in col.batches() for s in b.samples}
 
-        wait(lambda: pending <= arrived(), 60, f"pending samples never arrived; log:\n{log.read_text()[-3000:]}")
+        assert wait_until(lambda: pending <= arrived(), 60, 0.1), (
+            f"pending samples never arrived; log:\n{log.read_text()[-3000:]}"
+        )
         # The will: killed with the broker up, the broker says the edge is offline (retained).
         time.sleep(0.5)
         agent.send_signal(signal.SIGKILL)
         agent.wait(10)
-        wait(lambda: col.status("/_edge/k9/status")[-1]["online"] is False, 10, "last will not seen")
+        assert wait_until(lambda: col.status("/_edge/k9/status")[-1]["online"] is False, 10, 0.1), "last will not seen"
     finally:
         broker.stop()
     for dev in ("m-1", "m-2"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.plant import MqttSource
 from edge.mqtt_source import PayloadError, map_payload
+from plantcarbon_core.plant import MqttSource
 
 ARRIVAL = 1_763_712_000_123
 TASMOTA = MqttSource.model_validate(

@@ -11,9 +11,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from core.harness.mosquitto import Mosquitto
-from core.plant import Plant
 from edge.agent import Agent
+from harness.mosquitto import Mosquitto
+from plantcarbon_core.plant import Plant
 from tests.edge.conftest import make_plant, running_agent
 from tests.edge.test_mqtt_mapping import CORPUS
 

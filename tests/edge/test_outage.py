@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.harness.mosquitto import start_mosquitto
+from harness.mosquitto import start_mosquitto
 from tests.edge.conftest import image_for, make_plant, modbus_device, running_agent, truth_for
 
 pytestmark = pytest.mark.integration

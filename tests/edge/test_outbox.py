@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from core.wire import Sample
 from edge.outbox import Outbox
+from plantcarbon_core.wire import Sample
 
 T0 = 1_763_712_000_000
 
@@ -100,8 +100,8 @@ def test_group_commit_refuses_an_unencodable_sample_alone_and_skips_its_seq(tmp_
 
 
 def test_batch_payload_decodes_like_encode_batch_and_keeps_odd_floats(tmp_path: Path) -> None:
-    from core.wire import decode_batch, encode_batch
     from edge.outbox import batch_of
+    from plantcarbon_core.wire import decode_batch, encode_batch
 
     ob = Outbox(tmp_path / "o.sqlite")
     odd = [1e16, 1e-5, -0.0, 1e300, 5e-324, 2.0**53, 123456789.123, 0.1 + 0.2]
@@ -114,8 +114,8 @@ def test_batch_payload_decodes_like_encode_batch_and_keeps_odd_floats(tmp_path: 
 
 
 def test_batch_payload_is_byte_for_byte_encode_batch(tmp_path: Path) -> None:
-    from core.wire import encode_batch
     from edge.outbox import batch_of
+    from plantcarbon_core.wire import encode_batch
 
     ob = Outbox(tmp_path / "o.sqlite")
     ob.add_many("tr-01", [s(i, pf="not available (NaN)") if i % 2 else s(i) for i in range(5)])
@@ -145,3 +145,16 @@ def test_disk_cap_bounds_the_file_not_the_json(tmp_path: Path) -> None:
     json_bytes = ob._db.execute("SELECT SUM(LENGTH(body)) FROM samples").fetchone()[0]
     assert size <= cap * 1.1 + 64 * 1024, (size, cap)
     assert json_bytes < size / 1.5  # a JSON-byte cap would have let the file grow well past the cap
+
+
+def test_ack_many_deletes_exactly_the_acknowledged_batches_across_chunks(tmp_path: Path) -> None:
+    ob = Outbox(tmp_path / "o.sqlite")
+    devices = [f"d{i:03d}" for i in range(300)]  # more batches than one DELETE statement takes
+    for seq in range(2):
+        batches, _ = ob.add_batch([(d, s(seq * 1000 + i)) for i, d in enumerate(devices)], live=lambda d: True)
+        assert {b.seq for b in batches} == {seq}
+    acked = [(d, 0) for d in devices] + [("d007", 1), ("nobody", 0), ("d007", 1)]  # a stranger, a duplicate
+    assert ob.ack_many(acked) == 301 and ob.depth == 299
+    left = {(p.device, p.seq) for p in ob.unacked()}
+    assert left == {(d, 1) for d in devices if d != "d007"}
+    ob.close()

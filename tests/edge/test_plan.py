@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.plant import Workarounds
-from core.profile import MeterProfile
 from edge.plan import apply_workarounds, plan_reads
+from plantcarbon_core.plant import Workarounds
+from plantcarbon_core.profile import MeterProfile
 
 
 def profile(rows: list[dict], **kw: object) -> MeterProfile:

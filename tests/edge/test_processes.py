@@ -42,7 +42,7 @@ def test_two_processes_publish_every_device_and_stop_together(
     plant.write_text(yaml.safe_dump({"site": {"id": "procs", "name": "Procs"}, "devices": devices}))
     col = collector(mosquitto, "pc/procs/#")
     env = {**os.environ, "PLANTCARBON_MQTT_URL": mosquitto.url}
-    cmd = [sys.executable, "-m", "core.cli", "edge", "run", "--plant", str(plant), "--edge-id", "gw"]
+    cmd = [sys.executable, "-m", "plantcarbon", "edge", "run", "--plant", str(plant), "--edge-id", "gw"]
     cmd += ["--outbox", str(tmp_path / "o.sqlite"), "--metrics-port", "0", "--processes", "2"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

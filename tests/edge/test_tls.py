@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from core.harness.mosquitto import Mosquitto
 from edge.publish import BrokerConfig
+from harness.mosquitto import Mosquitto
 from tests.conftest import SECURE_USERS
 from tests.edge.conftest import image_for, make_plant, modbus_device, running_agent, truth_for
+from tests.support.waiting import wait_until_async
 
 pytestmark = pytest.mark.integration
 
@@ -36,10 +37,7 @@ async def test_tls_password_and_client_certificate(
     plant = make_plant([modbus_device("m-1", server.port, interval_s=0.3)], site="tls")
     col = collector(secure_mosquitto, "pc/tls/#")
     async with running_agent(plant, config(secure_mosquitto, SECURE_USERS["edge-01"]), tmp_path) as agent:
-        for _ in range(200):
-            if len(col.batches("m-1")) >= 2:
-                break
-            await asyncio.sleep(0.05)
+        assert await wait_until_async(lambda: len(col.batches("m-1")) >= 2, 10)
         assert agent.publisher.v5  # Mosquitto offers MQTT 5, so the agent speaks it
     assert col.batches("m-1")[0].samples[0].values == pytest.approx(truth, rel=1e-6)
     assert col.status("/_edge/edge-01/status")[0]["online"] is True

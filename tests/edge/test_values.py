@@ -8,10 +8,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.plant import Ratios, Workarounds
-from core.profile import Bad, MeterProfile, available_profiles, encode_raw, encode_row, load_profile, pattern_words
 from edge.plan import plan_reads
 from edge.values import Decoder, decode_blocks, decode_blocks_by_row, implausible_counters
+from plantcarbon_core.plant import Ratios, Workarounds
+from plantcarbon_core.profile import (
+    Bad,
+    MeterProfile,
+    available_profiles,
+    encode_raw,
+    encode_row,
+    load_profile,
+    pattern_words,
+)
 
 
 def prof(rows: list[dict]) -> MeterProfile:
@@ -287,7 +295,7 @@ def test_decode_blocks_of_any_answer_gives_values_or_reasons(profile_id: str, da
 
 @pytest.mark.parametrize("order", ORDERS, ids=lambda o: f"{o[0]}-{o[1]}")
 def test_compiled_plan_follows_the_codec_rules_case_by_case(order: tuple[str, str]) -> None:
-    # Each of core.profile's rules on the plan's own path (one block, one plan), value and reason
+    # Each of plantcarbon_core.profile's rules on the plan's own path (one block, one plan), value and reason
     # equal to decode_row's: transform, byte-swapped pattern, scale factor outside -10..10 or NaN,
     # a value overflowing once scaled, a word outside 0..0xFFFF.
     p = every_type_profile(*order)

@@ -12,15 +12,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
-from core.influx import InfluxTarget, influxql
-from core.mqtt import parse_mqtt_url
-from core.plant import Plant, load_plant
-from core.wire import ReadingBatch, Sample, data_topic, encode_batch
 from ingest.service import IngestConfig, IngestService, delete_session
+from plantcarbon_core.influx import InfluxTarget, influxql
+from plantcarbon_core.plant import Plant, load_plant
+from plantcarbon_core.wire import ReadingBatch, Sample
+from tests.support.mqtt import Publisher
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TS0 = 1_763_712_000_000  # 2025-11-21T08:00:00Z, on a 15-minute boundary
@@ -29,54 +27,6 @@ TS0 = 1_763_712_000_000  # 2025-11-21T08:00:00Z, on a 15-minute boundary
 @pytest.fixture(scope="session")
 def plant_a() -> Plant:
     return load_plant(EXAMPLES / "plant-a.yaml")
-
-
-class Publisher:
-    """A plain paho client publishing QoS 1 and waiting for every PUBACK."""
-
-    def __init__(self, url: str, client_id: str | None = None):
-        host, port, _ = parse_mqtt_url(url)
-        self.client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=client_id or f"pub-{uuid.uuid4().hex[:8]}",
-            protocol=mqtt.MQTTv5,
-        )
-        self.client.max_inflight_messages_set(1000)
-        self.client.max_queued_messages_set(0)
-        self.client.connect(host, port)
-        self.client.loop_start()
-        self._pending: list[mqtt.MQTTMessageInfo] = []
-
-    def publish(self, topic: str, payload: bytes | str, qos: int = 1) -> None:
-        self._pending.append(self.client.publish(topic, payload, qos=qos))
-
-    def batch(self, site: str, batch: ReadingBatch) -> None:
-        self.publish(data_topic(site, batch.device), encode_batch(batch))
-
-    def flush(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        for info in self._pending:
-            info.wait_for_publish(max(0.1, deadline - time.monotonic()))
-        self._pending.clear()
-
-    def close(self) -> None:
-        self.flush()
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-@pytest.fixture
-def publisher(mosquitto) -> Iterator[Callable[..., Publisher]]:  # type: ignore[no-untyped-def]
-    made: list[Publisher] = []
-
-    def make(url: str | None = None) -> Publisher:
-        p = Publisher(url or mosquitto.url)
-        made.append(p)
-        return p
-
-    yield make
-    for p in made:
-        p.close()
 
 
 @pytest.fixture
@@ -114,18 +64,6 @@ def ingest_factory(tmp_path: Path) -> Iterator[Callable[..., IngestService]]:
         # A dedicated broker the test already stopped cannot be reached: nothing to clean.
         with contextlib.suppress(OSError, TimeoutError):
             delete_session(svc.cfg, timeout_s=5)
-
-
-def wait_for(query: Callable[[], int], want: int, timeout_s: float = 60, what: str = "rows") -> int:
-    """Poll `query` until it returns `want` (or more); returns the last value."""
-    deadline = time.monotonic() + timeout_s
-    got = -1
-    while time.monotonic() < deadline:
-        got = query()
-        if got >= want:
-            return got
-        time.sleep(0.3)
-    return got
 
 
 def count_points(target: InfluxTarget, measurement: str, field: str, where: str = "") -> int:
@@ -192,7 +130,7 @@ def ingest_process(
         "PLANTCARBON_DATA_DIR": str(workdir),
     }
     log = workdir / f"{log_name or client_id}.log"
-    cmd = [sys.executable, "-m", "core.cli", "ingest", "run", "--client-id", client_id]
+    cmd = [sys.executable, "-m", "plantcarbon", "ingest", "run", "--client-id", client_id]
     cmd += ["--share-group", share_group, "--metrics-port", "0", "--batch-age", "0.3"]
     start = log.stat().st_size if log.exists() else 0
     with log.open("ab") as f:

@@ -5,20 +5,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import random
-import threading
-import uuid
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
-from core.influx import influxql, write_lines
-from core.mqtt import parse_mqtt_url
-from core.wire import ReadingBatch, Sample, dlq_topic, encode_batch
 from ingest.mapping import Rejected, TagBook, map_data
 from ingest.writer import InfluxWriter
-from tests.ingest.conftest import TS0, count_points, wait_for
+from plantcarbon_core.influx import influxql, write_lines
+from plantcarbon_core.wire import ReadingBatch, Sample, dlq_topic, encode_batch
+from tests.ingest.conftest import TS0, count_points
+from tests.support.fuzz import byte_mutations
+from tests.support.mqtt import Collector
+from tests.support.waiting import wait_count
 
 pytestmark = pytest.mark.integration
 
@@ -43,32 +40,6 @@ CORPUS: list[tuple[str, bytes, str]] = [
 ]
 
 
-class DlqListener:
-    def __init__(self, url: str, topic: str):
-        host, port, _ = parse_mqtt_url(url)
-        self.records: list[dict[str, object]] = []
-        self.cond = threading.Condition()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"dlq-{uuid.uuid4().hex[:6]}")
-        self.client.on_message = self._on
-        self.client.connect(host, port)
-        self.client.subscribe(topic, qos=1)
-        self.client.loop_start()
-
-    def _on(self, _c: object, _u: object, m: mqtt.MQTTMessage) -> None:
-        with self.cond:
-            self.records.append(json.loads(m.payload))
-            self.cond.notify_all()
-
-    def wait(self, n: int, timeout_s: float = 60) -> list[dict[str, object]]:
-        with self.cond:
-            self.cond.wait_for(lambda: len(self.records) >= n, timeout_s)
-            return list(self.records)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 def payload_digest(rec: dict[str, object]) -> str:
     """SHA-256 of the dead-lettered payload: of its bytes, or as recorded when it was capped."""
     kept = base64.b64decode(str(rec["payload_b64"]))
@@ -80,27 +51,23 @@ def test_malformed_corpus_and_fuzz_flood_are_dead_lettered_and_ingest_goes_on(
     mosquitto, influx_target, ingest_factory, publisher, plant_a
 ):
     svc = ingest_factory(mosquitto.url, influx_target, [plant_a])
-    listener = DlqListener(mosquitto.url, dlq_topic("ingest"))
+    listener = Collector(mosquitto, dlq_topic("ingest"))
     pub = publisher()
     try:
         for topic, payload, _ in CORPUS:
             pub.publish(topic, payload)
         # A seeded flood of byte-level mutations of a valid batch; the pure mapper is the oracle
         # for which of them are bad (its own fuzzing is in test_mapping.py).
-        rng = random.Random(5)
         book = TagBook.from_plants([plant_a])
         expected_bad = 0
-        for _ in range(300):
-            b = bytearray(GOOD)
-            for _ in range(rng.randint(1, 4)):
-                b[rng.randrange(len(b))] = rng.randrange(256)
+        for b in byte_mutations(GOOD, 300, seed=5):
             try:
-                map_data("pc/plant-a/tr-01/data", bytes(b), book, "pc")
+                map_data("pc/plant-a/tr-01/data", b, book, "pc")
             except Rejected:
                 expected_bad += 1
-            pub.publish("pc/plant-a/tr-01/data", bytes(b))
+            pub.publish("pc/plant-a/tr-01/data", b)
         pub.flush()
-        records = listener.wait(len(CORPUS) + expected_bad)
+        records = [m.json() for m in listener.wait_count(len(CORPUS) + expected_bad, 60)]
         assert len(records) == len(CORPUS) + expected_bad
         by_payload = {(r["topic"], payload_digest(r)): r for r in records}
         for topic, payload, reason in CORPUS:
@@ -117,12 +84,12 @@ def test_malformed_corpus_and_fuzz_flood_are_dead_lettered_and_ingest_goes_on(
             df = influxql(influx_target, 'SELECT sum("count") FROM "dead_letters"', influx_target.raw_bucket)
             return 0 if df.empty else int(df["sum"].sum())
 
-        assert wait_for(stored_dead_letters, len(records)) == len(records)
+        assert wait_count(stored_dead_letters, len(records)) == len(records)
 
         # Ingest is still alive and storing.
         pub.batch("plant-a", ReadingBatch("edge-01", "tr-01", 2, [Sample(TS0 + 999, {"q_kvar": 3.25})]))
         pub.flush()
-        assert wait_for(lambda: count_points(influx_target, "electricity", "q_kvar"), 1) == 1
+        assert wait_count(lambda: count_points(influx_target, "electricity", "q_kvar"), 1) == 1
     finally:
         listener.close()
 
@@ -133,7 +100,7 @@ def test_field_type_conflict_isolates_only_the_offending_lines(
     # An integer p_kw already in the shard: later float p_kw lines conflict (HTTP 422).
     write_lines(influx_target, influx_target.raw_bucket, [f"electricity,device=old p_kw=5i {TS0 - 60_000}"])
     svc = ingest_factory(mosquitto.url, influx_target, [plant_a], batch_max_age_s=1.0)
-    listener = DlqListener(mosquitto.url, dlq_topic("ingest"))
+    listener = Collector(mosquitto, dlq_topic("ingest"))
     pub = publisher()
     try:
         samples = [
@@ -141,10 +108,10 @@ def test_field_type_conflict_isolates_only_the_offending_lines(
         ]
         pub.batch("plant-a", ReadingBatch("edge-01", "tr-01", 1, samples))
         pub.flush()
-        assert wait_for(lambda: count_points(influx_target, "electricity", "q_kvar"), 90) == 90
+        assert wait_count(lambda: count_points(influx_target, "electricity", "q_kvar"), 90) == 90
         # One dead letter for the message (issue 16 finding 6: it was one per refused line,
         # each with the whole payload again), listing the refused lines by index.
-        records = listener.wait(1)
+        records = [m.json() for m in listener.wait_count(1, 60)]
         assert len(records) == 1
         rec = records[0]
         assert rec["reason"] == "influx_422" and rec["refused_lines"] == 10
@@ -153,7 +120,7 @@ def test_field_type_conflict_isolates_only_the_offending_lines(
         df = influxql(influx_target, 'SELECT "p_kw" FROM "electricity"')
         assert len(df) == 1  # only the pre-existing integer point
         # The message was acknowledged once its good lines were written and bad ones dead-lettered.
-        assert wait_for(lambda: int(svc.metrics.messages.labels("stored")._value.get()), 1) == 1
+        assert wait_count(lambda: int(svc.metrics.messages.labels("stored")._value.get()), 1) == 1
     finally:
         listener.close()
 

@@ -9,11 +9,12 @@ import time
 import httpx
 import pytest
 
-from core.liveness import serve
-from core.wire import ReadingBatch, Sample, dlq_topic
 from ingest import service as ingest_service
-from tests.ingest.conftest import TS0, count_points, wait_for
-from tests.ingest.test_dead_letters import DlqListener
+from plantcarbon_core.liveness import serve
+from plantcarbon_core.wire import ReadingBatch, Sample, dlq_topic
+from tests.ingest.conftest import TS0, count_points
+from tests.support.mqtt import Collector
+from tests.support.waiting import wait_count
 
 pytestmark = pytest.mark.integration
 
@@ -79,25 +80,25 @@ def test_each_hostile_message_is_dead_lettered_once_and_ingest_stores_the_next(
     svc = ingest_factory(mosquitto.url, influx_target, [plant_a])
     server = serve(svc.liveness, svc.metrics.registry, 0)
     health = f"http://127.0.0.1:{server.server_address[1]}/healthz"
-    listener = DlqListener(mosquitto.url, dlq_topic("ingest"))
+    listener = Collector(mosquitto, dlq_topic("ingest"))
     pub = publisher()
     try:
         for n, (case, topic, payload, reason) in enumerate(HOSTILE, start=1):
             pub.publish(topic, build(case, payload))
             pub.flush()
-            records = listener.wait(n)
+            records = [m.json() for m in listener.wait_count(n, 60)]
             assert len(records) == n, case
             assert records[-1]["reason"] == reason and records[-1]["topic"] == topic, (case, records[-1]["message"])
             # A good message right after is stored: the worker and writer are alive.
             good = ReadingBatch("edge-01", "tr-01", 100 + n, [Sample(TS0 + n * 1000, {"q_kvar": float(n)})])
             pub.batch("plant-a", good)
             pub.flush()
-            assert wait_for(lambda n=n: count_points(influx_target, "electricity", "q_kvar"), n, 30) == n, case
+            assert wait_count(lambda n=n: count_points(influx_target, "electricity", "q_kvar"), n, 30) == n, case
             rep = httpx.get(health, timeout=5)
             assert rep.status_code == 200 and rep.json()["ok"], (case, rep.text)
         # Exactly once each, in the file as on the topic; none counted twice.
         lines = svc.cfg.dlq_file.read_text().splitlines()  # type: ignore[union-attr]
-        assert len(lines) == len(HOSTILE) == len(listener.records)
+        assert len(lines) == len(HOSTILE) == len(listener.messages)
         counted = sum(s.value for s in svc.metrics.dead_letters.collect()[0].samples if s.name.endswith("_total"))
         assert counted == len(HOSTILE)
         # A 1 MB payload costs a capped record, not another megabyte.
@@ -120,14 +121,14 @@ def test_a_bug_on_one_message_dead_letters_it_and_the_worker_goes_on(
 
     monkeypatch.setattr(ingest_service, "map_data", buggy)
     svc = ingest_factory(mosquitto.url, influx_target, [plant_a])
-    listener = DlqListener(mosquitto.url, dlq_topic("ingest"))
+    listener = Collector(mosquitto, dlq_topic("ingest"))
     pub = publisher()
     try:
         pub.publish(TOPIC, doc({"p_kw": 1.0}).replace(b"edge-01", b"trigger-bug"))
         pub.batch("plant-a", ReadingBatch("edge-01", "tr-01", 2, [Sample(TS0, {"q_kvar": 2.0})]))
         pub.flush()
-        assert [r["reason"] for r in listener.wait(1)] == ["internal_error"]
-        assert wait_for(lambda: count_points(influx_target, "electricity", "q_kvar"), 1, 30) == 1
+        assert [m.json()["reason"] for m in listener.wait_count(1, 60)] == ["internal_error"]
+        assert wait_count(lambda: count_points(influx_target, "electricity", "q_kvar"), 1, 30) == 1
         assert svc.metrics.worker_errors._value.get() == 1
         assert svc.liveness.report()["workers"]["worker"]["alive"]
     finally:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.wire import ReadingBatch, Sample, encode_batch
 from ingest.mapping import UNREGISTERED, Rejected, TagBook, map_data, map_status
+from plantcarbon_core.wire import ReadingBatch, Sample, encode_batch
 
 TS = 1_763_712_000_000
 GOOD = encode_batch(ReadingBatch("edge-01", "tr-01", 1, [Sample(TS, {"p_kw": 1.5})]))

@@ -11,11 +11,13 @@ import uuid
 
 import pytest
 
-from core.harness.influxdb import start_influxdb
-from core.harness.mosquitto import start_mosquitto
-from core.influx import influxql
-from core.wire import ReadingBatch, Sample
-from tests.ingest.conftest import TS0, LoadPublisher, Publisher, count_points, ingest_process, make_batch, wait_for
+from harness.influxdb import start_influxdb
+from harness.mosquitto import start_mosquitto
+from plantcarbon_core.influx import influxql
+from plantcarbon_core.wire import ReadingBatch, Sample
+from tests.ingest.conftest import TS0, LoadPublisher, count_points, ingest_process, make_batch
+from tests.support.mqtt import Publisher
+from tests.support.waiting import wait_count
 
 pytestmark = pytest.mark.integration
 
@@ -31,14 +33,14 @@ def test_influxdb_stopped_two_minutes_under_load_loses_nothing(mosquitto, ingest
         # A small Receive Maximum makes the broker, not ingest's memory, hold most of the backlog.
         svc = ingest_factory(mosquitto.url, target, receive_maximum=200, max_backoff_s=2.0)
         load = LoadPublisher(mosquitto.url, devices=40, rate_hz=1.0).start()
-        assert wait_for(lambda: stored_samples(target), 200, 30) >= 200
+        assert wait_count(lambda: stored_samples(target), 200, 30) >= 200
         influx.stop()
         time.sleep(120)
         influx.start()  # same port, same data
         time.sleep(5)
         sent = load.stop()
         assert sent >= 40 * 5 * 120
-        assert wait_for(lambda: stored_samples(target), sent, 180) == sent
+        assert wait_count(lambda: stored_samples(target), sent, 180) == sent
         retries = sum(s.value for s in svc.metrics.retries.collect()[0].samples if s.name.endswith("_total"))
         assert retries > 0  # it really did fail and retry
         assert sum(s.value for s in svc.metrics.dead_letters.collect()[0].samples if s.name.endswith("_total")) == 0
@@ -51,14 +53,14 @@ def test_ingest_killed_with_sigkill_under_load_loses_nothing(mosquitto, influx_t
     proc = ingest_process(mosquitto.url, influx_target, cid, group, tmp_path)
     load = LoadPublisher(mosquitto.url, devices=40, rate_hz=2.0).start()
     try:
-        assert wait_for(lambda: stored_samples(influx_target), 400, 30) >= 400
+        assert wait_count(lambda: stored_samples(influx_target), 400, 30) >= 400
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         time.sleep(5)  # published meanwhile: queued by the broker for the session
         proc = ingest_process(mosquitto.url, influx_target, cid, group, tmp_path)
         time.sleep(3)
         sent = load.stop()
-        assert wait_for(lambda: stored_samples(influx_target), sent, 120) == sent
+        assert wait_count(lambda: stored_samples(influx_target), sent, 120) == sent
     finally:
         load.stop()
         proc.terminate()
@@ -77,14 +79,14 @@ def test_two_processes_on_the_shared_subscription_store_every_point_once(mosquit
         load.start()
         time.sleep(8)
         sent = load.stop()
-        assert wait_for(lambda: stored_samples(influx_target), sent, 90) == sent
+        assert wait_count(lambda: stored_samples(influx_target), sent, 90) == sent
 
         # Both processes took part: each wrote its own accounting points.
         def instances() -> int:
             q = influxql(influx_target, 'SHOW TAG VALUES FROM "ingest_quality" WITH KEY = "ingest"')
             return 0 if q.empty else len(q)
 
-        assert wait_for(instances, 2, 30) == 2
+        assert wait_count(instances, 2, 30) == 2
         # Values are exact, not just counted: spot-check one batch.
         df = influxql(
             influx_target,
@@ -118,7 +120,7 @@ def test_retire_writes_what_the_broker_queued_for_a_stopped_instance(
         [
             sys.executable,
             "-m",
-            "core.cli",
+            "plantcarbon",
             "ingest",
             "retire",
             "--client-id",
@@ -143,12 +145,14 @@ def test_retire_writes_what_the_broker_queued_for_a_stopped_instance(
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"{a_id}: drained" in proc.stdout
-    assert wait_for(lambda: stored_samples(influx_target), sent, 30) == sent
+    assert wait_count(lambda: stored_samples(influx_target), sent, 30) == sent
     # The group no longer sends anything to the retired instance: all later batches land.
     load = LoadPublisher(mosquitto.url, devices=20, rate_hz=4.0, samples=1, site="load2").start()
     time.sleep(2)
     sent2 = load.stop()
-    assert wait_for(lambda: count_points(influx_target, "unregistered", "v0_kw", "site = 'load2'"), sent2, 30) == sent2
+    assert (
+        wait_count(lambda: count_points(influx_target, "unregistered", "v0_kw", "site = 'load2'"), sent2, 30) == sent2
+    )
 
 
 def test_broker_restarts_with_ingest_running_and_with_a_queue_for_it(influx_target, ingest_factory, tmp_path):
@@ -164,19 +168,19 @@ def test_broker_restarts_with_ingest_running_and_with_a_queue_for_it(influx_targ
             pub.close()
 
         publish(1, 50)
-        assert wait_for(lambda: stored_samples(influx_target), 250, 30) == 250
+        assert wait_count(lambda: stored_samples(influx_target), 250, 30) == 250
         broker.stop()
         time.sleep(2)
         broker.start()  # same port, persisted sessions
         assert svc.connected.wait(30)  # ingest reconnected by itself
         publish(51, 50)
-        assert wait_for(lambda: stored_samples(influx_target), 500, 30) == 500
+        assert wait_count(lambda: stored_samples(influx_target), 500, 30) == 500
 
         svc.stop()  # the broker now queues for the session …
         publish(101, 50)
         broker.stop()  # … and keeps that queue across its own restart
         broker.start()
         ingest_factory(broker.url, influx_target, client_id=cid, share_group=svc.cfg.share_group)
-        assert wait_for(lambda: stored_samples(influx_target), 750, 30) == 750
+        assert wait_count(lambda: stored_samples(influx_target), 750, 30) == 750
     finally:
         broker.stop()

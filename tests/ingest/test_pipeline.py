@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from core.influx import influxql
-from core.wire import ReadingBatch, Sample, status_topic
-from tests.ingest.conftest import TS0, count_points, wait_for
+from plantcarbon_core.influx import influxql
+from plantcarbon_core.wire import ReadingBatch, Sample, status_topic
+from tests.ingest.conftest import TS0, count_points
+from tests.support.waiting import wait_count
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +36,7 @@ def test_batches_are_stored_exactly_with_plant_tags(mosquitto, influx_target, in
     pub.batch("plant-a", ReadingBatch("edge-01", "mystery-7", 3, [Sample(TS0 + 5, {"p_kw": -1.25e-7})]))
     pub.flush()
 
-    assert wait_for(lambda: count_points(influx_target, "electricity", "p_kw"), 2) == 2
+    assert wait_count(lambda: count_points(influx_target, "electricity", "p_kw"), 2) == 2
     df = influxql(influx_target, 'SELECT * FROM "electricity" GROUP BY *')
     df = df.sort_values("time").reset_index(drop=True)
     assert [t.value // 10**6 for t in df["time"]] == [TS0, TS0 + 1000]
@@ -45,12 +46,12 @@ def test_batches_are_stored_exactly_with_plant_tags(mosquitto, influx_target, in
     assert set(df["kind"]) == {"transformer"} and set(df["device"]) == {"tr-01"} and set(df["edge"]) == {"edge-01"}
     assert "pf" not in df.columns  # a bad entry is not a field
 
-    assert wait_for(lambda: count_points(influx_target, "natural_gas", "flow_nm3h"), 1) == 1
+    assert wait_count(lambda: count_points(influx_target, "natural_gas", "flow_nm3h"), 1) == 1
     gas = influxql(influx_target, 'SELECT * FROM "natural_gas" GROUP BY *')
     assert gas["flow_nm3h"].tolist() == [55.5] and gas["area"].tolist() == ["utilities"]
     assert gas["kind"].tolist() == ["boiler"] and gas["edge"].tolist() == ["edge-02"]
 
-    assert wait_for(lambda: count_points(influx_target, "unregistered", "p_kw"), 1) == 1
+    assert wait_count(lambda: count_points(influx_target, "unregistered", "p_kw"), 1) == 1
     un = influxql(influx_target, 'SELECT * FROM "unregistered" GROUP BY *')
     assert un["p_kw"].tolist() == [-1.25e-7] and un["device"].tolist() == ["mystery-7"]
     assert "area" not in un.columns and "kind" not in un.columns
@@ -73,7 +74,7 @@ def test_accounting_and_device_status(mosquitto, influx_target, ingest_factory, 
         df = influxql(influx_target, 'SELECT * FROM "ingest_quality"')
         return 0 if df.empty else int(df["samples"].max())
 
-    assert wait_for(quality_samples, 30) == 30
+    assert wait_count(quality_samples, 30) == 30
     q = influxql(influx_target, 'SELECT * FROM "ingest_quality" GROUP BY *')
     row = q.iloc[0]
     assert int(row["time"].value // 10**6) == TS0
@@ -81,7 +82,7 @@ def test_accounting_and_device_status(mosquitto, influx_target, ingest_factory, 
     assert row["completeness_pct"] == 50.0
     assert row["device"] == "boiler-1" and row["ingest"] == svc.cfg.client_id
 
-    assert wait_for(lambda: count_points(influx_target, "device_status", "online"), 1) == 1
+    assert wait_count(lambda: count_points(influx_target, "device_status", "online"), 1) == 1
     st = influxql(influx_target, 'SELECT * FROM "device_status" GROUP BY *')
     assert st["online"].tolist() == [False] and st["error"].tolist() == ["timeout"]
     assert svc.metrics.seq_gaps._value.get() == 2 and svc.metrics.duplicates._value.get() == 1
@@ -92,7 +93,7 @@ def test_mqtt_311_plain_subscription(mosquitto, influx_target, ingest_factory, p
     pub = publisher()
     pub.batch("site-x", ReadingBatch("edge-01", "m-1", 1, [Sample(TS0, {"p_kw": 7.0})]))
     pub.flush()
-    assert wait_for(lambda: count_points(influx_target, "unregistered", "p_kw"), 1, 30) == 1
+    assert wait_count(lambda: count_points(influx_target, "unregistered", "p_kw"), 1, 30) == 1
 
 
 def test_graceful_stop_acknowledges_everything_it_wrote(mosquitto, influx_target, ingest_factory, publisher):
@@ -103,7 +104,7 @@ def test_graceful_stop_acknowledges_everything_it_wrote(mosquitto, influx_target
         pub.batch("s", ReadingBatch("edge-01", "m-1", seq, [Sample(TS0 + seq, {"p_kw": float(seq)})]))
     pub.flush()
     # All received, none acknowledged yet (the batch stays open for 30 s): stop() must flush it.
-    assert wait_for(svc.pipeline_messages, 20, 10) == 20
+    assert wait_count(svc.pipeline_messages, 20, 10) == 20
     assert svc.handled == 0
     svc.stop()
     assert count_points(influx_target, "unregistered", "p_kw") == 20

@@ -6,9 +6,10 @@ import uuid
 
 import pytest
 
-from core.influx import influxql
-from core.wire import ReadingBatch, Sample
-from tests.ingest.conftest import TS0, wait_for
+from plantcarbon_core.influx import influxql
+from plantcarbon_core.wire import ReadingBatch, Sample
+from tests.ingest.conftest import TS0
+from tests.support.waiting import wait_count
 
 pytestmark = pytest.mark.integration
 
@@ -39,8 +40,8 @@ def test_a_restarted_instance_adds_to_its_stored_counts(mosquitto, influx_target
     for _ in range(3):
         pub.publish("pc/plant-a/tr-01/data", b"not json")
     pub.flush()
-    assert wait_for(lambda: stored_quality(influx_target, cid), 100, 30) == 100
-    assert wait_for(lambda: stored_dead_letters(influx_target, cid), 3, 30) == 3
+    assert wait_count(lambda: stored_quality(influx_target, cid), 100, 30) == 100
+    assert wait_count(lambda: stored_dead_letters(influx_target, cid), 3, 30) == 3
     first.stop()
 
     # The same instance again (same client id, so the same tags): 20 samples it had stored
@@ -51,8 +52,8 @@ def test_a_restarted_instance_adds_to_its_stored_counts(mosquitto, influx_target
     for _ in range(2):
         pub.publish("pc/plant-a/tr-01/data", b"[]")
     pub.flush()
-    assert wait_for(lambda: stored_quality(influx_target, cid), 150, 30) == 150
-    assert wait_for(lambda: stored_dead_letters(influx_target, cid), 5, 30) == 5
+    assert wait_count(lambda: stored_quality(influx_target, cid), 150, 30) == 150
+    assert wait_count(lambda: stored_dead_letters(influx_target, cid), 5, 30) == 5
     second.stop()
     # Stable: a final write did not overwrite with a smaller count.
     assert stored_quality(influx_target, cid) == 150 and stored_dead_letters(influx_target, cid) == 5

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import ssl
 import uuid
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
-from core.mqtt import parse_mqtt_url
-from core.wire import ReadingBatch, Sample, data_topic, encode_batch
 from ingest.service import IngestConfig, IngestService
+from plantcarbon_core.wire import ReadingBatch, Sample
 from tests.conftest import SECURE_USERS
-from tests.ingest.conftest import TS0, count_points, wait_for
+from tests.ingest.conftest import TS0, count_points
+from tests.support.mqtt import Publisher
+from tests.support.waiting import wait_count
 
 pytestmark = pytest.mark.integration
 
@@ -30,21 +28,13 @@ def test_ingest_reads_from_a_tls_broker_with_credentials(secure_mosquitto, influ
         cert_file=tls.client_cert,
         key_file=tls.client_key,
     )
-    host, port, _ = parse_mqtt_url(secure_mosquitto.url)
-    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5)
-    pub.username_pw_set("edge-01", SECURE_USERS["edge-01"])
-    pub.tls_set(
-        ca_certs=str(tls.ca), certfile=str(tls.client_cert), keyfile=str(tls.client_key), cert_reqs=ssl.CERT_REQUIRED
-    )
-    pub.connect(host, port)
-    pub.loop_start()
+    pub = Publisher(secure_mosquitto, user="edge-01")  # TLS with the harness's client certificate
     try:
-        batch = ReadingBatch("edge-01", "tr-01", 1, [Sample(TS0, {"p_kw": 42.5})])
-        pub.publish(data_topic("plant-s", "tr-01"), encode_batch(batch), qos=1).wait_for_publish(30)
-        assert wait_for(lambda: count_points(influx_target, "unregistered", "p_kw"), 1, 30) == 1
+        pub.batch("plant-s", ReadingBatch("edge-01", "tr-01", 1, [Sample(TS0, {"p_kw": 42.5})]))
+        pub.flush(30)
+        assert wait_count(lambda: count_points(influx_target, "unregistered", "p_kw"), 1, 30) == 1
     finally:
-        pub.disconnect()
-        pub.loop_stop()
+        pub.close()
 
 
 def test_wrong_password_is_refused_and_nothing_is_read(secure_mosquitto, influx_target):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.plant import Plant, parse_plant
+from plantcarbon_core.plant import Plant, parse_plant
 
 PLANT_YAML = """
 site: {id: plant-t, name: "Test plant", timezone: Asia/Shanghai, grid_region: cn-east}

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from core.cli import app
+from plantcarbon.cli import app
 from tests.metering.conftest import PLANT_YAML, counter
 
 runner = CliRunner()
@@ -132,7 +132,7 @@ def test_factors_list_show_validate(tmp_path: Path) -> None:
     res = runner.invoke(app, ["factors", "validate", str(bad)])
     assert res.exit_code == 1
     assert "bad.yaml: factors[0] (id=a): version: required field is missing" in res.output
-    shipped = sorted((Path(__file__).resolve().parents[2] / "metering" / "factors").glob("*.yaml"))
+    shipped = sorted((Path(__file__).resolve().parents[2] / "metering" / "carbon" / "factors").glob("*.yaml"))
     res = runner.invoke(app, ["factors", "validate", *map(str, shipped)])
     assert res.exit_code == 0, res.output
 

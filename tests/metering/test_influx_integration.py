@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.influx import InfluxTarget, influxql, write_lines
-from core.plant import Plant, parse_plant
-from metering.factors import load_registry
+from metering.carbon.factor_registry import load_registry
 from metering.service import Context, ContinuousMetering, recompute
+from plantcarbon_core.influx import InfluxTarget, influxql, write_lines
+from plantcarbon_core.plant import Plant, parse_plant
 from tests.metering.conftest import PLANT_YAML, counter, east_grid_2023
 
 pytestmark = pytest.mark.integration
@@ -48,7 +48,7 @@ def test_recompute_writes_energy_and_emissions_idempotently(influx_target: Influ
         ]
     )
     write_lines(influx_target, influx_target.raw_bucket, _lines(r))
-    ctx = Context(plant, __import__("metering.factors", fromlist=["load_registry"]).load_registry(), [])
+    ctx = Context(plant, __import__("metering.carbon.factor_registry", fromlist=["load_registry"]).load_registry(), [])
     progress: list[int] = []
     n1, problems = recompute(
         ctx, influx_target, T0, T0 + pd.Timedelta(hours=3), chunk=pd.Timedelta(hours=1), progress=progress.append
@@ -163,7 +163,7 @@ def test_recompute_from_energy_says_where_nothing_was_stored(influx_target: Infl
 def test_continuous_mode_closes_after_lateness_and_recomputes_late_data(
     influx_target: InfluxTarget, plant: Plant
 ) -> None:
-    from metering.factors import load_registry
+    from metering.carbon.factor_registry import load_registry
 
     ctx = Context(plant, load_registry(), [])
     svc = ContinuousMetering(ctx, influx_target, horizon=pd.Timedelta(hours=6))
@@ -201,8 +201,8 @@ def test_continuous_mode_closes_after_lateness_and_recomputes_late_data(
 def test_continuous_mode_survives_a_stopped_database(tmp_path: object, plant: Plant) -> None:
     from pathlib import Path
 
-    from core.harness.influxdb import start_influxdb
-    from metering.factors import load_registry
+    from harness.influxdb import start_influxdb
+    from metering.carbon.factor_registry import load_registry
 
     server = start_influxdb(Path(str(tmp_path)))
     try:
@@ -226,7 +226,7 @@ def test_recompute_command_after_a_factor_update(
     # then `plantcarbon metering recompute --source energy`.
     from typer.testing import CliRunner
 
-    from core.cli import app
+    from plantcarbon.cli import app
     from tests.metering.conftest import PLANT_YAML
 
     for key, value in {

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from core.plant import Plant, parse_plant
-from metering.energy import compute
-from metering.factors import load_registry
-from metering.intervals import compute_intervals
+from metering.carbon.emissions import compute
+from metering.carbon.factor_registry import load_registry
+from metering.carbon.intervals import compute_intervals
+from plantcarbon_core.plant import Plant, parse_plant
 from simulators.history import History, generate, history_plant_yaml
 from simulators.scenario import available_scenarios, parse_scenario
 

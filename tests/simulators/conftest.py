@@ -7,7 +7,7 @@ from typing import Any
 from pymodbus.client import ModbusTcpClient
 from pymodbus.framer import FramerType
 
-from core.profile import Bad, MeterProfile, decode_row, load_profile
+from plantcarbon_core.profile import Bad, MeterProfile, decode_row, load_profile
 from simulators.scenario import Endpoint, Scenario, parse_scenario
 
 SITE = {"id": "t-site", "name": "Test site", "timezone": "Asia/Shanghai"}

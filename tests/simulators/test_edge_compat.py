@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.plant import ModbusTcpSource, parse_plant
-from core.profile import Bad, load_profile
 from edge.config import edge_errors
 from edge.plan import plan_reads
 from edge.values import decode_blocks
+from plantcarbon_core.plant import ModbusTcpSource, parse_plant
+from plantcarbon_core.profile import Bad, load_profile
 from simulators.history import history_plant_yaml
 from simulators.plant import SimulatedPlant
 from simulators.scenario import load_scenario

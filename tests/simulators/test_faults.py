@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from pymodbus.exceptions import ModbusException
 
-from core.profile import Bad, load_profile
+from plantcarbon_core.profile import Bad, load_profile
 from simulators.faults import resolve_faults
 from simulators.history import generate
 from simulators.model import PlantModel

@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from core.profile import WORDS, Bad, available_profiles, load_profile
+from plantcarbon_core.profile import WORDS, Bad, available_profiles, load_profile
 from simulators.plant import SimulatedPlant
 from tests.simulators.conftest import client_for, read_profile, scenario
 
@@ -147,7 +147,7 @@ def test_every_type_and_word_byte_order_round_trips(modbus_server) -> None:
     """Every data type in ABCD, CDAB, BADC and DCBA: the simulator's image, read by pymodbus, decodes back."""
     from pymodbus.client import ModbusTcpClient
 
-    from core.profile import MeterProfile, decode_row
+    from plantcarbon_core.profile import MeterProfile, decode_row
     from simulators.meters import MeterImage
 
     types = ["int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"]

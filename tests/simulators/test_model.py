@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from core.plant import parse_plant
-from dashboards.generate import GENERATING_KINDS
 from dashboards.verify import LOAD_FACTOR_RANGE
+from plantcarbon_core.kinds import kind as kind_of
+from plantcarbon_core.plant import parse_plant
 from simulators.history import generate, history_plant_yaml
 from simulators.loads import SLOT_S, START_POWER_RATIO
 from simulators.model import PlantModel
@@ -124,7 +124,7 @@ faults: [{device: a, kind: clock_skew, at: 1}]
     with pytest.raises(ScenarioError) as exc:
         parse_scenario(bad, "bad.yaml")
     text = str(exc.value)
-    assert "bad.yaml: devices.1.rated: Input should be greater than 0" in text
+    assert "bad.yaml: devices[1] (id=a): rated: must be > 0, got -1" in text
     with pytest.raises(ScenarioError) as exc2:
         parse_scenario(bad.replace("rated: -1", "rated: 1"), "bad.yaml")
     lines = exc2.value.errors
@@ -172,7 +172,7 @@ def _load_factors(scenario: str, start: datetime, days: int) -> dict[str, tuple[
     sc = load_scenario(scenario)
     plant = parse_plant(history_plant_yaml(sc))
     m = PlantModel(sc, origin=start)
-    consumers = [d for d in plant.devices if d.rated_kw and d.kind not in GENERATING_KINDS and d.source is not None]
+    consumers = [d for d in plant.devices if d.rated_kw and kind_of(d.kind).consumes_only and d.source is not None]
     out: dict[str, tuple[float, float]] = {}
     for day in range(days):
         t0 = int((start + timedelta(days=day)).timestamp()) // SLOT_S

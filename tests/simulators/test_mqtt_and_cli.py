@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from core.cli import app
-from core.plant import MqttSource, load_plant
-from core.wire import decode_batch
+from plantcarbon.cli import app
+from plantcarbon_core.plant import MqttSource, load_plant
+from plantcarbon_core.wire import decode_batch
 from simulators.plant import SimulatedPlant
 from simulators.scenario import load_scenario
+from tests.support.mqtt import Collector
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -38,31 +35,20 @@ def _sample_time(doc: dict[str, Any], src: MqttSource) -> float:
 
 
 def test_native_payloads_map_to_model_values(mosquitto, tmp_path: Path) -> None:
-    got: dict[str, dict[str, Any]] = {}
-    lock = threading.Lock()
-
-    def on_message(_c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
-        with lock:
-            got.setdefault(msg.topic, json.loads(msg.payload))
-
-    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="t-native")
-    sub.on_message = on_message
-    sub.connect(mosquitto.host, mosquitto.port)
-    sub.subscribe([("tele/+/SENSOR", 1), ("acme-gw/+/up", 1)])
-    sub.loop_start()
-    time.sleep(0.3)  # subscribed before the devices send their first message
+    # Subscribed (SUBACK in) before the devices send their first message.
+    sub = Collector(mosquitto, [("tele/+/SENSOR", 1), ("acme-gw/+/up", 1)], client_id="t-native")
     sim = SimulatedPlant(load_scenario("small"), seed=3).start(mqtt_url=mosquitto.url)
     plant = load_plant(sim.write_plant(tmp_path / "plant.yaml"))
     sources = {d.source.topic: (d, d.source) for d in plant.devices if isinstance(d.source, MqttSource)}
     assert {d.id for d, _ in sources.values()} == {"office-1", "pv-1", "steam-2", "prod-1"}
     try:
-        deadline = time.monotonic() + 25
-        while len(got) < len(sources) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        sub.wait(lambda: len({m.topic for m in sub.snapshot()}) >= len(sources), 25)
     finally:
-        sub.loop_stop()
-        sub.disconnect()
+        sub.close()
         sim.stop()
+    got: dict[str, dict[str, Any]] = {}
+    for m in sub.snapshot():
+        got.setdefault(m.topic, m.json())
     assert set(got) == set(sources)
     assert "ENERGY" in got["tele/office-1/SENSOR"]  # Tasmota style, not our reading batch
     assert "schema" not in got["acme-gw/pv-1/up"]
@@ -112,12 +98,7 @@ def test_history_cli_csv_wire_and_plant(tmp_path: Path) -> None:
 
 
 def test_history_published_as_mqtt_batches(mosquitto, tmp_path: Path) -> None:
-    received: list[bytes] = []
-    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="t-hist")
-    sub.on_message = lambda _c, _u, m: received.append(m.payload)
-    sub.connect(mosquitto.host, mosquitto.port)
-    sub.subscribe("pc/sim-small/+/data", qos=1)
-    sub.loop_start()
+    sub = Collector(mosquitto, "pc/sim-small/+/data", client_id="t-hist")
     res = runner.invoke(
         app,
         [
@@ -138,11 +119,8 @@ def test_history_published_as_mqtt_batches(mosquitto, tmp_path: Path) -> None:
         ],
     )
     assert res.exit_code == 0, res.output
-    deadline = time.monotonic() + 10
-    while len(received) < 19 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    sub.loop_stop()
-    sub.disconnect()
+    received = [m.payload for m in sub.wait_count(19, 10)]
+    sub.close()
     batches = [decode_batch(p) for p in received]
     assert len({b.device for b in batches}) == 19
     first = min(s.ts for b in batches for s in b.samples)
@@ -159,7 +137,7 @@ def test_simulate_run_serves_prints_endpoints_and_stops_on_sigint(tmp_path: Path
         [
             sys.executable,
             "-m",
-            "core.cli",
+            "plantcarbon",
             "simulate",
             "run",
             "-s",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.plant import Supply, parse_plant
+from plantcarbon_core.plant import Supply, parse_plant
 from simulators.history import history_plant_yaml
 from simulators.scenario import load_scenario
 

@@ -15,12 +15,16 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
-from core.plant import Device, Plant
 from metering.api import controlroom_queries as cq
 from metering.api.deps import Svc, Viewer
 from metering.api.params import unprocessable
-from metering.energy import ENERGY_QUANTITIES
-from metering.intensity import shipped_benchmarks
+from metering.carbon.energy import ENERGY_QUANTITIES
+from metering.carbon.intensity import shipped_benchmarks
+from metering.direct.config import carbon_config
+from metering.direct.influx import read_direct
+from plantcarbon_core import schema as sc
+from plantcarbon_core.datafile import DataFileError
+from plantcarbon_core.plant import Device, Plant
 
 router = APIRouter(prefix="/api/v1/controlroom", tags=["control room"])
 MONTH = cq.DayCache()
@@ -48,6 +52,44 @@ def _plant(svc: Svc) -> Plant:
     return svc.plant
 
 
+_CARBON: dict[int, tuple[Plant, tuple[frozenset[str], dict[str, Any] | None] | None]] = {}
+
+
+def _carbon(plant: Plant) -> tuple[frozenset[str], dict[str, Any] | None] | None:
+    """Per plant object (a plant model is not hashable), read once: see `_carbon_of`."""
+    hit = _CARBON.get(id(plant))
+    if hit is None or hit[0] is not plant:
+        hit = _CARBON[id(plant)] = (plant, _carbon_of(plant))
+    return hit[1]
+
+
+def _carbon_of(plant: Plant) -> tuple[frozenset[str], dict[str, Any] | None] | None:
+    """The plant's emission units, if any: the fuel meters they count and the method's intensity benchmark.
+
+    None when the plant has no (valid) `carbon:` block — then the national carbon market tile says
+    "no emission unit" rather than showing the boiler's gas as if it were the plant's direct emissions.
+    """
+    if plant.carbon is None:
+        return None
+    try:
+        cfg, method = carbon_config(plant)
+    except DataFileError:
+        return None  # the direct-emissions service reports the block's mistakes; the page stays up
+    counted = frozenset(d for m in cfg.materials.values() for d in m.devices)
+    bm = method.benchmark
+    benchmark = None if bm is None else {"value": bm.value, "source": bm.source, "confirmed": bm.confirmed}
+    return counted, benchmark
+
+
+def _direct(svc: Svc, plant: Plant, start: datetime, end: datetime) -> cq.Direct | None:
+    """The emission units' stored direct emissions over [start, end), or None when the plant has none."""
+    carbon = _carbon(plant)
+    if carbon is None:
+        return None
+    points = read_direct(svc.influx, plant.site.id, pd.Timestamp(start), pd.Timestamp(end))
+    return cq.direct_figures(points, *carbon)
+
+
 def _day(plant: Plant, now: datetime) -> tuple[datetime, datetime]:
     tz = ZoneInfo(plant.site.timezone)
     local = now.astimezone(tz)
@@ -69,7 +111,7 @@ def _last_seen(svc: Svc, plant: Plant, now: datetime) -> tuple[dict[str, datetim
     # Each carrier's main gauge and energy counter: a meter reading either is seen.
     fields = {c: [*GAUGES.get(c, [])[:1], *ENERGY_QUANTITIES.get(c, ())[:1]] for c in carriers}
     jobs = [(c, q, POOL.submit(cq.read_last_seen, svc.influx, site, c, q, since)) for c in carriers for q in fields[c]]
-    status = POOL.submit(cq.read_last_rows, svc.influx, site, "device_status", since)
+    status = POOL.submit(cq.read_last_rows, svc.influx, site, sc.DEVICE_STATUS, since)
     seen: dict[str, datetime] = {}
     for _c, _q, job in jobs:
         df = job.result()
@@ -98,6 +140,7 @@ def live(_key: Viewer, svc: Svc, hours: Hours = 6.0) -> dict[str, Any]:
     j_live = POOL.submit(cq.read_live_power, svc.influx, site, mains)
     j_demand = POOL.submit(cq.read_demand, svc.influx, site, start)
     j_today = POOL.submit(TODAY.get, svc.influx, site, midnight, now)
+    j_direct = POOL.submit(_direct, svc, plant, midnight, now + timedelta(seconds=1))
     seen, st = _last_seen(svc, plant, now)
     power = cq.power_trend(j_power.result(), len(mains))
     demand = cq.demand_series(j_demand.result(), plant.contract.demand_limit_kw, plant.contract.prealarm_margin_pct)
@@ -114,7 +157,9 @@ def live(_key: Viewer, svc: Svc, hours: Hours = 6.0) -> dict[str, Any]:
         "ts": now.isoformat(),
         "power": {"kw": cq.live_kw(j_live.result()), "trend": power, "meters": mains},
         "demand": demand,
-        "today": {"since": midnight.isoformat(), **cq.totals(energy, emissions)},
+        "today": {"since": midnight.isoformat(), **cq.totals(energy, emissions, j_direct.result())},
+        # Whether the plant has emission units (a kiln line): without them there is no carbon market figure.
+        "carbon_units": _carbon(plant) is not None,
         "health": cq.health(plant, seen, st, now, HEALTH),
         "completeness": cq.completeness(plant, energy, midnight, max(midnight, closed)),
         "dr": {"active": active_dr[0] if active_dr else None},
@@ -129,6 +174,8 @@ def breakdown(_key: Viewer, svc: Svc) -> dict[str, Any]:
     now = svc.clock()
     midnight, month_start = _day(plant, now)
     j_month = POOL.submit(MONTH.get, svc.influx, site, month_start, midnight)
+    j_d_today = POOL.submit(_direct, svc, plant, midnight, now + timedelta(seconds=1))
+    j_d_month = POOL.submit(_direct, svc, plant, month_start, now + timedelta(seconds=1))
     e_today, c_today = TODAY.get(svc.influx, site, midnight, now)
     e_month0, c_month0 = j_month.result()
     e_month = cq.concat_sum(
@@ -137,12 +184,17 @@ def breakdown(_key: Viewer, svc: Svc) -> dict[str, Any]:
     c_month = cq.concat_sum(c_month0, c_today, ["device", "role", "scope", "method"], ["co2_kg", "co2e_kg"])
     today_dev = cq.per_device(plant, e_today, c_today)
     month_dev = cq.per_device(plant, e_month, c_month)
-    totals_today = cq.totals(e_today, c_today)
-    totals_month = cq.totals(e_month, c_month)
+    d_today, d_month = j_d_today.result(), j_d_month.result()
+    totals_today = cq.totals(e_today, c_today, d_today)
+    totals_month = cq.totals(e_month, c_month, d_month)
+    # Each benchmark is rated on the tonnes of the product it names (metering/carbon/intensity_benchmarks).
+    products = {d.id for d in plant.devices if d.carrier == "production"} | {
+        d.area for d in plant.devices if d.carrier == "production" and d.area
+    }
     benchmarks = [
-        {"id": b.id, "levels": dict(b.levels), "document": b.source.document}
+        {"id": b.id, "product": b.product, "levels": dict(b.levels), "document": b.source.document}
         for b in shipped_benchmarks().benchmarks
-        if b.metric == "tce_kg_per_t" and b.product == "*"
+        if b.metric == "tce_kg_per_t" and (b.product == "*" or b.product in products)
     ]
     return {
         "site": site,
@@ -163,8 +215,8 @@ def breakdown(_key: Viewer, svc: Svc) -> dict[str, Any]:
         },
         "sankey": cq.sankey(plant, today_dev),
         "intensity": {
-            "today": cq.intensity(totals_today, benchmarks),
-            "month": cq.intensity(totals_month, benchmarks),
+            "today": cq.intensity(plant, e_today, totals_today, benchmarks, d_today),
+            "month": cq.intensity(plant, e_month, totals_month, benchmarks, d_month),
         },
     }
 

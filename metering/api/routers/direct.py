@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from core.influx import influxql, quote_literal
-from metering.alerts.rules import ID_PATTERN
 from metering.api.deps import Svc, Viewer
 from metering.api.params import Range, Site
 from metering.direct.influx import MEASUREMENT, summarise
+from plantcarbon_core.influx import influxql, quote_literal
+from plantcarbon_core.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["direct emissions"])
 

@@ -15,6 +15,7 @@ from metering.api.deps import EnergyManager, Svc, Viewer
 from metering.api.params import MAX_T, MIN_T
 from metering.dr.events import DrEvent
 from metering.dr.store import DuplicateEvent
+from plantcarbon_core.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1/dr/events", tags=["demand response"])
 
@@ -53,7 +54,7 @@ def create_event(body: DrEvent, key: EnergyManager, svc: Svc) -> dict[str, Any]:
 
 @router.get("", summary="List DR events")
 def list_events(
-    _key: Viewer, svc: Svc, site: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")] = None
+    _key: Viewer, svc: Svc, site: Annotated[str | None, Query(pattern=ID_PATTERN)] = None
 ) -> list[dict[str, Any]]:
     return [e.model_dump(mode="json") for e in svc.dr_events.list(site)]
 

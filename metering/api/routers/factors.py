@@ -19,9 +19,8 @@ from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 from fastapi import Path as PathParam
 from pydantic import ValidationError
 
-from metering.alerts.rules import ID_PATTERN
 from metering.api.deps import EnergyManager, Svc, Viewer
-from metering.factors import (
+from metering.carbon.factor_registry import (
     Factor,
     FactorFileError,
     FactorNotFound,
@@ -38,6 +37,9 @@ from metering.tariffs import (
     load_tariff,
     load_tariff_file,
 )
+from plantcarbon_core import datafile
+from plantcarbon_core.datafile import DataFileError
+from plantcarbon_core.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["factors and tariffs"])
 
@@ -103,6 +105,7 @@ def put_factor_file(
         parse_factor_file(staged.read_text("utf-8"), source=f"{name}.yaml")  # what the engine will read back
         with svc.store.audited(key.name, "update" if before else "create", "factor", name, before, _jsonable(body)):
             staged.replace(path)
+    _factors_changed(svc)
     return {"file": name, "factors": [f.ref for f in factors]}
 
 
@@ -113,7 +116,14 @@ def delete_factor_file(key: EnergyManager, svc: Svc, name: FileName) -> Response
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user factor file {name!r}")
     with svc.store.audited(key.name, "delete", "factor", name, _previous(path), None):
         path.unlink()
+    _factors_changed(svc)
     return Response(status_code=204)
+
+
+def _factors_changed(svc: Svc) -> None:
+    """The alert engine takes the grid factor again (its CO2-rate rules use the files just changed)."""
+    if svc.alerts is not None:
+        svc.alerts.reload()
 
 
 def _tariff_ids(svc: Svc) -> list[str]:
@@ -189,8 +199,8 @@ def _previous(path: Path) -> dict[str, Any] | None:
         return None
     text = path.read_text("utf-8")
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
+        doc = datafile.parse_yaml(text, path.name)
+    except DataFileError:  # not YAML (or too large): the audit row keeps the text
         doc = None
     # A file edited by hand may not be a mapping; keep its text so the audit row still shows it.
     return _jsonable(doc) if isinstance(doc, dict) else {"text": text}

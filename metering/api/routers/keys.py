@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from metering.alerts.rules import ID_PATTERN
 from metering.api.deps import Admin, Svc
 from metering.state.store import Conflict, NotFound, Role
+from plantcarbon_core.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Path, status
 
-from metering.alerts.rules import ID_PATTERN
 from metering.api.deps import Svc, Viewer
+from plantcarbon_core.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1/plant", tags=["plant"])
 

@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Response, status
 
-from metering.alerts.rules import ID_PATTERN, RuleSpec
+from metering.alerts.rules import RuleSpec
 from metering.api.deps import EnergyManager, Svc, Viewer
 from metering.state.store import Conflict, NotFound
+from plantcarbon_core.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1/thresholds", tags=["thresholds"])
 

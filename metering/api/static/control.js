@@ -41,7 +41,9 @@ function renderLive() {
     .map(([c, v]) => `${fmt(v.amount)} ${u(v.unit)}`).join(" · "));
   setText("tce", fmt(td.tce_kg));
   setText("cost", fmt(td.cost, 2));
-  setText("co2-direct", fmt(td.co2_kg.direct));
+  // National carbon market direct emissions exist only where the plant has an emission unit (a kiln line).
+  setText("co2-ets", td.co2_kg.ets_direct !== null ? fmt(td.co2_kg.ets_direct) : t(live.carbon_units ? "no_data" : "no_unit"));
+  setText("co2-scope1", fmt(td.co2_kg.scope1));
   setText("co2-location", fmt(td.co2_kg.scope2_location));
   setText("co2-market", fmt(td.co2_kg.scope2_market));
   const c = live.completeness;
@@ -120,7 +122,11 @@ function renderBreakdown() {
   const it = b.intensity.today;
   setText("intensity", fmt(it.value, 1));
   const bm = it.benchmarks[0];
-  setText("benchmark", bm ? (it.value === null ? t("no_data") : `${bm.met ? t("benchmark_met") + " " + t(bm.met === "limit" ? "limit_level" : bm.met) : t("benchmark_above")} · ${bm.id}`) : "");
+  setText("benchmark", bm ? (it.value === null ? t("no_data") : `${bm.met ? t("benchmark_met") + " " + t(bm.met === "limit" ? "limit_level" : bm.met) : t("benchmark_above")} · ${bm.id} · ${t("per_t_of")} ${bm.product}`) : "");
+  const dir = it.direct;
+  setText("intensity-direct", dir ? (dir.value === null ? t("no_data") : fmt(dir.value, 3)) : t("no_unit"));
+  setText("benchmark-direct", !dir ? "" : !dir.benchmark ? t("no_benchmark")
+    : `${dir.met ? t("benchmark_met") : t("benchmark_above")} ${fmt(dir.benchmark.value, 3)}${dir.benchmark.confirmed ? "" : " (" + t("unconfirmed") + ")"}`);
   const period = document.getElementById("bd-period").value, by = document.getElementById("bd-by").value;
   const rows = b[period][by];
   draw("chart-breakdown", {
@@ -130,13 +136,13 @@ function renderBreakdown() {
     yAxis: { type: "category", inverse: true, data: rows.map((r) => (r.key === "unmetered" ? t("unmetered") : r.key)) },
     series: [
       { name: t("energy_tce"), type: "bar", data: rows.map((r) => r.tce_kg) },
-      { name: t("co2_direct_s2loc"), type: "bar", data: rows.map((r) => (r.direct ?? 0) + (r.scope2_location ?? 0)) },
+      { name: t("co2_direct_s2loc"), type: "bar", data: rows.map((r) => (r.scope1 ?? 0) + (r.scope2_location ?? 0)) },
     ],
   }, true);
   setRows("top", JSON.stringify([b.today.top, lang()]), () => b.today.top.map((r) => {
     const tr = document.createElement("tr");
     tr.append(deviceLink(r.device, r.name), cell(r.area), cell(fmt(r.tce_kg), "num"), cell(fmt(r.kwh), "num"),
-      cell(fmt((r.direct ?? 0) + (r.scope2_location ?? 0)), "num"));
+      cell(fmt((r.scope1 ?? 0) + (r.scope2_location ?? 0)), "num"));
     return tr;
   }));
   const s = b.sankey;

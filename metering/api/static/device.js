@@ -11,7 +11,7 @@ function render() {
   document.getElementById("amount-unit").textContent = u(today.unit);
   document.getElementById("tce").textContent = fmt(today.tce_kg);
   document.getElementById("cost").textContent = fmt(today.cost, 2);
-  document.getElementById("co2-direct").textContent = fmt(today.co2_kg.direct);
+  document.getElementById("co2-scope1").textContent = fmt(today.co2_kg.scope1);
   document.getElementById("co2-location").textContent = fmt(today.co2_kg.scope2_location);
   document.getElementById("co2-market").textContent = fmt(today.co2_kg.scope2_market);
   const m = d.meter || {};

@@ -6,18 +6,18 @@ network thread ended — no more alerts, no reconnects, while the API still answ
 
 from __future__ import annotations
 
-import random
 import time
 
-import paho.mqtt.client as mqtt
 import pytest
 
-from core.harness.mosquitto import Mosquitto
-from core.wire import ReadingBatch, Sample, data_topic, encode_batch
+from harness.mosquitto import Mosquitto
 from metering.alerts.service import AlertService
 from metering.state.store import Store
-from tests.metering.alerts.conftest import wait_for
+from plantcarbon_core.wire import ReadingBatch, Sample, data_topic, encode_batch
 from tests.metering.alerts.test_service import RULE, plant, store  # noqa: F401  (fixtures)
+from tests.support.fuzz import byte_mutations
+from tests.support.mqtt import Publisher
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -48,42 +48,32 @@ def test_hostile_messages_and_a_seeded_flood_leave_the_engine_alive_and_alerting
     store.create_threshold(RULE, "em-1")
     fired: list[str] = []
     svc = AlertService(store, plant, mosquitto.url, extra_sinks=[("list", lambda ev: fired.append(ev.state))])
-    subscribed: list[int] = []
-    svc.client.on_subscribe = lambda *_: subscribed.append(1)
     svc.start()
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    pub.max_inflight_messages_set(1000)
-    pub.connect(mosquitto.host, mosquitto.port)
-    pub.loop_start()
+    pub = Publisher(mosquitto)
     try:
-        assert wait_for(lambda: bool(subscribed), 10)
+        assert svc.wait_subscribed()
         for case, payload, reason in HOSTILE:
             before = svc.bad_payloads[reason]
-            pub.publish(TOPIC, payload, qos=1).wait_for_publish(10)
-            assert wait_for(lambda r=reason, b=before: svc.bad_payloads[r] == b + 1, 10), (case, svc.bad_payloads)
+            pub.publish(TOPIC, payload).wait_for_publish(10)
+            assert wait_until(lambda r=reason, b=before: svc.bad_payloads[r] == b + 1, 10), (case, svc.bad_payloads)
             assert svc.liveness.report()["ok"], case
         # A seeded flood of byte-level mutations of a valid batch: every one is handled.
-        rng = random.Random(16)
-        base = good(2, 1.0)  # no mutation of "1.0" reaches the 4000 kW threshold
         n = 1000
-        for _ in range(n):
-            b = bytearray(base)
-            for _ in range(rng.randint(1, 4)):
-                b[rng.randrange(len(b))] = rng.randrange(256)
-            pub.publish(TOPIC, bytes(b), qos=1)
+        # No mutation of "1.0" reaches the 4000 kW threshold.
+        for b in byte_mutations(good(2, 1.0), n, seed=16):
+            pub.publish(TOPIC, b)
         handled0 = len(HOSTILE)
 
         def handled() -> int:
             return svc.readings + sum(svc.bad_payloads.values()) - handled0
 
-        assert wait_for(lambda: handled() == n, 60), (handled(), svc.bad_payloads)
+        assert wait_until(lambda: handled() == n, 60), (handled(), svc.bad_payloads)
         assert svc.bad_payloads["internal_error"] == 0
         # Still evaluating: a reading above the threshold fires the rule.
-        pub.publish(TOPIC, good(3, 4500.0), qos=1).wait_for_publish(10)
-        assert wait_for(lambda: "firing" in fired, 10)
+        pub.publish(TOPIC, good(3, 4500.0)).wait_for_publish(10)
+        assert wait_until(lambda: "firing" in fired, 10)
         rep = svc.liveness.report()
         assert rep["ok"] and rep["workers"]["mqtt"]["alive"] and rep["workers"]["tick"]["alive"]
     finally:
-        pub.loop_stop()
-        pub.disconnect()
+        pub.close()
         svc.stop()

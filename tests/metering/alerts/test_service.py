@@ -6,18 +6,19 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
-from core.harness.mosquitto import Mosquitto
-from core.influx import InfluxTarget, influxql
-from core.mqtt import BrokerConfig
-from core.plant import Plant, load_plant
-from core.wire import ReadingBatch, Sample, data_topic, encode_batch
+from harness.mosquitto import Mosquitto
 from metering.alerts.notify import AlertEvent, Webhook, webhook_name, webhook_sink
 from metering.alerts.service import AlertService
 from metering.state.store import Store
-from tests.metering.alerts.conftest import Collector, WebhookReceiver, wait_for
+from plantcarbon_core.influx import InfluxTarget, influxql
+from plantcarbon_core.mqtt import BrokerConfig
+from plantcarbon_core.plant import Plant, load_plant
+from plantcarbon_core.wire import Sample
+from tests.metering.alerts.conftest import WebhookReceiver
+from tests.support.mqtt import Collector, Publisher
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -34,26 +35,6 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
     yield s
     s.close()
-
-
-class Publisher:
-    """Publishes wire-format reading batches, as an edge agent would."""
-
-    def __init__(self, broker: Mosquitto):
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-        self.c.connect(broker.host, broker.port)
-        self.c.loop_start()
-        self.seq = 0
-
-    def send(self, device: str, values: dict[str, float], site: str = "plant-a") -> float:
-        self.seq += 1
-        batch = ReadingBatch("edge-01", device, self.seq, [Sample(int(time.time() * 1000), values)])
-        self.c.publish(data_topic(site, device), encode_batch(batch), qos=1).wait_for_publish(5)
-        return time.monotonic()
-
-    def close(self) -> None:
-        self.c.loop_stop()
-        self.c.disconnect()
 
 
 RULE = {
@@ -75,7 +56,7 @@ def test_threshold_crossing_notifies_mqtt_webhooks_and_influx_within_5_s(
     plant: Plant,
     store: Store,
     webhook_receiver: WebhookReceiver,
-    mqtt_collector: Callable[[str], Collector],
+    collector: Callable[..., Collector],
 ) -> None:
     hooks = [
         Webhook.model_validate({"url": webhook_receiver.url + "/generic", "format": "generic"}),
@@ -92,24 +73,23 @@ def test_threshold_crossing_notifies_mqtt_webhooks_and_influx_within_5_s(
         influx=influx_target,
         extra_sinks=[(webhook_name(h), webhook_sink(h)) for h in hooks],
     ).start()
-    alerts = mqtt_collector("pc/plant-a/alerts/#")
+    alerts = collector(mosquitto, "pc/plant-a/alerts/#", skip_retained=True)  # retained: earlier news
     pub = Publisher(mosquitto)
     try:
         assert svc.wait_connected()
-        assert wait_for(lambda: svc.client.is_connected(), 5)
-        time.sleep(0.3)  # the engine's subscription is acknowledged asynchronously
+        assert svc.wait_subscribed()
         pub.send("tr-01", {"p_kw": 3900.0})
-        pub.c.publish("pc/plant-a/tr-01/data", b"not json", qos=1).wait_for_publish(5)
-        assert wait_for(lambda: svc.readings >= 1 and svc.bad_payloads["not_json"] == 1, 5)
-        assert alerts.got == []
+        pub.publish("pc/plant-a/tr-01/data", b"not json").wait_for_publish(5)
+        assert wait_until(lambda: svc.readings >= 1 and svc.bad_payloads["not_json"] == 1, 5)
+        assert alerts.messages == []
 
         sent_at = pub.send("tr-01", {"p_kw": 4210.5, "pf": 0.93})
         # The issue's bound: from the reading's arrival to the notification, at most 5 s.
-        assert wait_for(lambda: len(alerts.got) >= 1 and len(webhook_receiver.got) >= 3, 5.0), (
-            alerts.got,
+        assert wait_until(lambda: len(alerts.messages) >= 1 and len(webhook_receiver.got) >= 3, 5.0), (
+            alerts.messages,
             webhook_receiver.got,
         )
-        topic, payload, mqtt_at = alerts.got[0]
+        topic, payload, mqtt_at = alerts.messages[0].topic, alerts.messages[0].json(), alerts.messages[0].at
         print(
             f"reading → MQTT alert {mqtt_at - sent_at:.3f} s; → webhooks {max(r.at for r in webhook_receiver.got) - sent_at:.3f} s"
         )
@@ -128,27 +108,28 @@ def test_threshold_crossing_notifies_mqtt_webhooks_and_influx_within_5_s(
         # Hovering between the clear level and the threshold neither resolves nor fires again.
         pub.send("tr-01", {"p_kw": 3950.0})
         pub.send("tr-01", {"p_kw": 4050.0})
-        time.sleep(0.5)
-        assert len(alerts.got) == 1
+        # Heard (4 readings so far); a wrong event would come before the acknowledgement below.
+        assert wait_until(lambda: svc.readings >= 4, 5)
+        assert len(alerts.messages) == 1
         open_alert = store.list_alerts("open")[0]
         assert open_alert["state"] == "firing"
 
         svc.acknowledge(open_alert["id"], "operator-1")
-        assert wait_for(lambda: len(alerts.got) >= 2, 5)
-        assert alerts.got[1][1]["state"] == "acknowledged" and alerts.got[1][1]["by"] == "operator-1"
+        assert wait_until(lambda: len(alerts.messages) >= 2, 5)
+        assert alerts.messages[1].json()["state"] == "acknowledged" and alerts.messages[1].json()["by"] == "operator-1"
 
         pub.send("tr-01", {"p_kw": 3700.0})
-        assert wait_for(lambda: len(alerts.got) >= 3, 5)
-        assert alerts.got[2][1]["state"] == "resolved" and alerts.got[2][1]["value"] == 3700.0
+        assert wait_until(lambda: len(alerts.messages) >= 3, 5)
+        assert alerts.messages[2].json()["state"] == "resolved" and alerts.messages[2].json()["value"] == 3700.0
         assert store.get_alert(open_alert["id"])["state"] == "resolved"
-        assert wait_for(lambda: len(webhook_receiver.got) >= 9, 5)
+        assert wait_until(lambda: len(webhook_receiver.got) >= 9, 5)
 
         # Every state change is a point of the `alerts` measurement, for Grafana annotations.
         def points() -> list[str]:
             df = influxql(influx_target, 'SELECT "state", "value" FROM "alerts"', influx_target.metering_bucket)
             return [] if df.empty else list(df["state"])
 
-        assert wait_for(lambda: points() == ["firing", "acknowledged", "resolved"], 10), points()
+        assert wait_until(lambda: points() == ["firing", "acknowledged", "resolved"], 10), points()
         assert svc.dispatcher.errors == {}
     finally:
         pub.close()
@@ -241,10 +222,58 @@ def test_co2_rate_rule_uses_the_grid_factor(mosquitto: Mosquitto, plant: Plant, 
     assert events[0].value == pytest.approx(2035.0)
 
 
+def test_co2_rate_rule_takes_the_grid_factor_of_an_uploaded_factor_file(
+    mosquitto: Mosquitto, plant: Plant, store: Store, tmp_path: Path
+) -> None:
+    """Regression (issue 15): the engine read the shipped and plant-file factors only, so a factor
+    file an energy manager uploads through the API did not change the CO2 rate."""
+    from fastapi.testclient import TestClient
+
+    from metering.api.app import create_app
+    from metering.api.settings import ApiSettings
+    from metering.carbon.factor_registry import grid_factor_now
+
+    data_dir = tmp_path / "data"
+    in_force = grid_factor_now(plant, PLANT.parent, data_dir)  # the factor the registry applies today
+    store.create_threshold(
+        {"id": "co2-rate", "site": "plant-a", "metric": "site_co2_kg_h", "condition": "above", "threshold": 2000.0},
+        "em",
+    )
+    events: list[AlertEvent] = []
+    svc = AlertService(
+        store, plant, mosquitto.url, extra_sinks=[("list", events.append)], plant_dir=PLANT.parent, data_dir=data_dir
+    )
+    assert svc.grid_kg_per_kwh == pytest.approx(in_force.kg_per("kWh"))
+    svc.reload()
+    ts = 1772589600000
+    power_kw = 2000.0 / in_force.kg_per("kWh") * 0.8  # 80 % of the threshold with the factor in force
+    svc.feed("plant-a", "tr-01", [Sample(ts, {"p_kw": power_kw})])
+    assert events == []
+
+    # The same id@version with a corrected value replaces the factor in force (docs/metering.md §3).
+    corrected = {**in_force.model_dump(mode="json", exclude_none=True), "value": round(in_force.value * 1.5, 4)}
+    settings = ApiSettings(env="development", data_dir=data_dir)
+    app = create_app(settings, store=store, plant=plant, alerts_service=svc, start_alerts=False)
+    key = store.create_key("em-upload", "energy_manager")
+    with TestClient(app) as client:
+        r = client.put(
+            "/api/v1/factors/files/correction",
+            json={"set": "correction", "factors": [corrected]},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    assert r.status_code == 200, r.text
+    assert svc.grid_kg_per_kwh == pytest.approx(corrected["value"])  # tCO2/MWh = kg/kWh
+
+    svc.feed("plant-a", "tr-01", [Sample(ts + 1000, {"p_kw": power_kw})])  # 80 % × 1.5 = 120 % of the threshold
+    svc.dispatcher.close()
+    assert [(e.rule, e.state) for e in events] == [("co2-rate", "firing")]
+    assert events[0].value == pytest.approx(power_kw * corrected["value"])
+
+
 def test_demand_forecast_against_the_limit(
     mosquitto: Mosquitto, influx_target: InfluxTarget, plant: Plant, store: Store
 ) -> None:
-    from core.influx import line, write_lines
+    from plantcarbon_core.influx import line, write_lines
 
     store.create_threshold(
         {
@@ -302,25 +331,18 @@ def test_engine_over_tls_with_client_certificate_and_password(
         ),
         extra_sinks=[("list", events.append)],
     ).start()
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    pub.tls_set(ca_certs=str(tls.ca), certfile=str(tls.client_cert), keyfile=str(tls.client_key))
-    pub.username_pw_set("edge-01", SECURE_USERS["edge-01"])
-    pub.connect(secure_mosquitto.host, secure_mosquitto.port)
-    pub.loop_start()
+    pub = Publisher(secure_mosquitto, user="edge-01")
     try:
-        assert svc.wait_connected()
-        time.sleep(0.3)
-        batch = ReadingBatch("edge-01", "tr-01", 1, [Sample(int(time.time() * 1000), {"p_kw": 4500.0})])
-        pub.publish(data_topic("plant-a", "tr-01"), encode_batch(batch), qos=1).wait_for_publish(5)
-        assert wait_for(lambda: [e.state for e in events] == ["firing"], 5)
+        assert svc.wait_subscribed()
+        pub.send("tr-01", {"p_kw": 4500.0})
+        assert wait_until(lambda: [e.state for e in events] == ["firing"], 5)
     finally:
-        pub.loop_stop()
-        pub.disconnect()
+        pub.close()
         svc.stop()
 
 
 def test_energy_intensity_per_tonne(mosquitto: Mosquitto, store: Store) -> None:
-    from core.plant import parse_plant
+    from plantcarbon_core.plant import parse_plant
 
     plant = parse_plant(
         """

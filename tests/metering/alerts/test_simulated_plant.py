@@ -2,39 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from core.harness.mosquitto import Mosquitto
 from edge.agent import Agent, AgentOptions
 from edge.publish import BrokerConfig
+from harness.mosquitto import Mosquitto
 from metering.alerts.notify import Webhook, webhook_name, webhook_sink
 from metering.alerts.service import AlertService
 from metering.state.store import Store
 from simulators.plant import SimulatedPlant
-from tests.metering.alerts.conftest import Collector, WebhookReceiver
+from tests.metering.alerts.conftest import WebhookReceiver
+from tests.support.mqtt import Collector
+from tests.support.waiting import wait_until_async
 
 pytestmark = pytest.mark.integration
-
-
-async def until(check: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.02)
-    return check()
 
 
 async def test_simulated_plant_crosses_a_threshold_and_alerts_within_5_s(
     mosquitto: Mosquitto,
     tmp_path: Path,
     webhook_receiver: WebhookReceiver,
-    mqtt_collector: Callable[[str], Collector],
+    collector: Callable[..., Collector],
 ) -> None:
     sim = SimulatedPlant("small", seed=1).start(mqtt_url=mosquitto.url)
     plant = sim.plant
@@ -43,11 +35,13 @@ async def test_simulated_plant_crosses_a_threshold_and_alerts_within_5_s(
     hook = Webhook.model_validate({"url": webhook_receiver.url + "/wecom", "format": "wecom"})
     svc = AlertService(store, plant, mosquitto.url, extra_sinks=[(webhook_name(hook), webhook_sink(hook))]).start()
     agent = Agent(plant, BrokerConfig(url=mosquitto.url), AgentOptions(outbox=tmp_path / "outbox.sqlite", summary_s=0))
-    alerts = mqtt_collector(f"pc/{site}/alerts/#")
+    alerts = collector(mosquitto, f"pc/{site}/alerts/#", skip_retained=True)  # retained: earlier news
     await agent.start()
     try:
         # The engine hears the simulated transformer through the edge agent.
-        assert await until(lambda: (site, "tr-01") in svc._power, 20), "no tr-01 power reading reached the engine"
+        assert await wait_until_async(lambda: (site, "tr-01") in svc._power, 20), (
+            "no tr-01 power reading reached the engine"
+        )
         now_kw = svc._power[(site, "tr-01")]
         assert now_kw > 0
         # An energy manager sets the limit below the plant's present load: the next reading crosses it.
@@ -64,14 +58,14 @@ async def test_simulated_plant_crosses_a_threshold_and_alerts_within_5_s(
         )
         svc.reload()
         set_at = time.monotonic()
-        assert await until(lambda: bool(alerts.got) and bool(webhook_receiver.got), 5.0), (
-            alerts.got,
+        assert await wait_until_async(lambda: bool(alerts.messages) and bool(webhook_receiver.got), 5.0), (
+            alerts.messages,
             webhook_receiver.got,
         )
         print(
-            f"threshold set → MQTT alert {alerts.got[0][2] - set_at:.2f} s, webhook {webhook_receiver.got[0].at - set_at:.2f} s"
+            f"threshold set → MQTT alert {alerts.messages[0].at - set_at:.2f} s, webhook {webhook_receiver.got[0].at - set_at:.2f} s"
         )
-        topic, payload, _ = alerts.got[0]
+        topic, payload = alerts.messages[0].topic, alerts.messages[0].json()
         assert topic == f"pc/{site}/alerts/tr-01-load" and payload["state"] == "firing"
         assert payload["value"] > payload["threshold"] == round(now_kw * 0.5, 1)
         assert "tr-01-load" in webhook_receiver.got[0].body["markdown"]["content"]

@@ -12,12 +12,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from core.influx import InfluxTarget, line, write_lines
-from core.plant import Plant, load_plant
 from metering.api.app import create_app
 from metering.api.settings import ApiSettings
 from metering.dr.store import EventStore
 from metering.state.store import ROLES, Store
+from plantcarbon_core.influx import InfluxTarget, line, write_lines
+from plantcarbon_core.plant import Plant, load_plant
 
 PLANT = Path(__file__).resolve().parents[3] / "examples" / "plant-a.yaml"
 SH = ZoneInfo("Asia/Shanghai")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from core.influx import InfluxTarget, line, write_lines
+from plantcarbon_core.influx import InfluxTarget, line, write_lines
 
 INTERVALS = 4
 # (device, area, carrier, role, kWh or Nm3 per interval, tce kg, cost, [(scope, method, kg CO2)])

@@ -152,7 +152,7 @@ def test_a_database_left_without_admin_still_starts(tmp_path: Path) -> None:
 def test_cli_revoke_refuses_the_last_admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from core.cli import app as cli
+    from plantcarbon.cli import app as cli
 
     monkeypatch.setenv("PLANTCARBON_DATA_DIR", str(tmp_path))
     run = CliRunner()

@@ -17,16 +17,16 @@ import paho.mqtt.client as mqtt
 import pytest
 import uvicorn
 
-from core.harness.browser import CHROMIUM_ARGS, ensure_chromium
-from core.harness.mosquitto import Mosquitto
-from core.harness.process import free_port, port_open, wait_until
-from core.harness.web import ensure_web_assets
-from core.influx import InfluxTarget, line, write_lines
-from core.plant import load_plant
-from core.wire import ReadingBatch, Sample, data_topic, encode_batch
+from harness.browser import CHROMIUM_ARGS, ensure_chromium
+from harness.mosquitto import Mosquitto
+from harness.process import free_port, port_open, wait_until
+from harness.web import ensure_web_assets
 from metering.api.app import create_app
 from metering.api.settings import ApiSettings
 from metering.state.store import Store
+from plantcarbon_core.influx import InfluxTarget, line, write_lines
+from plantcarbon_core.plant import load_plant
+from plantcarbon_core.wire import ReadingBatch, Sample, data_topic, encode_batch
 from tests.metering.api.conftest import PLANT
 
 pytestmark = pytest.mark.integration
@@ -205,7 +205,8 @@ FIGURES = [
     "energy",
     "tce",
     "cost",
-    "co2-direct",
+    "co2-ets",
+    "co2-scope1",
     "co2-location",
     "co2-market",
 ]
@@ -246,7 +247,10 @@ def test_control_room_panels_device_page_language_and_theme(served: Served, seed
             page.click("#key-form button")
             expect(page.locator("#co2-location")).to_have_text("2,000")
             expect(page.locator("#co2-market")).to_have_text("1,200")
-            expect(page.locator("#co2-direct")).to_have_text("400")
+            expect(page.locator("#co2-scope1")).to_have_text("400")
+            # plant-a has no kiln line: the carbon market tile says so instead of showing the boiler's gas.
+            expect(page.locator("#co2-ets")).to_have_text("no emission unit")
+            expect(page.locator("#intensity-direct")).to_have_text("no emission unit")
             for fig in FIGURES:
                 expect(page.locator(f"#{fig}")).not_to_have_text("–")
                 assert "NaN" not in page.locator(f"#{fig}").inner_text()
@@ -284,6 +288,8 @@ def test_control_room_panels_device_page_language_and_theme(served: Served, seed
             same = [k for (k, a), (_, b) in zip(en, zh, strict=True) if a == b and a != ""]
             assert same == [], f"labels not translated: {same}"
             expect(page.locator("[data-u=kgce]").first).to_have_text("千克标准煤")
+            expect(page.locator("#co2-ets")).to_have_text("无排放单元")
+            expect(page.locator("[data-t=co2_ets]")).to_have_text("今日全国碳市场直接排放")
             page.click("#theme")
             expect(page.locator("html")).to_have_attribute("data-theme", "light")
             page.wait_for_function("() => !!echarts.getInstanceByDom(document.getElementById('chart-sankey'))")

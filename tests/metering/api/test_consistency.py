@@ -22,17 +22,17 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from core.harness.browser import CHROMIUM_ARGS, ensure_chromium
-from core.harness.influxdb import InfluxDB
-from core.harness.process import free_port, port_open, wait_until
-from core.influx import InfluxTarget
 from dashboards.provision import dashboard_docs
 from dashboards.validate import queries
 from dashboards.verify import Verifier
+from harness.browser import CHROMIUM_ARGS, ensure_chromium
+from harness.influxdb import InfluxDB
+from harness.process import free_port, port_open, wait_until
 from metering.api.app import create_app
 from metering.api.settings import ApiSettings
 from metering.dr.store import EventStore
 from metering.state.store import Store
+from plantcarbon_core.influx import InfluxTarget
 from tests.dashboards.simulated import Simulated, fill_from_simulator
 
 pytestmark = pytest.mark.integration
@@ -164,14 +164,14 @@ def test_control_room_shows_the_same_site_co2(surfaces: Surfaces) -> None:
                 page.goto(f"http://127.0.0.1:{port}/")
                 page.fill("#key", surfaces.key)
                 page.click("#key-form button")
-                # The page shows each boundary on its own tile: direct (scope 1), scope 2
+                # The page shows each boundary on its own tile: scope 1, scope 2
                 # location-based, scope 2 market-based — never a sum of the two methods.
                 expect(page.locator("#co2-location")).not_to_have_text("–", timeout=10_000)
                 tile = {
                     k: float(page.locator(f"#co2-{k}").inner_text().replace(",", ""))
-                    for k in ("direct", "location", "market")
+                    for k in ("scope1", "location", "market")
                 }
-                shown = {m: tile["direct"] + tile[m] for m in METHODS}
+                shown = {m: tile["scope1"] + tile[m] for m in METHODS}
             finally:
                 browser.close()
     finally:

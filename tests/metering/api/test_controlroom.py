@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
-from core.plant import load_plant
 from metering.api import controlroom_queries as cq
+from metering.api.app import create_app
+from metering.api.settings import ApiSettings
+from metering.dr.store import EventStore
+from metering.state.store import Store
+from plantcarbon_core.influx import InfluxTarget, line, write_lines
+from plantcarbon_core.plant import load_plant
 from tests.metering.api.conftest import PLANT, Api
-from tests.metering.api.controlroom_seed import INTERVALS, seed_today
+from tests.metering.api.controlroom_seed import INTERVALS, seed_today, today_times
 
 
 @pytest.mark.integration
@@ -21,7 +29,9 @@ def test_live_gives_co2_per_boundary_and_never_their_sum(api: Api) -> None:
     body = r.json()
     today = body["today"]
     # Site totals count main meters only: tr-01 (electricity) and boiler-1 (gas), 4 intervals each.
-    assert today["co2_kg"] == {"direct": 400.0, "scope2_location": 2000.0, "scope2_market": 1200.0}
+    # plant-a has no emission unit: no carbon market figure, and scope 1 is the boiler's gas alone.
+    assert today["co2_kg"] == {"ets_direct": None, "scope1": 400.0, "scope2_location": 2000.0, "scope2_market": 1200.0}
+    assert body["carbon_units"] is False
     assert "scope2_location" in today["co2_method"] and "sum" not in str(today["co2_kg"])
     assert today["electricity_kwh"] == 4000.0
     assert today["tce_kg"] == pytest.approx(INTERVALS * (122.9 + 60.715))
@@ -48,7 +58,7 @@ def test_breakdown_by_area_kind_top_consumers_and_sankey(api: Api) -> None:
     area = {x["key"]: x for x in b["today"]["area"]}
     # Leaves partition the site: kiln-1, tr-01's unmetered remainder, boiler-1 (tr-01 itself is not a leaf).
     assert area["kiln"]["kwh"] == 1600.0 and area["substation"]["kwh"] == 2400.0
-    assert area["utilities"]["direct"] == 400.0 and area["utilities"]["scope2_location"] is None
+    assert area["utilities"]["scope1"] == 400.0 and area["utilities"]["scope2_location"] is None
     kind = {x["key"]: x for x in b["today"]["kind"]}
     assert set(kind) == {"kiln", "unmetered", "boiler"}
     assert [t["device"] for t in b["today"]["top"]] == ["boiler-1", "kiln-1"]
@@ -57,6 +67,7 @@ def test_breakdown_by_area_kind_top_consumers_and_sankey(api: Api) -> None:
     # The month so far includes today.
     assert b["month"]["totals"]["co2_kg"]["scope2_market"] >= 1200.0
     assert b["intensity"]["today"]["value"] is None  # plant-a has no production meter
+    assert b["intensity"]["today"]["direct"] is None  # nor an emission unit
 
 
 @pytest.mark.integration
@@ -102,7 +113,7 @@ def test_a_day_with_nothing_metered_yet_gives_empty_panels_not_an_error() -> Non
     dev = cq.per_device(plant, pd.DataFrame(), pd.DataFrame())
     assert cq.breakdown(plant, dev, "area") == [] and cq.top_consumers(plant, dev) == []
     assert cq.sankey(plant, dev)["links"] == []
-    assert cq.totals(pd.DataFrame(), pd.DataFrame())["co2_kg"] == dict.fromkeys(cq.BOUNDARIES)
+    assert cq.totals(pd.DataFrame(), pd.DataFrame())["co2_kg"] == dict.fromkeys(cq.TOTAL_BOUNDARIES)
 
 
 def test_top_consumers_leave_out_generators_and_unmetered_remainders() -> None:
@@ -122,7 +133,7 @@ def test_top_consumers_leave_out_generators_and_unmetered_remainders() -> None:
 
 
 def test_two_thousand_devices_keep_the_panels_readable() -> None:
-    from core.plant import parse_plant
+    from plantcarbon_core.plant import parse_plant
 
     src = "source: {protocol: modbus-tcp, host: 127.0.0.1, port: 5020, unit: 1, profile: eastron-sdm630}"
     text = "\n".join(
@@ -146,3 +157,134 @@ def test_two_thousand_devices_keep_the_panels_readable() -> None:
     s = cq.sankey(plant, dev)
     assert len(s["nodes"]) == 1 + cq.SANKEY_CHILDREN + 1  # main, its 8 largest, "1991 more"
     assert sum(x["value"] for x in s["links"]) == pytest.approx(2.0 * 1999)
+
+
+# --- the carbon market boundary and per-product intensity (issue 20 items 3-4, issue 17 item 6) ----------
+
+# A kiln line on plant-a: kiln-1's meter stands in for the coal feeder the unit counts (its engine scope-1
+# rows must not be added again); the boiler's gas is counted by no unit, so scope 1 adds it.
+CARBON = {
+    "method": "cn-cement-clinker-2025",
+    "materials": {
+        "coal": {"kind": "fossil_fuel", "devices": ["kiln-1"]},
+        "clinker": {"kind": "clinker", "devices": ["tr-01"]},
+    },
+    "units": [{"id": "line-1", "name": "Clinker line 1", "clinker": "clinker", "fuels": ["coal"]}],
+}
+
+
+def _direct_day(target: InfluxTarget, tz: str, now: datetime, co2_t: dict[str, float], clinker_t: float) -> None:
+    """Today's `direct` points as metering/direct/influx.py writes them: one per source, at the local day's start."""
+    midnight = now.astimezone(ZoneInfo(tz)).replace(hour=0, minute=0, second=0, microsecond=0)
+    ms = int(midnight.timestamp() * 1000)
+    lines = [
+        line(
+            "direct",
+            {"site": "plant-a", "unit": "line-1", "source": src, "material": mat},
+            {"co2_t": co2, "activity_t": act, "method": "cn-cement-clinker-2025@1", "complete": True},
+            ms,
+        )
+        for src, mat, co2, act in [
+            ("product", "clinker", co2_t["fuel"] + co2_t["process"], clinker_t),
+            ("fuel", "coal", co2_t["fuel"], 0.75),
+            ("process_clinker", "clinker", co2_t["process"], clinker_t),
+        ]
+    ]
+    write_lines(target, target.metering_bucket, lines)
+
+
+@pytest.mark.integration
+def test_carbon_market_direct_scope1_and_scope2_side_by_side_with_direct_intensity(
+    seeded_influx: InfluxTarget, tmp_path: Path
+) -> None:
+    plant = load_plant(PLANT).model_copy(update={"carbon": CARBON})
+    now = datetime.now(UTC)
+    seed_today(seeded_influx, now)
+    # Kiln coal burnt as the engine sees it (scope 1 by default factors): the unit counts it with the lab's values.
+    ts = today_times(now)[0]
+    tags = {"site": "plant-a", "area": "kiln", "device": "kiln-1", "carrier": "coal", "role": "main", "scope": "1"}
+    fields = {"co2_kg": 999.0, "co2e_kg": 999.0, "factor": "test@1"}
+    write_lines(seeded_influx, seeded_influx.metering_bucket, [line("emissions", tags, fields, ts)])
+    _direct_day(seeded_influx, plant.site.timezone, now, {"fuel": 1.5, "process": 2.7}, clinker_t=5.0)
+    store = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    key = store.create_key("viewer-key", "viewer")
+    app = create_app(
+        ApiSettings(env="development", data_dir=tmp_path / "data"),
+        store=store,
+        plant=plant,
+        influx=seeded_influx,
+        dr_store=EventStore(tmp_path / "dr.sqlite"),
+        start_alerts=False,
+    )
+    try:
+        with TestClient(app) as client:
+            h = {"Authorization": f"Bearer {key}"}
+            live = client.get("/api/v1/controlroom/live", headers=h).json()
+            b = client.get("/api/v1/controlroom/breakdown", headers=h).json()
+    finally:
+        store.close()
+    co2 = live["today"]["co2_kg"]
+    # Carbon market: the unit's fuel + process CO2 (1.5 + 2.7 t), not the boiler's gas.
+    assert co2["ets_direct"] == pytest.approx(4200.0)
+    # Scope 1: the unit plus the boiler (100 kg x 4 intervals); kiln-1's engine row is not counted twice.
+    assert co2["scope1"] == pytest.approx(4600.0)
+    assert co2["scope2_location"] == 2000.0 and co2["scope2_market"] == 1200.0
+    assert co2["ets_direct"] <= co2["scope1"]
+    assert live["carbon_units"] is True
+    assert set(live["today"]["co2_method"]) == set(cq.TOTAL_BOUNDARIES)
+    assert "process" in live["today"]["co2_method"]["ets_direct"]
+    d = b["intensity"]["today"]["direct"]
+    assert d["value"] == pytest.approx(4.2 / 5.0) and d["clinker_t"] == 5.0 and d["boundary"] == "ets_direct"
+    assert d["benchmark"] is None  # the method file ships no clinker CO2 benchmark yet (benchmark: null)
+    assert b["month"]["totals"]["co2_kg"]["ets_direct"] >= 4200.0
+
+
+def test_a_benchmark_is_rated_on_the_tonnes_of_the_product_it_names() -> None:
+    from plantcarbon_core.plant import parse_plant
+
+    plant = parse_plant(
+        "\n".join(
+            [
+                "site: {id: cem, name: Cem, timezone: Asia/Shanghai}",
+                "devices:",
+                "  - {id: tr, name: Tr, kind: transformer, carrier: electricity, role: main}",
+                "  - {id: raw-meal, name: Raw meal, kind: production_line, carrier: production, area: kiln}",
+                "  - {id: clinker, name: Clinker, kind: production_line, carrier: production, area: kiln}",
+                "  - {id: cement-out-1, name: Cement, kind: production_line, carrier: production, area: cement-mill}",
+            ]
+        )
+    )
+    energy = pd.DataFrame(
+        {
+            "device": ["tr", "raw-meal", "clinker", "cement-out-1"],
+            "carrier": ["electricity", "production", "production", "production"],
+            "role": ["main", "main", "main", "main"],
+            "amount": [96_013.0, 160.0, 100.0, 110.0],
+            "tce_kg": [11_800.0, 0.0, 0.0, 0.0],
+            "cost": [0.0, 0.0, 0.0, 0.0],
+        }
+    )
+    t = cq.totals(energy, pd.DataFrame())
+    bm = [{"id": "gb16780", "product": "clinker", "levels": {"advanced": 114, "new_plant": 118, "limit": 128}}]
+    it = cq.intensity(plant, energy, t, bm, None)
+    # 11 800 kgce / 100 t clinker = 118 kgce/t: meets GB 16780-2012's new-plant value (<= 118), not the
+    # advanced one (<= 114). Raw meal and cement tonnes (370 t together) are not clinker.
+    assert it["output_t"] == 100.0 and it["value"] == pytest.approx(118.0)
+    assert it["benchmarks"][0]["met"] == "new_plant" and it["product"] == "clinker"
+    assert it["kwh_per_t"] == pytest.approx(960.13)
+    assert cq.intensity(plant, energy, t, [], None)["output_t"] == 370.0  # no benchmark: the site's output
+
+
+@pytest.mark.integration
+def test_a_device_silent_for_hours_shows_since_its_last_reading(api: Api) -> None:
+    # An offline device's since-when is its real last reading hours ago, not "never".
+    last = (datetime.now(UTC) - timedelta(hours=3)).replace(microsecond=0)
+    tags = {"site": "plant-a", "device": "pv-01", "role": "sub"}
+    write_lines(
+        api.influx, api.influx.raw_bucket, [line("electricity", tags, {"p_kw": 1.0}, int(last.timestamp() * 1000))]
+    )
+    body = api.client.get("/api/v1/controlroom/live", headers=api.as_("viewer")).json()
+    pv = next(r for r in body["health"]["not_fine"] if r["device"] == "pv-01")
+    assert pv["state"] == "offline" and pv["since"] == last.isoformat()
+    tr = next((r for r in body["health"]["not_fine"] if r["device"] == "tr-01"), None)
+    assert tr is None  # tr-01 reported a moment ago (the fixture's raw rows)

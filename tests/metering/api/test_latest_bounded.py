@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from core.influx import InfluxTarget, write_lines
 from metering.api.queries import latest_demand, live_power
+from plantcarbon_core.influx import InfluxTarget, write_lines
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from datetime import UTC, timedelta
 import openpyxl
 import pytest
 
-from core.influx import line, write_lines
+from plantcarbon_core.influx import line, write_lines
 from tests.metering.api.conftest import DAY0, Api
 
 pytestmark = pytest.mark.integration

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from core.cli import app as cli
 from metering.api.app import create_app
 from metering.api.settings import ApiSettings
 from metering.state.store import Store
+from plantcarbon.cli import app as cli
 from tests.metering.api.conftest import Api
 
 STRONG = "Zq8x1Lr0Vw9Kp2Nn5Tt7Yy3Hh6Jj4Ff"

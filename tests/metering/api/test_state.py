@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from core.harness.postgres import Postgres
+from harness.postgres import Postgres
 from metering.state.store import Conflict, NotFound, Store, make_engine
 
 pytestmark = pytest.mark.integration

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from core.plant import load_plant
+from metering.carbon.factor_registry import load_registry
 from metering.direct.accounting import Dataset
 from metering.direct.config import carbon_config
 from metering.direct.lab import parse_lab
 from metering.direct.stocks import parse_stocks
-from metering.factors import load_registry
 from metering.io import read_readings_csv
+from plantcarbon_core.plant import load_plant
 from tests.metering.direct.case import Case, make_case
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from core.cli import app
+from plantcarbon.cli import app
 from tests.metering.direct.case import Case
 
 runner = CliRunner()

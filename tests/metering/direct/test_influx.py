@@ -9,14 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.influx import InfluxTarget, write_lines
-from core.plant import load_plant
 from metering.direct.accounting import Dataset
 from metering.direct.influx import read_direct
 from metering.direct.lab import correct
 from metering.direct.service import carbon_devices, due_period, recompute_direct, run_live, today_so_far
 from metering.direct.tables import InputFileError
 from metering.io import read_readings_csv
+from plantcarbon_core.influx import InfluxTarget, write_lines
+from plantcarbon_core.plant import load_plant
 from tests.metering.direct.case import Case
 
 pytestmark = pytest.mark.integration

@@ -7,11 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.plant import load_plant
 from metering.direct.config import CarbonConfigError, carbon_config
 from metering.direct.lab import correct, parse_lab, save_lab
 from metering.direct.stocks import chain_warnings, parse_stocks
 from metering.direct.tables import InputFileError
+from plantcarbon_core.plant import load_plant
 from tests.metering.direct.case import LAB_HEADER, PLANT, Case
 
 

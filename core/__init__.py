@@ -1,1 +1,0 @@
-"""Shared core of plantcarbon: plant model, quantities, wire contract, InfluxDB helpers, settings."""

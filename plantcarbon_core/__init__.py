@@ -1,0 +1,1 @@
+"""Shared kernel of plantcarbon: plant model, quantities, wire contract, InfluxDB helpers, settings."""

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: MQTT collector and publisher, waiting, golden cases."""
