@@ -106,6 +106,10 @@ def run(
     seed: SeedOpt = None,
     update_s: Annotated[float, typer.Option(help="Seconds between register-image updates.")] = 1.0,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")] = None,
+    speed: Annotated[
+        float,
+        typer.Option(help="Simulated seconds per wall second (compressed clock; readers stamp wall time).", min=0.001),
+    ] = 1.0,
     origin: Annotated[
         str | None,
         typer.Option(
@@ -120,7 +124,12 @@ def run(
     sc = _scenario(scenario)
     url = None if no_mqtt else (mqtt_url or load_settings().mqtt_url)
     sim = SimulatedPlant(
-        sc, seed, base_port=base_port, update_s=update_s, origin=_when(origin, "--origin") if origin else None
+        sc,
+        seed,
+        base_port=base_port,
+        update_s=update_s,
+        origin=_when(origin, "--origin") if origin else None,
+        speed=speed,
     )
     try:
         sim.start(mqtt_url=url)

@@ -44,12 +44,23 @@ FLOW: dict[str, tuple[str, str]] = {
 STEAM_GJ_PER_T = 2.68  # enthalpy rise feedwater → ~1 MPa saturated steam, for heat_gj
 
 
+def flow_of(d: SimDevice) -> tuple[str, str]:
+    """(rate quantity, counter quantity) of a device that is not electric.
+
+    A product on a belt weigher (`params: {weighed: 1}`, e.g. clinker or raw meal on a BW500)
+    is weighed like a fuel: t/h and a tonnes totalizer (`mass_t`) instead of `output_t`.
+    """
+    if d.carrier == "production" and d.params.get("weighed"):
+        return ("flow_th", "mass_t")
+    return FLOW[d.carrier]
+
+
 def counters_of(d: SimDevice) -> list[str]:
     if d.carrier == "electricity":
         return ["e_imp_kwh", "e_exp_kwh", "eq_imp_kvarh", "eq_exp_kvarh"]
     if d.carrier == "steam":
         return ["mass_t", "heat_gj"]
-    return [FLOW[d.carrier][1]]
+    return [flow_of(d)[1]]
 
 
 def unit_of(d: SimDevice) -> str:
@@ -194,7 +205,7 @@ class PlantModel:
             }
         if d.carrier == "steam":
             return {"mass_t": rate, "heat_gj": rate * STEAM_GJ_PER_T}
-        return {FLOW[d.carrier][1]: rate}
+        return {flow_of(d)[1]: rate}
 
     def counter_base(self, device_id: str, counter: str) -> float:
         """The reading the meter showed at the origin: a seeded, realistic non-zero start."""
@@ -324,8 +335,8 @@ class PlantModel:
                 "press_mpa": 1.0 + n(2, 0.02),
             }
         if d.carrier == "production":
-            return {"rate_th": rate, "running_bool": (rate > 0).astype(np.float64)}
-        q_rate, _ = FLOW[d.carrier]
+            return {flow_of(d)[0]: rate, "running_bool": (rate > 0).astype(np.float64)}
+        q_rate, _ = flow_of(d)
         return {q_rate: rate}
 
 

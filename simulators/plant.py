@@ -56,7 +56,17 @@ class SimulatedPlant:
         host: str = "127.0.0.1",
         base_port: int | None = None,
         update_s: float = 1.0,
+        speed: float = 1.0,
     ):
+        if speed <= 0:
+            raise ValueError(f"speed: {speed} is not > 0")
+        # A compressed clock: `speed` simulated seconds per wall second (tests run hours of a
+        # plant in a minute). Counters stay exact integrals of the model on simulated time;
+        # readers stamp what they read with their own (wall) clock. Paused, a compressed clock
+        # stops (the plant stands still) and resumes where it stopped: no jump in any counter.
+        self.speed = speed
+        self._sim_mark = self._wall_mark = time.time()
+        self._frozen: float | None = None
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.model = PlantModel(self.scenario, seed, origin)
         self.host = host
@@ -92,6 +102,15 @@ class SimulatedPlant:
         self._lock = threading.Lock()
         self._by_port_unit: dict[tuple[str, int], str] = {}
 
+    def clock(self) -> float:
+        """Simulated epoch seconds now: wall time, or the compressed clock when `speed` != 1."""
+        if self.speed == 1.0:
+            return time.time()
+        frozen = self._frozen
+        if frozen is not None:
+            return frozen
+        return self._sim_mark + (time.time() - self._wall_mark) * self.speed
+
     # --- lifecycle ---------------------------------------------------------------------------
 
     def start(self, mqtt_url: str | None = None) -> SimulatedPlant:
@@ -102,7 +121,7 @@ class SimulatedPlant:
         for ep in self.endpoints.values():
             if ep.protocol == "modbus":
                 self._by_port_unit[(ep.port_key, ep.unit)] = ep.device
-        self.update(time.time())  # images hold real values before the first request
+        self.update(self.clock())  # images hold real values before the first request
         try:
             for key in keys:
                 self._start_server(key, ports[key])
@@ -166,12 +185,22 @@ class SimulatedPlant:
         self.stop()
 
     def pause(self) -> None:
-        """Hold the register images still (tests compare what they read with `shown`)."""
+        """Hold the register images still (tests compare what they read with `shown`).
+
+        A compressed clock stops too: `shown[device][0]` is then the simulated time the held
+        images show, and the plant goes on from there on `resume`.
+        """
+        if self.speed != 1.0 and self._frozen is None:
+            self._frozen = self.clock()
         self._paused.set()
         with self._lock:  # an update already under way finishes first
             pass
 
     def resume(self) -> None:
+        frozen = self._frozen
+        if frozen is not None:
+            self._sim_mark, self._wall_mark = frozen, time.time()
+            self._frozen = None
         self._paused.clear()
 
     # --- the plant file and the truth -------------------------------------------------------
@@ -197,9 +226,10 @@ class SimulatedPlant:
 
     def values(self, device_id: str, ts: float | None = None) -> dict[str, float]:
         """Engineering values (primary, counters as displayed) the device's meter shows at `ts`."""
+        ts = self.clock() if ts is None else ts
         with self._lock:
-            rates, counters = self.integrator.at(time.time() if ts is None else ts)
-        return self._values(device_id, ts or time.time(), rates, counters)
+            rates, counters = self.integrator.at(ts)
+        return self._values(device_id, ts, rates, counters)
 
     def _values(
         self, dev_id: str, ts: float, rates: dict[str, float], counters: dict[str, dict[str, float]]
@@ -216,29 +246,36 @@ class SimulatedPlant:
     def update(self, ts: float) -> None:
         """Rewrite every meter's image for time `ts` (also called by the updater thread)."""
         with self._lock:
-            rates, counters = self.integrator.at(ts)
-            for d in self.scenario.metered:
-                vals = self._values(d.id, ts, rates, counters)
-                self.shown[d.id] = (ts, vals)
-                img = self.images.get(d.id)
-                ep = self.endpoints.get(d.id)
-                if img is None or ep is None or ep.port_key not in self.servers:
-                    continue
-                fault = modbus_fault(self.windows_of.get(d.id, []), ts)
-                mode = fault.kind if fault and fault.kind in ("garbage", "not_available", "zero") else None
-                server = self.servers[ep.port_key]
-                for table, addr, words in img.encode(vals, mode, salt=int(ts)):
-                    server.set_words(ep.unit, table, addr, words)  # type: ignore[arg-type]
-            self.updates += 1
+            self._write_images(ts)
+
+    def _write_images(self, ts: float) -> None:
+        """`update` with the lock held."""
+        rates, counters = self.integrator.at(ts)
+        for d in self.scenario.metered:
+            vals = self._values(d.id, ts, rates, counters)
+            self.shown[d.id] = (ts, vals)
+            img = self.images.get(d.id)
+            ep = self.endpoints.get(d.id)
+            if img is None or ep is None or ep.port_key not in self.servers:
+                continue
+            fault = modbus_fault(self.windows_of.get(d.id, []), ts)
+            mode = fault.kind if fault and fault.kind in ("garbage", "not_available", "zero") else None
+            server = self.servers[ep.port_key]
+            for table, addr, words in img.encode(vals, mode, salt=int(ts)):
+                server.set_words(ep.unit, table, addr, words)  # type: ignore[arg-type]
+        self.updates += 1
 
     def _update_loop(self) -> None:
         while not self._stop.is_set():
             now = time.time()
-            if not self._paused.is_set():
-                try:
-                    self.update(now)
-                except Exception:  # the simulator must keep serving; log the cause once per kind
-                    log.exception("simulator update failed")
+            try:
+                with self._lock:
+                    # Checked under the lock: once `pause` has the lock, no update starts, so the
+                    # held images are the ones `shown` says (and a compressed clock's time).
+                    if not self._paused.is_set():
+                        self._write_images(self.clock())
+            except Exception:  # the simulator must keep serving; log the cause once per kind
+                log.exception("simulator update failed")
             elapsed = time.time() - now
             # A big plant on a busy machine: never spend more than half a core rewriting images.
             self._stop.wait(max(0.05, self.update_s - elapsed, elapsed))
@@ -248,7 +285,7 @@ class SimulatedPlant:
             dev = self._by_port_unit.get((key, unit))
             if dev is None:
                 return None
-            now = time.time()
+            now = self.clock()
             fault = modbus_fault(self.windows_of.get(dev, []), now)
             if fault is None:
                 return None
@@ -271,7 +308,7 @@ class SimulatedPlant:
                 d = m.device
                 assert d.meter is not None
                 due[dev_id] = now + d.meter.period_s
-                vals = self.values(dev_id, now)
+                vals = self.values(dev_id, self.clock())
                 try:
                     m.publish(lambda t, d=d, v=vals: native_payload(d, v, t, self.model.calendar.tz), now)
                 except Exception:  # a broker away is a disconnect; try again next period

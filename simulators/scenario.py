@@ -183,6 +183,9 @@ class Scenario(_Model):
     dr_events: list[DrEvent] = []
     faults: list[Fault] = []
     random_faults: RandomFaults | None = None
+    # The plant file's carbon: block (materials and emission units), copied as it is; the
+    # direct-emissions part validates it (metering/direct/config.py).
+    carbon: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _cross(self) -> Scenario:
@@ -465,4 +468,4 @@ def to_plant(scenario: Scenario, endpoints: dict[str, Endpoint]) -> Plant:
                 supply=_supply(d),
             )
         )
-    return Plant(site=scenario.site, contract=scenario.contract, devices=devices)
+    return Plant(site=scenario.site, contract=scenario.contract, devices=devices, carbon=scenario.carbon)

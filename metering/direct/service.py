@@ -32,6 +32,29 @@ def recompute_direct(ds: Dataset, target: InfluxTarget, start: dt.date, end: dt.
     return acc, write_accounts(target, acc, ds.plant.site.id, tz)
 
 
+def carbon_devices(ds: Dataset) -> list[str]:
+    """The meters direct accounts read: the materials' weighers and feeders and the units' electricity meters."""
+    ids = {d for m in ds.cfg.materials.values() for d in m.devices}
+    for u in ds.cfg.units:
+        ids.update(u.electricity_devices, u.cement_electricity_devices)
+    return sorted(ids)
+
+
+def today_so_far(ds: Dataset, target: InfluxTarget, now: pd.Timestamp) -> Accounts:
+    """The local day of `now` up to `now`, from the store, nothing written: for live views (the demo).
+
+    Only the carbon block's meters are read, from an hour before local midnight so the day's
+    first interval interpolates; the day's tonnes end at the last reading. Stored `direct`
+    points stay for closed days (`run_live`).
+    """
+    tz = ds.plant.site.timezone
+    day = pd.Timestamp(now).tz_convert(tz).date()
+    t0 = pd.Timestamp(day).tz_localize(tz).tz_convert("UTC") - PAD
+    until = pd.Timestamp(now) + pd.Timedelta(milliseconds=1)  # a reading stamped `now` included (ms precision)
+    readings = read_raw(target, ds.plant, t0, until, devices=carbon_devices(ds))
+    return account(dataclasses.replace(ds, readings=readings), day, day)
+
+
 def due_period(now: pd.Timestamp, tz: str, lateness: pd.Timedelta) -> tuple[dt.date, dt.date]:
     """The days a live run recomputes at `now`: the month to date up to the last closed local day.
 

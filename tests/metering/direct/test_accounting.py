@@ -230,3 +230,30 @@ def test_a_weigher_gap_is_estimated_and_a_silent_end_is_named(ds: Dataset, case:
     assert "kiln-1: coal: meters no readings at all for 3 day(s): 2026-01-29, 2026-01-30, 2026-01-31" in (
         acc.units[0].missing
     )
+
+
+def test_days_without_a_sample_take_the_default_and_say_so(ds: Dataset, case: Case, month: Accounts) -> None:
+    """A parameter that need not be measured (raw meal's non-carbonate CaO) with no sample for two days:
+    those days take the method's default (0.0, no deduction), the parameter is `mixed` and names the
+    default with its source, the unit stays complete, and only those two days' process figures change —
+    by exactly the deduction the lab values made (hand check: raw meal t × CaO_nc × 44/56)."""
+    h = ds.lab.history
+    gone_days = ["RM-20260104", "RM-20260105"]
+    kept = h[~((h["parameter"] == "noncarb_cao") & h["sample_id"].isin(gone_days))].reset_index(drop=True)
+    after = account(dataclasses.replace(ds, lab=LabBook(kept)), month.start, month.end)
+    u, b = after.units[0], month.units[0]
+    assert u.missing == []
+    p = param(after, "raw-meal", "noncarb_cao")
+    assert p.basis == "mixed"
+    default_line = [x for x in p.provenance if x.startswith("default 0 1 for 2 day(s): ")]
+    assert len(default_line) == 1 and default_line[0].endswith("[unconfirmed]")
+    line = case.line
+    for day in (dt.date(2026, 1, 4), dt.date(2026, 1, 5)):
+        rm = line.tonnes["rm-weigher"][day]
+        added = rm * line.lab_value("raw-meal", "noncarb_cao", day) * 44 / 56
+        ts = pd.Timestamp(day)
+        assert u.days.loc[ts, "process_clinker_co2_t"] - b.days.loc[ts, "process_clinker_co2_t"] == pytest.approx(
+            added, rel=1e-9
+        )
+    others = [d for d in u.days.index if d.date() not in (dt.date(2026, 1, 4), dt.date(2026, 1, 5))]
+    assert (u.days.loc[others, "process_clinker_co2_t"] == b.days.loc[others, "process_clinker_co2_t"]).all()

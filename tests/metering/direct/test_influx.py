@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,8 @@ import pytest
 
 from metering.direct.accounting import Dataset
 from metering.direct.influx import read_direct
-from metering.direct.service import due_period, recompute_direct, run_live
+from metering.direct.lab import correct
+from metering.direct.service import carbon_devices, due_period, recompute_direct, run_live, today_so_far
 from metering.direct.tables import InputFileError
 from metering.io import read_readings_csv
 from plantcarbon_core.influx import InfluxTarget, write_lines
@@ -116,3 +118,62 @@ def test_live_run_writes_the_closed_month_and_survives_bad_input(
     assert said[1] == "direct emissions run failed: lab.csv: row 3 (sample X@1): value: 'abc' is not a number"
     assert said[2].startswith("kiln-1 2026-01-01..2026-01-31")
     assert sleeps == [3600.0, 3600.0]
+
+
+def test_today_so_far_reads_the_day_up_to_now_and_writes_nothing(
+    influx_target: InfluxTarget, case: Case, ds: Dataset
+) -> None:
+    """The live view's figure (the demo): 15 January at 12:00 in Shanghai is half of that day. The simulated
+    counters grow linearly within a day, so the tonnes so far are half the day's, and every figure with
+    them — except the dust, a record spread per day whatever the hour (hand check below)."""
+    lines = raw_lines(case)
+    for i in range(0, len(lines), 20_000):
+        write_lines(influx_target, influx_target.raw_bucket, lines[i : i + 20_000])
+    day = dt.date(2026, 1, 15)
+    noon = pd.Timestamp("2026-01-15T12:00+08:00")
+    acc = today_so_far(dataclasses.replace(ds, readings=None), influx_target, noon)
+    u, truth = acc.units[0], case.truth([day])
+    assert (acc.start, acc.end) == (day, day)
+    assert u.clinker_t == pytest.approx(truth["clinker_t"] / 2, rel=1e-9)
+    dust = truth["process_dust_co2_t"]
+    assert u.direct_co2_t == pytest.approx((truth["direct_co2_t"] - dust) / 2 + dust, rel=1e-9)
+    assert u.missing == []
+    assert read_direct(influx_target, "cem-t", noon - pd.Timedelta(days=1), noon + pd.Timedelta(days=1)).empty
+    assert carbon_devices(ds) == ["af-feeder", "cem-weigher", "cl-weigher", "coal-calc", "coal-kiln", "rm-weigher",
+                                  "tr-kiln", "tr-mill"]  # fmt: skip
+
+
+def test_a_recompute_after_a_lab_correction_rewrites_exactly_the_points_that_used_it(
+    influx_target: InfluxTarget, case: Case, ds: Dataset
+) -> None:
+    """Correct one day's clinker CaO (a new version, the old one kept), recompute the month from the store: of
+    the month's stored points only that day's clinker-process, dust-process and product points change, and
+    by exactly the hand-checked amount (clinker + dust t) × ΔCaO × 44/56."""
+    lines = raw_lines(case)
+    for i in range(0, len(lines), 20_000):
+        write_lines(influx_target, influx_target.raw_bucket, lines[i : i + 20_000])
+    offline = dataclasses.replace(ds, readings=None)
+    first, last = case.days[0], case.days[-1]
+    tz = ds.plant.site.timezone
+    t0, t1 = pd.Timestamp(first).tz_localize(tz), pd.Timestamp(last + dt.timedelta(days=1)).tz_localize(tz)
+    recompute_direct(offline, influx_target, first, last)
+    key = ["time", "source", "material"]
+    before = read_direct(influx_target, "cem-t", t0, t1).set_index(key).sort_index()
+    fixed = correct(ds.lab, "CL-20260115", "cao", 0.640, "re-analysis of the retained sample", "qc-02", ds.cfg, ds.method)
+    h = fixed.history
+    assert sorted(h[(h["sample_id"] == "CL-20260115") & (h["parameter"] == "cao")]["version"]) == [1, 2]  # v1 kept
+    recompute_direct(dataclasses.replace(offline, lab=fixed), influx_target, first, last)
+    after = read_direct(influx_target, "cem-t", t0, t1).set_index(key).sort_index()
+    assert after.index.equals(before.index)  # rewritten in place: nothing added
+    diff = (after["co2_t"] - before["co2_t"]).abs() > 0
+    day = pd.Timestamp("2026-01-15").tz_localize(tz).tz_convert("UTC")
+    assert sorted(after.index[diff]) == [
+        (day, "process_clinker", "clinker"),
+        (day, "process_dust", "clinker"),
+        (day, "product", "clinker"),
+    ]
+    d15 = dt.date(2026, 1, 15)
+    old = case.line.lab_value("clinker", "cao", d15)
+    delta = (case.line.tonnes["cl-weigher"][d15] + case.line.dust_t(d15)) * (0.640 - old) * 44 / 56
+    change = after.loc[(day, "product", "clinker"), "co2_t"] - before.loc[(day, "product", "clinker"), "co2_t"]
+    assert change == pytest.approx(delta, rel=1e-9)
