@@ -102,7 +102,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if alerts_service is not None and run_alerts:
             alerts_service.start()
-            # Running as a service: read today's totals and the last-seen seed before the first page asks.
+            # Running as a service: read the last-seen seed before the first page asks.
             # (An app without its engine, as tests build it, gets its data after start: nothing to warm.)
             controlroom.warm(services)
         try:

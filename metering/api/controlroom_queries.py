@@ -563,12 +563,14 @@ class TodayCache:
 
     Metering writes intervals every 15 s at most (its poll) and closes one every 15 minutes, so a few
     seconds of age change nothing on the page. A call finding rows older than `ttl_s` gets them at once
-    and starts one background read (stale-while-revalidate): only the day's first call waits for the
-    read (a few hundred ms on a large plant), and the app warms it at start (`routers.controlroom.warm`).
+    and starts one background read (stale-while-revalidate). Only the day's first call, or one after
+    nobody asked for `max_stale_s`, waits for the read (a few hundred ms on a large plant): a page that
+    refreshes every few seconds never does.
     """
 
-    def __init__(self, ttl_s: float = 10.0) -> None:
+    def __init__(self, ttl_s: float = 10.0, max_stale_s: float = 60.0) -> None:
         self.ttl_s = ttl_s
+        self.max_stale_s = max_stale_s
         self._lock = threading.Lock()
         self._data: dict[str, tuple[float, pd.DataFrame, pd.DataFrame]] = {}
         self._reading: set[str] = set()
@@ -580,9 +582,11 @@ class TodayCache:
         key = f"{target.url}/{target.metering_bucket}/{site}@{midnight.isoformat()}"
         with self._lock:
             hit = self._data.get(key)
-        if hit is None:  # a new day (or the first call): its rows are not known yet
+        age = None if hit is None else time.monotonic() - hit[0]
+        if hit is None or age is None or age >= self.max_stale_s:
+            # A new day, the first call, or nobody asked for a while: read now rather than show old rows.
             return self._read(key, target, site, midnight, now)
-        if time.monotonic() - hit[0] >= self.ttl_s:
+        if age >= self.ttl_s:
             self._read_later(key, target, site, midnight, now)
         return hit[1], hit[2]
 

@@ -138,15 +138,16 @@ def _seen(svc: Svc, plant: Plant) -> dict[str, datetime]:
 
 
 def warm(svc: Svc) -> None:
-    """In the background: read the last-seen seed and today's interval rows once, so no page waits for them."""
+    """In the background: read the last-seen seed once, so the first page does not wait for it.
+
+    (Today's rows are not warmed: rows written between start and the first call would be shown one call late.)
+    """
     plant = svc.plant
     if plant is None:
         return
 
     def run() -> None:
         try:
-            midnight, _ = _day(plant, svc.clock())
-            TODAY.get(svc.influx, plant.site.id, midnight, svc.clock())
             if svc.last_seen is not None:
                 _seen(svc, plant)
         except Exception:  # InfluxDB not up yet: the first call reads instead
