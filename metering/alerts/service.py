@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +79,9 @@ class AlertService:
         # Cumulative counters for intensity: (site, device, quantity) → [(ts_ms, value)] over the window.
         self._counters: dict[tuple[str, str, str], deque[tuple[int, float]]] = {}
         self._started = time.time()
+        # Called once per reading batch with (site, device, newest sample ts in ms): e.g. the control
+        # room's last-seen tracker. Must be cheap and never raise (they run on paho's network thread).
+        self.observers: list[Callable[[str, str, int], None]] = []
         self._stop = threading.Event()
         self._bad_rules: set[tuple[str, int]] = set()
         self.broker = BrokerConfig(url=broker) if isinstance(broker, str) else broker
@@ -201,6 +205,12 @@ class AlertService:
     def feed(self, site: str, device: str, samples: list[Sample]) -> None:
         """Evaluate every rule that watches this device (or the site's power) on these samples."""
         arrival = time.time()
+        # Samples with values only: one whose every value is bad writes no reading (as ingest does).
+        read = [s.ts for s in samples if s.values]
+        if read:
+            newest = max(read)
+            for observe in self.observers:
+                observe(site, device, newest)
         with self._lock:
             self._last_seen[(site, device)] = arrival
             for sample in sorted(samples, key=lambda s: s.ts):

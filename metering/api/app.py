@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from metering.alerts.notify import webhook_name, webhook_sink
 from metering.alerts.service import AlertService
 from metering.api.deps import Services
+from metering.api.last_seen import LastSeen
 from metering.api.routers import (
     alerts,
     audit,
@@ -81,6 +82,12 @@ def create_app(
             plant_dir=s.plant_file.parent if s.plant_file else None,
             data_dir=s.data_dir,
         )
+    # The control room's device health reads the newest reading per device from the alert engine's
+    # feed instead of InfluxDB on every call (metering/api/last_seen.py); only while the engine runs.
+    last_seen = None
+    if alerts_service is not None and run_alerts:
+        last_seen = LastSeen()
+        alerts_service.observers.append(last_seen.note)
     services = Services(
         store=store,
         influx=influx,
@@ -89,12 +96,16 @@ def create_app(
         data_dir=s.data_dir,
         plant_dir=s.plant_file.parent if s.plant_file else None,
         alerts=alerts_service,
+        last_seen=last_seen,
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if alerts_service is not None and run_alerts:
             alerts_service.start()
+            # Running as a service: read the last-seen seed before the first page asks.
+            # (An app without its engine, as tests build it, gets its data after start: nothing to warm.)
+            controlroom.warm(services)
         try:
             yield
         finally:

@@ -18,6 +18,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from metering.alerts.service import AlertService
+from metering.api.last_seen import LastSeen
 from metering.dr.store import EventStore
 from metering.state.store import RANKED, Principal, Role, Store
 from plantcarbon_core.influx import InfluxTarget
@@ -38,6 +39,8 @@ class Services:
     data_dir: Path  # user factor and tariff files live under it
     plant_dir: Path | None = None  # relative factor files in the plant file are against it
     alerts: AlertService | None = None
+    # Newest reading per device, fed by the running alert engine; None without one (then InfluxDB is asked).
+    last_seen: LastSeen | None = None
     # What "now" is for live figures ("today" starts at the site's local midnight); tests set a fixed instant.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 

@@ -7,6 +7,8 @@ newest raw row per device. Carbon is per boundary and never summed (docs/api.md)
 
 from __future__ import annotations
 
+import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -26,6 +28,7 @@ from plantcarbon_core import schema as sc
 from plantcarbon_core.datafile import DataFileError
 from plantcarbon_core.plant import Device, Plant
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/controlroom", tags=["control room"])
 MONTH = cq.DayCache()
 TODAY = cq.TodayCache()
@@ -102,16 +105,15 @@ def _step(hours: float) -> int:
     return max(10, int(hours * 3600 / 360) // 10 * 10)
 
 
-def _last_seen(svc: Svc, plant: Plant, now: datetime) -> tuple[dict[str, datetime], pd.DataFrame]:
-    """Newest reading time per device over the last day (from each carrier's energy counter, one selector
-    per query, which is several times cheaper than the newest whole row), and the edge's newest status."""
+def _last_seen(svc: Svc, plant: Plant, now: datetime) -> dict[str, datetime]:
+    """Newest reading time per device over the last day, from InfluxDB (each carrier's energy counter and
+    main gauge, one selector per query, which is several times cheaper than the newest whole row)."""
     since = now - timedelta(days=1)
     site = plant.site.id
     carriers = sorted({d.carrier for d in plant.devices if d.source is not None})
     # Each carrier's main gauge and energy counter: a meter reading either is seen.
     fields = {c: [*GAUGES.get(c, [])[:1], *ENERGY_QUANTITIES.get(c, ())[:1]] for c in carriers}
     jobs = [(c, q, POOL.submit(cq.read_last_seen, svc.influx, site, c, q, since)) for c in carriers for q in fields[c]]
-    status = POOL.submit(cq.read_last_rows, svc.influx, site, sc.DEVICE_STATUS, since)
     seen: dict[str, datetime] = {}
     for _c, _q, job in jobs:
         df = job.result()
@@ -125,7 +127,33 @@ def _last_seen(svc: Svc, plant: Plant, now: datetime) -> tuple[dict[str, datetim
             row = cq.read_device_last(svc.influx, site, d, since)
             if not row.empty:
                 seen[d.id] = row["time"].iloc[0].to_pydatetime()
-    return seen, status.result()
+    return seen
+
+
+def _seen(svc: Svc, plant: Plant) -> dict[str, datetime]:
+    """The tracker's max(InfluxDB seed, MQTT) when the alert engine feeds it, else InfluxDB now."""
+    if svc.last_seen is None:
+        return _last_seen(svc, plant, svc.clock())
+    return svc.last_seen.get(plant.site.id, lambda: _last_seen(svc, plant, svc.clock()))
+
+
+def warm(svc: Svc) -> None:
+    """In the background: read the last-seen seed once, so the first page does not wait for it.
+
+    (Today's rows are not warmed: rows written between start and the first call would be shown one call late.)
+    """
+    plant = svc.plant
+    if plant is None:
+        return
+
+    def run() -> None:
+        try:
+            if svc.last_seen is not None:
+                _seen(svc, plant)
+        except Exception:  # InfluxDB not up yet: the first call reads instead
+            log.warning("control room: warming the caches failed", exc_info=True)
+
+    threading.Thread(target=run, name="controlroom-warm", daemon=True).start()
 
 
 @router.get("/live", summary="Site power trend, demand, today's totals by boundary, device health, alerts")
@@ -141,7 +169,9 @@ def live(_key: Viewer, svc: Svc, hours: Hours = 6.0) -> dict[str, Any]:
     j_demand = POOL.submit(cq.read_demand, svc.influx, site, start)
     j_today = POOL.submit(TODAY.get, svc.influx, site, midnight, now)
     j_direct = POOL.submit(_direct, svc, plant, midnight, now + timedelta(seconds=1))
-    seen, st = _last_seen(svc, plant, now)
+    j_status = POOL.submit(cq.read_last_rows, svc.influx, site, sc.DEVICE_STATUS, now - timedelta(days=1))
+    seen = _seen(svc, plant)
+    st = j_status.result()
     power = cq.power_trend(j_power.result(), len(mains))
     demand = cq.demand_series(j_demand.result(), plant.contract.demand_limit_kw, plant.contract.prealarm_margin_pct)
     energy, emissions = j_today.result()

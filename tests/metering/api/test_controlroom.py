@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from harness.mosquitto import Mosquitto
+from metering.alerts.service import AlertService
 from metering.api import controlroom_queries as cq
 from metering.api.app import create_app
 from metering.api.settings import ApiSettings
 from metering.dr.store import EventStore
 from metering.state.store import Store
+from plantcarbon_core import schema as sc
 from plantcarbon_core.influx import InfluxTarget, line, write_lines
 from plantcarbon_core.plant import load_plant
+from plantcarbon_core.wire import ReadingBatch, Sample, data_topic, encode_batch
 from tests.metering.api.conftest import PLANT, Api
 from tests.metering.api.controlroom_seed import INTERVALS, seed_today, today_times
+from tests.support.mqtt import Publisher
+from tests.support.waiting import wait_until
 
 
 @pytest.mark.integration
@@ -288,3 +296,91 @@ def test_a_device_silent_for_hours_shows_since_its_last_reading(api: Api) -> Non
     assert pv["state"] == "offline" and pv["since"] == last.isoformat()
     tr = next((r for r in body["health"]["not_fine"] if r["device"] == "tr-01"), None)
     assert tr is None  # tr-01 reported a moment ago (the fixture's raw rows)
+
+
+def _fast_api(influx: InfluxTarget, broker_url: str, tmp_path: Path) -> tuple[TestClient, Any, dict[str, str]]:
+    """The app as a service runs it: its alert engine on the broker feeds the last-seen tracker."""
+    store = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    key = store.create_key("viewer-key", "viewer")
+    plant = load_plant(PLANT)
+    engine = AlertService(store, plant, broker_url, influx=influx)
+    app = create_app(
+        ApiSettings(env="development", data_dir=tmp_path / "data"), store=store, plant=plant, influx=influx,
+        dr_store=EventStore(tmp_path / "dr.sqlite"), alerts_service=engine, start_alerts=True,
+    )  # fmt: skip
+    return TestClient(app, raise_server_exceptions=False), app.state.services, {"Authorization": f"Bearer {key}"}
+
+
+@pytest.mark.integration
+def test_fast_health_from_the_broker_equals_the_influxdb_health(
+    seeded_influx: InfluxTarget, mosquitto: Mosquitto, publisher: Callable[..., Publisher], tmp_path: Path
+) -> None:
+    # pv-01 last reported 3 hours ago, before the API started: only the InfluxDB seed knows it.
+    silent = (datetime.now(UTC) - timedelta(hours=3)).replace(microsecond=0)
+    pv = {"site": "plant-a", "device": "pv-01", "role": "sub"}
+    write_lines(seeded_influx, seeded_influx.raw_bucket, [line("electricity", pv, {"p_kw": 1.0}, _ms(silent))])
+    client, svc, viewer = _fast_api(seeded_influx, mosquitto.url, tmp_path)
+    with client:
+        assert svc.alerts.wait_subscribed(10)
+        pub = publisher()
+        # Odd messages first: neither they nor anything after them may break the tracker.
+        pub.publish(data_topic("plant-a", "tr-01"), b"not json").wait_for_publish(10)
+        odd = ReadingBatch("edge-01", "kiln-1", 1, [Sample(_ms(silent), {"p_kw": 1.0})])
+        pub.publish(data_topic("plant-a", "tr-01"), encode_batch(odd)).wait_for_publish(10)  # device mismatch
+        only_bad = ReadingBatch("edge-01", "boiler-1", 1, [Sample(_ms(datetime.now(UTC)), {}, {"flow_nm3h": "crc"})])
+        pub.publish(data_topic("plant-a", "boiler-1"), encode_batch(only_bad)).wait_for_publish(10)
+        # Then readings, as an edge publishes them and ingest writes them.
+        now = datetime.now(UTC).replace(microsecond=0)
+        sent = {"tr-01": now - timedelta(seconds=2), "kiln-1": now - timedelta(seconds=3),
+                "boiler-1": now - timedelta(seconds=60)}  # fmt: skip
+        carrier = {"tr-01": "electricity", "kiln-1": "electricity", "boiler-1": "natural_gas"}
+        for seq, (dev, t) in enumerate(sent.items(), start=2):
+            values = {"p_kw": 1000.0, "e_imp_kwh": 5000.0} if carrier[dev] == "electricity" else {"flow_nm3h": 9.0}
+            pub.publish(data_topic("plant-a", dev), encode_batch(ReadingBatch("edge-01", dev, seq, [
+                Sample(_ms(t) - 1000, values), Sample(_ms(t), values)]))).wait_for_publish(10)  # fmt: skip
+            tags = {"site": "plant-a", "device": dev, "role": "sub"}
+            write_lines(seeded_influx, seeded_influx.raw_bucket, [line(carrier[dev], tags, values, _ms(t))])
+        assert svc.last_seen is not None
+        assert wait_until(lambda: svc.last_seen.live("plant-a") == sent, 10), svc.last_seen.live("plant-a")
+        svc.clock = lambda: now + timedelta(seconds=5)  # one instant for both paths
+        fast = client.get("/api/v1/controlroom/live", headers=viewer).json()["health"]
+        tracker, svc.last_seen = svc.last_seen, None  # the InfluxDB path, on the same data
+        slow = client.get("/api/v1/controlroom/live", headers=viewer).json()["health"]
+        svc.last_seen = tracker
+    assert fast == slow
+    states = {r["device"]: (r["state"], r["since"]) for r in fast["not_fine"]}
+    assert states["pv-01"] == ("offline", silent.isoformat())
+    # 65 s > 3 polls of 15 s; the later batch whose every value was bad is not a reading.
+    assert states["boiler-1"] == ("stale", sent["boiler-1"].isoformat())
+    assert "tr-01" not in states and "kiln-1" not in states and fast["counts"]["online"] == 2
+    assert svc.alerts.bad_payloads["device_mismatch"] == 1 and tracker.ignored == 0
+
+
+def _ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+@pytest.mark.integration
+def test_today_rows_are_refreshed_in_the_background_after_the_first_read(influx_target: InfluxTarget) -> None:
+    now = datetime.now(UTC)
+    seed_today(influx_target, now)
+    midnight = now.astimezone(ZoneInfo("Asia/Shanghai")).replace(hour=0, minute=0, second=0, microsecond=0)
+    cache = cq.TodayCache(ttl_s=0.0)
+    first, _ = cache.get(influx_target, "plant-a", midnight.astimezone(UTC), now)
+    kiln = first[first["device"] == "kiln-1"]["amount"].sum()
+    tags = {"site": "plant-a", "device": "kiln-1", "carrier": "electricity", "role": "sub", "area": "kiln"}
+    fields = {"amount": 100.0, "tce_kg": 12.29, "cost": 30.0, "completeness": 1.0}
+    write_lines(influx_target, influx_target.metering_bucket, [line(sc.ENERGY, tags, fields, today_times(now)[-1] + 1)])
+    # Due (ttl 0): the call answers at once with the rows it has and starts one background read.
+    stale, _ = cache.get(influx_target, "plant-a", midnight.astimezone(UTC), now)
+    assert stale is first
+    assert cache.wait_idle(30)
+    fresh, _ = cache.get(influx_target, "plant-a", midnight.astimezone(UTC), now)
+    assert fresh[fresh["device"] == "kiln-1"]["amount"].sum() == pytest.approx(kiln + 100.0)
+    # The same rows a read in that call would give.
+    direct = cq.read_energy(influx_target, "plant-a", midnight.astimezone(UTC), now)
+    assert (
+        fresh.sort_values(["device", "carrier"])
+        .reset_index(drop=True)
+        .equals(direct.sort_values(["device", "carrier"]).reset_index(drop=True))
+    )
