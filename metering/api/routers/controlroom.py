@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
+from metering.api import controlroom_cache as cc
 from metering.api import controlroom_queries as cq
 from metering.api.deps import Svc, Viewer
 from metering.api.params import unprocessable
@@ -30,8 +31,8 @@ from plantcarbon_core.plant import Device, Plant
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/controlroom", tags=["control room"])
-MONTH = cq.DayCache()
-TODAY = cq.TodayCache()
+MONTH = cc.DayCache()
+TODAY = cc.TodayCache()
 POOL = ThreadPoolExecutor(max_workers=6, thread_name_prefix="controlroom")  # independent reads run side by side
 HEALTH = cq.HealthRules()
 DeviceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
@@ -208,10 +209,10 @@ def breakdown(_key: Viewer, svc: Svc) -> dict[str, Any]:
     j_d_month = POOL.submit(_direct, svc, plant, month_start, now + timedelta(seconds=1))
     e_today, c_today = TODAY.get(svc.influx, site, midnight, now)
     e_month0, c_month0 = j_month.result()
-    e_month = cq.concat_sum(
+    e_month = cc.concat_sum(
         e_month0, e_today, ["device", "carrier", "role"], ["amount", "tce_kg", "cost", "completeness", "rows"]
     )
-    c_month = cq.concat_sum(c_month0, c_today, ["device", "role", "scope", "method"], ["co2_kg", "co2e_kg"])
+    c_month = cc.concat_sum(c_month0, c_today, ["device", "role", "scope", "method"], ["co2_kg", "co2e_kg"])
     today_dev = cq.per_device(plant, e_today, c_today)
     month_dev = cq.per_device(plant, e_month, c_month)
     d_today, d_month = j_d_today.result(), j_d_month.result()

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from harness.mosquitto import Mosquitto
 from metering.alerts.service import AlertService
+from metering.api import controlroom_cache as cc
 from metering.api import controlroom_queries as cq
 from metering.api.app import create_app
 from metering.api.settings import ApiSettings
@@ -365,7 +366,7 @@ def test_today_rows_are_refreshed_in_the_background_after_the_first_read(influx_
     now = datetime.now(UTC)
     seed_today(influx_target, now)
     midnight = now.astimezone(ZoneInfo("Asia/Shanghai")).replace(hour=0, minute=0, second=0, microsecond=0)
-    cache = cq.TodayCache(ttl_s=0.0)
+    cache = cc.TodayCache(ttl_s=0.0)
     first, _ = cache.get(influx_target, "plant-a", midnight.astimezone(UTC), now)
     kiln = first[first["device"] == "kiln-1"]["amount"].sum()
     tags = {"site": "plant-a", "device": "kiln-1", "carrier": "electricity", "role": "sub", "area": "kiln"}
