@@ -6,7 +6,10 @@ the edge's CPU per poll, although the edge never has more than one request outst
 link (the agent serialises them). This client keeps what matters from pymodbus — frames are
 built and parsed by its framer (`FramerSocket` or `FramerRTU` for a serial gateway over
 TCP), requests and responses are its PDU classes decoded by its `DecodePDU` — and does the
-bookkeeping of a single outstanding request itself: one future and one timer handle.
+bookkeeping of a single outstanding request itself: one future per request, and one loop
+timer for every client's timeouts (`_Deadlines`, as `edge.ticker` does for the schedule: a
+loop `TimerHandle` per request costs its creation, Python-level comparisons in the loop's
+heap and a cancel — with a thousand links, more than the request's own framing).
 
 It behaves as the pymodbus client does with `retries=0`: the transaction id (MBAP) and the
 device id must match, a frame that does not is skipped; no answer within the timeout raises
@@ -20,6 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
+import math
+import weakref
 
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.framer import FramerRTU, FramerSocket, FramerType
@@ -28,6 +35,51 @@ from pymodbus.pdu import DecodePDU, ModbusPDU
 # pymodbus (retries=0) closes a TCP connection when a request times out with its countdown
 # already below zero: the countdown starts at retries + 3 and drops by one per timeout.
 _TIMEOUTS_BEFORE_CLOSE = 4
+# Timeouts due within this much of each other fire together: a request's timeout may end up to
+# this late, and the shared timer fires at most about 1 / _SLACK_S times a second.
+_SLACK_S = 0.02
+
+
+class _Deadlines:
+    """Every client's request deadline in one heap of plain tuples (compared in C), with one
+    loop timer armed for the earliest. An answered request's entry stays until its time comes
+    and is then skipped (it names the request by number, holding no future)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self._loop = loop
+        self._heap: list[tuple[float, int, LeanTcpClient, int]] = []
+        self._order = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed_at = math.inf
+
+    def add(self, when: float, client: LeanTcpClient, request_no: int) -> None:
+        heapq.heappush(self._heap, (when, next(self._order), client, request_no))
+        if when + _SLACK_S < self._armed_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._armed_at = when + _SLACK_S
+            self._timer = self._loop.call_at(self._armed_at, self._fire)
+
+    def _fire(self) -> None:
+        self._timer, self._armed_at = None, math.inf
+        now = self._loop.time()
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            _, _, client, request_no = heapq.heappop(heap)
+            client._timed_out(request_no)
+        if heap:
+            self._armed_at = max(heap[0][0], now) + _SLACK_S
+            self._timer = self._loop.call_at(self._armed_at, self._fire)
+
+
+_DEADLINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = weakref.WeakKeyDictionary()
+
+
+def _deadlines(loop: asyncio.AbstractEventLoop) -> _Deadlines:
+    found = _DEADLINES.get(loop)
+    if found is None:
+        found = _DEADLINES[loop] = _Deadlines(loop)
+    return found
 
 
 class _Connection(asyncio.Protocol):
@@ -68,6 +120,7 @@ class LeanTcpClient:
         self._dev_id = 0
         self._tid = 0
         self._timeouts = 0
+        self._request_no = 0  # the outstanding request's number, for its deadline
 
     # --- the interface the edge's Link uses -------------------------------------------------
 
@@ -123,11 +176,11 @@ class LeanTcpClient:
             return None  # type: ignore[return-value]  # as pymodbus does
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
-        timer = loop.call_later(self.timeout_s if timeout_s is None else timeout_s, self._timed_out, waiter)
+        self._request_no += 1
+        _deadlines(loop).add(loop.time() + (self.timeout_s if timeout_s is None else timeout_s), self, self._request_no)
         try:
             response = await waiter
         finally:
-            timer.cancel()
             self._waiter = None
         self._timeouts = 0
         return response
@@ -158,9 +211,10 @@ class LeanTcpClient:
 
     # --- internals --------------------------------------------------------------------------
 
-    def _timed_out(self, waiter: asyncio.Future[ModbusPDU]) -> None:
-        if waiter.done():
-            return
+    def _timed_out(self, request_no: int) -> None:
+        waiter = self._waiter
+        if request_no != self._request_no or waiter is None or waiter.done():
+            return  # answered (or failed) in time
         self._timeouts += 1
         waiter.set_exception(ModbusIOException(f"no answer from {self.host}:{self.port} within the timeout"))
         if self._timeouts > _TIMEOUTS_BEFORE_CLOSE:
