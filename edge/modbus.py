@@ -219,6 +219,9 @@ class ModbusDevice:
     counters: tuple[str, ...] = ()  # the counter quantities of the profile
 
     def __post_init__(self) -> None:
+        src = self.device.source
+        assert isinstance(src, ModbusTcpSource | ModbusRtuSource)
+        self._source = src  # read on every poll: checked once here
         self.counters = tuple(
             sorted({r.quantity for r in self.profile.registers if r.quantity and is_counter(r.quantity)})
         )
@@ -232,9 +235,7 @@ class ModbusDevice:
 
     @property
     def source(self) -> ModbusTcpSource | ModbusRtuSource:
-        src = self.device.source
-        assert isinstance(src, ModbusTcpSource | ModbusRtuSource)
-        return src
+        return self._source
 
     async def poll(self, link: Link) -> PollResult:
         """Read every block once, in turn on the link, and decode. Stamped when the read began."""

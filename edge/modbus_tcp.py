@@ -46,7 +46,7 @@ class _Deadlines:
     and is then skipped (it names the request by number, holding no future)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
-        self._loop = loop
+        self.loop = self._loop = loop
         self._heap: list[tuple[float, int, LeanTcpClient, int]] = []
         self._order = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
@@ -121,6 +121,7 @@ class LeanTcpClient:
         self._tid = 0
         self._timeouts = 0
         self._request_no = 0  # the outstanding request's number, for its deadline
+        self._deadlines: _Deadlines | None = None  # the running loop's, looked up once
 
     # --- the interface the edge's Link uses -------------------------------------------------
 
@@ -177,7 +178,10 @@ class LeanTcpClient:
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
         self._request_no += 1
-        _deadlines(loop).add(loop.time() + (self.timeout_s if timeout_s is None else timeout_s), self, self._request_no)
+        deadlines = self._deadlines
+        if deadlines is None or deadlines.loop is not loop:
+            deadlines = self._deadlines = _deadlines(loop)
+        deadlines.add(loop.time() + (self.timeout_s if timeout_s is None else timeout_s), self, self._request_no)
         try:
             response = await waiter
         finally:
