@@ -28,7 +28,7 @@ GRAMMAR: dict[str, re.Pattern[str]] = {
     "unit_month": re.compile(rf"unit_month:(?P<unit>{ID}):(?P<month>{MONTH})"),
 }
 # One regular expression for the OpenAPI schema (clients and the fuzzer see the grammar).
-PATTERN = "^(" + "|".join(p.pattern for p in GRAMMAR.values()) + ")$"
+PATTERN = "^(" + "|".join(re.sub(r"\(\?P<\w+>", "(", p.pattern) for p in GRAMMAR.values()) + ")$"
 MAX_LINKS = 50
 
 
