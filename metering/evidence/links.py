@@ -88,6 +88,15 @@ class MonthScope:
             return p["instrument"] in self.instruments
         return link.type == "lab_sample" and p["sample"] in self.samples
 
+    def candidates(self) -> list[str]:
+        """Every link text that concerns the month (to look the files up by)."""
+        return [
+            f"unit_month:{self.unit}:{self.month}",
+            *(f"stock:{m}:{self.month}" for m in sorted(self.materials)),
+            *(f"instrument:{d}" for d in sorted(self.instruments)),
+            *(f"lab_sample:{x}" for x in sorted(self.samples)),
+        ]
+
 
 def sample_id(ref: str) -> str:
     """`CL-20260110@2` → `CL-20260110` (a link names the sample, every version of it)."""

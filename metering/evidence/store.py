@@ -143,7 +143,7 @@ class EvidenceStore:
                 raise NotFound(f"no evidence file {sha}")
             return self._record(s, row)
 
-    def list(self, link: str | None = None, kind: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    def find(self, link: str | None = None, kind: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
         """Files, newest first; with `link`, those linked to it; with `kind`, of that kind."""
         with self.store.session() as s:
             q = select(EvidenceFileRow).order_by(EvidenceFileRow.uploaded_at.desc()).limit(limit)
@@ -153,6 +153,13 @@ class EvidenceStore:
                 )
             if kind is not None:
                 q = q.where(EvidenceFileRow.kind == kind)
+            return [self._record(s, r) for r in s.scalars(q).all()]
+
+    def for_links(self, links: list[str]) -> list[dict[str, Any]]:
+        """Files linked to any of `links` (each with all its links), oldest first."""
+        with self.store.session() as s:
+            hit = select(EvidenceLinkRow.sha256).where(EvidenceLinkRow.link.in_(sorted(set(links))))
+            q = select(EvidenceFileRow).where(EvidenceFileRow.sha256.in_(hit)).order_by(EvidenceFileRow.uploaded_at)
             return [self._record(s, r) for r in s.scalars(q).all()]
 
     def content(self, sha: str) -> tuple[dict[str, Any], bytes]:

@@ -173,7 +173,7 @@ def list_evidence(
     kind: Kind | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
-    return evidence_store(svc).list(link, kind, limit)
+    return evidence_store(svc).find(link, kind, limit)
 
 
 @router.get("/{sha256}", summary="One evidence file's metadata and links")

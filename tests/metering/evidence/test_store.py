@@ -30,7 +30,7 @@ def test_round_trip_and_a_duplicate_stores_one_file(es: EvidenceStore) -> None:
     assert [p.name for p in es.root.iterdir()] == [sha]  # one file, no temporary left
     got, stored = es.content(sha)
     assert stored == data and hashlib.sha256(stored).hexdigest() == got["sha256"] == sha
-    assert [r["sha256"] for r in es.list(link="instrument:xrf-1")] == [sha] and es.list(link="instrument:x") == []
+    assert [r["sha256"] for r in es.find(link="instrument:xrf-1")] == [sha] and es.find(link="instrument:x") == []
     audit = es.store.list_audit("evidence")
     assert [(a["action"], a["actor"]) for a in audit] == [("upload-again", "anna"), ("upload", "qc-lead")]
     assert audit[0]["after"]["links"] == ["instrument:xrf-1"]  # only what was new
@@ -53,7 +53,7 @@ def test_refused_input_leaves_nothing(
     with pytest.raises(Refused) as err:
         es.put(data, name, kind, links, "qc-lead")
     assert err.value.field == field
-    assert not es.root.exists() and es.list() == [] and es.store.list_audit("evidence") == []
+    assert not es.root.exists() and es.find() == [] and es.store.list_audit("evidence") == []
 
 
 def test_a_file_changed_on_disk_is_not_served(es: EvidenceStore) -> None:
