@@ -177,6 +177,8 @@ def _check_workbook(data: bytes) -> None:
         raise Refused("file", "the workbook holds macros (xl/vbaProject.bin): send an .xlsx without macros", 415)
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         raise Refused("file", "the bytes are a ZIP archive but not an XLSX workbook (no xl/workbook.xml)", 415)
+    if zf.getinfo("[Content_Types].xml").file_size > MiB:  # the only part read here: a few hundred bytes in a real one
+        raise Refused("file", "the workbook's [Content_Types].xml is over 1 MiB: refused", 413)
     try:
         types = zf.read("[Content_Types].xml")
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
