@@ -125,7 +125,7 @@ def _declared_length(request: Request, limit: int) -> None:
             [
                 {
                     "loc": ["body", "file"],
-                    "msg": f"the upload is {n} bytes; a file may have {limit} at most",
+                    "msg": f"the upload is {n} bytes; a file may have at most {limit} bytes",
                     "type": "value_error",
                 }
             ],
