@@ -425,14 +425,16 @@ def _cbam(b: Board) -> None:
             Query(
                 _cbam_query(
                     f'{_per_t("direct_tco2")} AS "ck_direct", {_per_t("indirect_tco2")} AS "ck_indirect"', "clinker"
-                )
+                ),
+                "$col",
             ),
             Query(
                 _cbam_query(
                     f'{_per_t("direct_tco2")} AS "own_direct", {_per_t("indirect_tco2")} AS "own_indirect", '
                     f'{_per_t("precursor_t")} AS "clinker_share"',
                     "cement",
-                )
+                ),
+                "$col",  # fields named by their column: the calculations below refer to them
             ),
         ],
         unit="suffix: tCO2/t",

@@ -286,6 +286,7 @@ def test_cbam_panels_give_the_accounts_embedded_emissions(kiln: tuple[InfluxTarg
     assert ("direct", {"left": "own_direct", "operator": "+", "right": "precursor_direct"}) in calcs
     assert ("precursor_direct", {"left": "clinker_share", "operator": "*", "right": "ck_direct"}) in calcs
     assert p["options"]["reduceOptions"]["fields"] == "/^(direct|indirect)$/"
+    assert [t["alias"] for t in p["targets"]] == ["$col", "$col"]  # the fields the calculations name
     (act,) = run(target, k, doc, "CBAM activity: production, electricity per tonne, clinker share of cement")
     assert act.frame is not None
     rows = act.frame.set_index("product")
@@ -300,7 +301,10 @@ def test_the_overview_of_a_kiln_plant_shows_boundaries_not_the_engines_coal_esti
     kiln: tuple[InfluxTarget, Kiln],
 ) -> None:
     target, k = kiln
-    doc = next(d for d in dashboard_docs(k.plant) if d["uid"] == "pc-cem-t-overview")
+    from dashboards.boards.overview import overview
+    from dashboards.validate import to_json
+
+    doc = to_json(overview(k.plant, "en"))
     titles = [p.get("title") for p in doc["panels"]]
     assert "CO2 today, scope 1 + 2 location-based" not in titles  # the engine's kiln-coal estimate, no process CO2
     unit = k.accounts.units[0]
