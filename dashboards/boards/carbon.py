@@ -15,7 +15,6 @@ from collections.abc import Sequence
 
 from grafana_foundation_sdk.builders import barchart, bargauge, piechart, stat, table
 from grafana_foundation_sdk.builders import common as cb
-from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.piechart import PieChartType
@@ -30,6 +29,8 @@ from dashboards.panels import (
     Board,
     Query,
     alert_annotation,
+    benchmark_note,
+    benchmark_steps,
     draw_thresholds,
     new_board,
     site_variable,
@@ -287,17 +288,6 @@ def _row_sum(parts: Sequence[str], name: str) -> list[dm.DataTransformerConfig]:
     ]
 
 
-def _benchmark_steps(benchmark: IntensityBenchmark | None) -> db.ThresholdsConfig:
-    return steps((None, GREEN), (benchmark.value, RED)) if benchmark else steps((None, BLUE))
-
-
-def _benchmark_note(b: Board, benchmark: IntensityBenchmark | None) -> str:
-    if benchmark is None:
-        return b.t("d.no_benchmark")
-    note = b.t("d.benchmark").format(value=f"{benchmark.value:g}", source=benchmark.source)
-    return note + ("" if benchmark.confirmed else b.t("d.unconfirmed"))
-
-
 def _direct_emissions(b: Board, plant: Plant, benchmark: IntensityBenchmark | None) -> None:
     """Clinker intensity against the benchmark, direct CO2 by source, and both per day."""
     tz = plant.site.timezone
@@ -307,11 +297,11 @@ def _direct_emissions(b: Board, plant: Plant, benchmark: IntensityBenchmark | No
         query=_direct('sum("co2_t") / sum("activity_t") AS "intensity"') + ' GROUP BY "unit"',
         unit="suffix: tCO2/t",
         decimals=4,
-        thresholds=_benchmark_steps(benchmark),
+        thresholds=benchmark_steps(benchmark),
         width=6,
         alias="$tag_unit",
     )
-    intensity.description(_benchmark_note(b, benchmark))
+    intensity.description(benchmark_note(b, benchmark))
     b.add(intensity)
     by_source = table.Panel()
     b.place(
@@ -379,7 +369,7 @@ def _direct_emissions(b: Board, plant: Plant, benchmark: IntensityBenchmark | No
     )
     if benchmark is not None:
         draw_thresholds(daily, steps((None, GREEN), (benchmark.value, RED)))
-    daily.description(_benchmark_note(b, benchmark))
+    daily.description(benchmark_note(b, benchmark))
     b.add(daily)
 
 

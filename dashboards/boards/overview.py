@@ -17,6 +17,8 @@ from dashboards.panels import (
     Board,
     Query,
     alert_annotation,
+    benchmark_note,
+    benchmark_steps,
     demand_thresholds,
     draw_thresholds,
     new_board,
@@ -25,10 +27,11 @@ from dashboards.panels import (
 )
 from dashboards.plantfile import emission_units, main_electric_meters, main_meters, site_demand_device
 from dashboards.queries import MAIN, SITE, breakdown_filter, co2_today_query, regex_of
+from dashboards.thresholds import IntensityBenchmark
 from plantcarbon_core.plant import Plant
 
 
-def overview(plant: Plant, lang: Lang) -> dm.Dashboard:
+def overview(plant: Plant, lang: Lang, benchmark: IntensityBenchmark | None = None) -> dm.Dashboard:
     b = new_board(plant, lang, "overview", "dash.overview")
     b.builder.with_variable(site_variable(b, plant, RAW, "electricity"))
     b.builder.annotation(alert_annotation(b))
@@ -127,7 +130,7 @@ def overview(plant: Plant, lang: Lang) -> dm.Dashboard:
             width=6,
         )
     )
-    b.add(_clinker_intensity_month(b) if units else _intensity_today(b, plant, tce_today))
+    b.add(_clinker_intensity_month(b, benchmark) if units else _intensity_today(b, plant, tce_today))
     b.add(_top_consumers(b, plant))
     b.add(
         b.series(
@@ -197,8 +200,9 @@ def _direct_product(select: str) -> str:
     return f'SELECT {select} FROM "{sc.DIRECT}" WHERE {SITE} AND "source" = \'{sc.DIRECT_PRODUCT}\' AND $timeFilter'
 
 
-def _clinker_intensity_month(b: Board) -> stat.Panel:
-    """The units' direct CO2 per tonne of clinker over this month's closed days (national carbon market)."""
+def _clinker_intensity_month(b: Board, benchmark: IntensityBenchmark | None) -> stat.Panel:
+    """The units' direct CO2 per tonne of clinker over this month's closed days (national carbon market),
+    red above the sector benchmark when one is given."""
     panel = b.stat(
         title="p.clinker_intensity_month",
         ds=METERING,
@@ -207,8 +211,9 @@ def _clinker_intensity_month(b: Board) -> stat.Panel:
         decimals=4,
         time_from="now/M",
         width=6,
+        thresholds=benchmark_steps(benchmark),
     )
-    panel.description(b.t("d.ets_closed_days"))
+    panel.description(f"{b.t('d.ets_closed_days')} {benchmark_note(b, benchmark)}")
     return panel
 
 

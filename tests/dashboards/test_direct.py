@@ -304,14 +304,21 @@ def test_the_overview_of_a_kiln_plant_shows_boundaries_not_the_engines_coal_esti
     from dashboards.boards.overview import overview
     from dashboards.validate import to_json
 
-    doc = to_json(overview(k.plant, "en"))
+    doc = to_json(overview(k.plant, "en", BENCH))
     titles = [p.get("title") for p in doc["panels"]]
     assert "CO2 today, scope 1 + 2 location-based" not in titles  # the engine's kiln-coal estimate, no process CO2
     unit = k.accounts.units[0]
     (ets,) = run(target, k, doc, "Direct CO2 this month, national carbon market (closed days)")
     assert value(ets, "sum") == pytest.approx(unit.direct_co2_t, rel=1e-9)
-    (intensity,) = run(target, k, doc, "Clinker intensity this month, national carbon market (closed days)")
+    title = "Clinker intensity this month, national carbon market (closed days)"
+    (intensity,) = run(target, k, doc, title)
     assert value(intensity, "intensity") == pytest.approx(unit.intensity, rel=1e-9)
+    # Against the benchmark when one is given, with its source and "[unconfirmed]" (no line without one).
+    assert [s["value"] for s in panel(doc, title)["fieldConfig"]["defaults"]["thresholds"]["steps"]] == [None, 0.86]
+    assert BENCH.source in panel(doc, title)["description"] and "[unconfirmed]" in panel(doc, title)["description"]
+    bare = panel(to_json(overview(k.plant, "en")), title)
+    assert [s["value"] for s in bare["fieldConfig"]["defaults"]["thresholds"]["steps"]] == [None]
+    assert "publishes none" in bare["description"]
     # Scope 2 today, evaluated on each of the 19 days, adds up to the period's location-based scope 2.
     (q,) = [q for q in queries(doc) if q.panel and q.panel["title"] == "Scope 2 today, location-based"]
     variables, _ = Verifier(target, k.now, k.plant.site.timezone).variables(doc)
