@@ -6,7 +6,10 @@ market direct CO2 per unit (fuel + process, measurement `direct`), GB/T 32150 sc
 units' direct CO2 plus the metering engine's scope 1 rows of fuels no unit weighs), scope 2
 location- and market-based; and a row of the units' direct emissions: clinker intensity
 against the sector benchmark (when one is given), direct CO2 by source and material
-(biogenic CO2 as a memo item), per day.
+(biogenic CO2 as a memo item), per day; its breakdowns (by carrier and source, by area and unit,
+monthly) take the units' direct CO2 in place of the engine's rows of the weighers (the kiln
+coal once, the process CO2 in); and a CBAM row (measurement `cbam`): per tonne of clinker and of
+cement with clinker as its precursor, direct and indirect apart.
 """
 
 from __future__ import annotations
