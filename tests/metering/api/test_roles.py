@@ -77,6 +77,11 @@ ROUTES: list[tuple[str, str, dict[str, str], Any, str]] = [
     ("POST", "/api/v1/compliance/{unit}/{month}/approve", {}, None, "energy_manager"),
     ("POST", "/api/v1/compliance/{unit}/{month}/revise", {}, {"reason": "late lab value"}, "energy_manager"),
     ("POST", "/api/v1/compliance/{unit}/{month}/file", {}, {"reference": "r-1"}, "energy_manager"),
+    ("GET", "/api/v1/register", {}, None, "viewer"),
+    ("GET", "/api/v1/register/plan", {"format": "xlsx"}, None, "viewer"),
+    ("GET", "/api/v1/register/{instrument_id}", {}, None, "viewer"),
+    ("PUT", "/api/v1/register/{instrument_id}", {}, {"owner": "em-{role}"}, "energy_manager"),
+    ("POST", "/api/v1/register/check", {"as_of": "2026-03-10"}, None, "energy_manager"),
     ("GET", "/api/v1/keys", {}, None, "admin"),
     ("POST", "/api/v1/keys", {}, {"name": "k-{role}", "role": "viewer"}, "admin"),
     ("DELETE", "/api/v1/keys/{name}", {}, None, "admin"),
@@ -135,6 +140,7 @@ def test_role_route_matrix(api: Api, role: str | None) -> None:
             "unit": "kiln-1",
             "month": "2026-01",
             "year": "2026",
+            "instrument_id": "tr-01",
         }
         if "factors/files" in path and method == "DELETE":
             old = api.data_dir / "factors" / f"old-{tag}.yaml"
