@@ -127,6 +127,14 @@ class Entry(_Edit):
             return add_months(self.last_calibration, self.calibration_interval_months)
         return None
 
+    def calibration_state(self, today: dt.date, due_within_days: int) -> str:
+        """unknown (no due date) | lapsed (due before today) | due (within the window) | ok."""
+        due = self.due()
+        if due is None:
+            return "unknown"
+        days = (due - today).days
+        return "lapsed" if days < 0 else "due" if days <= due_within_days else "ok"
+
     def missing(self) -> list[str]:
         """The control plan's fields still empty (a due date counts when the interval gives one)."""
         out = []

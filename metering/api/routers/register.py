@@ -47,21 +47,12 @@ def _today(svc: Services, plant: Plant, as_of: dt.date | None) -> dt.date:
     return as_of or svc.clock().astimezone(plant.site.tz).date()
 
 
-def calibration_state(e: Entry, today: dt.date, due_within_days: int) -> str:
-    """unknown (no due date) | lapsed | due (within the window) | ok."""
-    due = e.due()
-    if due is None:
-        return "unknown"
-    days = (due - today).days
-    return "lapsed" if days < 0 else "due" if days <= due_within_days else "ok"
-
-
 def view(e: Entry, today: dt.date, due_within_days: int, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """An entry with what follows from it: due date, calibration state, missing fields, the GB 17167 verdict."""
     due = e.due()
     doc = e.model_dump(mode="json")
     doc["due_date"] = due.isoformat() if due else None
-    doc["calibration_state"] = calibration_state(e, today, due_within_days)
+    doc["calibration_state"] = e.calibration_state(today, due_within_days)
     doc["missing"] = e.missing()
     if e.place is not None:
         c = check(e.instrument, e.place, e.accuracy_class, carrier=e.carrier, user=e.user_class, weighing=e.weighing)

@@ -10,15 +10,18 @@ from pathlib import Path
 import openpyxl
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
 from metering.compliance.rules import load_rules
 from metering.register.checks import findings, sync
+from metering.register.cli import app
 from metering.register.model import Entry, InstrumentEdit, add_months
 from metering.register.plan import COLUMNS, build_plan, plan_csv, plan_xlsx
 from metering.register.seed import seed
 from metering.register.store import RegisterStore
 from metering.state.store import NotFound, Store
 from plantcarbon_core.plant import Plant
+from tests.metering.register.conftest import PLANT
 
 DAY = dt.date(2026, 3, 10)  # a fixed "today": never the real date
 
@@ -160,3 +163,16 @@ def test_plan_exports_csv_and_xlsx(plant: Plant) -> None:
     assert ws is not None and ws["A1"].value == "Plan"
     assert [c.value for c in ws[2]] == list(COLUMNS.values())
     assert ws.max_row == len(rows) + 2 and ws.cell(3, 2).value == rows[0].parameter
+
+
+def test_cli_lists_the_register_and_writes_the_plan(plant: Plant, tmp_path: Path) -> None:
+    pf, state, out = tmp_path / "line-a.yaml", str(tmp_path / "s.sqlite"), tmp_path / "plan.xlsx"
+    pf.write_text(PLANT, "utf-8")
+    r = CliRunner().invoke(app, ["list", "-p", str(pf), "--state", state, "--as-of", "2026-03-10", "-f", "csv"])
+    assert r.exit_code == 0, r.output
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(r.stdout.lstrip("\ufeff")))}
+    assert rows["tr-kiln"]["gb17167"] == "below (needs 0.5S)" and rows["tr-kiln"]["state"] == "unknown"
+    r = CliRunner().invoke(app, ["plan", "-p", str(pf), "--state", state, "-f", "xlsx", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    ws = openpyxl.load_workbook(out).active
+    assert ws is not None and ws.max_row == len(build_plan(plant, seed(plant))) + 2
