@@ -88,7 +88,7 @@ def create_app(
     if plant is not None:
         # The register starts from the plant file; instruments added to the file later join it, edits stay.
         RegisterStore(store).sync(plant)
-        if alerts_service is not None and run_alerts:
+        if alerts_service is not None and run_alerts and s.register_alerts:
             alerts_service.checks.append(
                 periodic_check(store, plant, alerts_service.notify, s.register_due_within_days)
             )

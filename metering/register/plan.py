@@ -27,7 +27,7 @@ CONTINUOUS = "continuous: counter read every few seconds, summed per 15-minute i
 STOCK = "monthly stock-take: receipts + opening − closing (stocks file)"
 NO_SUBSTITUTE = (
     "no substitute value (rules.yaml has none for activity data): the missing intervals are shown in the "
-    "month's completeness review and the month cannot be approved silently"
+    "month's completeness review"
 )
 _CARRIER_UNIT = {"electricity": "kWh", "natural_gas": "Nm3", "coal": "t", "diesel": "t", "steam": "t", "heat": "GJ"}
 
