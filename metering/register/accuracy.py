@@ -30,6 +30,7 @@ class When(_Model):
     carrier: str | None = None
     user_class: UserClass | None = None
     weighing: Literal["static", "dynamic"] | None = None
+    fuel: bool | None = None
 
 
 class Row(_Model):
@@ -119,7 +120,13 @@ class Check:
 
 
 def requirement(
-    instrument: str, place: Place, carrier: str | None, user: UserClass | None, weighing: str | None, table: Table
+    instrument: str,
+    place: Place,
+    carrier: str | None,
+    user: UserClass | None,
+    weighing: str | None,
+    table: Table,
+    fuel: bool = False,
 ) -> Row | None:
     """The table row for this instrument at this place, or None when the table sets none."""
     for row in table.rows:
@@ -133,6 +140,8 @@ def requirement(
             continue
         if w.weighing is not None and w.weighing != (weighing or "static"):
             continue  # unknown weighing: judged as static, the stricter
+        if w.fuel is not None and w.fuel != fuel:
+            continue
         return row
     return None
 
@@ -145,11 +154,12 @@ def check(
     carrier: str | None = None,
     user: UserClass | None = None,
     weighing: str | None = None,
+    fuel: bool = False,
     table: Table | None = None,
 ) -> Check:
     """Whether an instrument's class meets GB 17167 table 3 for its place (pure; the table is data)."""
     t = table or load_table()
-    row = requirement(instrument, place, carrier, user, weighing, t)
+    row = requirement(instrument, place, carrier, user, weighing, t, fuel)
     if row is None:
         return Check("no_requirement", None, None, f"table 3 sets no class for {instrument} at place {place}")
     if parse_class(accuracy_class) is None:

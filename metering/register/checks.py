@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from metering.register.accuracy import check, parse_class
+from metering.register.accuracy import parse_class
 from metering.register.model import Entry
 from metering.state.store import Store
 
@@ -52,15 +52,12 @@ def findings(entries: list[Entry], today: dt.date, due_within_days: int = DEFAUL
             elif days <= due_within_days:
                 msg = f"{e.id} ({e.name}): calibration due on {due} (in {days} days)"
                 out.append(Finding(rule_id("due", e.id), e.id, "due", "warning", days, due_within_days, msg))
-        if e.place is not None and e.accuracy_class:
-            c = check(
-                e.instrument, e.place, e.accuracy_class, carrier=e.carrier, user=e.user_class, weighing=e.weighing
-            )
-            if c.verdict == "below":
-                have, need = parse_class(e.accuracy_class), parse_class(c.required)
-                assert have is not None and need is not None
-                msg = f"{e.id} ({e.name}): GB 17167-2006 table 3: {c.reason}"
-                out.append(Finding(rule_id("class", e.id), e.id, "class", "warning", have[0], need[0], msg))
+        c = e.gb17167()
+        if c is not None and c.verdict == "below":
+            have, need = parse_class(e.accuracy_class), parse_class(c.required)
+            assert have is not None and need is not None
+            msg = f"{e.id} ({e.name}): GB 17167-2006 table 3: {c.reason}"
+            out.append(Finding(rule_id("class", e.id), e.id, "class", "warning", have[0], need[0], msg))
     return out
 
 

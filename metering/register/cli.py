@@ -18,7 +18,6 @@ from openpyxl import Workbook
 from rich.console import Console
 from rich.table import Table
 
-from metering.register.accuracy import check
 from metering.register.checks import DEFAULT_DUE_WITHIN_DAYS
 from metering.register.model import Entry
 from metering.register.plan import COLUMNS, build_plan, plan_csv, plan_frame, plan_xlsx
@@ -70,12 +69,8 @@ def register_frame(entries: list[Entry], today: dt.date, due_within_days: int) -
     rows = []
     for e in entries:
         due = e.due()
-        verdict = ""
-        if e.place is not None:
-            c = check(
-                e.instrument, e.place, e.accuracy_class, carrier=e.carrier, user=e.user_class, weighing=e.weighing
-            )
-            verdict = c.verdict + (f" (needs {c.required})" if c.required else "")
+        c = e.gb17167()
+        verdict = "" if c is None else c.verdict + (f" (needs {c.required})" if c.required else "")
         rows.append(
             {
                 "id": e.id,

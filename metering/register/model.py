@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from metering.register.accuracy import Check, Place, UserClass, check, parse_class
 from metering.register.accuracy import Instrument as InstrumentKind
-from metering.register.accuracy import Place, UserClass, parse_class
 from plantcarbon_core.wire import ID_PATTERN
 
 Source = Literal["device", "lab_method"]
@@ -117,6 +117,7 @@ class Entry(_Edit):
     parameter: str = ""  # the measured parameter: quantity or material.parameter
     carrier: str | None = None
     place: Place | None = None  # GB 17167 place (None for lab methods)
+    fuel: bool = False  # it meters a fuel (GB 17167's weigher rows are for fuel)
     profile: str | None = None
 
     def due(self) -> dt.date | None:
@@ -134,6 +135,20 @@ class Entry(_Edit):
             return "unknown"
         days = (due - today).days
         return "lapsed" if days < 0 else "due" if days <= due_within_days else "ok"
+
+    def gb17167(self) -> Check | None:
+        """The verdict of GB 17167 table 3 for this entry at its place (None for a lab method)."""
+        if self.place is None:
+            return None
+        return check(
+            self.instrument,
+            self.place,
+            self.accuracy_class,
+            carrier=self.carrier,
+            user=self.user_class,
+            weighing=self.weighing,
+            fuel=self.fuel,
+        )
 
     def missing(self) -> list[str]:
         """The control plan's fields still empty (a due date counts when the interval gives one)."""

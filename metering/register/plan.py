@@ -118,10 +118,10 @@ def _unit_rows(
         rows.append(
             PlanRow(
                 unit=u.id,
-                parameter="purchased.electricity",
-                name="purchased electricity of the line (CBAM indirect emissions; scope 2 location-based)",
+                parameter="line.electricity",
+                name="electricity of the line (CBAM indirect emissions; scope 2 location-based)",
                 uom="kWh",
-                boundary="cbam-indirect / scope-2-location",
+                boundary="cbam-indirect",
                 sources=elec,
                 source_text="electricity meters",
                 frequency=CONTINUOUS,

@@ -15,15 +15,16 @@ from typing import Any
 
 import yaml
 
-from metering.direct.config import CarbonConfig, carbon_config
+from metering.direct.config import FUEL_KINDS, CarbonConfig, carbon_config
 from metering.direct.method import Method
-from metering.register.accuracy import Instrument, place_of, user_class
+from metering.register.accuracy import Instrument, Place, place_of, user_class
 from metering.register.model import Entry
 from plantcarbon_core.datafile import DataFileError
 from plantcarbon_core.plant import Device, ModbusRtuSource, ModbusTcpSource, Plant
 from plantcarbon_core.profile import ProfileError, find_profile
 
 CLASSES_FILE = Path(__file__).with_name("profile_classes.yaml")
+_FUEL_CARRIERS = ("coal", "natural_gas", "diesel")
 
 # What a device measures, by carrier, when no material names it.
 _KIND_BY_CARRIER: dict[str, Instrument] = {
@@ -75,8 +76,9 @@ def weighed_materials(plant: Plant) -> dict[str, list[str]]:
     return out
 
 
-def device_entry(plant: Plant, d: Device, materials: list[str]) -> Entry:
+def device_entry(plant: Plant, d: Device, materials: list[str], fuel_materials: set[str] | None = None) -> Entry:
     profile_id = d.source.profile if isinstance(d.source, ModbusTcpSource | ModbusRtuSource) else None
+    fuel = d.carrier in _FUEL_CARRIERS or any(m in (fuel_materials or set()) for m in materials)
     kind: Instrument = "weigher" if materials else _KIND_BY_CARRIER.get(d.carrier, "weigher")
     known = profile_classes().get(profile_id or "", {})
     if known.get("instrument") != kind:
@@ -88,7 +90,9 @@ def device_entry(plant: Plant, d: Device, materials: list[str]) -> Entry:
             manufacturer, model = p.manufacturer, p.model
         except ProfileError:
             pass  # an unknown profile is the plant file's error, reported by `plantcarbon check`
-    place = place_of(d.role, d.kind)
+    # Energy made and used inside the fence (steam from the site's boiler) does not cross the unit's
+    # boundary: its main meter is a secondary unit's, not 进出用能单位.
+    place: Place = "sub" if d.role == "main" and d.id in plant.internal_transfers() else place_of(d.role, d.kind)
     # A transformer's rating is its apparent power (core/kinds.yaml rated_in kVA): the user class follows it.
     kva = d.rated_kw if d.kind == "transformer" else None
     parameter = ", ".join(f"{m} mass (t)" for m in materials) or _PARAMETER_BY_CARRIER.get(d.carrier, d.carrier)
@@ -110,6 +114,7 @@ def device_entry(plant: Plant, d: Device, materials: list[str]) -> Entry:
         class_source=str(known.get("source") or "") if known.get("class") else "",
         user_class=user_class(kva) if kind == "electricity_meter" and place == "in_out" else None,
         weighing=known.get("weighing") or ("dynamic" if kind == "weigher" else None),
+        fuel=fuel,
     )
 
 
@@ -147,5 +152,7 @@ def lab_entries(plant: Plant) -> list[Entry]:
 def seed(plant: Plant) -> list[Entry]:
     """Every metered device of the plant file and every lab analysis of its carbon method, in file order."""
     mats = weighed_materials(plant)
-    devices = [device_entry(plant, d, mats.get(d.id, [])) for d in plant.devices if d.source is not None]
+    cc = carbon_of(plant)
+    fuels = {m for m, mat in cc[0].materials.items() if mat.kind in FUEL_KINDS} if cc else set()
+    devices = [device_entry(plant, d, mats.get(d.id, []), fuels) for d in plant.devices if d.source is not None]
     return devices + lab_entries(plant)

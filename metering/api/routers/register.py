@@ -13,7 +13,6 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import ValidationError
 
 from metering.api.deps import EnergyManager, Services, Svc, Viewer
-from metering.register.accuracy import check
 from metering.register.checks import DEFAULT_DUE_WITHIN_DAYS
 from metering.register.model import Entry, InstrumentEdit
 from metering.register.plan import build_plan, plan_csv, plan_xlsx
@@ -54,11 +53,10 @@ def view(e: Entry, today: dt.date, due_within_days: int, meta: dict[str, Any] | 
     doc["due_date"] = due.isoformat() if due else None
     doc["calibration_state"] = e.calibration_state(today, due_within_days)
     doc["missing"] = e.missing()
-    if e.place is not None:
-        c = check(e.instrument, e.place, e.accuracy_class, carrier=e.carrier, user=e.user_class, weighing=e.weighing)
-        doc["gb17167"] = {"verdict": c.verdict, "required": c.required, "row": c.row, "reason": c.reason}
-    else:
-        doc["gb17167"] = None
+    c = e.gb17167()
+    doc["gb17167"] = (
+        None if c is None else {"verdict": c.verdict, "required": c.required, "row": c.row, "reason": c.reason}
+    )
     if meta is not None:
         doc.update(meta)
     return doc

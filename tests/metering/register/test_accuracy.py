@@ -69,8 +69,10 @@ def test_worked_cases_of_table_3() -> None:
     # Unknown user class is judged as class I (the strictest), never passed by default.
     assert check("electricity_meter", "in_out", "0.5", user=None).verdict == "below"
     # Fuel on a belt scale or weigh feeder (dynamic weighing): ±0.5 %; static weighing: ±0.1 %.
-    assert check("weigher", "in_out", "0.5", weighing="dynamic").verdict == "meets"
-    assert check("weigher", "in_out", "0.5", weighing="static").verdict == "below"
+    assert check("weigher", "in_out", "0.5", weighing="dynamic", fuel=True).verdict == "meets"
+    assert check("weigher", "in_out", "0.5", weighing="static", fuel=True).verdict == "below"
+    # The weigher rows are for fuel: a clinker belt scale is not judged against them.
+    assert check("weigher", "in_out", "1", weighing="dynamic", fuel=False).verdict == "no_requirement"
     # Natural gas in and out: 2.0; steam: 2.5.
     assert check("gas_flow", "in_out", "1.5", carrier="natural_gas").verdict == "meets"
     assert check("steam_flow", "in_out", "4", carrier="steam").verdict == "below"

@@ -17,10 +17,10 @@ from metering.register.checks import findings, sync
 from metering.register.cli import app
 from metering.register.model import Entry, InstrumentEdit, add_months
 from metering.register.plan import COLUMNS, build_plan, plan_csv, plan_xlsx
-from metering.register.seed import seed
+from metering.register.seed import device_entry, seed
 from metering.register.store import RegisterStore
 from metering.state.store import NotFound, Store
-from plantcarbon_core.plant import Plant
+from plantcarbon_core.plant import Plant, load_plant
 from tests.metering.register.conftest import PLANT
 
 DAY = dt.date(2026, 3, 10)  # a fixed "today": never the real date
@@ -44,11 +44,25 @@ def test_seeded_from_the_plant_file_and_its_meter_profiles(plant: Plant) -> None
     assert (coal.instrument, coal.weighing, coal.parameter) == ("weigher", "dynamic", "coal mass (t)")
     assert coal.accuracy_class == ""  # the BW500 integrator has no class of its own: the register says so
     assert "accuracy_class" in coal.missing()
+    # A coal feeder weighs fuel: table 3 asks ±0.5 % (dynamic); the clinker scale weighs product: no row.
+    gb = coal.gb17167()
+    assert gb is not None and (gb.verdict, gb.required) == ("unknown_class", "0.5")
+    cl = reg["cl-weigher"].gb17167()
+    assert cl is not None and cl.verdict == "no_requirement"
     assert reg["gas-boiler"].instrument == "gas_flow"
     lab = reg["lab-clinker-cao"]
     assert (lab.source, lab.instrument, lab.model) == ("lab_method", "lab_method", "GB/T 176 水泥化学分析方法")
     assert "serial" not in lab.missing() and "last_calibration" in lab.missing()
     assert "lab-petcoke-ncv" in reg and not any(i.startswith("lab-kiln-dust") for i in reg)  # dust is a record
+
+
+def test_an_internal_transfer_main_meter_is_not_at_the_fence() -> None:
+    # plant-a's steam comes from its own boiler (supply onsite): its main meter is a secondary unit's.
+    plant = load_plant(Path(__file__).resolve().parents[3] / "examples" / "plant-a.yaml")
+    steam = next(d for d in plant.devices if d.id == "steam-1")
+    metered = steam.model_copy(update={"source": plant.device("tr-01").source})
+    assert device_entry(plant, metered, []).place == "sub"
+    assert device_entry(plant, plant.device("tr-01"), []).place == "in_out"
 
 
 def test_due_date_from_the_interval_clamps_to_the_month_end() -> None:
@@ -148,8 +162,9 @@ def test_the_plan_ties_each_parameter_to_source_rule_and_owner(plant: Plant) -> 
     assert load_rules().rules["max-of-month"].text in rows["clinker.cao"].missing_rule
     assert rows["clinker.cao"].sources == ["lab-clinker-cao"] and rows["clinker.cao"].owner == "lab chief"
     assert rows["kiln-dust.mass_t"].sources == [] and "record" in rows["kiln-dust.mass_t"].source_text
-    # Purchased electricity of the line (CBAM indirect) and the site's purchased carriers at main meters.
-    assert rows["purchased.electricity"].sources == ["tr-kiln"]
+    # The line's electricity (CBAM indirect) and the site's purchased carriers at its main meters.
+    assert rows["line.electricity"].sources == ["tr-kiln"] and rows["line.electricity"].unit == "kiln-1"
+    assert rows["purchased.electricity"].sources == ["tr-kiln"] and rows["purchased.electricity"].unit == "line-a"
     assert rows["purchased.natural_gas"].boundary == "scope-1"
     assert any("tr-kiln: serial" in g for g in rows["purchased.electricity"].gaps)  # the register's gaps show
     assert rows["purchased.electricity"].owner == ""  # nobody named yet: empty, not invented
