@@ -67,13 +67,16 @@ Emit = Callable[[dict[str, Any]], None]
 def sync(store: Store, site: str, found: list[Finding], emit: Emit, at: dt.datetime) -> dict[str, list[str]]:
     """Fire the new findings, resolve the register's open alerts whose finding is gone; each change is emitted."""
     fired, resolved = [], []
-    wanted = {f.rule: f for f in found}
-    for f in found:
+    # A threshold someone named like a register rule keeps its own alerts: the register leaves it alone.
+    taken = {t["id"] for t in store.list_thresholds()}
+    wanted = {f.rule: f for f in found if f.rule not in taken}
+    for f in wanted.values():
         if store.open_alert(f.rule) is None:
             emit(store.fire_alert(f.rule, site, f.severity, f.value, f.threshold, f.message, at))
             fired.append(f.rule)
     for a in store.list_alerts("open", limit=100_000):
-        if a["site"] == site and str(a["rule"]).startswith(PREFIX) and a["rule"] not in wanted:
+        mine = str(a["rule"]).startswith(PREFIX) and a["rule"] not in taken
+        if a["site"] == site and mine and a["rule"] not in wanted:
             emit(store.resolve_alert(a["id"], at, a["value"]))
             resolved.append(a["rule"])
     return {"fired": fired, "resolved": resolved}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import weakref
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, String, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from metering.register.model import Entry, InstrumentEdit
@@ -15,6 +17,7 @@ from metering.state.store import NotFound, Store, _utc, now
 from plantcarbon_core.plant import Plant
 
 ENTITY = "register"
+_READY: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 class InstrumentRow(Base):
@@ -34,7 +37,9 @@ class RegisterStore:
 
     def __init__(self, store: Store):
         self.store = store
-        Base.metadata.create_all(store.engine, tables=[InstrumentRow.__table__])  # type: ignore[list-item]
+        if store.engine not in _READY:  # once per database, not on every request
+            Base.metadata.create_all(store.engine, tables=[InstrumentRow.__table__])  # type: ignore[list-item]
+            _READY.add(store.engine)
 
     def sync(self, plant: Plant, actor: str = "plant-file") -> list[str]:
         """Add the plant file's instruments the register lacks (edited entries are never overwritten); audited once."""

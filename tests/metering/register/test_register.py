@@ -148,6 +148,11 @@ def test_sync_fires_once_and_resolves_when_fixed(tmp_path: Path) -> None:
     fixed = lapsed.apply(InstrumentEdit(last_calibration=dt.date(2026, 3, 5), calibration_due=dt.date(2027, 3, 5)))
     assert sync(store, "s", findings([fixed], DAY), sent.append, at)["resolved"] == ["reg-lapsed-m1"]
     assert [r["state"] for r in sent] == ["firing", "resolved"]
+    # A threshold someone named like a register rule keeps its alert: the register never resolves it.
+    store.create_threshold({"id": "reg-class-x", "site": "s", "device": "x", "quantity": "p_kw", "threshold": 1}, "em")
+    theirs = store.fire_alert("reg-class-x", "s", "warning", 2.0, 1.0, "theirs", at)
+    assert sync(store, "s", [], sent.append, at) == {"fired": [], "resolved": []}
+    assert store.get_alert(theirs["id"])["state"] == "firing"
     store.close()
 
 
