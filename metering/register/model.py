@@ -22,6 +22,16 @@ Source = Literal["device", "lab_method"]
 REQUIRED = ("model", "serial", "accuracy_class", "last_calibration", "calibration_due", "certificate", "owner")
 
 
+# Calibration dates a person could mean (far dates would overflow the due-date arithmetic).
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+
+
+def _sane(v: dt.date | None) -> dt.date | None:
+    if v is not None and not EARLIEST <= v <= LATEST:
+        raise ValueError(f"must be between {EARLIEST} and {LATEST}, got {v}")
+    return v
+
+
 class _Edit(BaseModel):
     """Fields people keep up to date: nameplate, calibration and who owns it."""
 
@@ -42,6 +52,8 @@ class _Edit(BaseModel):
     certificate: str = Field(default="", max_length=128, description="Calibration certificate reference.")
     owner: str = Field(default="", max_length=100, description="Who answers for the data (role or person).")
     notes: str = Field(default="", max_length=2000)
+
+    _dates_sane = field_validator("last_calibration", "calibration_due")(classmethod(lambda cls, v: _sane(v)))
 
     @field_validator("accuracy_class")
     @classmethod
@@ -76,6 +88,8 @@ class InstrumentEdit(BaseModel):
     certificate: str | None = Field(default=None, max_length=128)
     owner: str | None = Field(default=None, max_length=100)
     notes: str | None = Field(default=None, max_length=2000)
+
+    _dates_sane = field_validator("last_calibration", "calibration_due")(classmethod(lambda cls, v: _sane(v)))
 
     @field_validator("accuracy_class")
     @classmethod

@@ -81,9 +81,16 @@ def test_due_date_from_the_interval_clamps_to_the_month_end() -> None:
 
 def test_edits_are_validated_by_field() -> None:
     with pytest.raises(ValidationError) as bad:
-        InstrumentEdit.model_validate({"accuracy_class": "one", "calibration_interval_months": 0, "colour": "red"})
+        InstrumentEdit.model_validate(
+            {
+                "accuracy_class": "one",
+                "calibration_interval_months": 0,
+                "colour": "red",
+                "last_calibration": "9999-01-01",
+            }
+        )
     fields = {err["loc"][0] for err in bad.value.errors()}
-    assert fields == {"accuracy_class", "calibration_interval_months", "colour"}
+    assert fields == {"accuracy_class", "calibration_interval_months", "colour", "last_calibration"}
     e = Entry(id="m", site="s", source="device", instrument="weigher", last_calibration=dt.date(2026, 3, 1))
     with pytest.raises(ValidationError, match=r"calibration_due .* is before last_calibration"):
         e.apply(InstrumentEdit(calibration_due=dt.date(2026, 2, 1)))
