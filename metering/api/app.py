@@ -26,6 +26,7 @@ from metering.api.routers import (
     direct,
     dr,
     energy,
+    evidence,
     factors,
     keys,
     live,
@@ -149,6 +150,7 @@ def create_app(
         direct,
         controlroom,
         compliance,
+        evidence,
         register,
     ):
         app.include_router(r.router)
