@@ -78,6 +78,33 @@ const UNITS = {
   zh: { kW: "千瓦", kWh: "千瓦时", kgce: "千克标准煤", kgce_t: "千克标准煤/吨", tCO2_t: "吨 CO₂/吨", kgCO2: "千克 CO₂", CNY: "元", t: "吨", Nm3: "标立方米", GJ: "吉焦", m3: "立方米" },
 };
 function u(key) { return (UNITS[lang()] || UNITS.en)[key] ?? key; }
+// The device register's page (register.html): its own block so the control room's labels stay apart.
+Object.assign(LABELS.en, {
+  reg_title: "Device register", reg_as_of: "Calibration state as of", reg_gb_note: "GB 17167-2006 table 3 (unconfirmed: see docs/register.md)",
+  reg_instrument: "Instrument", reg_model: "Model", reg_serial: "Serial", reg_class: "Accuracy class", reg_due: "Calibration due",
+  reg_last_cal: "Last calibration", reg_interval: "Interval (months)", reg_certificate: "Certificate", reg_owner: "Owner",
+  reg_missing: "Missing", reg_plan: "Data-quality control plan", reg_unit: "Emission unit", reg_parameter: "Parameter",
+  reg_sources: "Source", reg_frequency: "Frequency", reg_missing_rule: "Missing-data rule", reg_pick: "Pick an instrument to edit (Edit).",
+  reg_electricity_meter: "electricity meter", reg_gas_flow: "gas flow meter", reg_steam_flow: "steam meter", reg_oil_flow: "oil flow meter",
+  reg_water_flow: "water meter", reg_weigher: "weigher", reg_lab_method: "lab method",
+  reg_v_meets: "meets", reg_v_below: "below", reg_v_unknown_class: "class missing", reg_v_no_requirement: "no requirement",
+  reg_s_ok: "ok", reg_s_due: "due soon", reg_s_lapsed: "lapsed", reg_s_unknown: "unknown",
+  reg_f_model: "model", reg_f_serial: "serial", reg_f_accuracy_class: "class", reg_f_last_calibration: "last calibration",
+  reg_f_calibration_due: "due date", reg_f_certificate: "certificate", reg_f_owner: "owner",
+});
+Object.assign(LABELS.zh, {
+  reg_title: "计量器具台账", reg_as_of: "检定状态截至", reg_gb_note: "GB 17167-2006 表3（未核实：见 docs/register.md）",
+  reg_instrument: "器具类别", reg_model: "型号", reg_serial: "出厂编号", reg_class: "准确度等级", reg_due: "检定有效期至",
+  reg_last_cal: "上次检定/校准", reg_interval: "检定周期（月）", reg_certificate: "证书编号", reg_owner: "责任人",
+  reg_missing: "待补信息", reg_plan: "数据质量控制计划", reg_unit: "排放单元", reg_parameter: "参数",
+  reg_sources: "数据来源", reg_frequency: "监测频次", reg_missing_rule: "数据缺失处理", reg_pick: "请先选择要编辑的器具（编辑）。",
+  reg_electricity_meter: "电能表", reg_gas_flow: "气体流量计", reg_steam_flow: "蒸汽流量计", reg_oil_flow: "油流量计",
+  reg_water_flow: "水表", reg_weigher: "衡器", reg_lab_method: "化验方法",
+  reg_v_meets: "符合", reg_v_below: "低于要求", reg_v_unknown_class: "等级未填", reg_v_no_requirement: "无要求",
+  reg_s_ok: "有效", reg_s_due: "即将到期", reg_s_lapsed: "已过期", reg_s_unknown: "未知",
+  reg_f_model: "型号", reg_f_serial: "编号", reg_f_accuracy_class: "等级", reg_f_last_calibration: "检定日期",
+  reg_f_calibration_due: "有效期", reg_f_certificate: "证书", reg_f_owner: "责任人",
+});
 function locale() { return lang() === "zh" ? "zh-CN" : "en-US"; }
 function applyLabels() {
   document.documentElement.lang = lang() === "zh" ? "zh-CN" : "en";

@@ -84,6 +84,11 @@ ROUTES: list[tuple[str, str, dict[str, str], Any, str]] = [
     ("GET", "/api/v1/evidence/{sha256}", {}, None, "viewer"),
     ("GET", "/api/v1/evidence/{sha256}/content", {}, None, "energy_manager"),
     ("POST", "/api/v1/evidence/{sha256}/links", {}, {"links": ["instrument:tr-01"]}, "operator"),
+    ("GET", "/api/v1/register", {}, None, "viewer"),
+    ("GET", "/api/v1/register/plan", {"format": "xlsx"}, None, "viewer"),
+    ("GET", "/api/v1/register/{instrument_id}", {}, None, "viewer"),
+    ("PUT", "/api/v1/register/{instrument_id}", {}, {"owner": "em-{role}"}, "energy_manager"),
+    ("POST", "/api/v1/register/check", {"as_of": "2026-03-10"}, None, "energy_manager"),
     ("GET", "/api/v1/keys", {}, None, "admin"),
     ("POST", "/api/v1/keys", {}, {"name": "k-{role}", "role": "viewer"}, "admin"),
     ("DELETE", "/api/v1/keys/{name}", {}, None, "admin"),
@@ -147,6 +152,7 @@ def test_role_route_matrix(api: Api, role: str | None) -> None:
             "month": "2026-01",
             "year": "2026",
             "sha256": evidence["sha256"],
+            "instrument_id": "tr-01",
         }
         if "factors/files" in path and method == "DELETE":
             old = api.data_dir / "factors" / f"old-{tag}.yaml"
