@@ -28,6 +28,7 @@ from metering.api.routers import (
     energy,
     factors,
     keys,
+    lab,
     live,
     reports,
     thresholds,
@@ -137,6 +138,7 @@ def create_app(
         audit,
         live,
         direct,
+        lab,
         controlroom,
         compliance,
     ):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import os
+import tempfile
+import zipfile
 from pathlib import Path
 
 import pandas as pd
+from openpyxl.utils.exceptions import InvalidFileException
 
 
 class InputFileError(ValueError):
@@ -15,15 +20,27 @@ class InputFileError(ValueError):
         self.errors = errors
 
 
-def read_table(path: str | Path, required: list[str]) -> pd.DataFrame:
-    """All cells as stripped strings ('' when empty) plus `row`, the row number a spreadsheet shows (header = 1)."""
+def read_table(path: str | Path, required: list[str], data: bytes | None = None) -> pd.DataFrame:
+    """All cells as stripped strings ('' when empty) plus `row`, the row number a spreadsheet shows (header = 1).
+
+    With `data`, the table is those bytes (an upload) and `path` only its name: the type and the error messages.
+    """
     path = Path(path)
+    src: Path | io.BytesIO = path if data is None else io.BytesIO(data)
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
-            df = pd.read_excel(path, dtype=str, engine="openpyxl")
+            df = pd.read_excel(src, dtype=str, engine="openpyxl")
         else:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+            df = pd.read_csv(src, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig")
+    except (
+        OSError,
+        ValueError,
+        KeyError,  # a zip without the parts of a workbook
+        zipfile.BadZipFile,
+        InvalidFileException,
+        pd.errors.ParserError,
+        UnicodeDecodeError,
+    ) as exc:
         raise InputFileError([f"{path}: cannot read: {exc}"]) from None
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in required if c not in df.columns]
@@ -40,3 +57,17 @@ def number(cell: str) -> float | None:
     except ValueError:
         return None
     return v if pd.notna(v) and abs(v) != float("inf") else None
+
+
+def write_csv_atomic(df: pd.DataFrame, path: str | Path) -> None:
+    """Write `df` as CSV through a temp file renamed over the target (os.replace): never half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            df.to_csv(fh, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from metering.direct.lab import LAB_COLUMNS
+from metering.direct.stocks import STOCK_COLUMNS
 from metering.dr.events import DrEvent
 from metering.state.store import RANKED, ROLES
 from tests.metering.api.conftest import Api
@@ -33,6 +35,16 @@ FACTORS = {
         }
     ],
 }
+LAB_ENTRY = {
+    "sample_id": "CL-{role}",
+    "material": "clinker",
+    "parameter": "cao",
+    "value": 0.65,
+    "unit": "1",
+    "period_start": "2026-01-01",
+    "period_end": "2026-01-01",
+    "lab": "plant lab",
+}
 
 # (method, path, query, body, the lowest role allowed); {names} are filled per role.
 ROUTES: list[tuple[str, str, dict[str, str], Any, str]] = [
@@ -42,6 +54,18 @@ ROUTES: list[tuple[str, str, dict[str, str], Any, str]] = [
     ("GET", "/api/v1/energy", R, None, "viewer"),
     ("GET", "/api/v1/emissions", R, None, "viewer"),
     ("GET", "/api/v1/direct", R, None, "viewer"),
+    ("GET", "/api/v1/direct/lab", {}, None, "viewer"),
+    ("POST", "/api/v1/direct/lab", {}, "FILE", "operator"),
+    ("POST", "/api/v1/direct/lab/entries", {}, {"entries": [LAB_ENTRY]}, "operator"),
+    (
+        "POST",
+        "/api/v1/direct/lab/{sample_id}/corrections",
+        {},
+        {"parameter": "cao", "value": 0.6, "reason": "r-1"},
+        "operator",
+    ),
+    ("GET", "/api/v1/direct/stocks", {}, None, "viewer"),
+    ("POST", "/api/v1/direct/stocks", {}, "FILE", "operator"),
     ("GET", "/api/v1/demand", R, None, "viewer"),
     ("GET", "/api/v1/factors", {}, None, "viewer"),
     ("GET", "/api/v1/factors/{ref}", {}, None, "viewer"),
@@ -99,9 +123,10 @@ def test_the_matrix_covers_every_route(api: Api) -> None:
     assert declared == {(m, p) for m, p, *_ in ROUTES}
 
 
-# plant-a has no clinker line (no carbon: block): past authorisation the month routes answer 409
-# (or 404) naming that; their success path runs in tests/metering/compliance/test_api.py.
-NO_CARBON = "/api/v1/compliance/{unit}/"
+# plant-a has no clinker line (no carbon: block): past authorisation the month, lab and stock
+# routes answer 409 (or 404) naming that; their success paths run in tests/metering/compliance/test_api.py
+# and tests/metering/api/test_lab.py.
+NO_CARBON = ("/api/v1/compliance/{unit}/", "/api/v1/direct/lab", "/api/v1/direct/stocks")
 
 
 @pytest.mark.parametrize("role", [None, "bad-key", *ROLES])
@@ -135,6 +160,7 @@ def test_role_route_matrix(api: Api, role: str | None) -> None:
             "unit": "kiln-1",
             "month": "2026-01",
             "year": "2026",
+            "sample_id": "CL-20260101",
         }
         if "factors/files" in path and method == "DELETE":
             old = api.data_dir / "factors" / f"old-{tag}.yaml"
@@ -142,7 +168,12 @@ def test_role_route_matrix(api: Api, role: str | None) -> None:
             old.write_text("set: old\nfactors: []\n")
         if body == "TARIFF":
             body = {**tariff, "id": "{tariff_id}"}
-        r = api.client.request(method, _fill(path, values), params=query, json=_fill(body, values), headers=headers)
+        if body == "FILE":  # a multipart upload
+            header = ",".join(LAB_COLUMNS if path.endswith("lab") else STOCK_COLUMNS)
+            files = {"file": ("upload.csv", f"{header}\n".encode(), "text/csv")}
+            r = api.client.request(method, _fill(path, values), files=files, headers=headers)
+        else:
+            r = api.client.request(method, _fill(path, values), params=query, json=_fill(body, values), headers=headers)
         if rank is None:  # auditor: every read, no change
             expected_ok, want = method == "GET", 403
         elif rank < 0:
