@@ -53,7 +53,7 @@ const LABELS = {
     fig_intensity_tco2_per_t: "Intensity (tCO2/t clinker)", not_locked: "Not locked yet.", recompute_differs: "The month computed now differs from locked revision",
     recompute_same: "The month computed now equals locked revision", kind_figure: "figure", kind_parameter: "parameter", kind_input: "input",
     st_ok: "complete", st_default: "default", st_filled: "gap filled", st_blocking: "blocking", basis_measured: "measured", basis_stock: "stock balance",
-    basis_default: "default", basis_mixed: "mixed", basis_filled: "filled", basis_missing: "missing", days: "days", default_value: "default",
+    basis_default: "default", basis_mixed: "mixed", basis_filled: "filled", basis_missing: "missing", days: "days", all_days: "every day", default_value: "default",
     done_review: "In review.", done_approve: "Approved and locked.", done_revise: "New revision locked.", done_file: "Marked filed.",
   },
   zh: {
@@ -109,7 +109,7 @@ const LABELS = {
     fig_intensity_tco2_per_t: "排放强度（吨 CO₂/吨熟料）", not_locked: "尚未锁定。", recompute_differs: "当前重算结果不同于已锁定版本",
     recompute_same: "当前重算结果与已锁定版本一致：版本", kind_figure: "结果", kind_parameter: "参数", kind_input: "输入",
     st_ok: "完整", st_default: "缺省值", st_filled: "已补齐", st_blocking: "阻断", basis_measured: "实测", basis_stock: "库存盘点",
-    basis_default: "缺省值", basis_mixed: "混合", basis_filled: "补齐", basis_missing: "缺失", days: "天", default_value: "缺省值",
+    basis_default: "缺省值", basis_mixed: "混合", basis_filled: "补齐", basis_missing: "缺失", days: "天", all_days: "全月", default_value: "缺省值",
     done_review: "已提交审核。", done_approve: "已批准并锁定。", done_revise: "新修订版已锁定。", done_file: "已标记报送。",
   },
 };

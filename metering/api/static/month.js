@@ -81,7 +81,8 @@ function render() {
     tr.className = i.status === "blocking" ? "critical" : i.status === "filled" || i.status === "default" ? "warning" : "";
     cell(tr, i.material); cell(tr, i.parameter); cell(tr, t("st_" + i.status)); cell(tr, t("basis_" + i.basis));
     cell(tr, `${i.measured_days} / ${i.days}`, "num");
-    cell(tr, i.missing_days.length ? i.missing_days.join(", ") : "–");
+    const n = i.missing_days.length;
+    cell(tr, !n ? "–" : n === i.days ? `${t("all_days")} (${n})` : i.missing_days.join(", "));
     const how = i.fill ? `${i.fill.rule}: ${fmt(i.fill.value, 6)} ${i.unit} (${i.fill.days} ${t("days")}) — ${i.fill.text}`
       : i.default ? `${t("default_value")} ${fmt(i.default.value, 6)} ${i.unit} — ${i.default.source || ""}` : i.note || "";
     cell(tr, how);

@@ -35,6 +35,11 @@ from tests.metering.direct.case import LAB_HEADER, Case
 pytestmark = pytest.mark.integration
 
 
+# The page's labels (data-t, data-tp) missing from either language of i18n.js.
+UNLABELLED = """() => [...document.querySelectorAll('[data-t],[data-tp]')].map((e) => e.dataset.t || e.dataset.tp)
+  .filter((k) => !(k in LABELS.en) || !(k in LABELS.zh))"""
+
+
 @dataclass
 class Month:
     base: str
@@ -131,6 +136,7 @@ def test_the_month_in_the_browser(served_month: Month, tmp_path: Path) -> None:
                 ["bad.csv: row 2 (sample CL-X1@1): value: 0.91 outside the valid range [0.55, 0.72] of clinker cao"]
             )
             page.screenshot(path=str(ARTIFACTS / "lab-en.png"), full_page=True)
+            assert page.evaluate(UNLABELLED) == []
 
             # The month: the operator may review, not approve (the button says which role it needs).
             expect(page.locator("header a[href='month.html']")).to_be_visible()
@@ -185,8 +191,12 @@ def test_the_month_in_the_browser(served_month: Month, tmp_path: Path) -> None:
             shown = float(direct.nth(2).inner_text().replace(",", ""))  # en-US, at most 4 decimals
             assert cover["直接排放合计 Total direct CO2 (t)"] == pytest.approx(shown, abs=5e-5)
 
+            assert page.evaluate(UNLABELLED) == []
+            en = page.evaluate("() => [...document.querySelectorAll('[data-t]')].map((e) => e.textContent)")
             page.click("#lang")  # 中文
             expect(page.locator("h1")).to_contain_text("月度核算")
+            zh = page.evaluate("() => [...document.querySelectorAll('[data-t]')].map((e) => e.textContent)")
+            assert [a for a, b in zip(en, zh, strict=True) if a == b] == []  # every label changes
             expect(page.locator("#locked")).to_contain_text("已锁定")
             page.screenshot(path=str(ARTIFACTS / "month-revision-2-zh.png"), full_page=True)
             page.click("#lang")
