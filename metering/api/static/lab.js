@@ -1,13 +1,17 @@
 // Lab page: the lab book's current values and versions, entry form, CSV/XLSX upload and corrections with a reason.
 let rows = [];
 let correcting = null;
+let seq = 0;
 
 async function refresh() {
   if (!apiKey()) { report("status", false, t("need_key")); return; }
   try {
     await whoAmI();
     gate();
-    rows = (await call("/api/v1/direct/lab")).rows;
+    const mine = ++seq;
+    const got = (await call("/api/v1/direct/lab")).rows;
+    if (mine !== seq) return; // a newer load is on its way: draw that one
+    rows = got;
     report("status", true, "");
   } catch (e) { report("status", false, e.message); return; }
   lists();

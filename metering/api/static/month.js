@@ -3,6 +3,9 @@
 const FIGS = ["clinker_t", "fuel_co2_t", "process_clinker_co2_t", "process_dust_co2_t", "process_toc_co2_t",
   "process_co2_t", "direct_co2_t", "biogenic_co2_t", "intensity_tco2_per_t"];
 let st = null;
+// Every load and action takes a number; only the newest one's answer is drawn (a slow load that
+// started before an approval must not draw the month as it was before it).
+let seq = 0;
 
 function base() {
   return `/api/v1/compliance/${encodeURIComponent(document.getElementById("unit").value)}/${document.getElementById("month").value}`;
@@ -32,8 +35,11 @@ async function refresh() {
   try {
     await whoAmI(); gate();
     if (!document.getElementById("unit").value) await defaults();
+    const mine = ++seq;
     report("status", true, t("computing"));
-    st = await call(base());
+    const got = await call(base());
+    if (mine !== seq) return;
+    st = got;
     report("status", true, "");
   } catch (e) { report("status", false, e.message); return; }
   render();
@@ -46,7 +52,7 @@ function render() {
   s.dataset.state = st.state; s.textContent = t("state_" + st.state);
   const lock = document.getElementById("locked");
   lock.hidden = !(st.state === "approved" || st.state === "filed");
-  lock.textContent = `${t("locked")} · ${t("revision")} ${st.revision}` + (st.reference ? ` · ${st.reference}` : "");
+  lock.textContent = `${t("locked")} · ${t("revision")} ${st.revision}` + (st.filed_reference ? ` · ${st.filed_reference}` : "");
   // revisions side by side, then the month as computed now
   const revs = st.revisions || [];
   const head = document.querySelector("#figures thead tr");
@@ -92,10 +98,12 @@ function render() {
 
 async function act(path, body, done) {
   report("action-msg", true, t("computing"));
+  const mine = ++seq;
   try {
     const r = await call(base() + path, { method: "POST", ...(body ? { body: JSON.stringify(body) } : {}) });
     report("action-msg", true, done);
-    if (r && r.revisions) { st = r; render(); } else refresh();
+    if (!(r && r.revisions)) refresh();
+    else if (mine === seq) { st = r; report("status", true, ""); render(); }
   } catch (e) { report("action-msg", false, t("refused"), e.details || [e.message]); }
 }
 

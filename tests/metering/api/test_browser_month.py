@@ -8,6 +8,7 @@ by uvicorn. Screenshots go to out/browser/ (git-ignored).
 from __future__ import annotations
 
 import io
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -193,6 +194,16 @@ def test_the_month_in_the_browser(served_month: Month, tmp_path: Path) -> None:
 
             assert page.evaluate(UNLABELLED) == []
             en = page.evaluate("() => [...document.querySelectorAll('[data-t]')].map((e) => e.textContent)")
+            with page.expect_download() as dl:
+                page.click("#dl-annual")
+            year = json.loads(Path(dl.value.path()).read_text("utf-8"))
+            assert year["months"][0]["revision"] == 2
+            assert year["totals"]["direct_co2_t"] == pytest.approx(cover["直接排放合计 Total direct CO2 (t)"])
+            page.fill("#file-ref", "CETS-0042")
+            page.click("#file")
+            expect(page.locator("#state")).to_have_text("filed")
+            expect(page.locator("#locked")).to_contain_text("CETS-0042")
+
             page.click("#lang")  # 中文
             expect(page.locator("h1")).to_contain_text("月度核算")
             zh = page.evaluate("() => [...document.querySelectorAll('[data-t]')].map((e) => e.textContent)")
