@@ -9,7 +9,8 @@ async function refresh() {
     await whoAmI();
     gate();
     const mine = ++seq;
-    const got = (await call("/api/v1/direct/lab")).rows;
+    const all = document.getElementById("history").checked;
+    const got = (await call("/api/v1/direct/lab" + (all ? "?history=true" : ""))).rows;
     if (mine !== seq) return; // a newer load is on its way: draw that one
     rows = got;
     report("status", true, "");
@@ -31,7 +32,10 @@ function render() {
   const q = document.getElementById("filter").value.trim().toLowerCase();
   const body = document.querySelector("#lab tbody");
   const shown = rows.filter((r) => !q || `${r.sample_id} ${r.material} ${r.parameter}`.toLowerCase().includes(q))
-    .sort((a, b) => b.period_start.localeCompare(a.period_start) || a.sample_id.localeCompare(b.sample_id) || a.parameter.localeCompare(b.parameter));
+    .sort((a, b) => b.period_start.localeCompare(a.period_start) || a.sample_id.localeCompare(b.sample_id)
+      || a.parameter.localeCompare(b.parameter) || b.version - a.version);
+  // With every version shown, only the newest of each (sample, parameter) can be corrected.
+  const newest = new Set();
   body.replaceChildren(...shown.map((r) => {
     const tr = document.createElement("tr");
     tr.dataset.sample = r.sample_id; tr.dataset.parameter = r.parameter; tr.dataset.version = r.version;
@@ -43,7 +47,8 @@ function render() {
     const b = document.createElement("button");
     b.className = "correct"; b.dataset.need = "operator"; b.textContent = t("correct");
     b.onclick = () => openCorrect(r);
-    td.appendChild(b);
+    const key = `${r.sample_id}\u0000${r.parameter}`;
+    if (!newest.has(key)) { newest.add(key); td.appendChild(b); } else tr.className = "superseded";
     return tr;
   }));
   gate(body);
@@ -99,6 +104,7 @@ document.getElementById("upload-form").addEventListener("submit", async (ev) => 
 });
 
 document.getElementById("filter").addEventListener("input", render);
+document.getElementById("history").addEventListener("change", refresh);
 window.onLangChange = () => { applyPlaceholders(); if (apiKey()) refresh(); };
 function applyPlaceholders() { document.querySelectorAll("[data-tp]").forEach((el) => { el.placeholder = t(el.dataset.tp); }); }
 applyLabels(); applyPlaceholders(); setupKeyForm(); refresh();

@@ -85,6 +85,8 @@ def served_month(influx_target: InfluxTarget, tmp_path: Path) -> Iterator[Month]
 def test_the_month_in_the_browser(served_month: Month, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    # Each month call computes the month (about a second, several on a loaded machine): wait up to 30 s.
+    expect.set_options(timeout=30_000)
     chromium = ensure_chromium()
     ensure_web_assets()  # the control room's charts library (its header links to the workspace pages)
     m = served_month
@@ -143,7 +145,7 @@ def test_the_month_in_the_browser(served_month: Month, tmp_path: Path) -> None:
             expect(page.locator("header a[href='month.html']")).to_be_visible()
             page.goto(m.base + "/ui/month.html?unit=kiln-1&month=2026-01")
             cao = page.locator("#review-items tr[data-material=clinker][data-parameter=cao]")
-            expect(cao).to_have_attribute("data-status", "ok", timeout=20_000)
+            expect(cao).to_have_attribute("data-status", "ok")
             expect(page.locator("#approve")).to_be_disabled()
             assert "energy manager" in (page.locator("#approve").get_attribute("title") or "")
             page.click("#review")
@@ -167,10 +169,15 @@ def test_the_month_in_the_browser(served_month: Month, tmp_path: Path) -> None:
             page.click("#c-save")
             expect(page.locator("#lab-msg")).to_contain_text("Version 2, em-anna: re-analysed")
             expect(target).to_have_attribute("data-version", "2")
+            page.check("#history")  # every version: the first one is kept, struck through
+            versions = page.locator("#lab tr[data-sample=CL-20260110][data-parameter=cao]")
+            expect(versions).to_have_count(2)
+            expect(versions.nth(1)).to_have_class("superseded")
+            expect(versions.nth(1)).to_contain_text("0.6519")
 
             # Back on the month: the recompute differs; revise; revisions side by side with the diff.
             page.goto(m.base + "/ui/month.html?unit=kiln-1&month=2026-01")
-            expect(page.locator("#recompute")).to_contain_text("differs from locked revision 1", timeout=20_000)
+            expect(page.locator("#recompute")).to_contain_text("differs from locked revision 1")
             page.fill("#revise-reason", "late lab value CL-20260110")
             page.click("#revise")
             expect(page.locator("#locked")).to_contain_text("Revision 2")
@@ -214,3 +221,4 @@ def test_the_month_in_the_browser(served_month: Month, tmp_path: Path) -> None:
             assert errors == []
         finally:
             browser.close()
+            expect.set_options(timeout=None)  # back to Playwright's default for the other tests
