@@ -15,6 +15,7 @@ clinker cao`) and returns nothing: a file is used whole or not at all.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,9 +205,24 @@ def _as_text(hist: pd.DataFrame) -> pd.DataFrame:
     return out.astype(str)
 
 
-def save_lab(book: LabBook, path: str | Path) -> None:
-    """Write every version atomically (a temp file renamed over the target): never half a file."""
-    write_csv_atomic(_as_text(book.history), path)
+def save_lab(book: LabBook, path: str | Path, check: tuple[CarbonConfig, Method] | None = None) -> None:
+    """Write every version atomically (a temp file renamed over the target): never half a file.
+
+    With `check` (the plant's carbon block and method), the written file is parsed back before it
+    replaces the old one, and must hold the same rows.
+    """
+    write_csv_atomic(_as_text(book.history), path, None if check is None else _reader(book, check))
+
+
+def _reader(book: LabBook, check: tuple[CarbonConfig, Method]) -> Callable[[Path], None]:
+    """A read-back check: the written file parses and holds every version of `book`, value for value."""
+
+    def read_back(tmp: Path) -> None:
+        back = validate_lab(read_table(tmp, LAB_COLUMNS), *check, str(tmp))
+        if not _as_text(back.history).equals(_as_text(book.history)):
+            raise InputFileError([f"{tmp}: the written lab book does not read back as it was written"])
+
+    return read_back
 
 
 # What makes two rows of the same (sample, parameter, version) the same value (not who typed it in).

@@ -45,9 +45,20 @@ def merge_stocks(stored: pd.DataFrame, upload: pd.DataFrame, cfg: CarbonConfig, 
     return out.reset_index(drop=True)
 
 
-def save_stocks(text: pd.DataFrame, path: str | Path) -> None:
-    """Write the balances (text cells, STOCK_COLUMNS) atomically: never half a file."""
-    write_csv_atomic(text[STOCK_COLUMNS], path)
+def save_stocks(text: pd.DataFrame, path: str | Path, cfg: CarbonConfig | None = None) -> None:
+    """Write the balances (text cells, STOCK_COLUMNS) atomically: never half a file.
+
+    With `cfg`, the written file is read back and validated before it replaces the old one.
+    """
+
+    def read_back(tmp: Path) -> None:
+        assert cfg is not None
+        back = read_table(tmp, STOCK_COLUMNS)
+        validate_stocks(back, cfg, str(tmp))
+        if not back[STOCK_COLUMNS].equals(text[STOCK_COLUMNS].reset_index(drop=True)):
+            raise InputFileError([f"{tmp}: the written stock balances do not read back as they were written"])
+
+    write_csv_atomic(text[STOCK_COLUMNS], path, None if cfg is None else read_back)
 
 
 def validate_stocks(df: pd.DataFrame, cfg: CarbonConfig, source: str) -> pd.DataFrame:

@@ -6,6 +6,7 @@ import io
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -59,14 +60,19 @@ def number(cell: str) -> float | None:
     return v if pd.notna(v) and abs(v) != float("inf") else None
 
 
-def write_csv_atomic(df: pd.DataFrame, path: str | Path) -> None:
-    """Write `df` as CSV through a temp file renamed over the target (os.replace): never half a file."""
+def write_csv_atomic(df: pd.DataFrame, path: str | Path, check: Callable[[Path], object] | None = None) -> None:
+    """Write `df` as CSV through a temp file renamed over the target (os.replace): never half a file.
+
+    `check` reads the temp file back as its reader will (raising if it cannot) before it replaces the target.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             df.to_csv(fh, index=False)
+        if check is not None:
+            check(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

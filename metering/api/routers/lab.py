@@ -122,7 +122,7 @@ def _add(svc: Services, who: str, text: pd.DataFrame, source: str, action: str) 
             after = {"rows": len(new.history), "source": source, "added": _brief(added)}
             with svc.store.audited(who, action, "lab", source, before, after):
                 path.parent.mkdir(parents=True, exist_ok=True)
-                save_lab(new, path)
+                save_lab(new, path, check=(cfg, method))
     return {"source": source, "added": records(added), "unchanged": len(text) - len(added), "rows": len(new.history)}
 
 
@@ -166,7 +166,8 @@ def post_lab_entries(body: LabEntries, key: Operator, svc: Svc) -> dict[str, Any
         }
         for i, e in enumerate(body.entries, start=1)
     ]
-    text = pd.DataFrame(rows, columns=[*LAB_COLUMNS, "row"]).astype(str)
+    # stripped like a file's cells (tables.read_table), so the stored book reads back as it was written
+    text = pd.DataFrame(rows, columns=[*LAB_COLUMNS, "row"]).astype(str).apply(lambda col: col.str.strip())
     return _add(svc, key.name, text, "entries", "create")
 
 
@@ -197,7 +198,7 @@ def post_correction(body: CorrectionIn, key: Operator, svc: Svc, sample_id: Samp
         before = records(hit)[0]
         after = records(row)[0]
         with svc.store.audited(key.name, "correct", "lab", f"{sample_id}/{body.parameter}", before, after):
-            save_lab(new, path)
+            save_lab(new, path, check=(cfg, method))
     return after
 
 
@@ -240,5 +241,5 @@ def post_stocks(key: Operator, svc: Svc, file: Upload) -> dict[str, Any]:
             raise _refused(exc) from None
         before = {"rows": _stock_rows(stored)} if len(stored) else None
         with svc.store.audited(key.name, "upload", "stock", name, before, {"rows": _stock_rows(text)}):
-            save_stocks(text, path)
+            save_stocks(text, path, cfg)
     return {"source": name, "rows": len(text), "warnings": chain_warnings(parsed, path.name)}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from metering.direct.config import carbon_config
-from metering.direct.lab import LAB_COLUMNS, LabBook, empty_book, merge, validate_lab
+from metering.direct.lab import LAB_COLUMNS, LabBook, empty_book, merge, parse_lab, save_lab, validate_lab
 from metering.direct.stocks import STOCK_COLUMNS, merge_stocks, validate_stocks
-from metering.direct.tables import InputFileError, read_table
+from metering.direct.tables import InputFileError, read_table, write_csv_atomic
 from plantcarbon_core.plant import load_plant
 from tests.metering.direct.case import LAB_HEADER, Case
 
@@ -97,3 +99,18 @@ def test_an_upload_that_is_not_a_table_is_named() -> None:
         with pytest.raises(InputFileError) as exc:
             read_table(name, LAB_COLUMNS, data)
         assert exc.value.errors[0].startswith(f"{name}: "), exc.value.errors
+
+
+def test_a_file_that_does_not_read_back_leaves_the_old_one(cfg_method, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "lab.csv"
+    stored = book(cfg_method, STORED)
+    save_lab(stored, path, check=cfg_method)
+    assert parse_lab(path, *cfg_method).history[LAB_COLUMNS].equals(stored.history[LAB_COLUMNS])
+    before = path.read_bytes()
+
+    def refuse(tmp: Path) -> None:
+        raise InputFileError([f"{tmp}: no"])
+
+    with pytest.raises(InputFileError):
+        write_csv_atomic(pd.DataFrame({"a": ["1"]}), path, refuse)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["lab.csv"]
