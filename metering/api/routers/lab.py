@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,6 +39,7 @@ from metering.direct.tables import InputFileError, read_table
 router = APIRouter(prefix="/api/v1/direct", tags=["direct emissions"])
 
 SAMPLE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+TEXT = r"^[^\x00-\x1f\x7f]*$"  # one line of text: a control character has no place in a lab book cell
 Upload = Annotated[UploadFile, File(description="CSV or XLSX, UTF-8, at most 2 MiB")]
 SampleId = Annotated[str, PathParam(pattern=SAMPLE_PATTERN, description="The lab's sample id.")]
 # One writer at a time per file: a read-merge-write must not interleave with another.
@@ -46,14 +49,18 @@ _LOCK = threading.Lock()
 class LabEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sample_id: str = Field(pattern=SAMPLE_PATTERN)
-    material: str = Field(min_length=1, max_length=64, description="A material of the plant file's carbon block.")
-    parameter: str = Field(min_length=1, max_length=64, description="A parameter of that material in the method.")
+    material: str = Field(
+        pattern=TEXT, min_length=1, max_length=64, description="A material of the plant file's carbon block."
+    )
+    parameter: str = Field(
+        pattern=TEXT, min_length=1, max_length=64, description="A parameter of that material in the method."
+    )
     value: float = Field(allow_inf_nan=False)
-    unit: str = Field(max_length=32, description="The method's unit for the parameter (no conversions).")
+    unit: str = Field(pattern=TEXT, max_length=32, description="The method's unit for the parameter (no conversions).")
     period_start: dt.date = Field(description="First day the sample stands for (local calendar).")
     period_end: dt.date = Field(description="Last day, included.")
-    standard: str = Field(default="", max_length=128, description="Analysis standard, e.g. GB/T 176.")
-    lab: str = Field(min_length=1, max_length=128)
+    standard: str = Field(pattern=TEXT, default="", max_length=128, description="Analysis standard, e.g. GB/T 176.")
+    lab: str = Field(pattern=TEXT, min_length=1, max_length=128)
 
 
 class LabEntries(BaseModel):
@@ -63,9 +70,11 @@ class LabEntries(BaseModel):
 
 class CorrectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    parameter: str = Field(min_length=1, max_length=64)
+    parameter: str = Field(pattern=TEXT, min_length=1, max_length=64)
     value: float = Field(allow_inf_nan=False)
-    reason: str = Field(min_length=3, max_length=2000, description="Why the value changes (re-analysis, typo…).")
+    reason: str = Field(
+        pattern=TEXT, min_length=3, max_length=2000, description="Why the value changes (re-analysis, typo…)."
+    )
 
 
 def _carbon(svc: Services) -> tuple[CarbonConfig, Method]:
@@ -98,6 +107,19 @@ def _refused(exc: InputFileError) -> HTTPException:
     return HTTPException(422, [{"loc": ["body"], "msg": e, "type": "value_error"} for e in exc.errors])
 
 
+@contextmanager
+def _storable() -> Iterator[None]:
+    """A write whose file does not read back as written (or cannot be encoded) is refused, not a server error."""
+    try:
+        yield
+    except InputFileError as exc:
+        raise _refused(exc) from None
+    except UnicodeError as exc:
+        raise HTTPException(
+            422, [{"loc": ["body"], "msg": f"cannot be stored as UTF-8: {exc}", "type": "value_error"}]
+        ) from None
+
+
 def _brief(rows: pd.DataFrame) -> list[str]:
     """Lab rows as short lines for the audit log: `CL-20260110@2 clinker cao = 0.6701 1`."""
     return [
@@ -120,7 +142,7 @@ def _add(svc: Services, who: str, text: pd.DataFrame, source: str, action: str) 
         if not added.empty:
             before = {"rows": len(book.history)}
             after = {"rows": len(new.history), "source": source, "added": _brief(added)}
-            with svc.store.audited(who, action, "lab", source, before, after):
+            with _storable(), svc.store.audited(who, action, "lab", source, before, after):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 save_lab(new, path, check=(cfg, method))
     return {"source": source, "added": records(added), "unchanged": len(text) - len(added), "rows": len(new.history)}
@@ -197,7 +219,7 @@ def post_correction(body: CorrectionIn, key: Operator, svc: Svc, sample_id: Samp
         row = n[(n["sample_id"] == sample_id) & (n["parameter"] == body.parameter)]
         before = records(hit)[0]
         after = records(row)[0]
-        with svc.store.audited(key.name, "correct", "lab", f"{sample_id}/{body.parameter}", before, after):
+        with _storable(), svc.store.audited(key.name, "correct", "lab", f"{sample_id}/{body.parameter}", before, after):
             save_lab(new, path, check=(cfg, method))
     return after
 
@@ -240,6 +262,6 @@ def post_stocks(key: Operator, svc: Svc, file: Upload) -> dict[str, Any]:
         except InputFileError as exc:
             raise _refused(exc) from None
         before = {"rows": _stock_rows(stored)} if len(stored) else None
-        with svc.store.audited(key.name, "upload", "stock", name, before, {"rows": _stock_rows(text)}):
+        with _storable(), svc.store.audited(key.name, "upload", "stock", name, before, {"rows": _stock_rows(text)}):
             save_stocks(text, path, cfg)
     return {"source": name, "rows": len(text), "warnings": chain_warnings(parsed, path.name)}

@@ -98,6 +98,8 @@ def test_lab_upload_read_back_refusals_and_a_correction_the_month_sees(month_api
         "standard": "GB/T 176",
         "lab": "plant lab",
     }
+    r = c.post(f"{LAB}/entries", json={"entries": [{**entry, "standard": "GB/T\x00176"}]}, headers=op)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "entries", 0, "standard"]
     r = c.post(f"{LAB}/entries", json={"entries": [entry]}, headers=op)
     assert r.status_code == 200, r.text
     assert r.json()["added"][0] == {**entry, "version": 1, "entered_by": "operator-key", "reason": ""}
