@@ -48,6 +48,8 @@ def read_table(path: str | Path, required: list[str], data: bytes | None = None)
     if missing:
         raise InputFileError([f"{path}: row 1: missing columns {missing} (need {required})"])
     df = df.fillna("").astype(str).apply(lambda col: col.str.strip())
+    # A spreadsheet's date cell arrives as "2026-01-05 00:00:00": the day is what it means.
+    df = df.apply(lambda col: col.str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", r"\1", regex=True))
     df["row"] = range(2, len(df) + 2)
     return df
 

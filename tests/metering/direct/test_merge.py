@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 
@@ -114,3 +117,19 @@ def test_a_file_that_does_not_read_back_leaves_the_old_one(cfg_method, tmp_path)
     with pytest.raises(InputFileError):
         write_csv_atomic(pd.DataFrame({"a": ["1"]}), path, refuse)
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["lab.csv"]
+
+
+def test_a_date_cell_of_a_workbook_is_its_day() -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(LAB_COLUMNS)
+    ws.append(["CL-1", 1, "clinker", "cao", 0.65, "1", dt.date(2026, 1, 5), dt.datetime(2026, 1, 5), "", "lab", "", ""])
+    buf = io.BytesIO()
+    wb.save(buf)
+    (row,) = read_table("lab.xlsx", LAB_COLUMNS, buf.getvalue()).to_dict("records")
+    assert (row["period_start"], row["period_end"], row["version"], row["value"]) == (
+        "2026-01-05",
+        "2026-01-05",
+        "1",
+        "0.65",
+    )
