@@ -43,6 +43,7 @@ async function refresh() {
     report("status", true, "");
   } catch (e) { report("status", false, e.message); return; }
   render();
+  deadlines();
 }
 
 function num(v, d = 4) { return typeof v === "number" ? fmt(v, d) : Array.isArray(v) ? v.join(", ") : (v ?? "–"); }
@@ -96,6 +97,23 @@ function render() {
   }));
 }
 
+// The unit's year: each month's due date, state and what blocks it; a month opens on click.
+async function deadlines() {
+  const unit = document.getElementById("unit").value, year = document.getElementById("month").value.slice(0, 4);
+  let d;
+  try { d = await call(`/api/v1/compliance/deadlines?unit=${encodeURIComponent(unit)}&year=${year}`); } catch (e) { return; }
+  document.getElementById("deadline-rule").textContent = d.rule.text || d.rule.id;
+  document.querySelector("#deadlines tbody").replaceChildren(...d.months.map((m) => {
+    const tr = document.createElement("tr"); tr.dataset.month = m.month; tr.dataset.state = m.state;
+    if (m.overdue) tr.className = "critical";
+    const a = document.createElement("a"); a.href = `?unit=${encodeURIComponent(unit)}&month=${m.month}`; a.textContent = m.month;
+    cell(tr, "").appendChild(a); cell(tr, m.due); cell(tr, t("state_" + m.state) + (m.overdue ? ` · ${t("overdue")}` : ""));
+    cell(tr, m.revision || "–", "num"); cell(tr, m.days_left ?? "–", "num");
+    cell(tr, m.missing === null ? t("not_reviewed") : m.missing.length ? m.missing.join("; ") : "–");
+    return tr;
+  }));
+}
+
 async function act(path, body, done) {
   report("action-msg", true, t("computing"));
   const mine = ++seq;
@@ -103,7 +121,7 @@ async function act(path, body, done) {
     const r = await call(base() + path, { method: "POST", ...(body ? { body: JSON.stringify(body) } : {}) });
     report("action-msg", true, done);
     if (!(r && r.revisions)) refresh();
-    else if (mine === seq) { st = r; report("status", true, ""); render(); }
+    else if (mine === seq) { st = r; report("status", true, ""); render(); deadlines(); }
   } catch (e) { report("action-msg", false, t("refused"), e.details || [e.message]); }
 }
 

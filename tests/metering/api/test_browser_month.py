@@ -210,6 +210,7 @@ def test_the_month_in_the_browser(served_month: Month, tmp_path: Path) -> None:
             page.click("#file")
             expect(page.locator("#state")).to_have_text("filed")
             expect(page.locator("#locked")).to_contain_text("CETS-0042")
+            expect(page.locator("#deadlines tr[data-month='2026-01']")).to_have_attribute("data-state", "filed")
 
             page.click("#lang")  # 中文
             expect(page.locator("h1")).to_contain_text("月度核算")
