@@ -17,6 +17,22 @@ async function refresh() {
   } catch (e) { report("status", false, e.message); return; }
   lists();
   render();
+  stocks();
+}
+
+// Stock balances per material and month: consumption = opening + receipts − closing.
+async function stocks() {
+  let d;
+  try { d = await call("/api/v1/direct/stocks"); } catch (e) { report("stock-msg", false, e.message); return; }
+  document.querySelector("#stocks tbody").replaceChildren(...d.rows.map((r) => {
+    const tr = document.createElement("tr"); tr.dataset.material = r.material; tr.dataset.month = r.month;
+    cell(tr, r.material); cell(tr, r.month);
+    for (const k of ["opening_t", "receipts_t", "closing_t", "consumed_t"]) cell(tr, fmt(Number(r[k]), 3), "num");
+    cell(tr, r.reference); cell(tr, r.entered_by);
+    return tr;
+  }));
+  const ul = document.getElementById("stock-msg-list");
+  if (d.warnings.length && !ul.children.length) report("stock-msg", false, t("stock_warnings"), d.warnings);
 }
 
 // The materials and parameters already in the book, offered in the form (the API names the others).
@@ -103,6 +119,18 @@ document.getElementById("upload-form").addEventListener("submit", async (ev) => 
   } catch (e) { report("upload-msg", false, `${file.name}: ${t("refused")}`, e.details || [e.message]); }
 });
 
+document.getElementById("stock-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const file = document.getElementById("stock-file").files[0];
+  if (!file) { report("stock-msg", false, t("choose_file")); return; }
+  const data = new FormData();
+  data.append("file", file, file.name);
+  try {
+    const r = await call("/api/v1/direct/stocks", { method: "POST", body: data });
+    report("stock-msg", true, `${r.source}: ${r.rows} ${t("stock_rows")}`, r.warnings);
+    stocks();
+  } catch (e) { report("stock-msg", false, `${file.name}: ${t("refused")}`, e.details || [e.message]); }
+});
 document.getElementById("filter").addEventListener("input", render);
 document.getElementById("history").addEventListener("change", refresh);
 window.onLangChange = () => { applyPlaceholders(); if (apiKey()) refresh(); };

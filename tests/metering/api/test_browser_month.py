@@ -138,6 +138,7 @@ def test_the_month_in_the_browser(served_month: Month, tmp_path: Path) -> None:
             expect(page.locator("#upload-msg-list li")).to_have_text(
                 ["bad.csv: row 2 (sample CL-X1@1): value: 0.91 outside the valid range [0.55, 0.72] of clinker cao"]
             )
+            expect(page.locator("#stocks tr[data-material=coal][data-month='2026-01']")).to_contain_text("ST-2026-01-COAL")
             page.screenshot(path=str(ARTIFACTS / "lab-en.png"), full_page=True)
             assert page.evaluate(UNLABELLED) == []
 
