@@ -26,6 +26,7 @@ from metering.api.routers import (
     direct,
     dr,
     energy,
+    evidence,
     factors,
     keys,
     lab,
@@ -141,6 +142,7 @@ def create_app(
         lab,
         controlroom,
         compliance,
+        evidence,
     ):
         app.include_router(r.router)
 
