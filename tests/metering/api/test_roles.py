@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from metering.direct.lab import LAB_COLUMNS
+from metering.direct.stocks import STOCK_COLUMNS
 from metering.dr.events import DrEvent
 from metering.evidence.store import EvidenceStore
 from metering.state.store import RANKED, ROLES
@@ -35,6 +37,16 @@ FACTORS = {
         }
     ],
 }
+LAB_ENTRY = {
+    "sample_id": "CL-{role}",
+    "material": "clinker",
+    "parameter": "cao",
+    "value": 0.65,
+    "unit": "1",
+    "period_start": "2026-01-01",
+    "period_end": "2026-01-01",
+    "lab": "plant lab",
+}
 
 # (method, path, query, body, the lowest role allowed); {names} are filled per role.
 ROUTES: list[tuple[str, str, dict[str, str], Any, str]] = [
@@ -44,6 +56,18 @@ ROUTES: list[tuple[str, str, dict[str, str], Any, str]] = [
     ("GET", "/api/v1/energy", R, None, "viewer"),
     ("GET", "/api/v1/emissions", R, None, "viewer"),
     ("GET", "/api/v1/direct", R, None, "viewer"),
+    ("GET", "/api/v1/direct/lab", {}, None, "viewer"),
+    ("POST", "/api/v1/direct/lab", {}, "FILE", "operator"),
+    ("POST", "/api/v1/direct/lab/entries", {}, {"entries": [LAB_ENTRY]}, "operator"),
+    (
+        "POST",
+        "/api/v1/direct/lab/{sample_id}/corrections",
+        {},
+        {"parameter": "cao", "value": 0.6, "reason": "r-1"},
+        "operator",
+    ),
+    ("GET", "/api/v1/direct/stocks", {}, None, "viewer"),
+    ("POST", "/api/v1/direct/stocks", {}, "FILE", "operator"),
     ("GET", "/api/v1/demand", R, None, "viewer"),
     ("GET", "/api/v1/factors", {}, None, "viewer"),
     ("GET", "/api/v1/factors/{ref}", {}, None, "viewer"),
@@ -111,9 +135,10 @@ def test_the_matrix_covers_every_route(api: Api) -> None:
     assert declared == {(m, p) for m, p, *_ in ROUTES}
 
 
-# plant-a has no clinker line (no carbon: block): past authorisation the month routes answer 409
-# (or 404) naming that; their success path runs in tests/metering/compliance/test_api.py.
-NO_CARBON = "/api/v1/compliance/{unit}/"
+# plant-a has no clinker line (no carbon: block): past authorisation the month, lab and stock
+# routes answer 409 (or 404) naming that; their success paths run in tests/metering/compliance/test_api.py
+# and tests/metering/api/test_lab.py.
+NO_CARBON = ("/api/v1/compliance/{unit}/", "/api/v1/direct/lab", "/api/v1/direct/stocks")
 
 
 @pytest.mark.parametrize("role", [None, "bad-key", *ROLES])
@@ -151,6 +176,7 @@ def test_role_route_matrix(api: Api, role: str | None) -> None:
             "unit": "kiln-1",
             "month": "2026-01",
             "year": "2026",
+            "sample_id": "CL-20260101",
             "sha256": evidence["sha256"],
             "instrument_id": "tr-01",
         }
@@ -160,7 +186,11 @@ def test_role_route_matrix(api: Api, role: str | None) -> None:
             old.write_text("set: old\nfactors: []\n")
         if body == "TARIFF":
             body = {**tariff, "id": "{tariff_id}"}
-        if body == "UPLOAD":  # multipart: a file of this role's own (new bytes each time)
+        if body == "FILE":  # a multipart table upload (lab values, stock balances)
+            header = ",".join(LAB_COLUMNS if path.endswith("lab") else STOCK_COLUMNS)
+            files = {"file": ("upload.csv", f"{header}\n".encode(), "text/csv")}
+            r = api.client.request(method, _fill(path, values), files=files, headers=headers)
+        elif body == "UPLOAD":  # multipart: a file of this role's own (new bytes each time)
             form = {"kind": "lab_report", "links": [f"lab_sample:CL-{tag}"]}
             upload = {"file": (f"r-{tag}.pdf", samples.pdf(f"report {tag}"), "application/pdf")}
             r = api.client.post(_fill(path, values), data=form, files=upload, headers=headers)
