@@ -20,6 +20,7 @@ from metering.api.last_seen import LastSeen
 from metering.api.routers import (
     alerts,
     audit,
+    cbam,
     compliance,
     controlroom,
     demand,
@@ -139,6 +140,7 @@ def create_app(
         direct,
         controlroom,
         compliance,
+        cbam,
     ):
         app.include_router(r.router)
 

@@ -77,6 +77,7 @@ ROUTES: list[tuple[str, str, dict[str, str], Any, str]] = [
     ("POST", "/api/v1/compliance/{unit}/{month}/approve", {}, None, "energy_manager"),
     ("POST", "/api/v1/compliance/{unit}/{month}/revise", {}, {"reason": "late lab value"}, "energy_manager"),
     ("POST", "/api/v1/compliance/{unit}/{month}/file", {}, {"reference": "r-1"}, "energy_manager"),
+    ("GET", "/api/v1/cbam/communication", {"unit": "kiln-1", "period": "2026Q1"}, None, "viewer"),
     ("GET", "/api/v1/keys", {}, None, "admin"),
     ("POST", "/api/v1/keys", {}, {"name": "k-{role}", "role": "viewer"}, "admin"),
     ("DELETE", "/api/v1/keys/{name}", {}, None, "admin"),
@@ -101,7 +102,7 @@ def test_the_matrix_covers_every_route(api: Api) -> None:
 
 # plant-a has no clinker line (no carbon: block): past authorisation the month routes answer 409
 # (or 404) naming that; their success path runs in tests/metering/compliance/test_api.py.
-NO_CARBON = "/api/v1/compliance/{unit}/"
+NO_CARBON = ("/api/v1/compliance/{unit}/", "/api/v1/cbam/")
 
 
 @pytest.mark.parametrize("role", [None, "bad-key", *ROLES])
