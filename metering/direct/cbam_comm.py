@@ -292,7 +292,10 @@ def communication(
             "note": "direct CO2 and clinker from each month's latest locked revision where the month is locked, "
             "else the recompute from readings, lab and stocks; electricity and cement from the recompute "
             "(a lock keeps the ETS figures only)",
-            "per_month": [{"month": m.month, "source": m.source} for m in months],
+            "per_month": [
+                {"month": m.month, "source": m.source, "clinker_t": m.clinker_t, "direct_co2_t": m.direct_co2_t}
+                for m in months
+            ],
             "sources": sorted(sources),
         },
         "products": products,

@@ -12,7 +12,8 @@ from metering.compliance.workbook import to_bytes
 from metering.direct import cbam_xlsx
 from metering.direct.cbam_comm import MonthFigures, Unit, communication, period_months
 from metering.direct.cbam_defaults import DEFAULTS_FILE, Defaults, load_defaults
-from metering.direct.config import CbamInputs
+from metering.direct.config import CarbonConfig, CbamInputs
+from plantcarbon_core import datafile
 from plantcarbon_core.datafile import DataFileError
 
 UNIT = Unit(site="cem-t", id="kiln-1", name="Clinker line 1", has_cement=True)
@@ -101,7 +102,12 @@ def test_a_hand_worked_communication() -> None:
     assert cement["carbon_price_paid"]["cny_per_t"] == pytest.approx(1.8)
     # where each figure came from
     assert c["basis"]["figures"] == "mixed"
-    assert c["basis"]["per_month"][0] == {"month": "2027-01", "source": "locked revision 2"}
+    assert c["basis"]["per_month"][0] == {
+        "month": "2027-01",
+        "source": "locked revision 2",
+        "clinker_t": 500.0,
+        "direct_co2_t": 400.0,
+    }
     assert clinker["value_basis"]["see_direct"].endswith("method defaults for: coal oxidation_factor")
     assert c["warnings"] == ["2027-03: no clinker produced (no readings in the month?)"]
     assert c["template"].startswith("EU CBAM communication template for installations, version 2.1")
@@ -167,3 +173,19 @@ def test_the_xlsx_has_the_template_sections_and_the_same_figures() -> None:
         "own installation (same clinker line)",
         900.0,
     ]
+
+
+def test_the_cbam_inputs_are_validated_naming_the_field() -> None:
+    block = {
+        "materials": {"clinker": {"kind": "clinker", "devices": ["cl"]}},
+        "units": [{"id": "kiln-1", "name": "K", "clinker": "clinker", "fuels": []}],
+        "cbam": {
+            "installation": {"name": "I"},
+            "carbon_prices": [{"year": 2026, "price_cny_per_t": 60, "share_not_free": 1.5, "source": "s"}],
+            "exports": [{"product": "clinker", "period": "2026Q5", "t": 1}],
+        },
+    }
+    with pytest.raises(DataFileError) as exc:
+        datafile.validate(CarbonConfig, block, "plant.yaml", prefix=("carbon",))
+    msg = "\n".join(exc.value.errors)
+    assert "carbon.cbam.carbon_prices[0].share_not_free" in msg and "carbon.cbam.exports[0].period" in msg
