@@ -172,6 +172,16 @@ def file_month(
     typer.echo(f"{unit} {month}: filed ({reference.strip()})")
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    """Through a temporary file renamed into place: never half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, "utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _json(x: Any) -> str:
     return json.dumps(x, ensure_ascii=False, indent=1, default=str)
 
@@ -286,5 +296,5 @@ def cbam(
     if out is None:
         typer.echo(text)
     else:
-        out.write_text(text + "\n", "utf-8")
+        _write_atomic(out, text + "\n")
         typer.echo(f"{out}: CBAM communication {uid} {period} ({comm['basis']['figures']})")

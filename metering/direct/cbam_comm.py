@@ -107,6 +107,8 @@ def _default_row(defaults: Defaults, cn: str, country: str, year: int, actual: f
         "total": dv.total_value,
         "markup_year": year,
         "markup": markup,
+        "direct_with_markup": dv.direct * (1.0 + markup) if dv.direct is not None else None,
+        "indirect_with_markup": dv.indirect * (1.0 + markup) if dv.indirect is not None else None,
         "total_with_markup": marked,
         "saving_per_t": None if actual is None else marked - actual,
         "source": dv.source,
@@ -125,8 +127,10 @@ def _exported(inputs: CbamInputs | None, product: str, period: str) -> float | N
 def _carbon_price(inputs: CbamInputs | None, year: int, see_direct: float | None) -> dict[str, Any]:
     """CNY per tonne of good effectively paid in the national ETS: direct SEE × share not free × price."""
     cp = next((c for c in inputs.carbon_prices if c.year == year), None) if inputs else None
-    if cp is None or see_direct is None:
+    if cp is None:
         return {"available": False, "note": f"no carbon price input for {year} (carbon.cbam.carbon_prices)"}
+    if see_direct is None:
+        return {"available": False, "note": "no production in the period: no SEE to price"}
     tco2_paid = see_direct * cp.share_not_free
     cny = tco2_paid * cp.price_cny_per_t
     return {

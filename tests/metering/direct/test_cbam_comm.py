@@ -94,6 +94,7 @@ def test_a_hand_worked_communication() -> None:
     # on 500 t exported 152.5 t
     d = clinker["eu_default"]
     assert (d["markup"], d["total_with_markup"], d["saving_per_t"]) == pytest.approx((0.20, 1.14, 0.305))
+    assert (d["direct_with_markup"], d["indirect_with_markup"]) == pytest.approx((1.08, 0.06))
     assert clinker["exported_t"] == 500.0 and clinker["saving_exported_tco2"] == pytest.approx(152.5)
     assert cement["exported_t"] is None and cement["saving_exported_tco2"] is None
     # China ETS: 0.8 t/t × 5 % not free × 60 CNY/t = 2.4 CNY per t clinker (0.30 EUR at 8 CNY/EUR); cement 1.8
