@@ -241,7 +241,7 @@ def communication(
         see_d, see_i = clinker["see_direct"] or 0.0, clinker["see_indirect"] or 0.0
         cement = _product(
             product="cement",
-            cn=CEMENT_CN,
+            cn=inputs.cement_cn_code if inputs else CEMENT_CN,
             production_t=cement_t,
             direct=used * see_d,
             indirect=used * see_i + mill_co2,

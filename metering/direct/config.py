@@ -82,6 +82,9 @@ class CbamExport(_Model):
 
 class CbamInputs(_Model):
     installation: Installation
+    # The CN code the plant declares its cement under: Portland (2523 29 00, the default) or other
+    # hydraulic cements (2523 90 00, e.g. composite cements), white Portland, aluminous.
+    cement_cn_code: Literal["2523 21 00", "2523 29 00", "2523 30 00", "2523 90 00"] = "2523 29 00"
     carbon_prices: list[CarbonPrice] = []
     exports: list[CbamExport] = []
 

@@ -130,6 +130,11 @@ def test_the_shipped_defaults_file_and_its_markup_schedule() -> None:
     assert (
         eu["available"] is False and "not reachable" in eu["note"] and c["products"][0]["saving_exported_tco2"] is None
     )
+    # a plant declaring its cement as "other hydraulic cement" gets that line: 1.46 × 1.2 − (0.6 + 0.04125) t/t
+    other_inputs = INPUTS.model_copy(update={"cement_cn_code": "2523 90 00"})
+    cement = communication(UNIT, "2027Q1", months(), other_inputs, d)["products"][1]
+    assert cement["cn_code"] == "2523 90 00"
+    assert cement["eu_default"]["saving_per_t"] == pytest.approx(1.752 - (0.6 + 0.04125))
 
 
 def test_a_bad_defaults_file_names_file_item_and_field(tmp_path: Path) -> None:
