@@ -27,17 +27,24 @@ def month_figures(ds: Dataset, unit: str, month: str, cs: ComplianceStore | None
     rows = {c["product"]: c for c in ev.accounts.cbam if c["unit"] == unit}
     clinker, cement = rows.get("clinker"), rows.get("cement")
     source, clinker_t, direct = "recompute", u.clinker_t, u.direct_co2_t
+    inputs = ev.snapshot["inputs"]
     if cs is not None:
         site = ds.plant.site.id
         state = cs.get(site, unit, month)["state"]
         revs = cs.revisions(site, unit, month)
         if state in ("approved", "filed") and revs:
-            fig = revs[-1]["snapshot"]["figures"]
-            source = f"locked revision {revs[-1]['revision']}"
+            last = revs[-1]
+            fig, inputs = last["snapshot"]["figures"], last["snapshot"]["inputs"]
+            source = f"locked revision {last['revision']}"
             clinker_t, direct = fig.get("clinker_t") or 0.0, fig.get("direct_co2_t") or 0.0
+    trace = (
+        f"readings sha256 {inputs['readings']['sha256'][:12]} ({inputs['readings']['count']}), "
+        f"{len(inputs['lab'])} lab sample version(s), method {ev.snapshot['method']}"
+    )
     return MonthFigures(
         month=month,
         source=source,
+        trace=trace,
         clinker_t=clinker_t,
         direct_co2_t=direct,
         electricity_mwh=clinker["electricity_mwh"] if clinker else 0.0,

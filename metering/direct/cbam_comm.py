@@ -46,6 +46,7 @@ class MonthFigures:
     mill_factors: tuple[str, ...] = ()
     defaults_used: tuple[str, ...] = ()  # parameters on a method default (their direct SEE is partly default)
     filled: tuple[str, ...] = ()  # parameters with days gap-filled by the workflow's rules
+    trace: str = ""  # the inputs behind the month's figures (readings digest, lab versions, method)
 
 
 @dataclass(frozen=True)
@@ -297,7 +298,13 @@ def communication(
             "else the recompute from readings, lab and stocks; electricity and cement from the recompute "
             "(a lock keeps the ETS figures only)",
             "per_month": [
-                {"month": m.month, "source": m.source, "clinker_t": m.clinker_t, "direct_co2_t": m.direct_co2_t}
+                {
+                    "month": m.month,
+                    "source": m.source,
+                    "clinker_t": m.clinker_t,
+                    "direct_co2_t": m.direct_co2_t,
+                    "inputs": m.trace,
+                }
                 for m in months
             ],
             "sources": sorted(sources),

@@ -92,9 +92,9 @@ def _installation(ws: Worksheet, c: dict[str, Any]) -> None:
 
 
 def _emissions(ws: Worksheet, c: dict[str, Any]) -> None:
-    _header(ws, ["月份 Month", "数据来源 Source", "熟料 Clinker (t)", "直接排放 Direct CO2 (t)"])
+    _header(ws, ["月份 Month", "数据来源 Source", "熟料 Clinker (t)", "直接排放 Direct CO2 (t)", "输入 Inputs"])
     for m in c["basis"]["per_month"]:
-        ws.append([m["month"], m["source"], m["clinker_t"], m["direct_co2_t"]])
+        ws.append([m["month"], m["source"], m["clinker_t"], m["direct_co2_t"], m["inputs"]])
     ws.append([])
     _header(
         ws,

@@ -60,6 +60,8 @@ def test_cli_communication_uses_the_locked_month(month_case: Case, tmp_path: Pat
     assert "(locked months)" in res.stdout
     c = json.loads(out.read_text("utf-8"))
     assert c["basis"]["per_month"][0]["source"] == "locked revision 1"
+    digest = ev.snapshot["inputs"]["readings"]["sha256"][:12]
+    assert c["basis"]["per_month"][0]["inputs"].startswith(f"readings sha256 {digest} (")
     clinker, cement = c["products"]
     assert (clinker["production_t"], clinker["direct_tco2"]) == pytest.approx(
         (locked["clinker_t"], locked["direct_co2_t"]), rel=1e-12

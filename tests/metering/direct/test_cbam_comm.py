@@ -108,6 +108,7 @@ def test_a_hand_worked_communication() -> None:
         "source": "locked revision 2",
         "clinker_t": 500.0,
         "direct_co2_t": 400.0,
+        "inputs": "",
     }
     assert clinker["value_basis"]["see_direct"].endswith("method defaults for: coal oxidation_factor")
     assert c["warnings"] == ["2027-03: no clinker produced (no readings in the month?)"]
