@@ -45,6 +45,7 @@ def month_figures(ds: Dataset, unit: str, month: str, cs: ComplianceStore | None
         month=month,
         source=source,
         trace=trace,
+        missing=() if source != "recompute" else tuple(u.missing),
         clinker_t=clinker_t,
         direct_co2_t=direct,
         electricity_mwh=clinker["electricity_mwh"] if clinker else 0.0,

@@ -47,6 +47,7 @@ class MonthFigures:
     defaults_used: tuple[str, ...] = ()  # parameters on a method default (their direct SEE is partly default)
     filled: tuple[str, ...] = ()  # parameters with days gap-filled by the workflow's rules
     trace: str = ""  # the inputs behind the month's figures (readings digest, lab versions, method)
+    missing: tuple[str, ...] = ()  # what the recompute found missing (a locked month was reviewed)
 
 
 @dataclass(frozen=True)
@@ -283,6 +284,7 @@ def communication(
     locked = [m.month for m in months if m.source != "recompute"]
     basis = "locked months" if len(locked) == len(months) else ("recompute" if not locked else "mixed")
     warnings = [f"{m.month}: no clinker produced (no readings in the month?)" for m in months if m.clinker_t <= 0]
+    warnings += [f"{m.month}: {w}" for m in months if m.clinker_t > 0 for w in m.missing]
     return {
         "template": TEMPLATE,
         "boundary": BOUNDARY,

@@ -45,7 +45,7 @@ def months() -> list[MonthFigures]:
     )
     return [
         MonthFigures(month="2027-01", source="locked revision 2", defaults_used=("coal oxidation_factor",), **half),
-        MonthFigures(month="2027-02", source="recompute", **half),
+        MonthFigures(month="2027-02", source="recompute", missing=("kiln-1: coal: 2 day(s) without readings",), **half),
         MonthFigures(
             month="2027-03",
             source="recompute",
@@ -111,7 +111,10 @@ def test_a_hand_worked_communication() -> None:
         "inputs": "",
     }
     assert clinker["value_basis"]["see_direct"].endswith("method defaults for: coal oxidation_factor")
-    assert c["warnings"] == ["2027-03: no clinker produced (no readings in the month?)"]
+    assert c["warnings"] == [
+        "2027-03: no clinker produced (no readings in the month?)",
+        "2027-02: kiln-1: coal: 2 day(s) without readings",
+    ]
     assert c["template"].startswith("EU CBAM communication template for installations, version 2.1")
 
 
