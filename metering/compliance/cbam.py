@@ -27,20 +27,24 @@ def month_figures(ds: Dataset, unit: str, month: str, cs: ComplianceStore | None
     rows = {c["product"]: c for c in ev.accounts.cbam if c["unit"] == unit}
     clinker, cement = rows.get("clinker"), rows.get("cement")
     source, clinker_t, direct = "recompute", u.clinker_t, u.direct_co2_t
-    inputs = ev.snapshot["inputs"]
+    snap = ev.snapshot
     if cs is not None:
         site = ds.plant.site.id
         state = cs.get(site, unit, month)["state"]
         revs = cs.revisions(site, unit, month)
         if state in ("approved", "filed") and revs:
             last = revs[-1]
-            fig, inputs = last["snapshot"]["figures"], last["snapshot"]["inputs"]
+            snap = last["snapshot"]
             source = f"locked revision {last['revision']}"
-            clinker_t, direct = fig.get("clinker_t") or 0.0, fig.get("direct_co2_t") or 0.0
+            clinker_t, direct = snap["figures"].get("clinker_t") or 0.0, snap["figures"].get("direct_co2_t") or 0.0
+    inputs = snap["inputs"]
     trace = (
         f"readings sha256 {inputs['readings']['sha256'][:12]} ({inputs['readings']['count']}), "
-        f"{len(inputs['lab'])} lab sample version(s), method {ev.snapshot['method']}"
+        f"{len(inputs['lab'])} lab sample version(s), method {snap['method']}"
     )
+    # What is default or gap-filled: of the lock when the figures are the lock's, else of the recompute.
+    defaults = {f"{p['material']} {p['parameter']}" for p in snap["parameters"] if p["basis"] in ("default", "mixed")}
+    filled = {" ".join(f.split(" ")[1:3]) for f in inputs["fills"]}
     return MonthFigures(
         month=month,
         source=source,
@@ -56,8 +60,8 @@ def month_figures(ds: Dataset, unit: str, month: str, cs: ComplianceStore | None
         mill_mwh=cement["electricity_mwh"] if cement else 0.0,
         mill_co2_t=cement["mill_indirect_tco2"] if cement else 0.0,
         mill_factors=_factors(cement),
-        defaults_used=tuple(sorted({f"{p.material} {p.name}" for p in u.params if p.basis in ("default", "mixed")})),
-        filled=tuple(sorted({f"{i.material} {i.parameter}" for i in ev.review.items if i.status == "filled"})),
+        defaults_used=tuple(sorted(defaults)),
+        filled=tuple(sorted(filled)),
     )
 
 

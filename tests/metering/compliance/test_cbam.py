@@ -67,6 +67,7 @@ def test_cli_communication_uses_the_locked_month(month_case: Case, tmp_path: Pat
         (locked["clinker_t"], locked["direct_co2_t"]), rel=1e-12
     )
     assert clinker["see_direct"] == pytest.approx(locked["direct_co2_t"] / locked["clinker_t"])
+    assert clinker["value_basis"]["see_direct"].endswith("method defaults for: coal oxidation_factor")  # of the lock
     assert clinker["electricity_factor"]["ids"] and all("@" in f for f in clinker["electricity_factor"]["ids"])
     # cement carries its clinker at the clinker's (locked) direct SEE
     assert cement["direct_tco2"] == pytest.approx(c["precursors"][0]["consumed_t"] * clinker["see_direct"])
