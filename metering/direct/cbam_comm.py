@@ -293,6 +293,8 @@ def communication(
         "unit_name": unit.name,
         "installation": inputs.installation.model_dump() if inputs else None,
         "period": period,
+        "start": str(pd.Period(months[0].month, freq="M").start_time.date()) if months else None,
+        "end": str(pd.Period(months[-1].month, freq="M").end_time.date()) if months else None,
         "months": [m.month for m in months],
         "basis": {
             "figures": basis,

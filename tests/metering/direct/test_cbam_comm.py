@@ -165,6 +165,10 @@ def test_the_xlsx_has_the_template_sections_and_the_same_figures() -> None:
     assert contents["模板 Template followed"] == c["template"]
     inst = {r[0]: r[1] for r in wb["A_InstData 装置数据"].iter_rows(min_row=2, values_only=True)}
     assert (inst["装置名称 Installation name"], inst["UN/LOCODE"]) == ("Cement test plant", "CN WHI")
+    assert (inst["报告期开始 Reporting period start"], inst["报告期结束 Reporting period end"]) == (
+        "2027-01-01",
+        "2027-03-31",
+    )
     s = wb["Summary_Communication 汇总"]
     head = [h.value for h in s[1]]
     row = {h: v.value for h, v in zip(head, s[2], strict=True)}
