@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from metering.compliance.store import ComplianceStore
@@ -66,10 +67,19 @@ def month_figures(ds: Dataset, unit: str, month: str, cs: ComplianceStore | None
 
 
 def build_communication(
-    ds: Dataset, unit: str, period: str, cs: ComplianceStore | None, markup_year: int | None = None
+    ds: Dataset,
+    unit: str,
+    period: str,
+    cs: ComplianceStore | None,
+    markup_year: int | None = None,
+    month_ds: Callable[[str], Dataset] | None = None,
 ) -> dict[str, Any]:
-    """The unit's CBAM communication over `period` (YYYY, YYYYQn or YYYY-MM) as a JSON-able dict."""
+    """The unit's CBAM communication over `period` (YYYY, YYYYQn or YYYY-MM) as a JSON-able dict.
+
+    `month_ds` gives each month's dataset when `ds` holds no readings of its own (the live store
+    reads one month at a time, so a year never holds a year of readings in memory).
+    """
     eu = ds.cfg.unit(unit)
-    months = [month_figures(ds, unit, m, cs) for m in period_months(period)]
+    months = [month_figures(month_ds(m) if month_ds else ds, unit, m, cs) for m in period_months(period)]
     u = Unit(site=ds.plant.site.id, id=eu.id, name=eu.name, has_cement=eu.cement is not None)
     return communication(u, period, months, ds.cfg.cbam, load_defaults(), markup_year)

@@ -2,13 +2,15 @@
 
 Figures come from each month's latest locked revision where the month is locked, else the
 recompute from InfluxDB `raw` and the data directory's lab and stock files (as the month
-workflow reads them); electricity and cement always from the recompute. The body names which.
+workflow reads them), one month's readings at a time; electricity and cement always from the
+recompute. The body names which.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
@@ -20,7 +22,6 @@ from metering.compliance.cbam import build_communication
 from metering.compliance.store import ComplianceStore
 from metering.compliance.workbook import to_bytes
 from metering.direct import cbam_xlsx
-from metering.direct.cbam_comm import period_months
 from metering.direct.config import PERIOD_PATTERN, CarbonConfig
 from metering.direct.figures import Dataset
 from metering.direct.lab import empty_book, parse_lab
@@ -40,8 +41,8 @@ def _devices(cfg: CarbonConfig) -> list[str]:
     )
 
 
-def _dataset(svc: Services, unit: str, period: str) -> Dataset:
-    """The unit's period from the live store and the data directory's lab and stock files; 409 naming what is wrong."""
+def _dataset(svc: Services, unit: str) -> Dataset:
+    """The unit's lab and stock files (the data directory's), no readings yet; 409 naming what is wrong."""
     plant, cfg, method = _config(svc, unit)
     ctx = Context.load(plant, svc.plant_dir, svc.data_dir)
     ds = Dataset(plant, cfg, method, registry=ctx.registry, green=ctx.green)
@@ -57,10 +58,18 @@ def _dataset(svc: Services, unit: str, period: str) -> Dataset:
         errors += exc.errors
     if errors:
         raise HTTPException(status.HTTP_409_CONFLICT, ["the period's input files do not validate:", *errors])
-    months = period_months(period)
-    first, last = dt.date.fromisoformat(months[0] + "-01"), dt.date.fromisoformat(months[-1] + "-01")
-    t0, t1 = month_span(first, last, plant.site.timezone)
-    return dataclasses.replace(ds, readings=read_raw(svc.influx, plant, t0, t1, devices=_devices(cfg)))
+    return ds
+
+
+def _month_reader(svc: Services, ds: Dataset) -> Callable[[str], Dataset]:
+    """Each month's dataset with that month's readings only."""
+
+    def read(month: str) -> Dataset:
+        first = dt.date.fromisoformat(month + "-01")
+        t0, t1 = month_span(first, first, ds.plant.site.timezone)
+        return dataclasses.replace(ds, readings=read_raw(svc.influx, ds.plant, t0, t1, devices=_devices(ds.cfg)))
+
+    return read
 
 
 @router.get(
@@ -79,8 +88,8 @@ def get_communication(
         int | None, Query(ge=2026, le=2099, description="Year whose EU default mark-up applies; default: the period's.")
     ] = None,
 ) -> dict[str, Any] | Response:
-    ds = _dataset(svc, unit, period)
-    comm = build_communication(ds, unit, period, ComplianceStore(svc.store), markup_year)
+    ds = _dataset(svc, unit)
+    comm = build_communication(ds, unit, period, ComplianceStore(svc.store), markup_year, _month_reader(svc, ds))
     if format == "json":
         return comm
     name = f"{ds.plant.site.id}-{unit}-cbam-{period}.xlsx"
