@@ -16,6 +16,7 @@ const LABELS = {
     co2_ets_note: "fuel + process CO2 of the emission units; purchased power and heat excluded", co2_scope1: "Scope 1 today",
     co2_scope1_note: "GB/T 32150: the units' direct emissions + other fuel burnt on site", no_unit: "no emission unit",
     intensity_direct: "Direct CO2 per tonne of clinker today", no_benchmark: "no sector benchmark shipped",
+    cbam_clinker: "CBAM embedded emissions per tonne of clinker today", cbam_direct: "direct", cbam_indirect: "indirect (electricity)",
     unconfirmed: "unconfirmed", per_t_of: "per t of", co2_s2_location: "Scope 2 today, location-based",
     co2_s2_location_note: "purchased energy × grid average factor", co2_s2_market: "Scope 2 today, market-based",
     co2_s2_market_note: "after green power contracts and certificates", intensity: "Intensity today",
@@ -49,6 +50,7 @@ const LABELS = {
     co2_ets_note: "排放单元燃料燃烧 + 工业生产过程排放，不含外购电力与热力", co2_scope1: "今日范围一",
     co2_scope1_note: "GB/T 32150：排放单元直接排放 + 厂内其他燃料燃烧", no_unit: "无排放单元",
     intensity_direct: "今日吨熟料直接排放", no_benchmark: "未内置行业基准值",
+    cbam_clinker: "今日CBAM吨熟料隐含排放", cbam_direct: "直接", cbam_indirect: "间接（电力）",
     unconfirmed: "未核实", per_t_of: "每吨", co2_s2_location: "今日范围二（基于位置）",
     co2_s2_location_note: "外购能源 × 电网平均排放因子", co2_s2_market: "今日范围二（基于市场）",
     co2_s2_market_note: "计入绿电交易与绿证", intensity: "今日单位产品能耗",
@@ -76,6 +78,33 @@ const UNITS = {
   zh: { kW: "千瓦", kWh: "千瓦时", kgce: "千克标准煤", kgce_t: "千克标准煤/吨", tCO2_t: "吨 CO₂/吨", kgCO2: "千克 CO₂", CNY: "元", t: "吨", Nm3: "标立方米", GJ: "吉焦", m3: "立方米" },
 };
 function u(key) { return (UNITS[lang()] || UNITS.en)[key] ?? key; }
+// The device register's page (register.html): its own block so the control room's labels stay apart.
+Object.assign(LABELS.en, {
+  reg_title: "Device register", reg_as_of: "Calibration state as of", reg_gb_note: "GB 17167-2006 table 3 (unconfirmed: see docs/register.md)",
+  reg_instrument: "Instrument", reg_model: "Model", reg_serial: "Serial", reg_class: "Accuracy class", reg_due: "Calibration due",
+  reg_last_cal: "Last calibration", reg_interval: "Interval (months)", reg_certificate: "Certificate", reg_owner: "Owner",
+  reg_missing: "Missing", reg_plan: "Data-quality control plan", reg_unit: "Emission unit", reg_parameter: "Parameter",
+  reg_sources: "Source", reg_frequency: "Frequency", reg_missing_rule: "Missing-data rule", reg_pick: "Pick an instrument to edit (Edit).",
+  reg_electricity_meter: "electricity meter", reg_gas_flow: "gas flow meter", reg_steam_flow: "steam meter", reg_oil_flow: "oil flow meter",
+  reg_water_flow: "water meter", reg_weigher: "weigher", reg_lab_method: "lab method",
+  reg_v_meets: "meets", reg_v_below: "below", reg_v_unknown_class: "class missing", reg_v_no_requirement: "no requirement",
+  reg_s_ok: "ok", reg_s_due: "due soon", reg_s_lapsed: "lapsed", reg_s_unknown: "unknown",
+  reg_f_model: "model", reg_f_serial: "serial", reg_f_accuracy_class: "class", reg_f_last_calibration: "last calibration",
+  reg_f_calibration_due: "due date", reg_f_certificate: "certificate", reg_f_owner: "owner",
+});
+Object.assign(LABELS.zh, {
+  reg_title: "计量器具台账", reg_as_of: "检定状态截至", reg_gb_note: "GB 17167-2006 表3（未核实：见 docs/register.md）",
+  reg_instrument: "器具类别", reg_model: "型号", reg_serial: "出厂编号", reg_class: "准确度等级", reg_due: "检定有效期至",
+  reg_last_cal: "上次检定/校准", reg_interval: "检定周期（月）", reg_certificate: "证书编号", reg_owner: "责任人",
+  reg_missing: "待补信息", reg_plan: "数据质量控制计划", reg_unit: "排放单元", reg_parameter: "参数",
+  reg_sources: "数据来源", reg_frequency: "监测频次", reg_missing_rule: "数据缺失处理", reg_pick: "请先选择要编辑的器具（编辑）。",
+  reg_electricity_meter: "电能表", reg_gas_flow: "气体流量计", reg_steam_flow: "蒸汽流量计", reg_oil_flow: "油流量计",
+  reg_water_flow: "水表", reg_weigher: "衡器", reg_lab_method: "化验方法",
+  reg_v_meets: "符合", reg_v_below: "低于要求", reg_v_unknown_class: "等级未填", reg_v_no_requirement: "无要求",
+  reg_s_ok: "有效", reg_s_due: "即将到期", reg_s_lapsed: "已过期", reg_s_unknown: "未知",
+  reg_f_model: "型号", reg_f_serial: "编号", reg_f_accuracy_class: "等级", reg_f_last_calibration: "检定日期",
+  reg_f_calibration_due: "有效期", reg_f_certificate: "证书", reg_f_owner: "责任人",
+});
 function locale() { return lang() === "zh" ? "zh-CN" : "en-US"; }
 function applyLabels() {
   document.documentElement.lang = lang() === "zh" ? "zh-CN" : "en";
