@@ -20,6 +20,7 @@ from metering.api.last_seen import LastSeen
 from metering.api.routers import (
     alerts,
     audit,
+    cbam,
     compliance,
     controlroom,
     demand,
@@ -152,6 +153,7 @@ def create_app(
         lab,
         controlroom,
         compliance,
+        cbam,
         evidence,
         register,
     ):

@@ -1,4 +1,4 @@
-"""`plantcarbon compliance review|approve|revise|file|status|workbook|deadlines|year`: the month's workflow, offline.
+"""`plantcarbon compliance review|approve|revise|file|status|workbook|deadlines|year|cbam`: the workflow, offline.
 
 The inputs are the files of `plantcarbon carbon month` (plant file, readings, lab, stocks);
 the workflow's state lives in the metering state database (`--state`, default: the API's
@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from metering.compliance.annual import annual_report
+from metering.compliance.cbam import build_communication
 from metering.compliance.deadlines import deadline_view
 from metering.compliance.rules import load_rules
 from metering.compliance.store import ComplianceStore
 from metering.compliance.workbook import build, save, scope_of
 from metering.compliance.workflow import Evaluation, do_approve, do_review, do_revise, evaluate, status
+from metering.direct import cbam_xlsx
 from metering.direct.cli import load_dataset, month_days
+from metering.direct.config import PERIOD_PATTERN
 from metering.evidence.store import EvidenceStore
 from metering.state.store import Conflict, NotFound, Store
 from plantcarbon_core.settings import load_settings
@@ -169,6 +173,16 @@ def file_month(
     typer.echo(f"{unit} {month}: filed ({reference.strip()})")
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    """Through a temporary file renamed into place: never half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, "utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _json(x: Any) -> str:
     return json.dumps(x, ensure_ascii=False, indent=1, default=str)
 
@@ -245,3 +259,46 @@ def deadlines(
         typer.echo(_json(deadline_view(year, unit, states, day, rule)))
     except KeyError as exc:
         raise _fail([f"--rule: {exc.args[0]}"], 2) from None
+
+
+@app.command()
+def cbam(
+    plant: Path = PLANT,
+    period: str = typer.Option(..., help="YYYYQn (a quarter), YYYY (a year) or YYYY-MM, the site's local calendar."),
+    unit: str | None = typer.Option(None, "--unit", help="Emission unit id (default: the plant's only unit)."),
+    readings: Path | None = READINGS,
+    lab: Path | None = LAB,
+    stocks: Path | None = STOCKS,
+    state: str | None = STATE,
+    fmt: str = typer.Option("json", "--format", help="json | xlsx"),
+    out: Path | None = typer.Option(None, help="Output file (required for xlsx; default for json: stdout)."),
+    markup_year: int | None = typer.Option(
+        None, "--markup-year", min=2026, max=2099, help="Year whose EU default mark-up applies (default: the period's)."
+    ),
+) -> None:
+    """The EU CBAM communication (JSON or XLSX): SEE per good, precursor, carbon price paid, EU default + mark-up."""
+    if not re.fullmatch(PERIOD_PATTERN, period):
+        raise _fail([f"--period: {period!r} is not YYYYQn, YYYY or YYYY-MM"], 2)
+    if fmt not in ("json", "xlsx"):
+        raise _fail([f"--format: {fmt!r} is not json or xlsx"], 2)
+    if fmt == "xlsx" and out is None:
+        raise _fail(["--out: an XLSX needs a file"], 2)
+    ds = load_dataset(plant, readings, lab, stocks)
+    units = [u.id for u in ds.cfg.units]
+    if unit is None and len(units) != 1:
+        raise _fail([f"--unit: the plant has {len(units)} units ({', '.join(units)}); name one"], 2)
+    uid = unit or units[0]
+    if uid not in units:
+        raise _fail([f"--unit: no emission unit {uid!r} (units: {', '.join(units)})"], 2)
+    comm = build_communication(ds, uid, period, _store(state), markup_year)
+    if fmt == "xlsx":
+        assert out is not None
+        save(cbam_xlsx.build(comm), out)
+        typer.echo(f"{out}: CBAM communication {uid} {period} ({comm['basis']['figures']})")
+        return
+    text = _json(comm)
+    if out is None:
+        typer.echo(text)
+    else:
+        _write_atomic(out, text + "\n")
+        typer.echo(f"{out}: CBAM communication {uid} {period} ({comm['basis']['figures']})")

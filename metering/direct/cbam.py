@@ -75,6 +75,7 @@ def cbam_rows(u: UnitResult, elec: pd.DataFrame) -> list[dict[str, Any]]:
         "electricity_mwh": mill_mwh,
         "electricity_mwh_per_t": _per(mill_mwh, cement_t),
         "indirect_tco2": indirect,
+        "mill_indirect_tco2": mill_co2,
         "see_indirect_tco2_per_t": _per(indirect, cement_t),
         "see_total_tco2_per_t": _per(direct + indirect, cement_t),
         "electricity_factor": mill_factor,

@@ -43,11 +43,59 @@ class EmissionUnit(_Model):
     cement_electricity_devices: list[str] = []
 
 
+PERIOD_PATTERN = r"^20[0-9]{2}(Q[1-4]|-(0[1-9]|1[0-2]))?$"
+
+
+class Installation(_Model):
+    """The installation as the CBAM communication names it (A_InstData of the EU template)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    name_zh: str = ""
+    address: str = ""
+    city: str = ""
+    country: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
+    unlocode: str = Field(default="", pattern=r"^([A-Z]{2} ?[A-Z0-9]{3})?$")
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+
+
+class CarbonPrice(_Model):
+    """The carbon price effectively paid in China for a year: the exporter's declaration input.
+
+    National ETS: the unit's direct emissions not covered by free allocation are paid at the
+    allowance price; `share_not_free` = (verified emissions − free allocation) / verified
+    emissions of the compliance year, from the plant's allowance position.
+    """
+
+    year: int = Field(ge=2000, le=2099)
+    price_cny_per_t: float = Field(ge=0, description="CNY per tCO2 (allowance price paid or the year's average)")
+    share_not_free: float = Field(ge=0, le=1)
+    cny_per_eur: float | None = Field(default=None, gt=0, description="exchange rate, when EUR are wanted")
+    source: str = Field(min_length=1, description="where price and share come from (allowance ledger, invoices)")
+
+
+class CbamExport(_Model):
+    product: Literal["clinker", "cement"]
+    period: str = Field(pattern=PERIOD_PATTERN)
+    t: float = Field(ge=0)
+
+
+class CbamInputs(_Model):
+    installation: Installation
+    # The CN code the plant declares its cement under: Portland (2523 29 00, the default) or other
+    # hydraulic cements (2523 90 00, e.g. composite cements), white Portland, aluminous.
+    cement_cn_code: Literal["2523 21 00", "2523 29 00", "2523 30 00", "2523 90 00"] = "2523 29 00"
+    carbon_prices: list[CarbonPrice] = []
+    exports: list[CbamExport] = []
+
+
 class CarbonConfig(_Model):
     method: str = "cn-cement-clinker-2025"
     reconcile_threshold_pct: float = Field(default=2.0, ge=0)
     materials: dict[str, Material]
     units: list[EmissionUnit] = Field(min_length=1)
+    # The EU CBAM communication's inputs (docs/cbam.md): installation data, carbon price paid, exports.
+    cbam: CbamInputs | None = None
 
     @model_validator(mode="after")
     def _refs(self) -> CarbonConfig:

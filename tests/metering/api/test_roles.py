@@ -103,6 +103,7 @@ ROUTES: list[tuple[str, str, dict[str, str], Any, str]] = [
     ("POST", "/api/v1/compliance/{unit}/{month}/approve", {}, None, "energy_manager"),
     ("POST", "/api/v1/compliance/{unit}/{month}/revise", {}, {"reason": "late lab value"}, "energy_manager"),
     ("POST", "/api/v1/compliance/{unit}/{month}/file", {}, {"reference": "r-1"}, "energy_manager"),
+    ("GET", "/api/v1/cbam/communication", {"unit": "kiln-1", "period": "2026Q1"}, None, "viewer"),
     ("GET", "/api/v1/evidence", {"link": "lab_sample:CL-{role}"}, None, "viewer"),
     ("POST", "/api/v1/evidence", {}, "UPLOAD", "operator"),
     ("GET", "/api/v1/evidence/{sha256}", {}, None, "viewer"),
@@ -135,10 +136,10 @@ def test_the_matrix_covers_every_route(api: Api) -> None:
     assert declared == {(m, p) for m, p, *_ in ROUTES}
 
 
-# plant-a has no clinker line (no carbon: block): past authorisation the month, lab and stock
-# routes answer 409 (or 404) naming that; their success paths run in tests/metering/compliance/test_api.py
+# plant-a has no clinker line (no carbon: block): past authorisation the month, lab, stock
+# and CBAM routes answer 409 (or 404) naming that; their success paths run in tests/metering/compliance/test_api.py
 # and tests/metering/api/test_lab.py.
-NO_CARBON = ("/api/v1/compliance/{unit}/", "/api/v1/direct/lab", "/api/v1/direct/stocks")
+NO_CARBON = ("/api/v1/compliance/{unit}/", "/api/v1/direct/lab", "/api/v1/direct/stocks", "/api/v1/cbam/")
 
 
 @pytest.mark.parametrize("role", [None, "bad-key", *ROLES])

@@ -193,6 +193,20 @@ def test_the_month_review_approve_lock_correct_revise_workbook(month_api: MonthA
     rev2 = st["revisions"][1]["figures"]
     assert year["totals"]["direct_co2_t"] == pytest.approx(rev2["direct_co2_t"])
     assert year["totals"]["intensity_tco2_per_t"] == pytest.approx(rev2["direct_co2_t"] / rev2["clinker_t"])
+    # the CBAM communication of the month (docs/cbam.md), as XLSX: the locked revision's figures
+    q = {"unit": "kiln-1", "period": MONTH, "format": "xlsx"}
+    x = c.get("/api/v1/cbam/communication", params=q, headers=a.as_("auditor"))
+    assert x.status_code == 200, x.text
+    assert 'filename="cem-t-kiln-1-cbam-2026-01.xlsx"' in x.headers["content-disposition"]
+    cw = openpyxl.load_workbook(io.BytesIO(x.content))
+    em = next(cw["B_EmInst 装置排放"].iter_rows(min_row=2, max_row=2, values_only=True))
+    assert em[:2] == ("2026-01", "locked revision 2") and em[3] == pytest.approx(rev2["direct_co2_t"])
+    summary = cw["Summary_Communication 汇总"]
+    assert [v.value for v in summary[2]][:3] == [
+        "clinker",
+        "2523 10 00",
+        pytest.approx(rev2["direct_co2_t"] / rev2["clinker_t"]),
+    ]
 
 
 def test_bad_inputs_are_refused_with_what_and_where(month_api: MonthApi) -> None:
