@@ -1,5 +1,5 @@
 // Month page: an emission unit's month — review (what is missing, which rule filled what), approve and lock,
-// revise with a reason (revisions side by side with the diff), file with a reference; workbook and annual downloads.
+// revise with a reason (revisions side by side with the diff), file with a reference; workbook, annual report and CBAM communication downloads.
 const FIGS = ["clinker_t", "fuel_co2_t", "process_clinker_co2_t", "process_dust_co2_t", "process_toc_co2_t",
   "process_co2_t", "direct_co2_t", "biogenic_co2_t", "intensity_tco2_per_t"];
 let st = null;
@@ -145,6 +145,12 @@ document.getElementById("dl-annual").onclick = async () => {
     a.href = URL.createObjectURL(new Blob([JSON.stringify(r, null, 2)], { type: "application/json" }));
     a.download = `${unit}-annual-${year}.json`; document.body.appendChild(a); a.click(); a.remove();
   } catch (e) { report("action-msg", false, e.message); }
+};
+document.getElementById("dl-cbam").onclick = async () => {
+  // The EU communication of the month's clinker and cement (docs/cbam.md): locked figures where the month is locked.
+  const unit = document.getElementById("unit").value, month = document.getElementById("month").value;
+  const q = `unit=${encodeURIComponent(unit)}&period=${month}&format=xlsx`;
+  try { await download(`/api/v1/cbam/communication?${q}`, `${unit}-cbam-${month}.xlsx`); } catch (e) { report("action-msg", false, e.message); }
 };
 window.onLangChange = () => { applyPlaceholders(); if (st) render(); if (me) { whoAmI(); gate(); } };
 function applyPlaceholders() { document.querySelectorAll("[data-tp]").forEach((el) => { el.placeholder = t(el.dataset.tp); }); }

@@ -207,6 +207,10 @@ def test_the_month_in_the_browser(served_month: Month, tmp_path: Path) -> None:
             year = json.loads(Path(dl.value.path()).read_text("utf-8"))
             assert year["months"][0]["revision"] == 2
             assert year["totals"]["direct_co2_t"] == pytest.approx(cover["直接排放合计 Total direct CO2 (t)"])
+            with page.expect_download() as dl:
+                page.click("#dl-cbam")
+            cbam = openpyxl.load_workbook(io.BytesIO(Path(dl.value.path()).read_bytes()))
+            assert "Summary_Communication 汇总" in cbam.sheetnames
             page.fill("#file-ref", "CETS-0042")
             page.click("#file")
             expect(page.locator("#state")).to_have_text("filed")
