@@ -1,6 +1,10 @@
 """Bench: the control room on the cement plant — seeding time, API p50/p99 on a year of data, time to first paint.
 
-    .venv/bin/python bench/controlroom_bench.py [--weeks 52] [--calls 40] [--no-browser]
+    .venv/bin/python bench/controlroom_bench.py [--weeks 52] [--calls 40] [--no-browser] [--devices N]
+
+`--devices N`: instead of the cement plant as it is, a plant of about N metered devices grown from
+it (`grow`): the cement plant plus copies of its electrical consumers, each copy of a main meter's
+consumers on its own feeder (main meter → feeder → devices) in its own areas and gateways.
 
 Starts its own InfluxDB and Mosquitto (harness) and, in order:
 1. seeds the last 7 days as the demo does (`plantcarbon.seed`: readings, intervals, demand) and
@@ -44,12 +48,50 @@ from plantcarbon_core.mqtt import BrokerConfig, make_client
 from plantcarbon_core.plant import Plant, parse_plant
 from plantcarbon_core.wire import ReadingBatch, Sample, data_topic, encode_batch
 from simulators.history import history_plant_yaml
-from simulators.scenario import load_scenario
+from simulators.scenario import Scenario, load_scenario
 
 TAGS = {
     "energy": ["site", "area", "device", "carrier", "role", "tou"],
     "emissions": ["site", "area", "device", "carrier", "role", "scope", "method"],
 }
+
+
+def grow(scenario: Scenario, n: int) -> Scenario:
+    """The scenario with copies of its main meters' electrical consumers until it has about `n` metered devices.
+
+    Copy k of main meter M's consumers hangs from a new feeder `M-fk` (kind feeder, summing its devices
+    like a loss-free transformer); ids get `-rk`, areas `-rk`, Modbus gateways `-rk` (a gateway holds at
+    most 247 units). The main meters' ratings and the contracted demand grow with the plant.
+    """
+    mains = [d for d in scenario.devices if d.role == "main" and d.carrier == "electricity"]
+    per_main = {m.id: [d for d in scenario.children(m.id) if d.carrier == "electricity" and d.meter] for m in mains}
+    per_copy = sum(len(v) + 1 for v in per_main.values())
+    copies = max(0, -(-(n - len(scenario.metered)) // per_copy))  # ceil
+    data = scenario.model_dump()
+    for k in range(1, copies + 1):
+        data["gateways"] += [{**g.model_dump(), "id": f"{g.id}-r{k}"} for g in scenario.gateways]
+        for m in mains:
+            kids = per_main[m.id]
+            feeder = f"{m.id}-f{k}"
+            data["devices"].append({
+                "id": feeder, "name": f"{m.name}, feeder {k}", "kind": "feeder", "role": "sub", "parent": m.id,
+                "area": m.area, "rated": sum(d.rated for d in kids), "model": "transformer",
+                "params": {"no_load_kw": 0.0, "load_loss_kw": 0.0}, "meter": {"profile": "schneider-pm5000"},
+            })  # fmt: skip
+            for d in kids:
+                meter = d.meter.model_dump() if d.meter else None
+                if meter and meter["gateway"]:
+                    meter["gateway"] = f"{meter['gateway']}-r{k}"
+                data["devices"].append({**d.model_dump(), "id": f"{d.id}-r{k}", "name": f"{d.name} ({k + 1})",
+                                        "parent": feeder, "area": f"{d.area}-r{k}", "meter": meter})  # fmt: skip
+    scale = 1 + copies
+    for d in data["devices"]:
+        if d["id"] in per_main:
+            d["rated"] *= scale
+            d["params"] = {k: v * scale if k == "rated_kva" else v for k, v in d["params"].items()}
+    if data["contract"].get("demand_limit_kw"):
+        data["contract"]["demand_limit_kw"] *= scale
+    return Scenario.model_validate(data)
 
 
 def week_rows(target: InfluxTarget, measurement: str, start: datetime, end: datetime) -> pd.DataFrame:
@@ -142,7 +184,7 @@ def time_calls(base: str, key: str, path: str, calls: int) -> tuple[float, float
     return out[0], statistics.median(out[1:]), pct(out[1:], 99)
 
 
-def first_paint(base: str, key: str) -> float:
+def first_paint(base: str, key: str, name: str) -> float:
     from playwright.sync_api import sync_playwright
 
     from harness.browser import CHROMIUM_ARGS, ensure_chromium
@@ -168,7 +210,7 @@ def first_paint(base: str, key: str) -> float:
             ms = (time.perf_counter() - t0) * 1000
             out = Path(__file__).resolve().parents[1] / "out" / "bench"
             out.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(out / "controlroom-cement.png"), full_page=True)
+            page.screenshot(path=str(out / f"controlroom-{name}.png"), full_page=True)
             return ms
         finally:
             browser.close()
@@ -179,8 +221,11 @@ def main() -> None:
     ap.add_argument("--weeks", type=int, default=52)
     ap.add_argument("--calls", type=int, default=40)
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--devices", type=int, default=0, help="grow the cement plant to about N metered devices")
     args = ap.parse_args()
     scenario = load_scenario("cement")
+    if args.devices:
+        scenario = grow(scenario, args.devices)
     plant = parse_plant(history_plant_yaml(scenario))
     with tempfile.TemporaryDirectory(prefix="pc-crbench-") as tmp:
         influx = start_influxdb(Path(tmp) / "influxd")
@@ -230,7 +275,8 @@ def main() -> None:
                           f"({args.calls} calls)", flush=True)  # fmt: skip
             svc.last_seen = tracker
             if not args.no_browser:
-                print(f"time to first full paint (1920x1080, warm API): {first_paint(base, key):.0f} ms")
+                name = f"{plant.site.id}-{len(plant.devices)}" if args.devices else "cement"
+                print(f"time to first full paint (1920x1080, warm API): {first_paint(base, key, name):.0f} ms")
             server.should_exit = True
         finally:
             influx.stop()
