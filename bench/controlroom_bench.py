@@ -23,7 +23,11 @@ No test asserts any of these timings.
 from __future__ import annotations
 
 import argparse
+import numbers
+import resource
+import signal
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -31,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import uvicorn
 
@@ -99,9 +104,11 @@ def week_rows(target: InfluxTarget, measurement: str, start: datetime, end: date
     return influxql(target, q, target.metering_bucket, timeout_s=300)
 
 
-def _float(v: object) -> object:
+def _float(v: object) -> float | int | bool | str:
     """Numbers back as floats: the JSON answer gives 0 for 0.0, and a field stored as float refuses an integer."""
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+    if isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_):
+        return float(v)
+    return v if isinstance(v, bool | str) else str(v)
 
 
 def copy_back(target: InfluxTarget, measurement: str, rows: pd.DataFrame, weeks: int) -> int:
@@ -117,8 +124,8 @@ def copy_back(target: InfluxTarget, measurement: str, rows: pd.DataFrame, weeks:
     try:
         for w in range(1, weeks):
             lines = [
-                line(measurement, {k: v for k, v in tv.items() if v not in (None, "")},
-                     {k: _float(v) for k, v in fv.items() if v is not None}, int(t - w * week_ms))
+                line(measurement, {str(k): str(v) for k, v in tv.items() if v not in (None, "")},
+                     {str(k): _float(v) for k, v in fv.items() if v is not None}, int(t - w * week_ms))
                 for t, tv, fv in zip(ts0, tag_vals, field_vals, strict=True)
             ]  # fmt: skip
             for i in range(0, len(lines), 50_000):
@@ -216,13 +223,20 @@ def first_paint(base: str, key: str, name: str) -> float:
             browser.close()
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress shows under tee
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weeks", type=int, default=52)
     ap.add_argument("--calls", type=int, default=40)
     ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--devices", type=int, default=0, help="grow the cement plant to about N metered devices")
     args = ap.parse_args()
+    # A stopped run (kill, timeout) still stops its InfluxDB and Mosquitto: SIGTERM unwinds like Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
     scenario = load_scenario("cement")
     if args.devices:
         scenario = grow(scenario, args.devices)
@@ -235,12 +249,13 @@ def main() -> None:
             now = datetime.now(UTC)
             plan = SeedPlan.last_days(now, 7)
             t0 = time.monotonic()
-            figures = seed(scenario, plant, target, plan, lambda m: None)
+            figures = seed(scenario, plant, target, plan, lambda m: print(f"  {time.monotonic() - t0:6.1f} s {m}"))
             print(
                 f"seed 7 days, {len(plant.devices)} devices: {time.monotonic() - t0:.1f} s "
                 f"(simulate {figures['simulate_s']:.1f}, raw write {figures['raw_write_s']:.1f}, "
                 f"metering {figures['metering_s']:.1f}, demand {figures['demand_s']:.1f}); "
-                f"{figures['readings']:,.0f} values, {figures['interval_points']:,.0f} interval points",
+                f"{figures['readings']:,.0f} values, {figures['interval_points']:,.0f} interval points; "
+                f"bench peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB",
                 flush=True,
             )
             t1 = time.monotonic()
