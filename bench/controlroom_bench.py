@@ -42,6 +42,7 @@ import uvicorn
 from harness.influxdb import start_influxdb
 from harness.mosquitto import start_mosquitto
 from harness.process import free_port, port_open, wait_until
+from harness.web import ensure_web_assets
 from metering.alerts.service import AlertService
 from metering.api.app import create_app
 from metering.api.deps import Services
@@ -237,6 +238,8 @@ def main() -> None:
     args = ap.parse_args()
     # A stopped run (kill, timeout) still stops its InfluxDB and Mosquitto: SIGTERM unwinds like Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
+    if not args.no_browser:
+        ensure_web_assets()  # the page's charts library, as `make setup` installs it: without it no chart fills
     scenario = load_scenario("cement")
     if args.devices:
         scenario = grow(scenario, args.devices)
