@@ -207,8 +207,8 @@ def first_paint(base: str, key: str, name: str) -> float:
             page.goto(base + "/")
             page.wait_for_function(
                 """() => typeof LIVE !== 'undefined' && LIVE && BREAKDOWN
-                   && ['power','energy','tce','co2-location','co2-market','co2-direct']
-                     .every((id) => document.getElementById(id).textContent !== '–')
+                   && ['power','demand','limit','energy','tce','cost','co2-ets','co2-scope1','co2-location',
+                       'co2-market'].every((id) => document.getElementById(id).textContent !== '–')
                    && ['chart-power','chart-demand','chart-sankey','chart-breakdown'].every((id) => {
                      const c = echarts.getInstanceByDom(document.getElementById(id));
                      return c && c.getOption().series.some(
