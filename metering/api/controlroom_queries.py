@@ -38,6 +38,7 @@ BOUNDARY_METHOD = {
 }
 SANKEY_CHILDREN = 8  # children shown per node; the rest are grouped as "other" (readable at 2,000 devices)
 TOP_N = 10
+BREAKDOWN_ROWS = 12  # bars in the by-area / by-kind chart; the smaller rest is one "N more" bar (2,000 devices)
 NOT_FINE_SHOWN = 50  # devices listed by name in the health panel; the counts cover all of them
 
 
@@ -339,13 +340,25 @@ def _leaf_rows(plant: Plant, dev: pd.DataFrame) -> pd.DataFrame:
 
 
 def breakdown(plant: Plant, dev: pd.DataFrame, by: str) -> list[dict[str, Any]]:
-    """tce, kWh, cost and CO2 (direct and scope 2 location-based, side by side) per area or kind, largest first."""
+    """tce, kWh, cost and CO2 (direct and scope 2 location-based, side by side) per area or kind, largest first.
+
+    At most `BREAKDOWN_ROWS` rows: beyond that the smaller ones are summed into one row with
+    `key` "" and `others` = how many it holds, so the chart stays readable with a hundred areas.
+    """
     rows = _leaf_rows(plant, dev)
     if rows.empty:
         return []
     cols = ["tce_kg", "kwh", "cost", *BOUNDARIES]
-    g = rows.groupby(by)[cols].sum(min_count=1).sort_values("tce_kg", ascending=False)
-    return [{"key": str(k), **{str(c): num(v) for c, v in r.items()}} for k, r in g.iterrows()]
+    g = rows.groupby(by)[cols].sum(min_count=1).sort_values("tce_kg", ascending=False, na_position="last")
+    out: list[dict[str, Any]] = [
+        {"key": str(k), **{str(c): num(v) for c, v in r.items()}} for k, r in g.head(BREAKDOWN_ROWS - 1).iterrows()
+    ]
+    rest = g.iloc[BREAKDOWN_ROWS - 1 :]
+    if len(rest) == 1:
+        out += [{"key": str(rest.index[0]), **{str(c): num(v) for c, v in rest.iloc[0].items()}}]
+    elif len(rest) > 1:  # one bar for the smaller rest, saying how many it holds (none is dropped from the sums)
+        out.append({"key": "", "others": len(rest), **{c: num(rest[c].sum(min_count=1)) for c in cols}})
+    return out
 
 
 def top_consumers(plant: Plant, dev: pd.DataFrame, n: int = TOP_N) -> list[dict[str, Any]]:
