@@ -263,7 +263,7 @@ def main() -> None:
             )
             t1 = time.monotonic()
             total = 0
-            for m in ("energy", "emissions"):
+            for m in ("energy", "emissions") if args.weeks > 1 else ():
                 rows = week_rows(target, m, plan.origin, plan.until)
                 total += copy_back(target, m, rows, args.weeks)
             print(
