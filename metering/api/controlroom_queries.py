@@ -12,6 +12,7 @@ market-based are four separate figures, never added. A site total counts `role=m
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -334,9 +335,15 @@ def per_device(plant: Plant, energy: pd.DataFrame, emissions: pd.DataFrame) -> p
     return df.reset_index()
 
 
+def _isin(ids: pd.Series, wanted: Collection[str]) -> pd.Series:
+    """`ids.isin(wanted)` on plain objects: on Arrow-backed strings pandas makes an Arrow scalar of every
+    wanted id first (~30 ms per call for 2,000 device ids, several calls per refresh)."""
+    return ids.astype(object).isin(list(wanted))
+
+
 def _leaf_rows(plant: Plant, dev: pd.DataFrame) -> pd.DataFrame:
     lv = leaves(plant)
-    return dev[dev["device"].isin(lv) | dev["device"].astype(str).str.endswith(":unmetered")]
+    return dev[_isin(dev["device"], lv) | dev["device"].astype(str).str.endswith(":unmetered")]
 
 
 def breakdown(plant: Plant, dev: pd.DataFrame, by: str) -> list[dict[str, Any]]:
@@ -551,7 +558,7 @@ def completeness(plant: Plant, energy: pd.DataFrame, midnight: datetime, closed_
     intervals = max(0, int((closed_end - midnight).total_seconds() // 900))
     expected = intervals * len(metered)
     e = _dev_frame(energy)
-    e = e[e["device"].isin(metered)]
+    e = e[_isin(e["device"], metered)]
     got = float(e.groupby("device")["completeness"].sum().clip(upper=intervals).sum()) if not e.empty else 0.0
     return {
         "intervals": intervals,
