@@ -168,6 +168,17 @@ def time_calls(base: str, key: str, path: str, calls: int) -> tuple[float, float
     return out[0], statistics.median(out[1:]), pct(out[1:], 99)
 
 
+# What the page has not filled yet: the data, figures showing "–", charts without data (empty = fully painted).
+MISSING = """(() => {
+  if (typeof LIVE === 'undefined' || !LIVE || !BREAKDOWN) return ['data'];
+  const figures = ['power', 'demand', 'limit', 'energy', 'tce', 'cost', 'co2-ets', 'co2-scope1', 'co2-location',
+                   'co2-market'].filter((id) => document.getElementById(id).textContent === '–');
+  const charts = ['chart-power', 'chart-demand', 'chart-sankey', 'chart-breakdown'].filter((id) => {
+    const c = echarts.getInstanceByDom(document.getElementById(id));
+    return !(c && c.getOption().series.some((s) => (s.data || []).length || (s.links || []).length)); });
+  return [...figures, ...charts]; })()"""
+
+
 def first_paint(base: str, key: str, name: str) -> float:
     from playwright.sync_api import sync_playwright
 
@@ -179,21 +190,20 @@ def first_paint(base: str, key: str, name: str) -> float:
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             page.goto(base + "/")  # store the key first: a real user has it in the session already
             page.evaluate("(k) => sessionStorage.setItem('pc.key', k)", key)
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
             t0 = time.perf_counter()
             page.goto(base + "/")
-            page.wait_for_function(
-                """() => typeof LIVE !== 'undefined' && LIVE && BREAKDOWN
-                   && ['power','demand','limit','energy','tce','cost','co2-ets','co2-scope1','co2-location',
-                       'co2-market'].every((id) => document.getElementById(id).textContent !== '–')
-                   && ['chart-power','chart-demand','chart-sankey','chart-breakdown'].every((id) => {
-                     const c = echarts.getInstanceByDom(document.getElementById(id));
-                     return c && c.getOption().series.some(
-                       (s) => (s.data || []).length || (s.links || []).length); })""",
-                timeout=60_000,
-            )
-            ms = (time.perf_counter() - t0) * 1000
             out = Path(__file__).resolve().parents[1] / "out" / "bench"
             out.mkdir(parents=True, exist_ok=True)
+            try:
+                page.wait_for_function(f"() => ({MISSING}).length === 0", timeout=60_000)
+            except Exception:
+                # Say what never filled (and any script error) and keep the picture, rather than a bare timeout.
+                page.screenshot(path=str(out / f"controlroom-{name}-unfinished.png"), full_page=True)
+                print(f"first paint unfinished after 60 s: missing {page.evaluate(MISSING)}; page errors {errors}")
+                raise
+            ms = (time.perf_counter() - t0) * 1000
             page.screenshot(path=str(out / f"controlroom-{name}.png"), full_page=True)
             return ms
         finally:
