@@ -557,7 +557,15 @@ def main() -> None:
             s.start()
         deadline = time.monotonic() + 120
         while not all(port_open("127.0.0.1", p) for p in ports) and time.monotonic() < deadline:
+            if not all(s.is_alive() for s in servers):
+                break
             time.sleep(0.5)
+        if not all(s.is_alive() for s in servers) or not all(port_open("127.0.0.1", p) for p in ports):
+            # A server process that died (e.g. a port taken by another program meanwhile) would
+            # show as half the meters missing: no figures from such a run.
+            for s in servers:
+                s.terminate()
+            raise SystemExit(f"{n} meters: a meter server process did not start; run again")
         broker = start_mosquitto(workdir / "broker")
         args.broker_port = broker.port
         try:

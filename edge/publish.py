@@ -250,11 +250,12 @@ class Publisher:
             self._call(self._connect_failed, str(rc), client)
             return
         client.publish(self._edge_topic(), self._edge_status(True), qos=1, retain=True)
-        for topic, payload in list(self._device_status.items()):
+        sent = dict(self._device_status)
+        for topic, payload in sent.items():
             client.publish(topic, payload, qos=1, retain=True)
         for topic in self.subscriptions:
             client.subscribe(topic, qos=1)
-        self._call(self._set_connected, True, None)
+        self._call(self._session_up, sent)
 
     def _unreachable(self) -> None:
         self.metrics.error(
@@ -287,6 +288,16 @@ class Publisher:
             self.v5 = False
             self._close(client)
             self._connect()  # the connection task opens the new client's socket
+
+    def _session_up(self, sent: dict[str, bytes]) -> None:
+        if self.connected:
+            return
+        self._set_connected(True, None)
+        # A device status set between the CONNACK (when the stored ones were sent) and now was
+        # sent neither then nor by `device_status` (not connected yet): send it now.
+        for topic, payload in self._device_status.items():
+            if sent.get(topic) != payload and self.client is not None:
+                self.client.publish(topic, payload, qos=1, retain=True)
 
     def _set_connected(self, up: bool, reason: str | None) -> None:
         if up == self.connected:

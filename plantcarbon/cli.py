@@ -47,6 +47,10 @@ PARTS: dict[str, tuple[str, list[str]]] = {
         "The energy manager's month: review, approve and lock, revise, file; the monthly filing workbook.",
         ["metering.compliance.cli"],
     ),
+    "register": (
+        "Metering-device register (calibration, GB 17167 classes) and the data-quality control plan.",
+        ["metering.register.cli"],
+    ),
     "factors": ("Emission-factor registry: list, show and validate factor files.", ["metering.carbon.cli"]),
     "tariffs": ("Time-of-use tariffs: list, show and validate tariff files.", ["metering.tariffs.cli"]),
     "dashboards": ("Grafana dashboards generated from the plant file.", ["dashboards.cli"]),

@@ -82,6 +82,11 @@ class AlertService:
         # Called once per reading batch with (site, device, newest sample ts in ms): e.g. the control
         # room's last-seen tracker. Must be cheap and never raise (they run on paho's network thread).
         self.observers: list[Callable[[str, str, int], None]] = []
+        # Periodic checks other parts add (the register's calibration check): run on the first tick, then
+        # every `check_every_s`. Each raises its alerts through `notify`; a failing check is logged, never fatal.
+        self.checks: list[Callable[[], None]] = []
+        self.check_every_s = 3600.0
+        self._checked_at: float | None = None
         self._stop = threading.Event()
         self._bad_rules: set[tuple[str, int]] = set()
         self.broker = BrokerConfig(url=broker) if isinstance(broker, str) else broker
@@ -334,6 +339,17 @@ class AlertService:
                     self.reload()
             except Exception:  # the engine must keep going; the traceback says what broke
                 log.exception("alert tick failed")
+            if self._checked_at is None or time.monotonic() - self._checked_at >= self.check_every_s:
+                self._checked_at = time.monotonic()
+                self.run_checks()
+
+    def run_checks(self) -> None:
+        """Run the periodic checks now (each on its own: one failing does not stop the others)."""
+        for chk in list(self.checks):
+            try:
+                chk()
+            except Exception:
+                log.exception("periodic alert check failed")
 
     def _step(self, rule: _Rule, value: float, ts_ms: int) -> None:
         out = evaluate(rule.spec, rule.state, value, ts_ms, self.tz)
@@ -359,6 +375,10 @@ class AlertService:
         row = self.store.acknowledge_alert(alert_id, actor)
         self._emit(row, by=actor)
         return row
+
+    def notify(self, row: dict[str, object]) -> None:
+        """Send an alert row changed outside the rules (fired or resolved by a periodic check) to every sink."""
+        self._emit(row)
 
     def _emit(self, row: dict[str, object], note: str | None = None, by: str | None = None) -> None:
         ts = row.get("resolved_at") or row.get("acknowledged_at") or row["fired_at"]

@@ -26,15 +26,20 @@ from metering.api.routers import (
     direct,
     dr,
     energy,
+    evidence,
     factors,
     keys,
+    lab,
     live,
+    register,
     reports,
     thresholds,
 )
 from metering.api.routers import plant as plant_routes
 from metering.api.settings import ApiSettings
 from metering.dr.store import EventStore
+from metering.register.service import periodic_check
+from metering.register.store import RegisterStore
 from metering.state.store import Store
 from plantcarbon_core.influx import InfluxQLError, InfluxTarget
 from plantcarbon_core.mqtt import BrokerConfig
@@ -82,6 +87,13 @@ def create_app(
             plant_dir=s.plant_file.parent if s.plant_file else None,
             data_dir=s.data_dir,
         )
+    if plant is not None:
+        # The register starts from the plant file; instruments added to the file later join it, edits stay.
+        RegisterStore(store).sync(plant)
+        if alerts_service is not None and run_alerts and s.register_alerts:
+            alerts_service.checks.append(
+                periodic_check(store, plant, alerts_service.notify, s.register_due_within_days)
+            )
     # The control room's device health reads the newest reading per device from the alert engine's
     # feed instead of InfluxDB on every call (metering/api/last_seen.py); only while the engine runs.
     last_seen = None
@@ -137,8 +149,11 @@ def create_app(
         audit,
         live,
         direct,
+        lab,
         controlroom,
         compliance,
+        evidence,
+        register,
     ):
         app.include_router(r.router)
 

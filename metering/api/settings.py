@@ -29,6 +29,10 @@ class ApiSettings(Settings):
     # An admin key created at start when no admin key exists (first run); hashed like any other.
     bootstrap_admin_key: SecretStr | None = None
     alerts_enabled: bool = True
+    # The alert engine checks the device register hourly (calibration due or lapsed, class below GB 17167).
+    register_alerts: bool = True
+    # The register's calibration alert fires this many days before a calibration falls due (docs/register.md).
+    register_due_within_days: int = Field(default=30, ge=0, le=365)
 
     @model_validator(mode="after")
     def _no_default_secrets(self) -> ApiSettings:

@@ -15,8 +15,7 @@ clinker cao`) and returns nothing: a file is used whole or not at all.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pandas as pd
 
 from metering.direct.config import CarbonConfig
 from metering.direct.method import Method
-from metering.direct.tables import InputFileError, number, read_table
+from metering.direct.tables import InputFileError, number, read_table, write_csv_atomic
 
 LAB_COLUMNS = [
     "sample_id",
@@ -66,6 +65,18 @@ def parse_lab(path: str | Path, cfg: CarbonConfig, method: Method) -> LabBook:
 
 def validate_lab(df: pd.DataFrame, cfg: CarbonConfig, method: Method, source: str) -> LabBook:
     """Text cells (+ row) → a LabBook, or InputFileError with every mistake."""
+    hist, errors = _valid_rows(df, cfg, method, source)
+    if not errors:
+        errors += _version_errors(hist, source)
+    if not errors:
+        errors += overlap_errors(LabBook(hist, source).current, source)
+    if errors:
+        raise InputFileError(errors)
+    return LabBook(hist, source)
+
+
+def _valid_rows(df: pd.DataFrame, cfg: CarbonConfig, method: Method, source: str) -> tuple[pd.DataFrame, list[str]]:
+    """Each row on its own: the typed rows that pass, and every mistake of the others."""
     errors: list[str] = []
     rows: list[dict[str, object]] = []
     for rec in df.to_dict("records"):
@@ -77,21 +88,14 @@ def validate_lab(df: pd.DataFrame, cfg: CarbonConfig, method: Method, source: st
         rows.append(
             {
                 **{c: rec[c] for c in LAB_COLUMNS},
-                "version": int(rec["version"]),
+                "version": int(float(rec["version"])),  # "2.0" from a spreadsheet is version 2
                 "value": float(rec["value"]),
                 "period_start": dt.date.fromisoformat(rec["period_start"]),
                 "period_end": dt.date.fromisoformat(rec["period_end"]),
                 "row": rec["row"],
             }
         )
-    hist = pd.DataFrame(rows, columns=[*LAB_COLUMNS, "row"])
-    if not errors:
-        errors += _version_errors(hist, source)
-    if not errors:
-        errors += overlap_errors(LabBook(hist, source).current, source)
-    if errors:
-        raise InputFileError(errors)
-    return LabBook(hist, source)
+    return pd.DataFrame(rows, columns=[*LAB_COLUMNS, "row"]), errors
 
 
 def _check_row(rec: dict[str, str], cfg: CarbonConfig, method: Method) -> list[str]:
@@ -201,14 +205,72 @@ def _as_text(hist: pd.DataFrame) -> pd.DataFrame:
     return out.astype(str)
 
 
-def save_lab(book: LabBook, path: str | Path) -> None:
-    """Write every version atomically (a temp file renamed over the target): never half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            _as_text(book.history).to_csv(fh, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def save_lab(book: LabBook, path: str | Path, check: tuple[CarbonConfig, Method] | None = None) -> None:
+    """Write every version atomically (a temp file renamed over the target): never half a file.
+
+    With `check` (the plant's carbon block and method), the written file is parsed back before it
+    replaces the old one, and must hold the same rows.
+    """
+    write_csv_atomic(_as_text(book.history), path, None if check is None else _reader(book, check))
+
+
+def _reader(book: LabBook, check: tuple[CarbonConfig, Method]) -> Callable[[Path], None]:
+    """A read-back check: the written file parses and holds every version of `book`, value for value."""
+
+    def read_back(tmp: Path) -> None:
+        back = validate_lab(read_table(tmp, LAB_COLUMNS), *check, str(tmp))
+        if not _as_text(back.history).equals(_as_text(book.history)):
+            raise InputFileError([f"{tmp}: the written lab book does not read back as it was written"])
+
+    return read_back
+
+
+# What makes two rows of the same (sample, parameter, version) the same value (not who typed it in).
+_SAME = ["material", "value", "unit", "period_start", "period_end", "standard", "lab"]
+
+
+def merge(
+    book: LabBook, upload: pd.DataFrame, cfg: CarbonConfig, method: Method, source: str
+) -> tuple[LabBook, pd.DataFrame]:
+    """The stored book plus new rows (text cells + row), validated whole → (new book, the rows added).
+
+    The rows are checked on their own first, so their mistakes name `source` and its rows. A row
+    already stored as it is (same sample, parameter, version and value) counts once, so a file may
+    be uploaded again; a different value under a stored version is refused: a change is a
+    correction (the next version, with a reason). Then the whole book is checked (versions,
+    overlapping periods); stored rows are named `N of the stored lab book`.
+    """
+    new, errors = _valid_rows(upload, cfg, method, source)
+    if errors:
+        raise InputFileError(errors)
+    stored = {(r["sample_id"], r["parameter"], r["version"]): r for r in book.history.to_dict("records")}
+    keep = []
+    for i, rec in enumerate(new.to_dict("records")):
+        key = (rec["sample_id"], rec["parameter"], rec["version"])
+        old = stored.get(key)
+        if old is None:
+            keep.append(i)
+            continue
+        if any(old[c] != rec[c] for c in _SAME):
+            errors.append(
+                f"{source}: row {rec['row']} (sample {key[0]}@{key[2]}): value: {key[0]} {key[1]} version {key[2]} "
+                f"is already stored as {old['value']:g} {old['unit']} ({old['period_start']}..{old['period_end']}, "
+                f"entered by {old['entered_by']}); a change is a correction: the next version with a reason"
+            )
+    if errors:
+        raise InputFileError(errors)
+    added = new.iloc[keep]
+    stored_text = _as_text(book.history)
+    stored_text["row"] = [f"{r} of the stored lab book" for r in book.history["row"]]
+    added_text = _as_text(added)
+    added_text["row"] = list(added["row"])
+    merged = validate_lab(pd.concat([stored_text, added_text], ignore_index=True), cfg, method, source)
+    return merged, added.drop(columns="row").reset_index(drop=True)
+
+
+def records(df: pd.DataFrame) -> list[dict[str, object]]:
+    """Lab rows as JSON-ready dicts (dates as ISO strings), in LAB_COLUMNS order."""
+    out = df[LAB_COLUMNS].copy()
+    for c in ("period_start", "period_end"):
+        out[c] = [d.isoformat() for d in out[c]]
+    return [{str(k): (int(v) if k == "version" else v) for k, v in r.items()} for r in out.to_dict("records")]

@@ -14,13 +14,51 @@ from pathlib import Path
 import pandas as pd
 
 from metering.direct.config import CarbonConfig
-from metering.direct.tables import InputFileError, number, read_table
+from metering.direct.tables import InputFileError, number, read_table, write_csv_atomic
 
 STOCK_COLUMNS = ["material", "month", "opening_t", "receipts_t", "closing_t", "reference", "entered_by"]
 
 
 def parse_stocks(path: str | Path, cfg: CarbonConfig) -> pd.DataFrame:
     return validate_stocks(read_table(path, STOCK_COLUMNS), cfg, str(path))
+
+
+def read_stock_text(path: str | Path) -> pd.DataFrame:
+    """The stored stock file as text cells (+ row); an empty table when there is none yet."""
+    if not Path(path).is_file():
+        return pd.DataFrame({c: pd.Series(dtype=str) for c in [*STOCK_COLUMNS, "row"]})
+    return read_table(path, STOCK_COLUMNS)
+
+
+def merge_stocks(stored: pd.DataFrame, upload: pd.DataFrame, cfg: CarbonConfig, source: str) -> pd.DataFrame:
+    """Stored balances (text) with an upload's rows (text + row) → the text to store, validated.
+
+    The upload is checked on its own (its mistakes name `source` and its rows); its rows replace
+    the stored balance of the same material and month (a stock-take given again), the others stay.
+    """
+    validate_stocks(upload, cfg, source)
+    given = set(zip(upload["material"], upload["month"], strict=True))
+    kept = stored[[(m, mo) not in given for m, mo in zip(stored["material"], stored["month"], strict=True)]]
+    out = pd.concat([kept[STOCK_COLUMNS], upload[STOCK_COLUMNS]], ignore_index=True).sort_values(
+        ["month", "material"], kind="stable"
+    )
+    return out.reset_index(drop=True)
+
+
+def save_stocks(text: pd.DataFrame, path: str | Path, cfg: CarbonConfig | None = None) -> None:
+    """Write the balances (text cells, STOCK_COLUMNS) atomically: never half a file.
+
+    With `cfg`, the written file is read back and validated before it replaces the old one.
+    """
+
+    def read_back(tmp: Path) -> None:
+        assert cfg is not None
+        back = read_table(tmp, STOCK_COLUMNS)
+        validate_stocks(back, cfg, str(tmp))
+        if not back[STOCK_COLUMNS].equals(text[STOCK_COLUMNS].reset_index(drop=True)):
+            raise InputFileError([f"{tmp}: the written stock balances do not read back as they were written"])
+
+    write_csv_atomic(text[STOCK_COLUMNS], path, None if cfg is None else read_back)
 
 
 def validate_stocks(df: pd.DataFrame, cfg: CarbonConfig, source: str) -> pd.DataFrame:

@@ -53,7 +53,7 @@ def test_the_wheel_ships_the_runtime_packages_and_not_the_harness() -> None:
 def test_without_the_harness_every_part_but_services_and_the_demo_is_there() -> None:
     res = _run("--help")
     assert res.returncode == 0, res.stderr
-    parts = {"check", "edge", "ingest", "metering", "demand", "dr", "carbon", "compliance", "factors", "tariffs", "dashboards"}
+    parts = {"check", "edge", "ingest", "metering", "demand", "dr", "carbon", "compliance", "register", "factors", "tariffs", "dashboards"}
     assert _commands(res.stdout) == parts | {"simulate", "broker"}  # no "services"
     res = _run("simulate", "--help")
     assert res.returncode == 0, res.stderr

@@ -1,4 +1,4 @@
-"""The plant and its devices, from the plant file."""
+"""The plant, its devices and emission units, from the plant file."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Path, status
 
 from metering.api.deps import Svc, Viewer
+from metering.direct.config import CarbonConfigError, carbon_config
 from plantcarbon_core.wire import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1/plant", tags=["plant"])
@@ -26,7 +27,17 @@ def get_plant(_key: Viewer, svc: Svc) -> dict[str, Any]:
         "contract": p.contract.model_dump(),
         "metering": p.metering.model_dump(),
         "devices": len(p.devices),
+        "emission_units": _units(p),
     }
+
+
+def _units(p: Any) -> list[dict[str, str]]:
+    """The carbon block's emission units (the month pages list them); none without a valid block."""
+    try:
+        cfg, _ = carbon_config(p)
+    except CarbonConfigError:
+        return []
+    return [{"id": u.id, "name": u.name} for u in cfg.units]
 
 
 @router.get("/devices", summary="Every device of the plant")

@@ -42,7 +42,9 @@ class Served:
 @pytest.fixture
 def served(mosquitto: Mosquitto, seeded_influx: InfluxTarget, tmp_path: Path) -> Iterator[Served]:
     store = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
-    settings = ApiSettings(env="development", mqtt_url=mosquitto.url)
+    # Without the register's hourly check: its alerts (tests/metering/alerts/test_register_alert.py) would
+    # join the control room's open alerts that these tests count.
+    settings = ApiSettings(env="development", mqtt_url=mosquitto.url, register_alerts=False)
     app = create_app(settings, store=store, plant=load_plant(PLANT), influx=seeded_influx, start_alerts=True)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -251,6 +253,7 @@ def test_control_room_panels_device_page_language_and_theme(served: Served, seed
             # plant-a has no kiln line: the carbon market tile says so instead of showing the boiler's gas.
             expect(page.locator("#co2-ets")).to_have_text("no emission unit")
             expect(page.locator("#intensity-direct")).to_have_text("no emission unit")
+            expect(page.locator("#cbam-clinker")).to_have_text("no emission unit")
             for fig in FIGURES:
                 expect(page.locator(f"#{fig}")).not_to_have_text("–")
                 assert "NaN" not in page.locator(f"#{fig}").inner_text()
@@ -311,5 +314,50 @@ def test_control_room_panels_device_page_language_and_theme(served: Served, seed
             )
             page.screenshot(path=str(ARTIFACTS / "device-kiln-1.png"), full_page=True)
             assert errors == []
+        finally:
+            browser.close()
+
+
+def test_register_page_lists_edits_and_shows_the_plan(served: Served) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = ensure_chromium()
+    em_key = served.store.create_key("em-zhou", "energy_manager")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(served.base + "/ui/register.html")
+            page.fill("#key", em_key)
+            page.click("#key-form button")
+            row = page.locator("#instruments tr[data-id=tr-01]")
+            # tr-01: SDM630 class 1 on a 5 000 kVA class-II user; table 3 asks 0.5.
+            expect(row).to_contain_text("below (0.5)")
+            expect(row.locator("td.cal")).to_have_text("unknown")
+
+            row.locator("button.edit").click()
+            form = page.locator("#entry")
+            form.locator("input[name=accuracy_class]").fill("gold")
+            page.click("#save")
+            expect(page.locator("#msg")).to_contain_text("accuracy_class")  # the API names the field
+            form.locator("input[name=accuracy_class]").fill("0.5S")
+            # Due years ago: lapsed whatever the day the test runs.
+            form.locator("input[name=last_calibration]").fill("2019-05-01")
+            form.locator("input[name=calibration_due]").fill("2020-05-01")
+            form.locator("input[name=certificate]").fill("JD-2019-0517")
+            page.click("#save")
+            expect(page.locator("#msg")).to_contain_text("Saved: tr-01")
+            expect(row.locator("td.cal")).to_have_text("lapsed")
+            expect(row).to_contain_text("meets (0.5)")
+            entry = served.store.list_audit("register")[0]
+            assert entry["actor"] == "em-zhou" and entry["after"]["certificate"] == "JD-2019-0517"
+
+            expect(page.locator("#plan tbody tr").first).to_be_visible()
+            expect(page.locator("#plan")).to_contain_text("tr-01")
+            page.screenshot(path=str(ARTIFACTS / "register.png"), full_page=True)
+            page.click("text=中文")
+            expect(page.locator("h1")).to_contain_text("计量器具台账")
+            expect(row.locator("td.cal")).to_have_text("已过期")
         finally:
             browser.close()

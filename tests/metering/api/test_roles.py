@@ -7,9 +7,13 @@ from typing import Any
 
 import pytest
 
+from metering.direct.lab import LAB_COLUMNS
+from metering.direct.stocks import STOCK_COLUMNS
 from metering.dr.events import DrEvent
+from metering.evidence.store import EvidenceStore
 from metering.state.store import RANKED, ROLES
 from tests.metering.api.conftest import Api
+from tests.metering.evidence import samples
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +37,16 @@ FACTORS = {
         }
     ],
 }
+LAB_ENTRY = {
+    "sample_id": "CL-{role}",
+    "material": "clinker",
+    "parameter": "cao",
+    "value": 0.65,
+    "unit": "1",
+    "period_start": "2026-01-01",
+    "period_end": "2026-01-01",
+    "lab": "plant lab",
+}
 
 # (method, path, query, body, the lowest role allowed); {names} are filled per role.
 ROUTES: list[tuple[str, str, dict[str, str], Any, str]] = [
@@ -42,6 +56,18 @@ ROUTES: list[tuple[str, str, dict[str, str], Any, str]] = [
     ("GET", "/api/v1/energy", R, None, "viewer"),
     ("GET", "/api/v1/emissions", R, None, "viewer"),
     ("GET", "/api/v1/direct", R, None, "viewer"),
+    ("GET", "/api/v1/direct/lab", {}, None, "viewer"),
+    ("POST", "/api/v1/direct/lab", {}, "FILE", "operator"),
+    ("POST", "/api/v1/direct/lab/entries", {}, {"entries": [LAB_ENTRY]}, "operator"),
+    (
+        "POST",
+        "/api/v1/direct/lab/{sample_id}/corrections",
+        {},
+        {"parameter": "cao", "value": 0.6, "reason": "r-1"},
+        "operator",
+    ),
+    ("GET", "/api/v1/direct/stocks", {}, None, "viewer"),
+    ("POST", "/api/v1/direct/stocks", {}, "FILE", "operator"),
     ("GET", "/api/v1/demand", R, None, "viewer"),
     ("GET", "/api/v1/factors", {}, None, "viewer"),
     ("GET", "/api/v1/factors/{ref}", {}, None, "viewer"),
@@ -77,6 +103,16 @@ ROUTES: list[tuple[str, str, dict[str, str], Any, str]] = [
     ("POST", "/api/v1/compliance/{unit}/{month}/approve", {}, None, "energy_manager"),
     ("POST", "/api/v1/compliance/{unit}/{month}/revise", {}, {"reason": "late lab value"}, "energy_manager"),
     ("POST", "/api/v1/compliance/{unit}/{month}/file", {}, {"reference": "r-1"}, "energy_manager"),
+    ("GET", "/api/v1/evidence", {"link": "lab_sample:CL-{role}"}, None, "viewer"),
+    ("POST", "/api/v1/evidence", {}, "UPLOAD", "operator"),
+    ("GET", "/api/v1/evidence/{sha256}", {}, None, "viewer"),
+    ("GET", "/api/v1/evidence/{sha256}/content", {}, None, "energy_manager"),
+    ("POST", "/api/v1/evidence/{sha256}/links", {}, {"links": ["instrument:tr-01"]}, "operator"),
+    ("GET", "/api/v1/register", {}, None, "viewer"),
+    ("GET", "/api/v1/register/plan", {"format": "xlsx"}, None, "viewer"),
+    ("GET", "/api/v1/register/{instrument_id}", {}, None, "viewer"),
+    ("PUT", "/api/v1/register/{instrument_id}", {}, {"owner": "em-{role}"}, "energy_manager"),
+    ("POST", "/api/v1/register/check", {"as_of": "2026-03-10"}, None, "energy_manager"),
     ("GET", "/api/v1/keys", {}, None, "admin"),
     ("POST", "/api/v1/keys", {}, {"name": "k-{role}", "role": "viewer"}, "admin"),
     ("DELETE", "/api/v1/keys/{name}", {}, None, "admin"),
@@ -99,9 +135,10 @@ def test_the_matrix_covers_every_route(api: Api) -> None:
     assert declared == {(m, p) for m, p, *_ in ROUTES}
 
 
-# plant-a has no clinker line (no carbon: block): past authorisation the month routes answer 409
-# (or 404) naming that; their success path runs in tests/metering/compliance/test_api.py.
-NO_CARBON = "/api/v1/compliance/{unit}/"
+# plant-a has no clinker line (no carbon: block): past authorisation the month, lab and stock
+# routes answer 409 (or 404) naming that; their success paths run in tests/metering/compliance/test_api.py
+# and tests/metering/api/test_lab.py.
+NO_CARBON = ("/api/v1/compliance/{unit}/", "/api/v1/direct/lab", "/api/v1/direct/stocks")
 
 
 @pytest.mark.parametrize("role", [None, "bad-key", *ROLES])
@@ -120,6 +157,10 @@ def test_role_route_matrix(api: Api, role: str | None) -> None:
     alert = api.store.fire_alert(f"t-{tag}", "plant-a", "warning", 1.0, 1.0, "m", datetime.now(UTC))
     api.store.create_key(f"victim-{tag}", "viewer")
     tariff = api.client.get("/api/v1/tariffs/cn-js-large-industry", headers=api.as_("admin")).json()
+    seed = sum(map(ord, tag))
+    evidence, _ = EvidenceStore(api.store, api.data_dir / "evidence").put(
+        samples.png(seed), f"ledger-{tag}.png", "weighbridge_ledger", [f"lab_sample:CL-{tag}"], "seed"
+    )
     failures = []
     for method, path, query, body, minimum in ROUTES:
         # Each route's path parameters: something that exists (or, for PUT, a new name).
@@ -135,6 +176,9 @@ def test_role_route_matrix(api: Api, role: str | None) -> None:
             "unit": "kiln-1",
             "month": "2026-01",
             "year": "2026",
+            "sample_id": "CL-20260101",
+            "sha256": evidence["sha256"],
+            "instrument_id": "tr-01",
         }
         if "factors/files" in path and method == "DELETE":
             old = api.data_dir / "factors" / f"old-{tag}.yaml"
@@ -142,7 +186,17 @@ def test_role_route_matrix(api: Api, role: str | None) -> None:
             old.write_text("set: old\nfactors: []\n")
         if body == "TARIFF":
             body = {**tariff, "id": "{tariff_id}"}
-        r = api.client.request(method, _fill(path, values), params=query, json=_fill(body, values), headers=headers)
+        if body == "FILE":  # a multipart table upload (lab values, stock balances)
+            header = ",".join(LAB_COLUMNS if path.endswith("lab") else STOCK_COLUMNS)
+            files = {"file": ("upload.csv", f"{header}\n".encode(), "text/csv")}
+            r = api.client.request(method, _fill(path, values), files=files, headers=headers)
+        elif body == "UPLOAD":  # multipart: a file of this role's own (new bytes each time)
+            form = {"kind": "lab_report", "links": [f"lab_sample:CL-{tag}"]}
+            upload = {"file": (f"r-{tag}.pdf", samples.pdf(f"report {tag}"), "application/pdf")}
+            r = api.client.post(_fill(path, values), data=form, files=upload, headers=headers)
+        else:
+            q = _fill(query, values)
+            r = api.client.request(method, _fill(path, values), params=q, json=_fill(body, values), headers=headers)
         if rank is None:  # auditor: every read, no change
             expected_ok, want = method == "GET", 403
         elif rank < 0:
