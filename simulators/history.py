@@ -82,11 +82,31 @@ def generate(
     With `fine_from`, samples are every `fine_step_s` from then on (e.g. 15-minute samples for
     a week, 1-minute samples for its last day), on one counter history: no reset in between.
     """
+    model = PlantModel(scenario, seed, origin=start)
+    frames = list(iter_readings(model, start, end, step_s, fine_from, fine_step_s))
+    readings = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    truth = model.truth(start, end, interval_s) if with_truth else pd.DataFrame()
+    return History(model, readings, truth)
+
+
+def iter_readings(
+    model: PlantModel,
+    start: datetime,
+    end: datetime,
+    step_s: float = 60.0,
+    fine_from: datetime | None = None,
+    fine_step_s: float = 60.0,
+) -> Iterator[pd.DataFrame]:
+    """`generate`'s readings one device and day-long chunk at a time (long rows), in generate's order.
+
+    A week of 2,000 meters is ~80 M rows: a consumer that writes them as they come (the demo seed)
+    holds one device-day at a time instead of the whole table.
+    """
+    scenario = model.scenario
     if end <= start:
         raise ValueError(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
     if step_s <= 0 or fine_step_s <= 0:
         raise ValueError(f"step must be positive, got {step_s} and {fine_step_s}")
-    model = PlantModel(scenario, seed, origin=start)
     windows = resolve_faults(model, until=end)
     profiles = {
         d.id: load_profile(d.meter.profile)
@@ -94,8 +114,10 @@ def generate(
         if d.meter is not None and d.meter.protocol == "modbus" and d.meter.profile
     }
     displays = {d.id: counter_displays(model, d.id, windows, profiles.get(d.id)) for d in scenario.metered}
+    by_device: dict[str, list[FaultWindow]] = {}
+    for w in windows:
+        by_device.setdefault(w.device, []).append(w)
     cum = {i: dict.fromkeys(counters_of(d), 0.0) for i, d in model.devices.items()}
-    frames: list[pd.DataFrame] = []
     t0 = model.origin  # slot-aligned, <= start
     split = end if fine_from is None else min(max(fine_from, start), end)
     n_coarse = math.ceil((split - start).total_seconds() / step_s)
@@ -128,11 +150,8 @@ def generate(
                     cols[q] = np.asarray(gauges[q], dtype=np.float64)
             for k, r in cr.items():
                 cum[d.id][k] += float(r.sum()) * SLOT_S / 3600.0
-            frames.append(_long(d, ts, cols, [w for w in windows if w.device == d.id], model.seed))
+            yield _long(d, ts, cols, by_device.get(d.id, []), model.seed)
         chunk_start = chunk_end
-    readings = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    truth = model.truth(start, end, interval_s) if with_truth else pd.DataFrame()
-    return History(model, readings, truth)
 
 
 def _long(

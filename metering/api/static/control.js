@@ -137,7 +137,8 @@ function renderBreakdown() {
     tooltip: { trigger: "axis", axisPointer: { type: "shadow" } }, legend: { top: 0 },
     grid: { left: 110, right: 20, top: 34, bottom: 30 },
     xAxis: { type: "value", splitNumber: 4, axisLabel: { formatter: (v) => fmt(v, 0), hideOverlap: true } },
-    yAxis: { type: "category", inverse: true, data: rows.map((r) => (r.key === "unmetered" ? t("unmetered") : r.key)) },
+    yAxis: { type: "category", inverse: true, data: rows.map((r) => (r.others ? t(`more_${by}`).replace("{n}", fmt(r.others, 0))
+      : r.key === "unmetered" ? t("unmetered") : r.key)) },
     series: [
       { name: t("energy_tce"), type: "bar", data: rows.map((r) => r.tce_kg) },
       { name: t("co2_direct_s2loc"), type: "bar", data: rows.map((r) => (r.scope1 ?? 0) + (r.scope2_location ?? 0)) },

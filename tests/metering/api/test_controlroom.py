@@ -167,6 +167,19 @@ def test_two_thousand_devices_keep_the_panels_readable() -> None:
     assert len(s["nodes"]) == 1 + cq.SANKEY_CHILDREN + 1  # main, its 8 largest, "1991 more"
     assert sum(x["value"] for x in s["links"]) == pytest.approx(2.0 * 1999)
 
+    # A hundred and fifty areas: the chart gets the largest 11 and one bar for the rest, whose sums it keeps.
+    area = [f"a{i % 150}" for i in range(1999)]
+    kwh = [float(1 + i % 150) for i in range(1999)]
+    leaves = pd.DataFrame({"device": [f"m{i}" for i in range(1999)], "area": area, "kind": "motor", "kwh": kwh,
+                           "tce_kg": [k * 0.1229 for k in kwh], "cost": kwh, "scope1": None,
+                           "scope2_location": [k * 0.5366 for k in kwh], "scope2_market": None})  # fmt: skip
+    rows = cq.breakdown(plant, leaves, "area")
+    assert len(rows) == cq.BREAKDOWN_ROWS and rows[0]["key"] == "a149"
+    assert rows[-1]["key"] == "" and rows[-1]["others"] == 150 - (cq.BREAKDOWN_ROWS - 1)
+    assert sum(r["kwh"] for r in rows) == pytest.approx(sum(kwh))
+    assert rows[-1]["scope1"] is None and rows[-1]["scope2_market"] is None  # nothing metered stays nothing, not 0
+    assert len(cq.breakdown(plant, leaves, "kind")) == 1 and "others" not in cq.breakdown(plant, leaves, "kind")[0]
+
 
 # --- the carbon market boundary and per-product intensity (issue 20 items 3-4, issue 17 item 6) ----------
 
