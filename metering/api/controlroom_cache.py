@@ -1,4 +1,4 @@
-"""The control room's pre-aggregation: today's rows re-read in the background, this month's up to midnight once a day.
+"""The control room's pre-aggregation: today's rows re-read in the background, the month to date every 5 min.
 
 Kept apart from the queries (controlroom_queries.py) because these hold state across requests and
 threads; the queries and shaping stay stateless.
@@ -96,16 +96,20 @@ class TodayCache:
 
 
 class DayCache:
-    """Month-to-date sums up to local midnight change once a day: computed once per day, then reused.
+    """Month-to-date sums up to local midnight change rarely: computed once, then reused all day.
 
     This is the pre-aggregation that keeps "this month" fast on a year of data: only today's
-    rows are read on every refresh. A recompute of past intervals shows here the next day, or
-    at once after `clear()`.
+    rows are read on every refresh. Past days can still change during the day — the demo seeds
+    its last 7 days while the API already serves, a recompute rewrites old intervals — so a value
+    older than `ttl_s` is re-read in the background (the call still gets the value it has).
+    `clear()` drops everything at once.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, ttl_s: float = 300.0) -> None:
+        self.ttl_s = ttl_s
         self._lock = threading.Lock()
-        self._data: dict[tuple[str, str, str], tuple[pd.DataFrame, pd.DataFrame]] = {}
+        self._data: dict[tuple[str, str, str], tuple[float, pd.DataFrame, pd.DataFrame]] = {}
+        self._reading: set[tuple[str, str, str]] = set()
 
     def get(
         self, target: InfluxTarget, site: str, month_start: datetime, midnight: datetime
@@ -113,19 +117,53 @@ class DayCache:
         key = (f"{target.url}/{target.metering_bucket}", site, midnight.isoformat())
         with self._lock:
             hit = self._data.get(key)
-        if hit is not None:
-            return hit
+        if hit is None:
+            return self._read(key, target, site, month_start, midnight)
+        if time.monotonic() - hit[0] >= self.ttl_s:
+            self._read_later(key, target, site, month_start, midnight)
+        return hit[1], hit[2]
+
+    def _read(
+        self, key: tuple[str, str, str], target: InfluxTarget, site: str, month_start: datetime, midnight: datetime
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        t = time.monotonic()
         if midnight <= month_start:
-            value = (pd.DataFrame(), pd.DataFrame())
+            e, c = pd.DataFrame(), pd.DataFrame()
         else:
-            value = (
-                read_energy(target, site, month_start, midnight),
-                read_emissions(target, site, month_start, midnight),
-            )
+            e, c = read_energy(target, site, month_start, midnight), read_emissions(target, site, month_start, midnight)
         with self._lock:
             self._data = {k: v for k, v in self._data.items() if k[:2] != key[:2]}
-            self._data[key] = value
-        return value
+            self._data[key] = (t, e, c)
+        return e, c
+
+    def _read_later(
+        self, key: tuple[str, str, str], target: InfluxTarget, site: str, month_start: datetime, midnight: datetime
+    ) -> None:
+        with self._lock:
+            if key in self._reading:
+                return
+            self._reading.add(key)
+
+        def run() -> None:
+            try:
+                self._read(key, target, site, month_start, midnight)
+            except Exception:  # InfluxDB away: the page keeps the month it has; a later call tries again
+                log.warning("control room: reading the month to date of %s failed", site, exc_info=True)
+            finally:
+                with self._lock:
+                    self._reading.discard(key)
+
+        threading.Thread(target=run, name="controlroom-month", daemon=True).start()
+
+    def wait_idle(self, timeout_s: float = 30.0) -> bool:
+        """True once no background read runs (tests wait for the condition)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._reading:
+                    return True
+            time.sleep(0.01)
+        return False
 
     def clear(self) -> None:
         with self._lock:

@@ -11,6 +11,7 @@ market-based are four separate figures, never added. A site total counts `role=m
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ BOUNDARY_METHOD = {
     "scope2_location": "scope 2, location-based (grid average factor)",
     "scope2_market": "scope 2, market-based (contracts and certificates, residual mix)",
 }
-SANKEY_CHILDREN = 8  # children shown per node; the rest are grouped as "other" (readable at 2,000 devices)
+SANKEY_CHILDREN = 8  # children shown per node; the rest are grouped as "N more"
+SANKEY_NODES = 40  # nodes in the whole diagram, largest opened first: a wall screen reads ~40 labels, not 2,000
 TOP_N = 10
 BREAKDOWN_ROWS = 12  # bars in the by-area / by-kind chart; the smaller rest is one "N more" bar (2,000 devices)
 NOT_FINE_SHOWN = 50  # devices listed by name in the health panel; the counts cover all of them
@@ -405,8 +407,10 @@ def top_consumers(plant: Plant, dev: pd.DataFrame, n: int = TOP_N) -> list[dict[
 def sankey(plant: Plant, dev: pd.DataFrame, carrier: str = "electricity") -> dict[str, Any]:
     """Main meters → feeders → devices, plus each node's unmetered remainder, in the carrier's own unit.
 
-    Each node shows its `SANKEY_CHILDREN` largest children; smaller ones are grouped as "other"
-    so the diagram stays readable at 2,000 devices.
+    Readable at 2,000 devices: the diagram holds at most `SANKEY_NODES` nodes. The largest nodes are
+    opened first (a heap by amount), each showing up to `SANKEY_CHILDREN` of its largest children and
+    one "N more" node for the rest; a node left closed when the budget runs out keeps its whole
+    amount on its incoming link, so every flow still sums to its main meter.
     """
     amount = {str(d): float(a) for d, a in zip(dev["device"], dev["kwh"].fillna(0.0), strict=True)}
     devices = [d for d in plant.devices if d.carrier == carrier]
@@ -418,33 +422,35 @@ def sankey(plant: Plant, dev: pd.DataFrame, carrier: str = "electricity") -> dic
     nodes: dict[str, str] = {}
     links: list[dict[str, Any]] = []
 
-    def add(node: str, label: str) -> None:
+    def add(node: str, label: str, source: str | None = None, value: float = 0.0) -> None:
         nodes.setdefault(node, label)
+        if source is not None:
+            links.append({"source": source, "target": node, "value": round(value, 3)})
 
-    def walk(parent: str) -> None:
-        kids = sorted(children.get(parent, []), key=lambda k: -amount.get(k, 0.0))
-        shown, rest = kids[:SANKEY_CHILDREN], kids[SANKEY_CHILDREN:]
+    roots = [d.id for d in devices if d.role == "main" and d.parent is None and amount.get(d.id, 0.0) > 0]
+    heap: list[tuple[float, str]] = []
+    for r in roots:
+        add(r, names.get(r, r))
+        heapq.heappush(heap, (-amount[r], r))
+    while heap:
+        _, parent = heapq.heappop(heap)
+        kids = sorted((k for k in children.get(parent, []) if amount.get(k, 0.0) > 0), key=lambda k: -amount[k])
+        unmetered = amount.get(f"{parent}:unmetered", 0.0) if children.get(parent) else 0.0
+        extra = (unmetered > 0) + 1  # the unmetered node and, maybe, one "N more" node
+        room = SANKEY_NODES - len(nodes) - extra
+        if room < 0 or (not kids and unmetered <= 0):
+            continue  # closed: its incoming link carries its whole amount
+        shown = kids[: min(SANKEY_CHILDREN, room)]
+        rest = kids[len(shown) :]
         for k in shown:
-            v = amount.get(k, 0.0)
-            if v > 0:
-                add(k, names.get(k, k))
-                links.append({"source": parent, "target": k, "value": round(v, 3)})
-                walk(k)
-        other = sum(amount.get(k, 0.0) for k in rest)
-        if other > 0:
-            node = f"{parent}:other"
-            add(node, f"{names.get(parent, parent)}: {len(rest)} more")
-            links.append({"source": parent, "target": node, "value": round(other, 3)})
-        unmetered = amount.get(f"{parent}:unmetered", 0.0)
-        if kids and unmetered > 0:
-            node = f"{parent}:unmetered"
-            add(node, f"{names.get(parent, parent)}: unmetered")
-            links.append({"source": parent, "target": node, "value": round(unmetered, 3)})
-
-    for d in devices:
-        if d.role == "main" and d.parent is None and amount.get(d.id, 0.0) > 0:
-            add(d.id, d.name)
-            walk(d.id)
+            add(k, names.get(k, k), parent, amount[k])
+            if children.get(k):
+                heapq.heappush(heap, (-amount[k], k))
+        if rest:
+            label = f"{names.get(parent, parent)}: {len(rest)} more"
+            add(f"{parent}:other", label, parent, sum(amount[k] for k in rest))
+        if unmetered > 0:
+            add(f"{parent}:unmetered", f"{names.get(parent, parent)}: unmetered", parent, unmetered)
     return {
         "carrier": carrier,
         "unit": ENERGY_UNITS.get(carrier, ""),

@@ -1,7 +1,7 @@
 """The control-room page's data in three calls: live (every few seconds), breakdown (every minute), one device.
 
-Pre-aggregation: "this month" up to local midnight is read once a day (`DayCache`); every
-refresh reads only today's 15-minute rows, the last hours of the main meters' power and the
+Pre-aggregation: "this month" up to local midnight is kept (`DayCache`, re-read in the background
+every 5 min); every refresh reads only today's 15-minute rows, the last hours of the main meters' power and the
 newest raw row per device. Carbon is per boundary and never summed (docs/api.md).
 """
 
