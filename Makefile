@@ -5,7 +5,10 @@
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PYTEST_ARGS ?=
+# Parallel workers (pytest-xdist): most tests wait on real servers, so three workers overlap the
+# waits on two cores. Each worker starts its own InfluxDB; ports come from one shared counter
+# (plantcarbon_core/ports.py). `make test PYTEST_ARGS=` runs the suite in one process.
+PYTEST_ARGS ?= -n 3 --dist loadgroup
 
 SCENARIO ?= cement
 
