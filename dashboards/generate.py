@@ -47,8 +47,8 @@ def build_dashboards(
     benchmark: IntensityBenchmark | None = None,
 ) -> list[dm.Dashboard]:
     """Every dashboard of the plant, in a stable order (overview first); `benchmark` is the
-    intensity benchmark drawn on the carbon dashboard of a plant with emission units."""
-    out = [overview(plant, lang)]
+    intensity benchmark drawn on the overview and carbon dashboards of a plant with emission units."""
+    out = [overview(plant, lang, benchmark)]
     for kind in metered_kinds(plant):
         eq = equipment(plant, lang, kind, thresholds)
         if eq is not None:

@@ -55,9 +55,21 @@ TEXTS: dict[str, tuple[str, str]] = {
     "p.site_power_trend": ("Site power (main meters)", "全厂功率（总表）"),
     "p.energy_today": ("Electricity today", "今日用电量"),
     "p.tce_today": ("Energy today (tce)", "今日综合能耗（吨标煤）"),
-    "p.co2_today": ("CO2 today (location-based)", "今日CO2排放（基于位置）"),
+    "p.co2_today": ("CO2 today, scope 1 + 2 location-based", "今日CO2排放（范围一+二，基于位置）"),
+    "p.scope2_today": ("Scope 2 today, location-based", "今日范围二排放（基于位置）"),
+    "p.ets_month": (
+        "Direct CO2 this month, national carbon market (closed days)",
+        "本月直接排放CO2（全国碳市场，已结束日）",
+    ),
+    "p.clinker_intensity_month": (
+        "Clinker intensity this month, national carbon market (closed days)",
+        "本月熟料碳排放强度（全国碳市场，已结束日）",
+    ),
     "p.cost_today": ("Energy cost today", "今日能源费用"),
-    "p.intensity_today": ("Carbon intensity today", "今日碳排放强度"),
+    "p.intensity_today": (
+        "Carbon intensity today, scope 1 + 2 location-based (t CO2 / tce)",
+        "今日碳排放强度（范围一+二，基于位置，吨CO2/吨标煤）",
+    ),
     "p.demand_vs_limit": ("15-minute demand against the contract limit", "15分钟需量与合同需量"),
     "p.demand_now": ("Demand now", "当前需量"),
     "p.top_consumers": ("Top consumers today (tce)", "今日能耗排名（吨标煤）"),
@@ -89,9 +101,17 @@ TEXTS: dict[str, tuple[str, str]] = {
     "p.total_location": ("Scope 1 + 2, location-based", "范围一+二（基于位置）"),
     "p.total_market": ("Scope 1 + 2, market-based", "范围一+二（基于市场）"),
     "p.location_vs_market": ("Scope 2: location- against market-based, per day", "范围二：基于位置与基于市场（日）"),
-    "p.by_carrier": ("CO2 by energy carrier", "按能源品种的CO2"),
-    "p.by_area": ("CO2 by area", "按区域的CO2"),
-    "p.monthly": ("Monthly trend (t CO2)", "月度趋势（吨CO2）"),
+    "p.by_carrier": ("CO2 by energy carrier, scope 1 + 2 location-based", "按能源品种的CO2（范围一+二，基于位置）"),
+    "p.by_area": ("CO2 by area, scope 1 + 2 location-based", "按区域的CO2（范围一+二，基于位置）"),
+    "p.monthly": ("Monthly trend, scope 1 + 2 location-based (t CO2)", "月度趋势（范围一+二，基于位置，吨CO2）"),
+    "p.by_source": (
+        "CO2 by carrier and direct source, scope 1 + 2 location-based",
+        "按能源品种与直接排放源的CO2（范围一+二，基于位置）",
+    ),
+    "p.by_area_units": (
+        "CO2 by area and emission unit, scope 1 + 2 location-based",
+        "按区域与排放单元的CO2（范围一+二，基于位置）",
+    ),
     "p.factors": ("Emission factors used", "所用排放因子"),
     # Carbon panels of plants with emission units (docs/direct-emissions.md §5: three boundaries, never added).
     "p.ets_direct": (
@@ -107,16 +127,54 @@ TEXTS: dict[str, tuple[str, str]] = {
         "熟料碳排放强度（全国碳市场，吨CO2/吨熟料）",
     ),
     "p.intensity_daily": (
-        "Clinker intensity per day against the benchmark",
-        "每日熟料碳排放强度与基准值",
+        "Clinker intensity per day, national carbon market, against the benchmark",
+        "每日熟料碳排放强度（全国碳市场）与基准值",
     ),
-    "p.direct_daily": ("Direct CO2 per day and emission unit", "各排放单元每日直接排放CO2"),
+    "p.direct_daily": (
+        "Direct CO2 per day and emission unit, national carbon market",
+        "各排放单元每日直接排放CO2（全国碳市场）",
+    ),
     "p.direct_by_source": (
-        "Direct CO2 by source and material (biogenic: memo item, not counted)",
-        "按排放源与物料的直接排放（生物质CO2仅作备注，不计入）",
+        "Direct CO2 by source and material, national carbon market (biogenic: memo item, not counted)",
+        "按排放源与物料的直接排放（全国碳市场；生物质CO2仅作备注，不计入）",
+    ),
+    "row.cbam": (
+        "CBAM specific embedded emissions (direct and indirect; clinker is cement's precursor)",
+        "CBAM单位产品隐含排放（直接与间接；熟料为水泥的前体）",
+    ),
+    "p.cbam_clinker": (
+        "CBAM embedded emissions, clinker (t CO2 / t clinker)",
+        "CBAM隐含排放：熟料（吨CO2/吨熟料）",
+    ),
+    "p.cbam_cement": (
+        "CBAM embedded emissions, cement with clinker as precursor (t CO2 / t cement)",
+        "CBAM隐含排放：水泥（含前体熟料，吨CO2/吨水泥）",
+    ),
+    "p.cbam_activity": (
+        "CBAM activity: production, electricity per tonne, clinker share of cement",
+        "CBAM活动数据：产量、吨产品电耗、水泥中熟料占比",
+    ),
+    "d.cbam_clinker": (
+        "Direct: the units' direct CO2 (fuel + process) per tonne of clinker. Indirect: the kiln line's "
+        "electricity × its location-based factor per tonne. Sums of the stored days (measurement cbam) "
+        "over the range: a ratio of sums.",
+        "直接：排放单元直接排放（燃料+过程）/熟料产量。间接：熟料线用电量×基于位置的电网因子/熟料产量。"
+        "按所选时间范围对日数据（cbam测量）求和后相除。",
+    ),
+    "d.cbam_cement": (
+        "Cement's own emissions (its mill's electricity; no direct emissions of its own) plus the clinker it "
+        "contains at the clinker's figures over the same range (clinker share × clinker per tonne). With "
+        "several clinker lines, the site's clinker is the precursor.",
+        "水泥自身排放（粉磨用电；无自身直接排放）加所含熟料按同一时间范围熟料单位排放计（熟料占比×熟料单位排放）。"
+        "多条熟料线时，以全厂熟料为前体。",
     ),
     "d.benchmark": ("Benchmark {value} t CO2 / t clinker: {source}", "基准值 {value} 吨CO2/吨熟料：{source}"),
     "d.unconfirmed": (" [unconfirmed]", "［未经核实］"),
+    "d.ets_closed_days": (
+        "The units' direct CO2 is computed for a local day once it has closed (the direct-emissions "
+        "service): this month's closed days, not today.",
+        "排放单元直接排放在本地日结束后计算（直接排放服务）：本月已结束日，不含今日。",
+    ),
     "d.no_benchmark": (
         "No benchmark: the sector method publishes none (benchmark: null in its method file).",
         "无基准值：行业核算方法文件未给出（benchmark: null）。",

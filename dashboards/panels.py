@@ -22,6 +22,7 @@ from dashboards import schema as sc
 from dashboards.i18n import Lang, text
 from dashboards.influxql import Annotation, InfluxQL
 from dashboards.queries import SITE
+from dashboards.thresholds import IntensityBenchmark
 from plantcarbon_core.plant import Plant
 
 RAW = dm.DataSourceRef(type_val="influxdb", uid=sc.RAW_DS_UID)
@@ -250,3 +251,16 @@ def new_board(plant: Plant, lang: Lang, uid_part: str, title_key: str, extra_tit
         .keep_time(True)
     )
     return Board(lang, builder)
+
+
+def benchmark_steps(benchmark: IntensityBenchmark | None) -> db.ThresholdsConfig:
+    """Green up to the sector benchmark, red above; one colour when none is given (no line drawn)."""
+    return steps((None, GREEN), (benchmark.value, RED)) if benchmark else steps((None, BLUE))
+
+
+def benchmark_note(board: Board, benchmark: IntensityBenchmark | None) -> str:
+    """The panel description: the benchmark's value and source, `[unconfirmed]`, or that none is published."""
+    if benchmark is None:
+        return board.t("d.no_benchmark")
+    note = board.t("d.benchmark").format(value=f"{benchmark.value:g}", source=benchmark.source)
+    return note + ("" if benchmark.confirmed else board.t("d.unconfirmed"))

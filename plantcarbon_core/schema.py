@@ -23,6 +23,7 @@ DEMAND = "demand"  # fields: DEMAND_FIELDS
 DR = "dr"  # fields: baseline_kw, actual_kw, reduction_kw
 ALERTS = "alerts"  # fields: state, value, threshold, message
 DIRECT = "direct"  # direct (scope 1 process and combustion) emissions per unit and month
+CBAM = "cbam"  # CBAM embedded-emission parts per unit, product (clinker, cement) and local day
 
 # Tag keys of the metering measurements, in the order the writers put them.
 ENERGY_TAGS = ("site", "area", "device", "carrier", "role", "tou")

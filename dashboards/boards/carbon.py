@@ -6,7 +6,10 @@ market direct CO2 per unit (fuel + process, measurement `direct`), GB/T 32150 sc
 units' direct CO2 plus the metering engine's scope 1 rows of fuels no unit weighs), scope 2
 location- and market-based; and a row of the units' direct emissions: clinker intensity
 against the sector benchmark (when one is given), direct CO2 by source and material
-(biogenic CO2 as a memo item), per day.
+(biogenic CO2 as a memo item), per day; its breakdowns (by carrier and source, by area and unit,
+monthly) take the units' direct CO2 in place of the engine's rows of the weighers (the kiln
+coal once, the process CO2 in); and a CBAM row (measurement `cbam`): per tonne of clinker and of
+cement with clinker as its precursor, direct and indirect apart.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from collections.abc import Sequence
 
 from grafana_foundation_sdk.builders import barchart, bargauge, piechart, stat, table
 from grafana_foundation_sdk.builders import common as cb
-from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.piechart import PieChartType
@@ -30,6 +32,8 @@ from dashboards.panels import (
     Board,
     Query,
     alert_annotation,
+    benchmark_note,
+    benchmark_steps,
     draw_thresholds,
     new_board,
     site_variable,
@@ -76,12 +80,17 @@ def carbon(plant: Plant, lang: Lang, benchmark: IntensityBenchmark | None = None
             bars=True,
         )
     )
+    units = bool(emission_units(plant))
+    # With emission units, the weighers' engine rows (a default factor on the kiln coal) are left out
+    # and the units' direct CO2 (fuel with the lab's analyses + process) stands for them: one count.
+    engine = f"{LOCATION_TOTAL}{_not_weighed(plant)}"
     by_carrier = piechart.Panel()
     b.place(
         by_carrier,
-        title="p.by_carrier",
+        title="p.by_source" if units else "p.by_carrier",
         ds=METERING,
-        queries=[Query(f'{base} AND {LOCATION_TOTAL} GROUP BY "carrier"', "$tag_carrier")],
+        queries=[Query(f'{base} AND {engine} GROUP BY "carrier"', "$tag_carrier")]
+        + ([Query(_direct('sum("co2_t")', COUNTED) + ' GROUP BY "source"', "$tag_source")] if units else []),
         unit="masst",
         decimals=2,
         width=8,
@@ -93,16 +102,17 @@ def carbon(plant: Plant, lang: Lang, benchmark: IntensityBenchmark | None = None
     by_area = bargauge.Panel()
     b.place(
         by_area,
-        title="p.by_area",
+        title="p.by_area_units" if units else "p.by_area",
         ds=METERING,
         queries=[
             Query(
                 f'SELECT sum("co2_kg") / 1000 FROM "{sc.EMISSIONS}" WHERE {SITE} AND {breakdown_filter(plant)} '
-                f"AND {LOCATION_TOTAL} AND $timeFilter "
+                f"AND {engine} AND $timeFilter "
                 'GROUP BY "area"',
                 "$tag_area",
             )
-        ],
+        ]
+        + ([Query(_direct('sum("co2_t")') + ' GROUP BY "unit"', "$tag_unit")] if units else []),
         unit="masst",
         decimals=2,
         width=8,
@@ -129,25 +139,42 @@ def carbon(plant: Plant, lang: Lang, benchmark: IntensityBenchmark | None = None
     )
     factors.with_transformation(dm.DataTransformerConfig(id_val="organize", options={"excludeByName": {"Time": True}}))
     b.add(factors)
-    b.add(_monthly(b, f"{base} AND {LOCATION_TOTAL} GROUP BY time(1d) fill(0) tz('{tz}')"))
+    daily = [f"{base} AND {engine} GROUP BY time(1d) fill(0) tz('{tz}')"]
+    if units:
+        daily.append(_direct('sum("co2_t")') + f" GROUP BY time(1d) fill(0) tz('{tz}')")
+    b.add(_monthly(b, daily))
+    if units:
+        b.row("row.cbam")
+        _cbam(b)
     return b.builder.build()
 
 
-def _monthly(b: Board, daily_query: str) -> barchart.Panel:
+def _not_weighed(plant: Plant) -> str:
+    """Leaves out the engine's rows of the `carbon:` block's weighers (their fuel is in `direct`)."""
+    weighed = weighed_devices(plant)
+    return f' AND "device" !~ {regex_of(weighed)}' if weighed else ""
+
+
+def _monthly(b: Board, daily_queries: Sequence[str]) -> barchart.Panel:
     """This year's months as bars. InfluxQL cannot group by calendar month: Grafana labels each
-    day YYYY-MM and sums per label."""
+    day YYYY-MM and sums per label. Two parts (engine rows, units' direct CO2) are first joined
+    by day and added across the row."""
     monthly = barchart.Panel()
+    parts = [f"co2_{i}" for i in range(len(daily_queries))] if len(daily_queries) > 1 else ["co2"]
     b.place(
         monthly,
         title="p.monthly",
         ds=METERING,
-        queries=[Query(daily_query, "co2")],
+        queries=[Query(q, a) for q, a in zip(daily_queries, parts, strict=True)],
         unit="masst",
         decimals=1,
         width=24,
         height=8,
     )
     monthly.time_from("now/y")
+    if len(parts) > 1:
+        for t in _row_sum(parts, "co2"):
+            monthly.with_transformation(t)
     monthly.with_transformation(
         dm.DataTransformerConfig(
             id_val="formatTime", options={"timeField": "Time", "outputFormat": "YYYY-MM", "useTimezone": True}
@@ -170,6 +197,8 @@ def _monthly(b: Board, daily_query: str) -> barchart.Panel:
 # --- plants with emission units ---------------------------------------------------------
 
 PRODUCT = f"\"source\" = '{sc.DIRECT_PRODUCT}'"
+# The sources that make up a unit's direct CO2 (biogenic is a memo item): they add up to `product`.
+COUNTED = f'"source" =~ {regex_of(s for s in sc.DIRECT_SOURCES if s != "biogenic")}'
 
 
 def _direct(select: str, where: str = "") -> str:
@@ -183,8 +212,7 @@ def _three_boundaries(b: Board, plant: Plant, base: str) -> None:
     The metering engine also writes scope 1 rows for the fuel weighers (a default factor on the
     weighed tonnes); the units' direct CO2 counts that fuel with the lab's analyses, so those
     rows are left out wherever the two are added (docs/direct-emissions.md §5)."""
-    weighed = weighed_devices(plant)
-    not_weighed = f' AND "device" !~ {regex_of(weighed)}' if weighed else ""
+    not_weighed = _not_weighed(plant)
     direct_total = _direct('sum("co2_t")')
     s1, s2 = f"\"scope\" = '{sc.SCOPE_1}'", f"\"scope\" = '{sc.SCOPE_2}'"
     b.add(
@@ -242,32 +270,25 @@ def _sum_of(b: Board, title: str, parts: Sequence[str], name: str) -> stat.Panel
     panel.reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False).fields(f"/^{name}$/"))
     panel.graph_mode(cm.BigValueGraphMode.NONE).color_mode(cm.BigValueColorMode.VALUE)
     panel.thresholds(steps((None, BLUE)))
-    panel.with_transformation(
-        dm.DataTransformerConfig(id_val="joinByField", options={"byField": "Time", "mode": "outer"})
-    )
-    panel.with_transformation(
+    for t in _row_sum(aliases, name):
+        panel.with_transformation(t)
+    return panel
+
+
+def _row_sum(parts: Sequence[str], name: str) -> list[dm.DataTransformerConfig]:
+    """Join the parts' frames by time and add them across the row as `name` (a part with no row adds nothing)."""
+    return [
+        dm.DataTransformerConfig(id_val="joinByField", options={"byField": "Time", "mode": "outer"}),
         dm.DataTransformerConfig(
             id_val="calculateField",
             options={
                 "mode": "reduceRow",
-                "reduce": {"reducer": "sum", "include": aliases},
+                "reduce": {"reducer": "sum", "include": list(parts)},
                 "alias": name,
                 "replaceFields": False,
             },
-        )
-    )
-    return panel
-
-
-def _benchmark_steps(benchmark: IntensityBenchmark | None) -> db.ThresholdsConfig:
-    return steps((None, GREEN), (benchmark.value, RED)) if benchmark else steps((None, BLUE))
-
-
-def _benchmark_note(b: Board, benchmark: IntensityBenchmark | None) -> str:
-    if benchmark is None:
-        return b.t("d.no_benchmark")
-    note = b.t("d.benchmark").format(value=f"{benchmark.value:g}", source=benchmark.source)
-    return note + ("" if benchmark.confirmed else b.t("d.unconfirmed"))
+        ),
+    ]
 
 
 def _direct_emissions(b: Board, plant: Plant, benchmark: IntensityBenchmark | None) -> None:
@@ -279,11 +300,11 @@ def _direct_emissions(b: Board, plant: Plant, benchmark: IntensityBenchmark | No
         query=_direct('sum("co2_t") / sum("activity_t") AS "intensity"') + ' GROUP BY "unit"',
         unit="suffix: tCO2/t",
         decimals=4,
-        thresholds=_benchmark_steps(benchmark),
+        thresholds=benchmark_steps(benchmark),
         width=6,
         alias="$tag_unit",
     )
-    intensity.description(_benchmark_note(b, benchmark))
+    intensity.description(benchmark_note(b, benchmark))
     b.add(intensity)
     by_source = table.Panel()
     b.place(
@@ -351,5 +372,111 @@ def _direct_emissions(b: Board, plant: Plant, benchmark: IntensityBenchmark | No
     )
     if benchmark is not None:
         draw_thresholds(daily, steps((None, GREEN), (benchmark.value, RED)))
-    daily.description(_benchmark_note(b, benchmark))
+    daily.description(benchmark_note(b, benchmark))
     b.add(daily)
+
+
+# --- CBAM ---------------------------------------------------------------------------------
+
+
+def _cbam_query(select: str, product: str, group: str = "") -> str:
+    """A query of measurement `cbam` (per unit, product and local day) over the dashboard's range."""
+    return f'SELECT {select} FROM "{sc.CBAM}" WHERE {SITE} AND "product" = \'{product}\' AND $timeFilter' + (
+        f" GROUP BY {group}" if group else ""
+    )
+
+
+def _per_t(field: str) -> str:
+    return f'sum("{field}") / sum("production_t")'
+
+
+def _cbam(b: Board) -> None:
+    """CBAM specific embedded emissions per tonne, direct and indirect apart, from measurement `cbam`.
+
+    Per tonne is a ratio of the range's sums. Cement adds the clinker it contains at the clinker's
+    figures over the same range (clinker share × clinker per tonne), computed by Grafana from two
+    queries: the site's clinker and the site's cement."""
+    clinker = b.stat(
+        title="p.cbam_clinker",
+        ds=METERING,
+        query=_cbam_query(
+            f'{_per_t("direct_tco2")} AS "direct", {_per_t("indirect_tco2")} AS "indirect"', "clinker", '"unit"'
+        ),
+        unit="suffix: tCO2/t",
+        decimals=4,
+        width=8,
+        alias="$tag_unit $col",
+    )
+    clinker.description(b.t("d.cbam_clinker"))
+    b.add(clinker)
+    cement = stat.Panel()
+    b.place(
+        cement,
+        title="p.cbam_cement",
+        ds=METERING,
+        queries=[
+            Query(
+                _cbam_query(
+                    f'{_per_t("direct_tco2")} AS "ck_direct", {_per_t("indirect_tco2")} AS "ck_indirect"', "clinker"
+                ),
+                "$col",
+            ),
+            Query(
+                _cbam_query(
+                    f'{_per_t("direct_tco2")} AS "own_direct", {_per_t("indirect_tco2")} AS "own_indirect", '
+                    f'{_per_t("precursor_t")} AS "clinker_share"',
+                    "cement",
+                ),
+                "$col",  # fields named by their column: the calculations below refer to them
+            ),
+        ],
+        unit="suffix: tCO2/t",
+        decimals=4,
+        width=8,
+        height=4,
+    )
+    cement.description(b.t("d.cbam_cement"))
+    cement.reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False).fields("/^(direct|indirect)$/"))
+    cement.graph_mode(cm.BigValueGraphMode.NONE).color_mode(cm.BigValueColorMode.VALUE)
+    cement.thresholds(steps((None, BLUE)))
+    cement.with_transformation(
+        dm.DataTransformerConfig(id_val="joinByField", options={"byField": "Time", "mode": "outer"})
+    )
+    for part in ("direct", "indirect"):
+        for alias, left, op, right in (
+            (f"precursor_{part}", "clinker_share", "*", f"ck_{part}"),
+            (part, f"own_{part}", "+", f"precursor_{part}"),
+        ):
+            cement.with_transformation(
+                dm.DataTransformerConfig(
+                    id_val="calculateField",
+                    options={
+                        "mode": "binary",
+                        "alias": alias,
+                        "binary": {"left": left, "operator": op, "right": right},
+                        "replaceFields": False,
+                    },
+                )
+            )
+    b.add(cement)
+    activity = table.Panel()
+    b.place(
+        activity,
+        title="p.cbam_activity",
+        ds=METERING,
+        queries=[
+            Query(
+                'SELECT sum("production_t") AS "production_t", '
+                f'{_per_t("electricity_mwh")} AS "electricity_mwh_per_t", '
+                f'{_per_t("precursor_t")} AS "clinker_share" FROM "{sc.CBAM}" WHERE {SITE} AND $timeFilter '
+                'GROUP BY "unit", "product"'
+            )
+        ],
+        unit="none",
+        decimals=4,
+        width=8,
+        height=4,
+        fmt="table",
+    )
+    activity.with_transformation(dm.DataTransformerConfig(id_val="organize", options={"excludeByName": {"Time": True}}))
+    b.add(activity)

@@ -17,18 +17,21 @@ from dashboards.panels import (
     Board,
     Query,
     alert_annotation,
+    benchmark_note,
+    benchmark_steps,
     demand_thresholds,
     draw_thresholds,
     new_board,
     site_variable,
     steps,
 )
-from dashboards.plantfile import main_electric_meters, main_meters, site_demand_device
+from dashboards.plantfile import emission_units, main_electric_meters, main_meters, site_demand_device
 from dashboards.queries import MAIN, SITE, breakdown_filter, co2_today_query, regex_of
+from dashboards.thresholds import IntensityBenchmark
 from plantcarbon_core.plant import Plant
 
 
-def overview(plant: Plant, lang: Lang) -> dm.Dashboard:
+def overview(plant: Plant, lang: Lang, benchmark: IntensityBenchmark | None = None) -> dm.Dashboard:
     b = new_board(plant, lang, "overview", "dash.overview")
     b.builder.with_variable(site_variable(b, plant, RAW, "electricity"))
     b.builder.annotation(alert_annotation(b))
@@ -101,11 +104,20 @@ def overview(plant: Plant, lang: Lang) -> dm.Dashboard:
         )
     )
     b.add(b.stat(title="p.tce_today", ds=METERING, query=tce_today, unit="suffix: tce", decimals=2, time_from="now/d"))
-    b.add(
-        b.stat(
-            title="p.co2_today", ds=METERING, query=co2_today_query(plant), unit="masst", decimals=2, time_from="now/d"
+    units = bool(emission_units(plant))
+    if units:
+        _direct_now(b)
+    else:
+        b.add(
+            b.stat(
+                title="p.co2_today",
+                ds=METERING,
+                query=co2_today_query(plant),
+                unit="masst",
+                decimals=2,
+                time_from="now/d",
+            )
         )
-    )
     b.row("row.today")
     b.add(
         b.stat(
@@ -118,7 +130,7 @@ def overview(plant: Plant, lang: Lang) -> dm.Dashboard:
             width=6,
         )
     )
-    b.add(_intensity_today(b, plant, tce_today))
+    b.add(_clinker_intensity_month(b, benchmark) if units else _intensity_today(b, plant, tce_today))
     b.add(_top_consumers(b, plant))
     b.add(
         b.series(
@@ -155,6 +167,54 @@ def overview(plant: Plant, lang: Lang) -> dm.Dashboard:
         draw_thresholds(demand, demand_steps)
     b.add(demand)
     return b.builder.build()
+
+
+def _direct_now(b: Board) -> None:
+    """A plant with emission units: today's CO2 of the energy engine would show its kiln-coal estimate
+    without the process CO2, and the units' direct CO2 exists only for closed days. So two figures,
+    each with its boundary: scope 2 today (location-based) and the units' direct CO2 this month."""
+    b.add(
+        b.stat(
+            title="p.scope2_today",
+            ds=METERING,
+            query=f'SELECT sum("co2_kg") / 1000 FROM "{sc.EMISSIONS}" WHERE {SITE} AND {MAIN} '
+            f"AND \"scope\" = '{sc.SCOPE_2}' AND \"method\" = '{sc.LOCATION}' AND $timeFilter",
+            unit="masst",
+            decimals=2,
+            time_from="now/d",
+        )
+    )
+    ets = b.stat(
+        title="p.ets_month",
+        ds=METERING,
+        query=_direct_product('sum("co2_t")'),
+        unit="masst",
+        decimals=1,
+        time_from="now/M",
+    )
+    ets.description(b.t("d.ets_closed_days"))
+    b.add(ets)
+
+
+def _direct_product(select: str) -> str:
+    return f'SELECT {select} FROM "{sc.DIRECT}" WHERE {SITE} AND "source" = \'{sc.DIRECT_PRODUCT}\' AND $timeFilter'
+
+
+def _clinker_intensity_month(b: Board, benchmark: IntensityBenchmark | None) -> stat.Panel:
+    """The units' direct CO2 per tonne of clinker over this month's closed days (national carbon market),
+    red above the sector benchmark when one is given."""
+    panel = b.stat(
+        title="p.clinker_intensity_month",
+        ds=METERING,
+        query=_direct_product('sum("co2_t") / sum("activity_t") AS "intensity"'),
+        unit="suffix: tCO2/t",
+        decimals=4,
+        time_from="now/M",
+        width=6,
+        thresholds=benchmark_steps(benchmark),
+    )
+    panel.description(f"{b.t('d.ets_closed_days')} {benchmark_note(b, benchmark)}")
+    return panel
 
 
 def _intensity_today(b: Board, plant: Plant, tce_today: str) -> stat.Panel:

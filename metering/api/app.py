@@ -26,6 +26,7 @@ from metering.api.routers import (
     direct,
     dr,
     energy,
+    evidence,
     factors,
     keys,
     live,
@@ -139,6 +140,7 @@ def create_app(
         direct,
         controlroom,
         compliance,
+        evidence,
     ):
         app.include_router(r.router)
 

@@ -233,6 +233,28 @@ class Direct:
     clinker_t: float | None
     counted: frozenset[str]
     benchmark: dict[str, Any] | None = None
+    cbam: dict[str, Any] | None = None  # `cbam_clinker` of the period, when asked for
+
+
+def cbam_clinker(points: pd.DataFrame) -> dict[str, Any] | None:
+    """CBAM specific embedded emissions per tonne of clinker over the period, direct and indirect apart,
+    from the stored `cbam` points (a ratio of the period's sums); None when no clinker day is stored."""
+    if points.empty or "product" not in points.columns:
+        return None
+    ck = points[points["product"] == "clinker"]
+    t = float(pd.to_numeric(ck["production_t"], errors="coerce").sum()) if not ck.empty else 0.0
+    if t <= 0:
+        return None
+    direct = float(pd.to_numeric(ck["direct_tco2"], errors="coerce").sum()) / t
+    indirect = float(pd.to_numeric(ck["indirect_tco2"], errors="coerce").sum()) / t
+    return {
+        "boundary": "cbam",
+        "product": "clinker",
+        "production_t": round(t, 3),
+        "see_direct_tco2_per_t": direct,
+        "see_indirect_tco2_per_t": indirect,
+        "see_total_tco2_per_t": direct + indirect,
+    }
 
 
 def direct_figures(points: pd.DataFrame, counted: frozenset[str], benchmark: dict[str, Any] | None) -> Direct:
@@ -455,6 +477,8 @@ def intensity(
             "co2_kg": direct.co2_kg,
             "benchmark": bm,
             "met": (per_t <= bm["value"] * (1 + 1e-9)) if per_t is not None and bm else None,
+            # CBAM embedded per tonne of clinker (direct, indirect = the line's electricity × location factor).
+            "cbam": direct.cbam,
         }
     return {
         "metric": "tce_kg_per_t",

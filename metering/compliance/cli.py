@@ -19,9 +19,10 @@ from metering.compliance.annual import annual_report
 from metering.compliance.deadlines import deadline_view
 from metering.compliance.rules import load_rules
 from metering.compliance.store import ComplianceStore
-from metering.compliance.workbook import build, save
+from metering.compliance.workbook import build, save, scope_of
 from metering.compliance.workflow import Evaluation, do_approve, do_review, do_revise, evaluate, status
 from metering.direct.cli import load_dataset, month_days
+from metering.evidence.store import EvidenceStore
 from metering.state.store import Conflict, NotFound, Store
 from plantcarbon_core.settings import load_settings
 
@@ -205,8 +206,11 @@ def workbook(
         _, r = load_rules().deadlines.rule(rule)
     except KeyError as exc:
         raise _fail([f"--rule: {exc.args[0]}"], 2) from None
-    st = status(_store(state), site, unit, month, ev)
-    save(build(ev, site, st, r.due(month).isoformat()), out)
+    cs = _store(state)
+    st = status(cs, site, unit, month, ev)
+    # The evidence files uploaded through the API to the same state database (their metadata only).
+    files = EvidenceStore(cs.store, load_settings().data_dir / "evidence").for_links(scope_of(ev).candidates())
+    save(build(ev, site, st, r.due(month).isoformat(), evidence=files), out)
     typer.echo(f"{out}: {unit} {month} ({st['state']}, revision {st['revision']})")
 
 

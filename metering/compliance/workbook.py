@@ -4,7 +4,9 @@ Laid out like the monthly evidence (月度存证) a plant uploads to the nationa
 platform: each reported parameter with value, unit, data type (measured / default /
 calculated / stock balance / gap-filled) and the evidence it rests on; the emission
 calculation source by source; an evidence index that every evidence reference of the other
-sheets points into; the completeness review; and the locked revisions side by side.
+sheets points into, with the uploaded evidence files linked to the unit's month (file name,
+SHA-256, kind, what each supports: metering/evidence); the completeness review; and the
+locked revisions side by side.
 Labels are bilingual (简体中文 / English). No official template was readable in this session:
 the structure follows the data items the monthly-evidence notices list (docs/compliance.md).
 """
@@ -22,6 +24,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from metering.compliance.review import FILL_LAB, month_days, unit_materials
 from metering.compliance.snapshot import FIGURES
 from metering.compliance.workflow import Evaluation
+from metering.evidence.links import MonthScope, parse, sample_id
 
 BASIS = {
     "measured": "实测 measured",
@@ -57,6 +60,13 @@ CALCULATED_NAME = {
     "process_factor": "熟料过程排放因子 process factor",
     "raw_meal_per_clinker": "生料/熟料比 raw meal per clinker",
 }
+KIND = {
+    "lab_report": "化验报告 lab report",
+    "weighbridge_ledger": "地磅台账 weighbridge ledger",
+    "calibration_certificate": "检定/校准证书 calibration certificate",
+    "invoice": "发票 invoice",
+    "other": "其他 other",
+}
 SHEETS = (
     "封面 Cover",
     "参数 Parameters",
@@ -78,34 +88,80 @@ def _param_index(ev: Evaluation) -> dict[tuple[str, str], Any]:
     return {(p.material, p.name): p for p in ev.unit.params}
 
 
-def _evidence_of(ev: Evaluation) -> dict[tuple[str, str], list[str]]:
-    """(material, parameter) → the evidence references of the index that support it."""
+def _month_samples(ev: Evaluation) -> Any:
+    """The current lab rows of the unit's materials that overlap the month (what the evidence index lists)."""
+    days = month_days(ev.review.month)
+    first, last = days[0].date().isoformat(), days[-1].date().isoformat()
+    cur = ev.dataset.lab.current
+    rows = cur[cur["material"].isin(unit_materials(ev.unit.unit))]
+    keep = (rows["period_end"].astype(str) >= first) & (rows["period_start"].astype(str) <= last)
+    return rows[keep].sort_values(["material", "parameter", "period_start"])
+
+
+def scope_of(ev: Evaluation) -> MonthScope:
+    """What of this unit's month an evidence file may support: its materials, their meters, the month's samples."""
+    mats = unit_materials(ev.unit.unit)
+    return MonthScope(
+        unit=ev.unit.unit.id,
+        month=ev.review.month,
+        materials=frozenset(mats),
+        instruments=frozenset(d for m in mats for d in ev.dataset.cfg.materials[m].devices),
+        samples=frozenset(str(x) for x in _month_samples(ev)["sample_id"]),
+    )
+
+
+def file_ref(sha: str) -> str:
+    return f"file sha256:{sha[:12]}"
+
+
+def _files_by_link(files: list[dict[str, Any]], scope: MonthScope) -> dict[str, list[str]]:
+    """Link text → the references of the files linked to it (only links that concern the unit's month)."""
+    out: dict[str, list[str]] = {}
+    for f in files:
+        for x in f["links"]:
+            if scope.concerns(parse(x["link"])):
+                out.setdefault(x["link"], []).append(file_ref(f["sha256"]))
+    return out
+
+
+def _evidence_of(ev: Evaluation, files: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
+    """(material, parameter) → the evidence references of the index that support it (uploaded files too)."""
     out: dict[tuple[str, str], list[str]] = {}
     digest = ev.snapshot["inputs"]["readings"]["sha256"][:12]
+    by_link = _files_by_link(files, scope_of(ev))
     for i in ev.review.items:
         key = (i.material, i.parameter)
         refs = list(i.samples)
+        links = [f"lab_sample:{sample_id(x)}" for x in i.samples]
         if i.kind == "activity" and i.basis != "stock":
             mat = ev.dataset.cfg.materials[i.material]
             refs = [f"readings {d} sha256:{digest}" for d in mat.devices]
+            links = [f"instrument:{d}" for d in mat.devices]
+        elif i.kind == "activity":
+            links = [f"stock:{i.material}:{ev.review.month}"]
         if i.fill:
             refs += i.fill["samples"]
         if i.default:
             refs.append(i.default["ref"])
+        refs += list(dict.fromkeys(r for lk in links for r in by_link.get(lk, [])))
         out[key] = refs
     return out
 
 
-def build(ev: Evaluation, plant_id: str, state: dict[str, Any], due: str) -> Workbook:
-    """The workbook of one unit's month; `state` is workflow.status() of the month, `due` its due date."""
+def build(
+    ev: Evaluation, plant_id: str, state: dict[str, Any], due: str, evidence: list[dict[str, Any]] | None = None
+) -> Workbook:
+    """The workbook of one unit's month; `state` is workflow.status() of the month, `due` its due date,
+    `evidence` the uploaded files' records (EvidenceStore; those not linked to this unit's month are left out)."""
+    files = evidence or []
     wb = Workbook()
     ws = wb.active
     assert ws is not None
     ws.title = SHEETS[0]
     _cover(ws, ev, plant_id, state, due)
-    _parameters(wb.create_sheet(SHEETS[1]), ev)
+    _parameters(wb.create_sheet(SHEETS[1]), ev, files)
     _calculation(wb.create_sheet(SHEETS[2]), ev)
-    _evidence(wb.create_sheet(SHEETS[3]), ev)
+    _evidence(wb.create_sheet(SHEETS[3]), ev, files)
     _completeness(wb.create_sheet(SHEETS[4]), ev)
     _revisions(wb.create_sheet(SHEETS[5]), state)
     for sheet in wb.worksheets:
@@ -140,7 +196,7 @@ def _cover(ws: Worksheet, ev: Evaluation, plant_id: str, state: dict[str, Any], 
         ws.append([k, v])
 
 
-def _parameters(ws: Worksheet, ev: Evaluation) -> None:
+def _parameters(ws: Worksheet, ev: Evaluation, files: list[dict[str, Any]]) -> None:
     _header(
         ws,
         [
@@ -155,7 +211,7 @@ def _parameters(ws: Worksheet, ev: Evaluation) -> None:
             "证据编号 Evidence reference",
         ],
     )
-    evidence = _evidence_of(ev)
+    evidence = _evidence_of(ev, files)
     status = {(i.material, i.parameter): i for i in ev.review.items}
     n = 0
     for mid in unit_materials(ev.unit.unit):
@@ -288,7 +344,7 @@ def _clause(text: str, confirmed: bool) -> str:
     return text if confirmed else f"{text} [未核实 unconfirmed]"
 
 
-def _evidence(ws: Worksheet, ev: Evaluation) -> None:
+def _evidence(ws: Worksheet, ev: Evaluation, files: list[dict[str, Any]]) -> None:
     _header(
         ws,
         [
@@ -304,13 +360,7 @@ def _evidence(ws: Worksheet, ev: Evaluation) -> None:
         ],
     )
     mats = unit_materials(ev.unit.unit)
-    days = month_days(ev.review.month)
-    first, last = days[0].date().isoformat(), days[-1].date().isoformat()
-    cur = ev.dataset.lab.current
-    rows = cur[cur["material"].isin(mats)].sort_values(["material", "parameter", "period_start"])
-    for rec in rows.to_dict("records"):
-        if str(rec["period_end"]) < first or str(rec["period_start"]) > last:
-            continue
+    for rec in _month_samples(ev).to_dict("records"):
         typ = "按规则填补 gap fill" if rec["lab"] == FILL_LAB else "化验/记录 lab sample"
         ws.append(
             [
@@ -369,6 +419,46 @@ def _evidence(ws: Worksheet, ev: Evaluation) -> None:
                 "stock ledger",
                 "",
                 "",
+            ]
+        )
+    _files(ws, ev, files)
+
+
+def _files(ws: Worksheet, ev: Evaluation, files: list[dict[str, Any]]) -> None:
+    """The uploaded documents linked to this unit's month: an auditor fetches each by its SHA-256."""
+    scope = scope_of(ev)
+    ws.append([])
+    ws.append(["上传文件 Evidence files"])
+    ws[ws.max_row][0].font = Font(bold=True)
+    _header(
+        ws,
+        [
+            "证据编号 Evidence reference",
+            "文件名 File name",
+            "SHA-256",
+            "类别 Kind",
+            "支持 Supports",
+            "文件类型 Type",
+            "大小 Size (bytes)",
+            "上传人 Uploaded by",
+            "上传时间 Uploaded at (UTC)",
+        ],
+    )
+    for f in sorted(files, key=lambda f: (f["uploaded_at"], f["sha256"])):
+        supports = [x["link"] for x in f["links"] if scope.concerns(parse(x["link"]))]
+        if not supports:
+            continue
+        ws.append(
+            [
+                file_ref(f["sha256"]),
+                f["name"],
+                f["sha256"],
+                KIND.get(f["kind"], f["kind"]),
+                "; ".join(supports),
+                f["media_type"],
+                f["size"],
+                f["uploaded_by"],
+                f["uploaded_at"].isoformat(),
             ]
         )
 

@@ -29,7 +29,7 @@ import pandas as pd
 from metering.carbon.emissions import Result, compute
 from metering.carbon.intervals import compute_intervals
 from metering.direct import formulas as fx
-from metering.direct.cbam import cbam_rows
+from metering.direct.cbam import cbam_days, cbam_rows
 from metering.direct.config import EmissionUnit
 from metering.direct.figures import Accounts, Dataset, Param, UnitResult
 
@@ -370,7 +370,32 @@ def account(ds: Dataset, start: dt.date, end: dt.date) -> Accounts:
     ]
     other, scope2, elec = _energy_boundaries(ds, met, start, end)
     cbam = [row for u in units for row in cbam_rows(u, elec)]
-    return Accounts(start, end, ds.method.ref, units, other, scope2, cbam, warnings)
+    days = _electricity_days(ds, met, start, end)
+    cbam_daily = pd.concat([cbam_days(u, days) for u in units], ignore_index=True) if units else pd.DataFrame()
+    return Accounts(start, end, ds.method.ref, units, other, scope2, cbam, warnings, cbam_daily)
+
+
+def _electricity_days(ds: Dataset, met: _Metered, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Per local day and electricity meter: kWh and location-based tCO2 (the metering engine's rows)."""
+    cols = ["day", "device", "kwh", "co2_t"]
+    if met.energy is None:
+        return pd.DataFrame(columns=cols)
+    tz = ds.plant.site.timezone
+    t0, t1 = _utc(start, tz), _utc(end + dt.timedelta(days=1), tz)
+
+    def daily(df: pd.DataFrame, value: str, scale: float) -> pd.Series:
+        df = df[(df["interval_start"] >= t0) & (df["interval_start"] < t1)]
+        if df.empty:  # e.g. a month before the meters' first reading
+            return pd.Series(dtype=float, index=pd.MultiIndex.from_arrays([[], []], names=["day", "device"]))
+        day = pd.to_datetime(df["interval_start"]).dt.tz_convert(tz).dt.tz_localize(None).dt.normalize()
+        return (df[value].astype(float) * scale).groupby([day.rename("day"), df["device"].astype(str)]).sum()
+
+    en, em = met.energy.energy, met.energy.emissions
+    kwh = daily(en[en["carrier"].astype(str) == "electricity"], "amount", 1.0)
+    loc = em[(em["scope"].astype(str) == "2") & (em["method"].astype(str) == "location")]
+    co2 = daily(loc, "co2_kg", 1.0 / 1000.0)
+    out = pd.concat([kwh.rename("kwh"), co2.rename("co2_t")], axis=1).fillna(0.0)
+    return out.rename_axis(["day", "device"]).reset_index().reindex(columns=cols)
 
 
 def _energy_boundaries(

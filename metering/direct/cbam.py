@@ -2,6 +2,9 @@
 
 Built from one unit's accounted days (`figures.UnitResult`) and the location-based CO2 of
 its electricity meters; direct and indirect are reported apart (docs/direct-emissions.md).
+`cbam_days` gives the parts per local day that measurement `cbam` stores: sums of them over any
+range give that range's figures exactly (a per-tonne figure is a ratio of sums, never a sum of
+ratios), with the precursor attributed at the range's clinker figures, as `cbam_rows` does.
 """
 
 from __future__ import annotations
@@ -79,3 +82,65 @@ def cbam_rows(u: UnitResult, elec: pd.DataFrame) -> list[dict[str, Any]]:
         "values": "actual; grinding has no direct emissions of its own in this model (no drying fuel metered)",
     }
     return [clinker, cement]
+
+
+DAY_COLUMNS = [
+    "day",
+    "unit",
+    "product",
+    "production_t",
+    "direct_tco2",
+    "indirect_tco2",
+    "electricity_mwh",
+    "precursor_t",
+]
+
+
+def _elec_day(days: pd.DataFrame, devices: list[str], column: str) -> pd.Series:
+    """A per-day sum of some meters' column (0 on days they have no rows)."""
+    mine = days[days["device"].isin(devices)] if not days.empty else days
+    if mine.empty:
+        return pd.Series(dtype=float)
+    return mine.groupby("day")[column].sum()
+
+
+def cbam_days(u: UnitResult, elec_days: pd.DataFrame) -> pd.DataFrame:
+    """Per local day, the unit's own CBAM parts: clinker (its direct CO2, its line's electricity) and
+    cement (the mill's electricity; no direct emissions of its own here) with the clinker it used
+    as `precursor_t`. The cement's embedded emissions add the precursor at the clinker's figures
+    over the range read (`precursor_t` × clinker per tonne), not per day."""
+    idx = u.days.index
+
+    def elec(devices: list[str], column: str, scale: float = 1.0) -> pd.Series:
+        return _elec_day(elec_days, devices, column).reindex(idx).fillna(0.0) * scale
+
+    frames = [
+        pd.DataFrame(
+            {
+                "day": idx,
+                "unit": u.unit.id,
+                "product": "clinker",
+                "production_t": u.days["clinker_t"].to_numpy(dtype=float),
+                "direct_tco2": u.direct_per_day().to_numpy(dtype=float),
+                "indirect_tco2": elec(u.unit.electricity_devices, "co2_t").to_numpy(),
+                "electricity_mwh": elec(u.unit.electricity_devices, "kwh", 1 / 1000).to_numpy(),
+                "precursor_t": 0.0,
+            }
+        )
+    ]
+    if u.unit.cement and "cement_t" in u.days:
+        frames.append(
+            pd.DataFrame(
+                {
+                    "day": idx,
+                    "unit": u.unit.id,
+                    "product": "cement",
+                    "production_t": u.days["cement_t"].to_numpy(dtype=float),
+                    "direct_tco2": 0.0,
+                    "indirect_tco2": elec(u.unit.cement_electricity_devices, "co2_t").to_numpy(),
+                    "electricity_mwh": elec(u.unit.cement_electricity_devices, "kwh", 1 / 1000).to_numpy(),
+                    "precursor_t": u.days["cement_clinker_t"].to_numpy(dtype=float),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True).reindex(columns=DAY_COLUMNS)

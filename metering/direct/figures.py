@@ -87,6 +87,13 @@ class UnitResult:
     def direct_co2_t(self) -> float:
         return self.fuel_co2_t + self.process_co2_t
 
+    def direct_per_day(self) -> pd.Series:
+        """Each day's direct CO2 (fuel + process), t; a missing part adds nothing (the day is then incomplete)."""
+        d = self.days
+        cols = [f"fuel_{f['material']}_co2_t" for f in self.fuels]
+        cols += ["process_clinker_co2_t", "process_dust_co2_t", "process_toc_co2_t"]
+        return d.reindex(columns=cols).sum(axis=1, min_count=0)
+
     @property
     def biogenic_co2_t(self) -> float:
         return float(sum(f["biogenic_t"] for f in self.fuels))
@@ -108,6 +115,8 @@ class Accounts:
     scope2: dict[str, dict[str, Any]]  # method (location|market) → {tco2, factors}
     cbam: list[dict[str, Any]]
     warnings: list[str]
+    # CBAM parts per unit, product and local day (`cbam.cbam_days`): what measurement `cbam` stores.
+    cbam_days: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def gbt32150(self) -> dict[str, Any]:
         s1_rows = (

@@ -7,11 +7,17 @@ Schema (bucket `metering`, docs/design.md): tags `site`, `unit` (emission unit),
 `method` (id@version), `complete` (false when a must-measure parameter was missing that day).
 Time = the local day's start. A recompute writes the same points again (same tags and time),
 so it overwrites rather than adds.
+
+Measurement `cbam` (same bucket, time and overwrite rule): tags `site`, `unit`, `product`
+(`clinker`, `cement`); fields `production_t`, `direct_tco2`, `indirect_tco2` (the product's
+own: clinker its direct CO2 and its line's electricity × location factor; cement its mill's
+electricity), `electricity_mwh`, `precursor_t` (clinker in the cement), `method`. Per tonne
+over a range = Σ part / Σ production_t; cement adds `precursor_t` × the clinker's per-tonne
+figures of the same range (metering/direct/cbam.py).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from metering.direct.accounting import Accounts, UnitResult
@@ -59,12 +65,10 @@ def unit_lines(u: UnitResult, site: str, tz: str, method: str) -> list[str]:
     # A day is complete when every must-measure parameter had a value: none of its CO2 is NaN.
     complete = ~d[co2_cols].isna().any(axis=1).to_numpy()
     out: list[str] = []
+    per_day = u.direct_per_day().to_numpy(dtype=float)
     for i, day in enumerate(d.index):
         ok = bool(complete[i])
-        direct = float(
-            np.nansum([col[f"fuel_{f['material']}_co2_t"][i] for f in u.fuels])
-            + np.nansum([col[c][i] for c in ("process_clinker_co2_t", "process_dust_co2_t", "process_toc_co2_t")])
-        )
+        direct = float(per_day[i])
         pts = [("product", u.unit.clinker, direct, col["clinker_t"][i])]
         for f in u.fuels:
             m = f["material"]
@@ -80,17 +84,39 @@ def unit_lines(u: UnitResult, site: str, tz: str, method: str) -> list[str]:
     return out
 
 
+def cbam_lines(days: pd.DataFrame, site: str, tz: str, method: str) -> list[str]:
+    """Measurement `cbam`: one point per unit, product and local day (`cbam.cbam_days` rows)."""
+    out: list[str] = []
+    for r in days.to_dict("records"):
+        ms = int(pd.Timestamp(r["day"]).tz_localize(tz).timestamp() * 1000)
+        pairs = (("product", str(r["product"])), ("site", site), ("unit", str(r["unit"])))
+        tags = ",".join(f"{k}={escape_tag_value(v)}" for k, v in pairs)
+        fields = ",".join(
+            f"{k}={float(r[k])!r}"
+            for k in ("direct_tco2", "electricity_mwh", "indirect_tco2", "precursor_t", "production_t")
+            if pd.notna(r[k])
+        )
+        if fields:
+            out.append(f"{sc.CBAM},{tags} {fields},method={escape_string_field(method)} {ms}")
+    return out
+
+
 def write_accounts(target: InfluxTarget, acc: Accounts, site: str, tz: str) -> int:
+    """Write the `direct` and `cbam` points of the accounts; the number of points written."""
     lines = [ln for u in acc.units for ln in unit_lines(u, site, tz, acc.method)]
+    lines += cbam_lines(acc.cbam_days, site, tz, acc.method)
     for i in range(0, len(lines), 20_000):
         write_lines(target, target.metering_bucket, lines[i : i + 20_000])
     return len(lines)
 
 
-def read_direct(target: InfluxTarget, site: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """The stored `direct` points of a site in [start, end): time, unit, source, material, co2_t, activity_t, …"""
+def read_direct(
+    target: InfluxTarget, site: str, start: pd.Timestamp, end: pd.Timestamp, measurement: str = MEASUREMENT
+) -> pd.DataFrame:
+    """The stored `direct` points of a site in [start, end): time, unit, source, material, co2_t, activity_t, …
+    (`measurement=sc.CBAM`: the `cbam` points: time, unit, product, production_t, direct_tco2, …)."""
     q = (
-        f'SELECT * FROM "{MEASUREMENT}" WHERE "site" = {quote_literal(site)} '
+        f'SELECT * FROM "{measurement}" WHERE "site" = {quote_literal(site)} '
         f"AND time >= '{start.tz_convert('UTC').isoformat()}' AND time < '{end.tz_convert('UTC').isoformat()}'"
     )
     return influxql(target, q, database=target.metering_bucket)

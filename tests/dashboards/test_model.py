@@ -107,13 +107,13 @@ def test_demand_limit_and_prealarm_are_drawn_from_the_plant_file(docs: list[dict
 
 def test_site_totals_use_main_meters_only(docs: list[dict]) -> None:
     overview = docs[0]
-    co2 = _panel(overview, "CO2 today (location-based)")["targets"][0]["query"]
+    co2 = _panel(overview, "CO2 today, scope 1 + 2 location-based")["targets"][0]["query"]
     assert "\"role\" = 'main'" in co2 and "\"method\" != 'market'" in co2
     top = _panel(overview, "Top consumers today (tce)")["targets"][0]["query"]
     # tr-01 has sub-meters: ranking it beside them would count twice; its remainder row stays in.
     assert '"device" !~ /^(tr\\-01)$/' in top
     carbon = next(d for d in docs if d["uid"] == "pc-plant-a-carbon")
-    by_area = _panel(carbon, "CO2 by area")["targets"][0]["query"]
+    by_area = _panel(carbon, "CO2 by area, scope 1 + 2 location-based")["targets"][0]["query"]
     assert '"device" !~ /^(tr\\-01)$/' in by_area and "\"role\" != 'virtual'" in by_area
 
 

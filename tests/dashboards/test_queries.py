@@ -53,7 +53,7 @@ def test_overview_co2_today_equals_the_metering_bucket_sum(filled: tuple[InfluxT
     target, written, now = filled
     plant = load_plant(PLANT)
     check = _panel_check(
-        Verifier(target, now, plant.site.timezone), dashboard_docs(plant)[0], "CO2 today (location-based)"
+        Verifier(target, now, plant.site.timezone), dashboard_docs(plant)[0], "CO2 today, scope 1 + 2 location-based"
     )
     assert check.problem is None and check.frame is not None
     got = check.frame["sum"].iloc[0]

@@ -49,7 +49,7 @@ def test_co2_today_equals_what_metering_computed(simulated: tuple[InfluxTarget, 
     doc = dashboard_docs(sim.plant)[0]
     v = Verifier(target, now, tz)
     variables, _ = v.variables(doc)
-    (q,) = [q for q in queries(doc) if q.panel and q.panel["title"] == "CO2 today (location-based)"]
+    (q,) = [q for q in queries(doc) if q.panel and q.panel["title"] == "CO2 today, scope 1 + 2 location-based"]
     check = v.query(doc, q, variables)
     assert check.frame is not None
     got = check.frame["sum"].iloc[0]

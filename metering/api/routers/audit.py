@@ -1,4 +1,4 @@
-"""The audit log: who changed which threshold, factor, tariff, DR event, key or filing month, and when."""
+"""The audit log: who changed which threshold, factor, tariff, DR event, key, filing month or evidence, and when."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ router = APIRouter(prefix="/api/v1", tags=["audit"])
 def list_audit(
     _key: EnergyManager,
     svc: Svc,
-    entity: Literal["threshold", "factor", "tariff", "dr_event", "api_key", "compliance_month"] | None = None,
+    entity: Literal["threshold", "factor", "tariff", "dr_event", "api_key", "compliance_month", "evidence"]
+    | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
     return svc.store.list_audit(entity, limit)

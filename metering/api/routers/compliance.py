@@ -22,7 +22,7 @@ from metering.compliance.annual import annual_report
 from metering.compliance.deadlines import deadline_view
 from metering.compliance.rules import load_rules
 from metering.compliance.store import ComplianceStore
-from metering.compliance.workbook import build, to_bytes
+from metering.compliance.workbook import build, scope_of, to_bytes
 from metering.compliance.workflow import Evaluation, do_approve, do_review, do_revise, evaluate
 from metering.compliance.workflow import status as month_status
 from metering.direct.config import CarbonConfig, CarbonConfigError, carbon_config
@@ -32,6 +32,7 @@ from metering.direct.method import Method
 from metering.direct.service import month_span
 from metering.direct.stocks import parse_stocks
 from metering.direct.tables import InputFileError
+from metering.evidence.store import EvidenceStore
 from metering.io import read_raw
 from metering.service import Context
 from metering.state.store import Conflict, NotFound
@@ -209,6 +210,7 @@ def get_workbook(
     except KeyError as exc:
         raise HTTPException(422, [{"loc": ["query", "rule"], "msg": str(exc.args[0]), "type": "value_error"}]) from None
     st = month_status(ComplianceStore(svc.store), site, unit, month, ev)
-    data = to_bytes(build(ev, site, st, r.due(month).isoformat()))
+    files = EvidenceStore(svc.store, svc.data_dir / "evidence").for_links(scope_of(ev).candidates())
+    data = to_bytes(build(ev, site, st, r.due(month).isoformat(), evidence=files))
     name = f"{site}-{unit}-{month}-r{st['revision']}.xlsx"
     return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})

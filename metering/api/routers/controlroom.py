@@ -7,6 +7,7 @@ newest raw row per device. Carbon is per boundary and never summed (docs/api.md)
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -85,13 +86,17 @@ def _carbon_of(plant: Plant) -> tuple[frozenset[str], dict[str, Any] | None] | N
     return counted, benchmark
 
 
-def _direct(svc: Svc, plant: Plant, start: datetime, end: datetime) -> cq.Direct | None:
-    """The emission units' stored direct emissions over [start, end), or None when the plant has none."""
+def _direct(svc: Svc, plant: Plant, start: datetime, end: datetime, cbam: bool = False) -> cq.Direct | None:
+    """The emission units' stored direct emissions over [start, end), or None when the plant has none;
+    `cbam`: with CBAM per tonne of clinker from measurement `cbam` (one more query, so not on `live`)."""
     carbon = _carbon(plant)
     if carbon is None:
         return None
-    points = read_direct(svc.influx, plant.site.id, pd.Timestamp(start), pd.Timestamp(end))
-    return cq.direct_figures(points, *carbon)
+    t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
+    figures = cq.direct_figures(read_direct(svc.influx, plant.site.id, t0, t1), *carbon)
+    if not cbam:
+        return figures
+    return dataclasses.replace(figures, cbam=cq.cbam_clinker(read_direct(svc.influx, plant.site.id, t0, t1, sc.CBAM)))
 
 
 def _day(plant: Plant, now: datetime) -> tuple[datetime, datetime]:
@@ -205,7 +210,7 @@ def breakdown(_key: Viewer, svc: Svc) -> dict[str, Any]:
     now = svc.clock()
     midnight, month_start = _day(plant, now)
     j_month = POOL.submit(MONTH.get, svc.influx, site, month_start, midnight)
-    j_d_today = POOL.submit(_direct, svc, plant, midnight, now + timedelta(seconds=1))
+    j_d_today = POOL.submit(_direct, svc, plant, midnight, now + timedelta(seconds=1), True)
     j_d_month = POOL.submit(_direct, svc, plant, month_start, now + timedelta(seconds=1))
     e_today, c_today = TODAY.get(svc.influx, site, midnight, now)
     e_month0, c_month0 = j_month.result()

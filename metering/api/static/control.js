@@ -127,6 +127,10 @@ function renderBreakdown() {
   setText("intensity-direct", dir ? (dir.value === null ? t("no_data") : fmt(dir.value, 3)) : t("no_unit"));
   setText("benchmark-direct", !dir ? "" : !dir.benchmark ? t("no_benchmark")
     : `${dir.met ? t("benchmark_met") : t("benchmark_above")} ${fmt(dir.benchmark.value, 3)}${dir.benchmark.confirmed ? "" : " (" + t("unconfirmed") + ")"}`);
+  // CBAM: direct and indirect shown apart under their sum (metering/direct/cbam.py; stored days only).
+  const cbam = dir ? dir.cbam : null;
+  setText("cbam-clinker", !dir ? t("no_unit") : !cbam ? t("no_data") : fmt(cbam.see_total_tco2_per_t, 3));
+  setText("cbam-parts", !cbam ? "" : `${t("cbam_direct")} ${fmt(cbam.see_direct_tco2_per_t, 3)} · ${t("cbam_indirect")} ${fmt(cbam.see_indirect_tco2_per_t, 3)}`);
   const period = document.getElementById("bd-period").value, by = document.getElementById("bd-by").value;
   const rows = b[period][by];
   draw("chart-breakdown", {

@@ -251,6 +251,7 @@ def test_control_room_panels_device_page_language_and_theme(served: Served, seed
             # plant-a has no kiln line: the carbon market tile says so instead of showing the boiler's gas.
             expect(page.locator("#co2-ets")).to_have_text("no emission unit")
             expect(page.locator("#intensity-direct")).to_have_text("no emission unit")
+            expect(page.locator("#cbam-clinker")).to_have_text("no emission unit")
             for fig in FIGURES:
                 expect(page.locator(f"#{fig}")).not_to_have_text("–")
                 assert "NaN" not in page.locator(f"#{fig}").inner_text()

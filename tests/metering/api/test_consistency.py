@@ -120,7 +120,9 @@ def dashboard_figures(s: Surfaces, method: str) -> dict[str, float]:
     plant = s.sim.plant
     v = Verifier(s.target, END.astimezone(UTC), plant.site.timezone)
     out: dict[str, float] = {}
-    wanted = {"carbon": PANELS[method]} | ({"overview": "CO2 today (location-based)"} if method == "location" else {})
+    wanted = {"carbon": PANELS[method]} | (
+        {"overview": "CO2 today, scope 1 + 2 location-based"} if method == "location" else {}
+    )
     for doc in dashboard_docs(plant):
         for board, title in wanted.items():
             if doc["uid"] != f"pc-{plant.site.id}-{board}":

@@ -202,6 +202,29 @@ def _direct_day(target: InfluxTarget, tz: str, now: datetime, co2_t: dict[str, f
     write_lines(target, target.metering_bucket, lines)
 
 
+def _cbam_day(target: InfluxTarget, tz: str, now: datetime, clinker_t: float, direct_t: float, indirect_t: float) -> None:
+    """Today's `cbam` points as metering/direct/influx.py writes them: each product's own parts."""
+    midnight = now.astimezone(ZoneInfo(tz)).replace(hour=0, minute=0, second=0, microsecond=0)
+    tags = {"site": "plant-a", "unit": "line-1"}
+    own = {"electricity_mwh": 2.0, "method": "cn-cement-clinker-2025@1"}
+    lines = [
+        line(
+            "cbam",
+            {**tags, "product": "clinker"},
+            {**own, "production_t": clinker_t, "direct_tco2": direct_t, "indirect_tco2": indirect_t, "precursor_t": 0.0},
+            int(midnight.timestamp() * 1000),
+        ),
+        # Cement's own parts must not leak into the clinker's figure.
+        line(
+            "cbam",
+            {**tags, "product": "cement"},
+            {**own, "production_t": 9.0, "direct_tco2": 0.0, "indirect_tco2": 7.0, "precursor_t": 4.0},
+            int(midnight.timestamp() * 1000),
+        ),
+    ]
+    write_lines(target, target.metering_bucket, lines)
+
+
 @pytest.mark.integration
 def test_carbon_market_direct_scope1_and_scope2_side_by_side_with_direct_intensity(
     seeded_influx: InfluxTarget, tmp_path: Path
@@ -215,6 +238,7 @@ def test_carbon_market_direct_scope1_and_scope2_side_by_side_with_direct_intensi
     fields = {"co2_kg": 999.0, "co2e_kg": 999.0, "factor": "test@1"}
     write_lines(seeded_influx, seeded_influx.metering_bucket, [line("emissions", tags, fields, ts)])
     _direct_day(seeded_influx, plant.site.timezone, now, {"fuel": 1.5, "process": 2.7}, clinker_t=5.0)
+    _cbam_day(seeded_influx, plant.site.timezone, now, clinker_t=5.0, direct_t=4.2, indirect_t=0.4)
     store = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
     key = store.create_key("viewer-key", "viewer")
     app = create_app(
@@ -245,6 +269,11 @@ def test_carbon_market_direct_scope1_and_scope2_side_by_side_with_direct_intensi
     d = b["intensity"]["today"]["direct"]
     assert d["value"] == pytest.approx(4.2 / 5.0) and d["clinker_t"] == 5.0 and d["boundary"] == "ets_direct"
     assert d["benchmark"] is None  # the method file ships no clinker CO2 benchmark yet (benchmark: null)
+    # CBAM per tonne of clinker today: direct and indirect apart, from the stored `cbam` day (clinker only).
+    c = d["cbam"]
+    assert c["boundary"] == "cbam" and c["production_t"] == 5.0
+    assert c["see_direct_tco2_per_t"] == pytest.approx(4.2 / 5.0) and c["see_indirect_tco2_per_t"] == pytest.approx(0.08)
+    assert c["see_total_tco2_per_t"] == pytest.approx(0.92)
     assert b["month"]["totals"]["co2_kg"]["ets_direct"] >= 4200.0
 
 

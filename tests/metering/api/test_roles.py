@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from metering.dr.events import DrEvent
+from metering.evidence.store import EvidenceStore
 from metering.state.store import RANKED, ROLES
 from tests.metering.api.conftest import Api
+from tests.metering.evidence import samples
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +79,11 @@ ROUTES: list[tuple[str, str, dict[str, str], Any, str]] = [
     ("POST", "/api/v1/compliance/{unit}/{month}/approve", {}, None, "energy_manager"),
     ("POST", "/api/v1/compliance/{unit}/{month}/revise", {}, {"reason": "late lab value"}, "energy_manager"),
     ("POST", "/api/v1/compliance/{unit}/{month}/file", {}, {"reference": "r-1"}, "energy_manager"),
+    ("GET", "/api/v1/evidence", {"link": "lab_sample:CL-{role}"}, None, "viewer"),
+    ("POST", "/api/v1/evidence", {}, "UPLOAD", "operator"),
+    ("GET", "/api/v1/evidence/{sha256}", {}, None, "viewer"),
+    ("GET", "/api/v1/evidence/{sha256}/content", {}, None, "energy_manager"),
+    ("POST", "/api/v1/evidence/{sha256}/links", {}, {"links": ["instrument:tr-01"]}, "operator"),
     ("GET", "/api/v1/keys", {}, None, "admin"),
     ("POST", "/api/v1/keys", {}, {"name": "k-{role}", "role": "viewer"}, "admin"),
     ("DELETE", "/api/v1/keys/{name}", {}, None, "admin"),
@@ -120,6 +127,10 @@ def test_role_route_matrix(api: Api, role: str | None) -> None:
     alert = api.store.fire_alert(f"t-{tag}", "plant-a", "warning", 1.0, 1.0, "m", datetime.now(UTC))
     api.store.create_key(f"victim-{tag}", "viewer")
     tariff = api.client.get("/api/v1/tariffs/cn-js-large-industry", headers=api.as_("admin")).json()
+    seed = sum(map(ord, tag))
+    evidence, _ = EvidenceStore(api.store, api.data_dir / "evidence").put(
+        samples.png(seed), f"ledger-{tag}.png", "weighbridge_ledger", [f"lab_sample:CL-{tag}"], "seed"
+    )
     failures = []
     for method, path, query, body, minimum in ROUTES:
         # Each route's path parameters: something that exists (or, for PUT, a new name).
@@ -135,6 +146,7 @@ def test_role_route_matrix(api: Api, role: str | None) -> None:
             "unit": "kiln-1",
             "month": "2026-01",
             "year": "2026",
+            "sha256": evidence["sha256"],
         }
         if "factors/files" in path and method == "DELETE":
             old = api.data_dir / "factors" / f"old-{tag}.yaml"
@@ -142,7 +154,13 @@ def test_role_route_matrix(api: Api, role: str | None) -> None:
             old.write_text("set: old\nfactors: []\n")
         if body == "TARIFF":
             body = {**tariff, "id": "{tariff_id}"}
-        r = api.client.request(method, _fill(path, values), params=query, json=_fill(body, values), headers=headers)
+        if body == "UPLOAD":  # multipart: a file of this role's own (new bytes each time)
+            form = {"kind": "lab_report", "links": [f"lab_sample:CL-{tag}"]}
+            upload = {"file": (f"r-{tag}.pdf", samples.pdf(f"report {tag}"), "application/pdf")}
+            r = api.client.post(_fill(path, values), data=form, files=upload, headers=headers)
+        else:
+            q = _fill(query, values)
+            r = api.client.request(method, _fill(path, values), params=q, json=_fill(body, values), headers=headers)
         if rank is None:  # auditor: every read, no change
             expected_ok, want = method == "GET", 403
         elif rank < 0:

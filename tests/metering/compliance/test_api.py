@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from metering.api.app import create_app
 from metering.api.settings import ApiSettings
+from metering.compliance.workbook import file_ref
 from metering.direct.config import carbon_config
 from metering.direct.lab import correct, parse_lab, save_lab
 from metering.dr.store import EventStore
@@ -23,6 +24,7 @@ from plantcarbon_core.plant import load_plant
 from simulators.kiln import simulate, write_files
 from tests.metering.compliance.conftest import MONTH, gap_lab
 from tests.metering.direct.case import Case
+from tests.metering.evidence import samples
 
 pytestmark = pytest.mark.integration
 
@@ -130,6 +132,14 @@ def test_the_month_review_approve_lock_correct_revise_workbook(month_api: MonthA
     assert st["revisions"][1]["figures"]["direct_co2_t"] > rev1  # CaO went up, so did process CO2
     again = c.post(f"{BASE}/revise", json={"reason": "once more"}, headers=a.as_("energy_manager"))
     assert again.status_code == 409 and "nothing to revise" in again.json()["detail"]
+    # the lab's report of the late value, uploaded and linked to its sample
+    up = c.post(
+        "/api/v1/evidence",
+        data={"kind": "lab_report", "links": ["lab_sample:CL-20260110"]},
+        files={"file": ("CL-20260110-v2.pdf", samples.pdf("CL-20260110 re-analysed"), "application/pdf")},
+        headers=a.as_("operator"),
+    )
+    assert up.status_code == 201, up.text
     # the workbook, as the auditor downloads it
     wb_r = c.get(f"{BASE}/workbook", headers=a.as_("auditor"))
     assert wb_r.status_code == 200 and wb_r.headers["content-type"].startswith("application/vnd.openxmlformats")
@@ -138,6 +148,10 @@ def test_the_month_review_approve_lock_correct_revise_workbook(month_api: MonthA
     cover = {r[0]: r[1] for r in wb["封面 Cover"].iter_rows(min_row=2, values_only=True)}
     assert cover["锁定版本 Locked revision"] == 2 and cover["截止日期 Due date"] == "2026-03-12"
     assert cover["直接排放合计 Total direct CO2 (t)"] == pytest.approx(st["revisions"][1]["figures"]["direct_co2_t"])
+    evidence = {r[0]: r for r in wb["证据索引 Evidence"].iter_rows(values_only=True)}
+    assert evidence[file_ref(up.json()["sha256"])][2] == up.json()["sha256"]  # the file an auditor fetches
+    params = {(r[1], r[2]): r for r in wb["参数 Parameters"].iter_rows(min_row=2, values_only=True)}
+    assert file_ref(up.json()["sha256"]) in params[("clinker", "cao")][8]
     revs = list(wb["修订 Revisions"].iter_rows(values_only=True))
     assert revs[0][:3] == ("项目 Item", "版本 Revision 1", "版本 Revision 2")
     assert any(r[1] == "input" and r[2] == "lab" and r[4] == "CL-20260110@2 clinker cao" for r in revs)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
 from typer.testing import CliRunner
 
-from metering.compliance.workbook import SHEETS
+from metering.compliance.workbook import SHEETS, file_ref
+from metering.evidence.store import EvidenceStore
+from metering.state.store import Store
 from plantcarbon.cli import app
 from tests.metering.compliance.conftest import MONTH, gap_lab
 from tests.metering.direct.case import Case
+from tests.metering.evidence import samples
 
 runner = CliRunner()
 
@@ -84,6 +88,8 @@ def test_cli_month_and_its_workbook(month_case: Case, tmp_path: Path) -> None:
     assert "process_co2_t" not in {d["item"] for d in st["recompute"]["diff"]}  # NCV touches the fuel only
     code, out, _ = cli(month_case, "revise", state, lab2, "--by", "em-1", "--reason", "COAL-D2 NCV certificate")
     assert code == 0 and "revision 2 locked" in out
+    # evidence files uploaded to the same state database: two concern the month, one another month
+    files = _upload_evidence(state, tmp_path / "evidence")
     xlsx = tmp_path / "filing.xlsx"
     code, out, _ = cli(month_case, "workbook", state, lab2, "--out", str(xlsx))
     assert code == 0 and "(approved, revision 2)" in out
@@ -119,6 +125,7 @@ def test_cli_month_and_its_workbook(month_case: Case, tmp_path: Path) -> None:
     refs = {x for r in params[1:] if r[8] for x in str(r[8]).split("; ")}
     assert refs and refs <= index
     assert "COAL-D2@2" in index and "FILL-kiln-1-clinker-cao-20260105@1" in index
+    _check_evidence_files(wb, files, row)
     # the calculation adds up to the cover's total
     calc = list(wb["排放计算 Calculation"].iter_rows(values_only=True))
     counted = sum(r[4] for r in calc[1:] if r and r[5] == "是 yes")
@@ -191,6 +198,45 @@ def test_cli_month_and_its_workbook(month_case: Case, tmp_path: Path) -> None:
     y = json.loads(res.stdout)
     assert y["months"][0]["revision"] == 2 and y["totals"]["direct_co2_t"] == pytest.approx(d2, rel=1e-12)
     assert y["months_not_locked"] == [f"2026-{m:02d}" for m in range(2, 13)]
+
+
+def _upload_evidence(state: Path, root: Path) -> dict[str, dict[str, Any]]:
+    es = EvidenceStore(Store(f"sqlite:///{state}"), root)
+    report, _ = es.put(
+        samples.pdf(),
+        "化验报告 COAL-D2.pdf",
+        "lab_report",
+        ["lab_sample:COAL-D2", "unit_month:kiln-1:2026-02"],  # the second link concerns another month
+        "qc-lead",
+    )
+    cert, _ = es.put(samples.png(), "cl-weigher-cert.png", "calibration_certificate", ["instrument:cl-weigher"], "qc")
+    other, _ = es.put(samples.pdf("Dec"), "CL-20251210.pdf", "lab_report", ["lab_sample:CL-20251210"], "qc-lead")
+    es.store.close()
+    return {"report": report, "cert": cert, "other": other}
+
+
+def _check_evidence_files(wb: Any, files: dict[str, dict[str, Any]], params: dict[Any, Any]) -> None:
+    """The evidence index lists the files linked to the unit's month; the parameters cite them."""
+    rows = list(wb["证据索引 Evidence"].iter_rows(values_only=True))
+    start = rows.index(("上传文件 Evidence files", *([None] * (len(rows[0]) - 1)))) + 1
+    assert rows[start][:5] == (
+        "证据编号 Evidence reference",
+        "文件名 File name",
+        "SHA-256",
+        "类别 Kind",
+        "支持 Supports",
+    )
+    listed = {r[0]: r for r in rows[start + 1 :]}
+    report, cert = files["report"], files["cert"]
+    assert set(listed) == {file_ref(report["sha256"]), file_ref(cert["sha256"])}
+    r = listed[file_ref(report["sha256"])]
+    assert r[1:5] == ("化验报告 COAL-D2.pdf", report["sha256"], "化验报告 lab report", "lab_sample:COAL-D2")
+    assert r[5:8] == ("application/pdf", report["size"], "qc-lead")
+    assert listed[file_ref(cert["sha256"])][4] == "instrument:cl-weigher"
+    assert files["other"]["sha256"] not in {c for row in rows for c in row}
+    # a cell leads to its document: the coal NCV to the lab report, the clinker tonnes to the weigher's certificate
+    assert file_ref(report["sha256"]) in params[("coal", "ncv")][8].split("; ")
+    assert file_ref(cert["sha256"]) in params[("clinker", "produced_t")][8].split("; ")
 
 
 def test_cli_refuses_bad_input_precisely(month_case: Case, tmp_path: Path) -> None:

@@ -206,6 +206,23 @@ def test_cbam_cement_with_clinker_as_precursor(month: Accounts, case: Case) -> N
     assert cement["see_total_tco2_per_t"] < clinker["see_total_tco2_per_t"]
 
 
+def test_cbam_days_add_up_to_the_month(month: Accounts, case: Case) -> None:
+    """Measurement `cbam` stores each product's own parts per day: Σ days over Σ tonnes gives the month's
+    per-tonne figures, and cement adds its clinker (Σ precursor_t) at the month's clinker figures."""
+    d = month.cbam_days
+    assert len(d) == 2 * len(case.days) and set(d["product"]) == {"clinker", "cement"}
+    s = d.groupby("product")[["production_t", "direct_tco2", "indirect_tco2", "electricity_mwh", "precursor_t"]].sum()
+    clinker, cement = month.cbam
+    ck, cem = s.loc["clinker"], s.loc["cement"]
+    for col in ("production_t", "direct_tco2", "indirect_tco2", "electricity_mwh"):
+        assert ck[col] == pytest.approx(clinker[col], rel=1e-9)
+    assert ck["precursor_t"] == 0.0 and cem["direct_tco2"] == 0.0  # grinding burns nothing in this model
+    assert cem["precursor_t"] == pytest.approx(cement["precursor"]["t"], rel=1e-9)
+    assert cem["electricity_mwh"] == pytest.approx(cement["electricity_mwh"], rel=1e-9)
+    own_plus_precursor = cem["indirect_tco2"] + cem["precursor_t"] * ck["indirect_tco2"] / ck["production_t"]
+    assert own_plus_precursor == pytest.approx(cement["indirect_tco2"], rel=1e-9)
+
+
 def test_a_weigher_gap_is_estimated_and_a_silent_end_is_named(ds: Dataset, case: Case) -> None:
     """Inside the month a gap is bridged by the counter (the tonnes are known, their days estimated); at the
     month's end a weigher that stopped answering leaves days with no reading at all, named as missing."""

@@ -15,6 +15,7 @@ from metering.direct.lab import correct
 from metering.direct.service import carbon_devices, due_period, recompute_direct, run_live, today_so_far
 from metering.direct.tables import InputFileError
 from metering.io import read_readings_csv
+from plantcarbon_core import schema as sc
 from plantcarbon_core.influx import InfluxTarget, write_lines
 from plantcarbon_core.plant import load_plant
 from tests.metering.direct.case import Case
@@ -49,7 +50,23 @@ def test_a_month_from_influxdb_matches_truth_and_rewrites_idempotently(
     t0 = pd.Timestamp(case.days[0]).tz_localize(tz)
     t1 = pd.Timestamp(case.days[-1] + pd.Timedelta(days=1)).tz_localize(tz)
     stored = read_direct(influx_target, "cem-t", t0, t1)
-    assert len(stored) == n
+    cbam = read_direct(influx_target, "cem-t", t0, t1, sc.CBAM)
+    assert len(stored) + len(cbam) == n
+    # CBAM: the stored days add up to the month's figures (a ratio of sums; cement adds its clinker at the
+    # month's clinker figures, metering/direct/cbam.py).
+    days = cbam.groupby("product")[["production_t", "direct_tco2", "indirect_tco2", "precursor_t"]].sum()
+    month = {c["product"]: c for c in acc.cbam}
+    assert len(cbam) == 2 * len(case.days)
+    ck = days.loc["clinker"]
+    assert ck["direct_tco2"] / ck["production_t"] == pytest.approx(month["clinker"]["see_direct_tco2_per_t"], rel=1e-9)
+    assert ck["indirect_tco2"] / ck["production_t"] == pytest.approx(
+        month["clinker"]["see_indirect_tco2_per_t"], rel=1e-9
+    )
+    cem = days.loc["cement"]
+    share = cem["precursor_t"] / cem["production_t"]
+    for part in ("direct", "indirect"):
+        see = cem[f"{part}_tco2"] / cem["production_t"] + share * ck[f"{part}_tco2"] / ck["production_t"]
+        assert see == pytest.approx(month["cement"][f"see_{part}_tco2_per_t"], rel=1e-9)
     product = stored[stored["source"] == "product"]
     assert len(product) == len(case.days)
     assert product["co2_t"].sum() == pytest.approx(truth["direct_co2_t"], rel=1e-9)
@@ -63,7 +80,7 @@ def test_a_month_from_influxdb_matches_truth_and_rewrites_idempotently(
     # a second run writes the same points: nothing doubles
     _, n2 = recompute_direct(offline, influx_target, case.days[0], case.days[-1])
     again = read_direct(influx_target, "cem-t", t0, t1)
-    assert n2 == n and len(again) == n
+    assert n2 == n and len(again) + len(read_direct(influx_target, "cem-t", t0, t1, sc.CBAM)) == n
     assert again["co2_t"].sum() == pytest.approx(stored["co2_t"].sum(), rel=1e-12)
 
 
@@ -159,6 +176,8 @@ def test_a_recompute_after_a_lab_correction_rewrites_exactly_the_points_that_use
     recompute_direct(offline, influx_target, first, last)
     key = ["time", "source", "material"]
     before = read_direct(influx_target, "cem-t", t0, t1).set_index(key).sort_index()
+    cbam_key = ["time", "product"]
+    cbam_before = read_direct(influx_target, "cem-t", t0, t1, sc.CBAM).set_index(cbam_key).sort_index()
     fixed = correct(ds.lab, "CL-20260115", "cao", 0.640, "re-analysis of the retained sample", "qc-02", ds.cfg, ds.method)
     h = fixed.history
     assert sorted(h[(h["sample_id"] == "CL-20260115") & (h["parameter"] == "cao")]["version"]) == [1, 2]  # v1 kept
@@ -177,3 +196,13 @@ def test_a_recompute_after_a_lab_correction_rewrites_exactly_the_points_that_use
     delta = (case.line.tonnes["cl-weigher"][d15] + case.line.dust_t(d15)) * (0.640 - old) * 44 / 56
     change = after.loc[(day, "product", "clinker"), "co2_t"] - before.loc[(day, "product", "clinker"), "co2_t"]
     assert change == pytest.approx(delta, rel=1e-9)
+    # CBAM: only that day's clinker direct CO2 moves, by the same amount (cement keeps its own parts).
+    cbam_after = read_direct(influx_target, "cem-t", t0, t1, sc.CBAM).set_index(cbam_key).sort_index()
+    assert cbam_after.index.equals(cbam_before.index)
+    moved = cbam_after[["direct_tco2", "indirect_tco2", "production_t", "precursor_t"]].ne(
+        cbam_before[["direct_tco2", "indirect_tco2", "production_t", "precursor_t"]]
+    )
+    assert [(t, c) for (t, _), row in moved.iterrows() for c, m in row.items() if m] == [(day, "direct_tco2")]
+    assert moved.loc[(day, "clinker"), "direct_tco2"]
+    cbam_change = cbam_after.loc[(day, "clinker"), "direct_tco2"] - cbam_before.loc[(day, "clinker"), "direct_tco2"]
+    assert cbam_change == pytest.approx(delta, rel=1e-9)
