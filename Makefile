@@ -7,7 +7,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # Parallel workers (pytest-xdist): most tests wait on real servers, so three workers overlap the
 # waits on two cores. Each worker starts its own InfluxDB; ports come from one shared counter
-# (plantcarbon_core/ports.py). `make test PYTEST_ARGS=` runs the suite in one process.
+# (plantcarbon_core/ports.py). `make test PYTEST_ARGS=` runs the suite in one process. Tests go to
+# workers one by one (xdist_group marks are lost with pytest 9.2: pytest-xdist issue #1386).
 PYTEST_ARGS ?= -n 3 --dist loadgroup
 
 SCENARIO ?= cement

@@ -94,18 +94,6 @@ def postgres() -> Iterator[Postgres]:
     server.stop()
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Parallel workers (`--dist loadgroup`): the tests of a module that use a module-scoped fixture
-    share one worker, so the fixture (e.g. days of simulated plant data written to InfluxDB) is
-    built once, not once per worker that runs one of them."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
-            continue
-        if any(defs and defs[-1].scope == "module" for defs in info.name2fixturedefs.values()):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-
-
 class _Closable(Protocol):
     def close(self) -> None: ...
 
