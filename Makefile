@@ -5,11 +5,12 @@
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Parallel workers (pytest-xdist): most tests wait on real servers, so three workers overlap the
-# waits on two cores. Each worker starts its own InfluxDB; ports come from one shared counter
-# (plantcarbon_core/ports.py). `make test PYTEST_ARGS=` runs the suite in one process. Tests go to
-# workers one by one (xdist_group marks are lost with pytest 9.2: pytest-xdist issue #1386).
-PYTEST_ARGS ?= -n 3 --dist loadgroup
+# One process by default. Parallel workers (pytest-xdist) overlap the suite's waits on real servers:
+# `make test PYTEST_ARGS="-n 3 --dist loadgroup"` (each worker starts its own InfluxDB; ports come
+# from one shared counter, plantcarbon_core/ports.py). Not the default yet: one of three worker runs
+# on a loaded machine failed the e2e fault run (bench/README.md "Test suite"). Tests go to workers
+# one by one (xdist_group marks are lost with pytest 9.2: pytest-xdist issue #1386).
+PYTEST_ARGS ?=
 
 SCENARIO ?= cement
 

@@ -1,8 +1,8 @@
 """Fixtures for real services (Mosquitto, InfluxDB 2.7, PostgreSQL by the harness; pymodbus by simulators).
 
 InfluxDB is session-scoped and each test gets fresh buckets; each test gets its own broker.
-Tests never see each other's data. `make test` runs on parallel workers (pytest-xdist): a session
-fixture then runs once per worker (each worker has its own InfluxDB), ports come from a counter
+Tests never see each other's data. Under parallel workers (`pytest -n 3`, pytest-xdist) a session
+fixture runs once per worker (each worker has its own InfluxDB), ports come from a counter
 shared by every worker (plantcarbon_core/ports.py) and installs run under a lock (harness/once.py).
 Nothing here mocks a broker, a database or a Modbus link.
 """
