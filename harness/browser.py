@@ -6,10 +6,11 @@ never used. The launch flags keep Chromium off the network and quiet in a contai
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
+
+from harness.once import apt_install
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -32,7 +33,7 @@ def ensure_chromium() -> Path:
     if not _has_cjk_font():
         missing.append(CJK_FONT_PACKAGE)
     if missing:
-        _apt_install(missing)
+        apt_install(missing)
     if found:
         return Path(found)
     if Path("/usr/bin/chromium").exists():
@@ -46,11 +47,3 @@ def _has_cjk_font() -> bool:
         return False
     out = subprocess.run([fc, ":lang=zh-cn", "family"], capture_output=True, text=True, check=False).stdout
     return bool(out.strip())
-
-
-def _apt_install(packages: list[str]) -> None:
-    print(f"plantcarbon: installing {' '.join(packages)} with apt-get …", flush=True)
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run([*sudo, "apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run([*sudo, "apt-get", "install", "-y", "-q", *packages], check=True, env=env)

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import httpx
 
+from harness.once import CACHE_DIR, locked
 from harness.process import ServiceProcess, free_port, wait_until
 from plantcarbon_core.influx import InfluxTarget
 
 INFLUXDB_VERSION = "2.7.12"
 MODULE = "github.com/influxdata/influxdb/v2"
-CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "plantcarbon"
 ORG = "plantcarbon"
 TOKEN = "plantcarbon-test-token"
 
@@ -55,7 +55,8 @@ def ensure_influxd(log: bool = True) -> Path:
     found = find_influxd()
     if found:
         return found
-    return build_influxd(verbose=log)
+    with locked("influxd"):  # parallel test workers: one build, the others wait and find it
+        return find_influxd() or build_influxd(verbose=log)
 
 
 def _version_of(binary: Path) -> str:
@@ -145,7 +146,9 @@ def build_influxd(verbose: bool = True) -> Path:
     )
     target = cached_binary()
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(out, target)
+    partial = target.with_name(target.name + ".partial")
+    shutil.copy2(out, partial)
+    partial.rename(target)  # atomic: a process that checks for the binary never finds half of one
     if verbose:
         print(
             f"plantcarbon: influxd {INFLUXDB_VERSION} built in {time.monotonic() - started:.0f} s → {target}",

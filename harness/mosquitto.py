@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.once import apt_install
 from harness.process import ServiceProcess, free_port, port_open, wait_until
 
 # Mosquitto's default max_queued_messages is 1000 per client: a persistent session that falls
@@ -36,11 +37,7 @@ def ensure_apt_tool(binary: str, package: str) -> Path:
     found = find()
     if found:
         return Path(found)
-    print(f"plantcarbon: installing {package} with apt-get …", flush=True)
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run([*sudo, "apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run([*sudo, "apt-get", "install", "-y", "-q", package], check=True, env=env)
+    apt_install([package])
     found = find()
     if not found:
         raise RuntimeError(f"{package} was installed but {binary} was not found")

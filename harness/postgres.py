@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.once import apt_install
 from harness.process import free_port, port_open, wait_until
 
 
@@ -33,11 +34,7 @@ def ensure_postgres() -> tuple[Path, Path]:
     initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
     if initdb and pg_ctl:
         return initdb, pg_ctl
-    print("plantcarbon: installing postgresql with apt-get …", flush=True)
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run([*sudo, "apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run([*sudo, "apt-get", "install", "-y", "-q", "postgresql"], check=True, env=env)
+    apt_install(["postgresql"])
     initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
     if not (initdb and pg_ctl):
         raise RuntimeError("postgresql was installed but initdb/pg_ctl were not found")

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from harness.browser import _apt_install
+from harness.once import apt_install, locked
 
 WEB = Path(__file__).resolve().parents[1] / "metering" / "api" / "web"
 ECHARTS_DIST = WEB / "node_modules" / "echarts" / "dist"
@@ -33,10 +33,22 @@ def installed(package: str = "echarts") -> str | None:
 
 def ensure_web_assets() -> Path:
     """The folder holding echarts.min.js at the pinned version, installing it with npm when needed."""
-    if installed() == pinned() and (ECHARTS_DIST / "echarts.min.js").exists():
+    if _ready():
         return ECHARTS_DIST
+    with locked("web-assets"):  # parallel test workers: one npm install, the others wait for it
+        if _ready():
+            return ECHARTS_DIST
+        _npm_install()
+    return ECHARTS_DIST
+
+
+def _ready() -> bool:
+    return installed() == pinned() and (ECHARTS_DIST / "echarts.min.js").exists()
+
+
+def _npm_install() -> None:
     if shutil.which("npm") is None:
-        _apt_install(["npm"])
+        apt_install(["npm"])
     print(f"plantcarbon: npm install echarts@{pinned()} into {WEB} …", flush=True)
     # No lock file: echarts pins its own dependencies (zrender, tslib) to exact versions.
     subprocess.run(
@@ -46,4 +58,3 @@ def ensure_web_assets() -> Path:
     )
     if installed() != pinned():
         raise RuntimeError(f"npm installed echarts {installed()}, package.json pins {pinned()}")
-    return ECHARTS_DIST

@@ -1,12 +1,15 @@
 """Fixtures for real services (Mosquitto, InfluxDB 2.7, PostgreSQL by the harness; pymodbus by simulators).
 
 InfluxDB is session-scoped and each test gets fresh buckets; each test gets its own broker.
-Tests never see each other's data.
+Tests never see each other's data. Under parallel workers (`pytest -n 3`, pytest-xdist) a session
+fixture runs once per worker (each worker has its own InfluxDB), ports come from a counter
+shared by every worker (plantcarbon_core/ports.py) and installs run under a lock (harness/once.py).
 Nothing here mocks a broker, a database or a Modbus link.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -21,6 +24,13 @@ from simulators.modbus_server import Image, ModbusServer, start_modbus_server
 from tests.support.mqtt import Broker, Collector, Publisher
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # An xdist worker starts with COLUMNS=80 and LINES=24 that one pytest process does not have;
+    # a rich console made at import would fix its width from them for good, and a test could no
+    # longer widen it (CliRunner(env={"COLUMNS": …})). Same environment as in one process.
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
 
 
 @pytest.fixture

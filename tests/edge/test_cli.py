@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from typer.testing import CliRunner
 
 from plantcarbon.cli import app
 from tests.edge.conftest import image_for, make_plant, modbus_device, running_agent, truth_for
+from tests.support.waiting import wait_until_async
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,15 @@ async def test_prometheus_endpoint_reports_polls_outbox_and_latency(
     server = modbus_server({1: image_for(sdm630, truth_for(sdm630), fill_gaps=True)})
     plant = make_plant([modbus_device("m-1", server.port, interval_s=0.2)], site="prom")
     async with running_agent(plant, mosquitto, tmp_path, metrics_port=0) as agent:
-        await asyncio.sleep(1.5)
+        m = agent.metrics
+        # Until three polls are published (was a fixed 1.5 s sleep: longer than needed when idle, short when loaded).
+        await wait_until_async(
+            lambda: (
+                m.value("pc_edge_polls_total", result="ok") >= 3
+                and m.value("pc_edge_publish_latency_seconds_count") >= 3
+            ),
+            30,
+        )
         async with httpx.AsyncClient() as http:
             text = (await http.get(f"http://127.0.0.1:{agent.metrics_port}/metrics")).text
     lines = {ln.split(" ")[0]: float(ln.split(" ")[1]) for ln in text.splitlines() if ln and not ln.startswith("#")}
