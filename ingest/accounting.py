@@ -1,10 +1,10 @@
 """Data-quality accounting: seq gaps, duplicates and completeness per device, dead letters by reason, per 15 min.
 
-Pure bookkeeping (no I/O of its own): the service feeds it the batches it has written and
-asks for `ingest_quality` lines now and then. A batch's gaps and duplicates count in the
-interval of its first sample. With several ingest processes on one shared subscription each
-sees part of every device's seq stream, which is why every point carries the `ingest` tag
-(see docs/ingest.md).
+Pure bookkeeping (no I/O of its own): the service feeds it each batch before writing it and
+writes the batch's `ingest_quality` lines in the same request (`dead_letters` lines now and
+then). A batch's gaps and duplicates count in the interval of its first sample. With several
+ingest processes on one shared subscription each sees part of every device's seq stream,
+which is why every point carries the `ingest` tag (see docs/ingest.md).
 
 Counts survive a restart: an interval that began before this process started may already
 hold a point of the same instance (same tags, same time — a new write would overwrite it).
@@ -92,6 +92,7 @@ class Accounting:
         self.started_ms = started_ms
         self._merged_dead: set[tuple[int, str]] = set()
         self._devices: dict[tuple[str, str], _Device] = {}
+        self._touched: set[tuple[str, str]] = set()  # devices with an interval changed since the last lines
         self.total_gaps = 0
         self.total_duplicates = 0
         self._expected: dict[tuple[str, str], float | None] = {}
@@ -111,11 +112,23 @@ class Accounting:
                 del self._dead[old]
                 self._dead_dirty.discard(old)
 
+    def restore_dead(self, counts: dict[tuple[int, str], int]) -> None:
+        """Take counts of earlier runs per (interval start, reason) as this instance's own and
+        write them at the next round: the ones a `kill -9` held in memory were filed, not written."""
+        with self._dead_lock:
+            for key, n in counts.items():
+                if key in self._merged_dead or key[0] >= self.started_ms:
+                    continue
+                self._merged_dead.add(key)
+                self._dead[key] = self._dead.get(key, 0) + n
+                self._dead_dirty.add(key)
+
     def prepare(self, site: str, device: str, sample_ts: list[int]) -> None:
         """Call before writing a batch: merges intervals from before this start with what is stored."""
         if self.stored is None:
             return
         d = self._devices.setdefault((site, device), _Device())
+        self._touched.add((site, device))
         first_own = self.started_ms - self.started_ms % self.interval_ms + self.interval_ms
         for start in {ts - ts % self.interval_ms for ts in sample_ts}:
             if start in d.intervals:
@@ -139,6 +152,7 @@ class Accounting:
     ) -> SeqVerdict:
         """Record one written batch; returns what its seq says about the stream."""
         d = self._devices.setdefault((site, device), _Device())
+        self._touched.add((site, device))
         verdict = self._seq(d, seq)
         if not sample_ts:
             return verdict
@@ -188,7 +202,11 @@ class Accounting:
         return SeqVerdict(gaps, False)
 
     def quality_lines(self) -> list[str]:
-        """`ingest_quality` lines for every interval that changed since the last call."""
+        """`ingest_quality` and `dead_letters` lines for every interval that changed since the last call."""
+        return self.sample_lines() + self.dead_letter_lines()
+
+    def dead_letter_lines(self) -> list[str]:
+        """`dead_letters` lines for every (interval, reason) counted since the last call."""
         with self._dead_lock:
             merge = [k for k in self._dead_dirty if k not in self._merged_dead and k[0] < self.started_ms]
         for key in merge:  # the stored count of an interval from before this start (I/O outside the lock)
@@ -198,7 +216,24 @@ class Accounting:
                 if key in self._dead:
                     self._dead[key] += int(base)
         out: list[str] = []
-        for (site, device), d in self._devices.items():
+        with self._dead_lock:
+            for start, reason in sorted(self._dead_dirty):
+                tags = {"component": COMPONENT, "reason": reason, "ingest": self.instance}
+                out.append(line(sc.DEAD_LETTERS, tags, {"count": float(self._dead[(start, reason)])}, start))
+            self._dead_dirty.clear()
+        return out
+
+    def sample_lines(self) -> list[str]:
+        """`ingest_quality` lines for every device interval that changed since the last call.
+
+        The service writes them in the same request as the batch that changed them, before
+        acknowledging it: a sample acknowledged is a sample counted, even if the process is
+        killed right after (a count held in memory would be lost with it, and nothing
+        redelivered would bring back an interval that has ended)."""
+        out: list[str] = []
+        touched, self._touched = self._touched, set()
+        for site, device in sorted(touched):
+            d = self._devices[(site, device)]
             interval_s = self._expected.get((site, device))
             for start, iv in d.intervals.items():
                 if not iv.dirty:
@@ -216,9 +251,4 @@ class Accounting:
                     fields["completeness_pct"] = round(100.0 * samples / expected, 3)
                 tags = {"site": site, "device": device, "ingest": self.instance}
                 out.append(line(sc.INGEST_QUALITY, tags, fields, start))
-        with self._dead_lock:
-            for start, reason in sorted(self._dead_dirty):
-                tags = {"component": COMPONENT, "reason": reason, "ingest": self.instance}
-                out.append(line(sc.DEAD_LETTERS, tags, {"count": float(self._dead[(start, reason)])}, start))
-            self._dead_dirty.clear()
         return out

@@ -2,7 +2,8 @@
 
 Three threads: paho's network loop only queues incoming messages; the worker decodes,
 validates and batches them (by line count and age) and dead-letters bad ones; the writer
-writes each batch, then acknowledges its messages. A message is acknowledged only after all
+writes each batch together with the `ingest_quality` points counting it, then acknowledges
+its messages. A message is acknowledged only after all
 of its points are written (or dead-lettered), and the session is persistent, so a crash at
 any point means redelivery, never loss. Redelivered batches overwrite the same points
 (measurement + tags + timestamp), so duplicates are harmless.
@@ -124,6 +125,8 @@ class _Batch:
     mapped: list[tuple[_Msg, Mapped | None, int]] = field(default_factory=list)  # msg, data, first line
     values: int = 0
     started: float = field(default_factory=time.monotonic)
+    # The batch's `ingest_quality` lines, written in the same request (None: not counted yet).
+    quality: list[str] | None = None
 
 
 _STOP = object()
@@ -207,6 +210,16 @@ class StoredCounts:
         if df.empty:
             return {}
         return {str(r["ingest"]): (float(r["s"]), float(r["g"]), float(r["d"])) for _, r in df.iterrows()}
+
+    def recent_filed(self) -> dict[tuple[int, str], int]:
+        """Filed counts of the interval of the last record before this start and of the one
+        before it: a process killed then may have counted them only in memory (its counts are
+        written every `quality_every_s`, far less than an interval)."""
+        filed = self._filed()
+        if not filed:
+            return {}
+        last = max(start for start, _ in filed)
+        return {k: n for k, n in filed.items() if k[0] >= last - INTERVAL_MS}
 
     def dead_letters(self, instance: str, start_ms: int, reason: str) -> float:
         if self.dlq_file is not None and self.dlq_file.exists():
@@ -486,6 +499,7 @@ class IngestService:
 
     def _write_loop(self) -> None:
         last_quality = time.monotonic()
+        self._restore_dead_letter_counts()
         while True:
             self.liveness.beat("writer")
             try:
@@ -509,6 +523,19 @@ class IngestService:
         with contextlib.suppress(WriteAborted):
             self._write_quality()
 
+    def _restore_dead_letter_counts(self) -> None:
+        """Recount the dead letters an earlier run filed in its last intervals (written at the
+        first round): an interval that ended while ingest was down gets no new dead letter to
+        trigger the merge in `Accounting.dead_letter_lines`."""
+        stored = self.accounting.stored
+        if not isinstance(stored, StoredCounts) or stored.dlq_file is None or not stored.dlq_file.exists():
+            return
+        try:
+            self.accounting.restore_dead(stored.recent_filed())
+        except Exception:  # the file is evidence, not input we trust: a bad one must not stop ingest
+            self.metrics.worker_errors.inc()
+            log.exception("ingest: reading earlier dead-letter counts from %s failed", stored.dlq_file)
+
     def _write_batch_guarded(self, b: _Batch) -> None:
         """Write a batch until it is written; an unexpected error is retried, never skipped
         (its messages stay unacknowledged meanwhile, and health turns red if it lasts)."""
@@ -527,15 +554,34 @@ class IngestService:
                     raise WriteAborted("stopping while a batch fails") from None
 
     def _write_batch(self, b: _Batch) -> None:
-        for _m, mapped, _ in b.mapped:
-            if mapped is not None:  # before the write: what was stored before this process started
-                self.accounting.prepare(mapped.site, mapped.batch.device, [s.ts for s in mapped.batch.samples])
+        if b.quality is None:  # once per batch: a retried write must not count it again
+            b.quality = self._count(b)
         t0 = time.monotonic()
-        rejected = self.writer.write(b.lines)
+        # The counts travel with the samples they count: once the messages are acknowledged
+        # both are stored, so a kill after the ack loses no count (docs/ingest.md, Accounting).
+        rejected = self.writer.write(b.lines + b.quality)
         self.metrics.write_seconds.observe(time.monotonic() - t0)
-        if rejected:
-            self._dead_letter_lines(b, rejected)
+        counts = set(b.quality)
+        refused = [r for r in rejected if r.line not in counts]
+        if refused:
+            self._dead_letter_lines(b, refused)
+        for r in rejected:
+            if r.line in counts:
+                self._dead_letter(r.reason, r.message, "", b"", line=r.line[:1000])
         now_ms = time.time() * 1000
+        for _m, mapped, _ in b.mapped:
+            if mapped is not None:
+                self.metrics.latency_seconds.observe(max(0.0, (now_ms - mapped.batch.samples[-1].ts) / 1000))
+        self.metrics.points.inc(len(b.lines) - len(refused))
+        self.metrics.values.inc(b.values)
+        self.metrics.messages.labels("stored").inc(len(b.msgs))
+        self._ack(b.msgs)
+
+    def _count(self, b: _Batch) -> list[str]:
+        """Account the batch's samples and seqs; returns the `ingest_quality` lines it changes."""
+        for _m, mapped, _ in b.mapped:
+            if mapped is not None:  # before counting: what was stored before this process started
+                self.accounting.prepare(mapped.site, mapped.batch.device, [s.ts for s in mapped.batch.samples])
         for _m, mapped, _ in b.mapped:
             if mapped is None:
                 continue
@@ -553,11 +599,7 @@ class IngestService:
                 self.metrics.duplicates.inc()
             if not mapped.registered:
                 self.metrics.unregistered.inc(len(mapped.lines))
-            self.metrics.latency_seconds.observe(max(0.0, (now_ms - mapped.batch.samples[-1].ts) / 1000))
-        self.metrics.points.inc(len(b.lines) - len(rejected))
-        self.metrics.values.inc(b.values)
-        self.metrics.messages.labels("stored").inc(len(b.msgs))
-        self._ack(b.msgs)
+        return self.accounting.sample_lines()
 
     def _dead_letter_lines(self, b: _Batch, rejected: list[RejectedLine]) -> None:
         """One dead letter per message with refused lines, listing each line's reason."""
@@ -590,6 +632,7 @@ class IngestService:
             )
 
     def _write_quality(self) -> None:
+        # Dead-letter counts (sample counts went out with their batches; any left are rewritten).
         lines = self.accounting.quality_lines()
         if lines:
             rejected = self.writer.write(lines)

@@ -117,3 +117,35 @@ def test_intervals_begun_after_the_start_are_not_looked_up() -> None:
     a.prepare("s", "d", [TS0 + 1000])  # the interval begins after the start: nothing stored
     a.observe("s", "d", 1, [TS0 + 1000], 1)
     assert stored.queries == 0 and "samples=1" in a.quality_lines()[0]
+
+
+def test_sample_lines_name_only_the_intervals_changed_since_the_last_call() -> None:
+    # The service writes these with every batch, so a batch of one device must not rewrite all.
+    a = Accounting("i")
+    a.observe("s", "d1", 1, [TS0], 1)
+    a.observe("s", "d2", 1, [TS0], 1)
+    assert len(a.sample_lines()) == 2
+    a.observe("s", "d2", 2, [TS0 + 1000, TS0 + 900_000], 1)
+    assert a.sample_lines() == [
+        "ingest_quality,device=d2,ingest=i,site=s completeness_pct=0.222,duplicates=0,expected=900,samples=2,seq_gaps=0 "
+        "1763712000000",
+        "ingest_quality,device=d2,ingest=i,site=s completeness_pct=0.111,duplicates=0,expected=900,samples=1,seq_gaps=0 "
+        "1763712900000",
+    ]
+    assert a.sample_lines() == [] and a.dead_letter_lines() == []
+
+
+def test_restored_dead_letter_counts_are_written_once_and_merged_once() -> None:
+    # A run killed before its 10-s round filed 4 dead letters of an interval that ended while
+    # ingest was down: no new dead letter of that interval would ever trigger the merge.
+    stored = StoredDict()
+    stored.dead[("ingest-1", TS0, "not_json")] = 99.0  # must not be added on top of the file's count
+    a = Accounting("ingest-1", stored=stored, started_ms=TS0 + 900_500)
+    a.restore_dead({(TS0, "not_json"): 4, (TS0 + 900_000, "bad_ts"): 1, (TS0 + 1_800_000, "bad_ts"): 5})
+    a.dead_letter("bad_ts", TS0 + 900_600)  # this run's own, in the interval it started in
+    assert a.dead_letter_lines() == [
+        "dead_letters,component=ingest,ingest=ingest-1,reason=not_json count=4 1763712000000",
+        "dead_letters,component=ingest,ingest=ingest-1,reason=bad_ts count=2 1763712900000",
+    ]  # the interval from after the start is this run's alone: not restored
+    a.restore_dead({(TS0, "not_json"): 4})
+    assert a.dead_letter_lines() == []
