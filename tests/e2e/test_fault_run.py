@@ -22,12 +22,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pandas as pd
 import pytest
 
 from harness.influxdb import start_influxdb
 from harness.mosquitto import Mosquitto
 from harness.process import wait_until
 from harness.stack import part_health
+from ingest.accounting import INTERVAL_MS
 from plantcarbon_core.influx import influxql
 from tests.e2e.test_pipeline import Pipeline, _check_chain
 
@@ -111,6 +113,29 @@ def _log_count(p: Pipeline, name: str, text: str) -> int:
     return p.stack.parts[name].log_text().count(text)
 
 
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def _count_mismatches(q: pd.DataFrame, device: str, tapped: set[int]) -> list[str]:
+    """The 15-min intervals whose `ingest_quality` (summed over `ingest`) differs from the wire
+    tap: counted, tapped and the tapped sample times, to set beside the faults' times."""
+    rows = q[q["device"] == device]
+    counted: dict[int, int] = {}
+    for t, n in zip(rows["time"], rows["samples"], strict=True):
+        ms = int(t.value // 1_000_000)
+        counted[ms] = counted.get(ms, 0) + int(n)
+    tapped_in: dict[int, list[int]] = {}
+    for ts in sorted(tapped):
+        tapped_in.setdefault(ts - ts % INTERVAL_MS, []).append(ts)
+    return [
+        f"interval {_iso(start)}: counted {counted.get(start, 0)}, tapped {len(tapped_in.get(start, []))} "
+        f"at {[_iso(ts) for ts in tapped_in.get(start, [])]}"
+        for start in sorted(set(counted) | set(tapped_in))
+        if counted.get(start, 0) != len(tapped_in.get(start, []))
+    ]
+
+
 def _respawn(p: Pipeline, name: str) -> None:
     """SIGKILL a part and start it again with the same command, as a supervisor would."""
     old = p.stack.parts[name]
@@ -128,10 +153,16 @@ def test_fault_run_loses_nothing_and_counts_every_sample_and_dead_letter(tmp_pat
     hostile = HostileSender(p.broker, f"pc/{p.plant.site.id}/tr-01/data")
     try:
         t0 = datetime.now(UTC)
+        faults: dict[str, str] = {}  # when each fault began, for the failure messages
+
+        def mark(fault: str) -> None:
+            faults[fault] = _iso(int(time.time() * 1000))
+
         time.sleep(SETTLE_S)
         p.alive()
         # 1. Ingest frozen: its keep-alive lapses, the broker queues for its session.
         ingest_pid = p.stack.parts["ingest"].proc.pid
+        mark("ingest SIGSTOP")
         os.kill(ingest_pid, signal.SIGSTOP)
         time.sleep(DOWN_S)
         os.kill(ingest_pid, signal.SIGCONT)
@@ -139,6 +170,7 @@ def test_fault_run_loses_nothing_and_counts_every_sample_and_dead_letter(tmp_pat
         time.sleep(SETTLE_S)
         p.alive()
         # 2. Ingest killed mid-interval, restarted with its client id (same session, same tags).
+        mark("ingest SIGKILL")
         _respawn(p, "ingest")
         _healthy_again(p, "ingest")
         time.sleep(SETTLE_S)
@@ -150,6 +182,7 @@ def test_fault_run_loses_nothing_and_counts_every_sample_and_dead_letter(tmp_pat
         #    and the hostile sender come back once ingest has subscribed again.
         subscribed = _log_count(p, "ingest", "subscribed to")
         hostile.paused.set()
+        mark("edge SIGKILL, broker restart")
         p.stack.parts["edge"].proc.kill()
         p.stack.parts["edge"].proc.wait()
         p.broker.stop()
@@ -169,6 +202,7 @@ def test_fault_run_loses_nothing_and_counts_every_sample_and_dead_letter(tmp_pat
         _healthy_again(p, "ingest")
         p.alive()
         # 4. InfluxDB killed: ingest retries and acknowledges nothing it could not write.
+        mark("influxd SIGKILL")
         influx.kill()
         time.sleep(DOWN_S)
         influx.start()
@@ -184,9 +218,12 @@ def test_fault_run_loses_nothing_and_counts_every_sample_and_dead_letter(tmp_pat
         # ingest_quality counts every stored sample once, across the restart (summed over
         # intervals and over the `ingest` tag).
         q = influxql(target, 'SELECT "samples" FROM "ingest_quality" GROUP BY "device", "ingest"', target.raw_bucket)
-        counted = q.groupby("device")["samples"].sum()
-        for d in (d for d in p.plant.devices if d.source is not None):
-            assert int(counted.get(d.id, 0)) == len(p.tap.samples[d.id]), d.id
+        wrong = {
+            d.id: m
+            for d in p.plant.devices
+            if d.source is not None and (m := _count_mismatches(q, d.id, p.tap.samples[d.id]))
+        }
+        assert not wrong, f"ingest_quality differs from the samples on the wire: {wrong}; faults at {faults}"
 
         # Every hostile message the broker accepted was dead-lettered, and the stored counts
         # agree with the file.
