@@ -565,8 +565,15 @@ class IngestService:
         refused = [r for r in rejected if r.line not in counts]
         if refused:
             self._dead_letter_lines(b, refused)
+        explained = {r.status for r in refused}
         for r in rejected:
-            if r.line in counts:
+            if r.line not in counts:
+                continue
+            if r.status in explained:
+                # Refused like the samples it counts (e.g. beyond retention): their message is
+                # dead-lettered already; one more record per batch would be noise.
+                log.debug("ingest_quality line refused with its samples (%s): %s", r.reason, r.line[:200])
+            else:
                 self._dead_letter(r.reason, r.message, "", b"", line=r.line[:1000])
         now_ms = time.time() * 1000
         for _m, mapped, _ in b.mapped:
