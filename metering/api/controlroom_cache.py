@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -19,7 +20,42 @@ from plantcarbon_core.influx import InfluxTarget
 log = logging.getLogger(__name__)
 
 
-class TodayCache:
+class _Background:
+    """One background read per key at a time, and a way for tests to wait until none runs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reading: set[object] = set()
+
+    def _later(self, key: object, read: Callable[[], object], what: str) -> None:
+        with self._lock:
+            if key in self._reading:
+                return
+            self._reading.add(key)
+
+        def run() -> None:
+            try:
+                read()
+            except Exception:  # InfluxDB away: the page keeps what it has; a later call tries again
+                log.warning("control room: reading %s failed", what, exc_info=True)
+            finally:
+                with self._lock:
+                    self._reading.discard(key)
+
+        threading.Thread(target=run, name="controlroom-read", daemon=True).start()
+
+    def wait_idle(self, timeout_s: float = 30.0) -> bool:
+        """True once no background read runs (tests and the bench wait for the condition)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._reading:
+                    return True
+            time.sleep(0.01)
+        return False
+
+
+class TodayCache(_Background):
     """Today's interval rows for every caller (live, breakdown, device pages): read once, then kept fresh
     in the background.
 
@@ -31,11 +67,10 @@ class TodayCache:
     """
 
     def __init__(self, ttl_s: float = 10.0, max_stale_s: float = 60.0) -> None:
+        super().__init__()
         self.ttl_s = ttl_s
         self.max_stale_s = max_stale_s
-        self._lock = threading.Lock()
         self._data: dict[str, tuple[float, pd.DataFrame, pd.DataFrame]] = {}
-        self._reading: set[str] = set()
 
     def get(
         self, target: InfluxTarget, site: str, midnight: datetime, now: datetime
@@ -63,39 +98,15 @@ class TodayCache:
         return e, c
 
     def _read_later(self, key: str, target: InfluxTarget, site: str, midnight: datetime, now: datetime) -> None:
-        with self._lock:
-            if key in self._reading:
-                return
-            self._reading.add(key)
-
-        def run() -> None:
-            try:
-                # As of the asking call's "now": the same rows a read in that call would give.
-                self._read(key, target, site, midnight, now)
-            except Exception:  # InfluxDB away: the page keeps the rows it has; the next call tries again
-                log.warning("control room: reading today's intervals of %s failed", site, exc_info=True)
-            finally:
-                with self._lock:
-                    self._reading.discard(key)
-
-        threading.Thread(target=run, name="controlroom-today", daemon=True).start()
-
-    def wait_idle(self, timeout_s: float = 30.0) -> bool:
-        """True once no background read runs (tests and the bench wait for the condition)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with self._lock:
-                if not self._reading:
-                    return True
-            time.sleep(0.01)
-        return False
+        # As of the asking call's "now": the same rows a read in that call would give.
+        self._later(key, lambda: self._read(key, target, site, midnight, now), f"today's intervals of {site}")
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
 
 
-class DayCache:
+class DayCache(_Background):
     """Month-to-date sums up to local midnight change rarely: computed once, then reused all day.
 
     This is the pre-aggregation that keeps "this month" fast on a year of data: only today's
@@ -106,10 +117,9 @@ class DayCache:
     """
 
     def __init__(self, ttl_s: float = 300.0) -> None:
+        super().__init__()
         self.ttl_s = ttl_s
-        self._lock = threading.Lock()
         self._data: dict[tuple[str, str, str], tuple[float, pd.DataFrame, pd.DataFrame]] = {}
-        self._reading: set[tuple[str, str, str]] = set()
 
     def get(
         self, target: InfluxTarget, site: str, month_start: datetime, midnight: datetime
@@ -139,31 +149,7 @@ class DayCache:
     def _read_later(
         self, key: tuple[str, str, str], target: InfluxTarget, site: str, month_start: datetime, midnight: datetime
     ) -> None:
-        with self._lock:
-            if key in self._reading:
-                return
-            self._reading.add(key)
-
-        def run() -> None:
-            try:
-                self._read(key, target, site, month_start, midnight)
-            except Exception:  # InfluxDB away: the page keeps the month it has; a later call tries again
-                log.warning("control room: reading the month to date of %s failed", site, exc_info=True)
-            finally:
-                with self._lock:
-                    self._reading.discard(key)
-
-        threading.Thread(target=run, name="controlroom-month", daemon=True).start()
-
-    def wait_idle(self, timeout_s: float = 30.0) -> bool:
-        """True once no background read runs (tests wait for the condition)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with self._lock:
-                if not self._reading:
-                    return True
-            time.sleep(0.01)
-        return False
+        self._later(key, lambda: self._read(key, target, site, month_start, midnight), f"the month to date of {site}")
 
     def clear(self) -> None:
         with self._lock:

@@ -39,7 +39,7 @@ BOUNDARY_METHOD = {
     "scope2_market": "scope 2, market-based (contracts and certificates, residual mix)",
 }
 SANKEY_CHILDREN = 8  # children shown per node; the rest are grouped as "N more"
-SANKEY_NODES = 40  # nodes in the whole diagram, largest opened first: a wall screen reads ~40 labels, not 2,000
+SANKEY_NODES = 30  # nodes in the whole diagram, largest opened first: a panel reads ~30 labels, not 2,000
 TOP_N = 10
 BREAKDOWN_ROWS = 12  # bars in the by-area / by-kind chart; the smaller rest is one "N more" bar (2,000 devices)
 NOT_FINE_SHOWN = 50  # devices listed by name in the health panel; the counts cover all of them

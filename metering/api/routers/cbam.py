@@ -13,52 +13,21 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response
 
 from metering.alerts.rules import ID_PATTERN
 from metering.api.deps import Services, Svc, Viewer
-from metering.api.routers.compliance import XLSX, _config, carbon_dir
+from metering.api.routers.compliance import XLSX, inputs, unit_devices
 from metering.compliance.cbam import build_communication
 from metering.compliance.store import ComplianceStore
 from metering.compliance.workbook import to_bytes
 from metering.direct import cbam_xlsx
-from metering.direct.config import PERIOD_PATTERN, CarbonConfig
+from metering.direct.config import PERIOD_PATTERN
 from metering.direct.figures import Dataset
-from metering.direct.lab import empty_book, parse_lab
 from metering.direct.service import month_span
-from metering.direct.stocks import parse_stocks
-from metering.direct.tables import InputFileError
 from metering.io import read_raw
-from metering.service import Context
 
 router = APIRouter(prefix="/api/v1/cbam", tags=["CBAM"])
-
-
-def _devices(cfg: CarbonConfig) -> list[str]:
-    return sorted(
-        {d for m in cfg.materials.values() for d in m.devices}
-        | {d for u in cfg.units for d in (*u.electricity_devices, *u.cement_electricity_devices)}
-    )
-
-
-def _dataset(svc: Services, unit: str) -> Dataset:
-    """The unit's lab and stock files (the data directory's), no readings yet; 409 naming what is wrong."""
-    plant, cfg, method = _config(svc, unit)
-    ctx = Context.load(plant, svc.plant_dir, svc.data_dir)
-    ds = Dataset(plant, cfg, method, registry=ctx.registry, green=ctx.green)
-    errors: list[str] = []
-    lab, stocks = carbon_dir(svc) / "lab.csv", carbon_dir(svc) / "stocks.csv"
-    try:
-        ds.lab = parse_lab(lab, cfg, method) if lab.is_file() else empty_book()
-    except InputFileError as exc:
-        errors += exc.errors
-    try:
-        ds.stocks = parse_stocks(stocks, cfg) if stocks.is_file() else None
-    except InputFileError as exc:
-        errors += exc.errors
-    if errors:
-        raise HTTPException(status.HTTP_409_CONFLICT, ["the period's input files do not validate:", *errors])
-    return ds
 
 
 def _month_reader(svc: Services, ds: Dataset) -> Callable[[str], Dataset]:
@@ -67,7 +36,7 @@ def _month_reader(svc: Services, ds: Dataset) -> Callable[[str], Dataset]:
     def read(month: str) -> Dataset:
         first = dt.date.fromisoformat(month + "-01")
         t0, t1 = month_span(first, first, ds.plant.site.timezone)
-        return dataclasses.replace(ds, readings=read_raw(svc.influx, ds.plant, t0, t1, devices=_devices(ds.cfg)))
+        return dataclasses.replace(ds, readings=read_raw(svc.influx, ds.plant, t0, t1, devices=unit_devices(ds.cfg)))
 
     return read
 
@@ -88,7 +57,7 @@ def get_communication(
         int | None, Query(ge=2026, le=2099, description="Year whose EU default mark-up applies; default: the period's.")
     ] = None,
 ) -> dict[str, Any] | Response:
-    ds = _dataset(svc, unit)
+    ds = inputs(svc, unit, "the period's")
     comm = build_communication(ds, unit, period, ComplianceStore(svc.store), markup_year, _month_reader(svc, ds))
     if format == "json":
         return comm

@@ -76,8 +76,8 @@ def _config(svc: Services, unit: str) -> tuple[Plant, CarbonConfig, Method]:
     return svc.plant, cfg, method
 
 
-def _dataset(svc: Services, unit: str, month: str) -> Dataset:
-    """The unit's month from the live store and the data directory's lab and stock files; 409 naming what is wrong."""
+def inputs(svc: Services, unit: str, what: str = "the month's") -> Dataset:
+    """The unit's lab and stock files (the data directory's), no readings yet; 409 naming what is wrong."""
     plant, cfg, method = _config(svc, unit)
     ctx = Context.load(plant, svc.plant_dir, svc.data_dir)
     ds = Dataset(plant, cfg, method, registry=ctx.registry, green=ctx.green)
@@ -92,15 +92,24 @@ def _dataset(svc: Services, unit: str, month: str) -> Dataset:
     except InputFileError as exc:
         errors += exc.errors
     if errors:
-        raise HTTPException(status.HTTP_409_CONFLICT, ["the month's input files do not validate:", *errors])
+        raise HTTPException(status.HTTP_409_CONFLICT, [f"{what} input files do not validate:", *errors])
+    return ds
+
+
+def unit_devices(cfg: CarbonConfig) -> list[str]:
+    """The devices the emission units read: the materials' weighers and meters, the lines' electricity."""
+    return sorted(
+        {d for m in cfg.materials.values() for d in m.devices}
+        | {d for u in cfg.units for d in (*u.electricity_devices, *u.cement_electricity_devices)}
+    )
+
+
+def _dataset(svc: Services, unit: str, month: str) -> Dataset:
+    """The unit's month from the live store and the data directory's lab and stock files."""
+    ds = inputs(svc, unit)
     p = dt.date.fromisoformat(month + "-01")
-    t0, t1 = month_span(p, p, plant.site.timezone)
-    devices = sorted({d for m in cfg.materials.values() for d in m.devices} | _electricity(cfg))
-    return dataclasses.replace(ds, readings=read_raw(svc.influx, plant, t0, t1, devices=devices))
-
-
-def _electricity(cfg: CarbonConfig) -> set[str]:
-    return {d for u in cfg.units for d in (*u.electricity_devices, *u.cement_electricity_devices)}
+    t0, t1 = month_span(p, p, ds.plant.site.timezone)
+    return dataclasses.replace(ds, readings=read_raw(svc.influx, ds.plant, t0, t1, devices=unit_devices(ds.cfg)))
 
 
 def _eval(svc: Services, unit: str, month: str) -> tuple[str, Evaluation]:

@@ -154,7 +154,7 @@ function renderBreakdown() {
   const labels = Object.fromEntries(s.nodes.map((n) => [n.name, n.name.endsWith(":unmetered") ? n.label.replace("unmetered", t("unmetered")) : n.label]));
   draw("chart-sankey", {
     tooltip: { trigger: "item", formatter: (p) => p.dataType === "edge" ? `${labels[p.data.source]} → ${labels[p.data.target]}: ${fmt(p.data.value)} ${u(s.unit)}` : `${labels[p.name]}` },
-    series: [{ type: "sankey", left: 10, right: 210, top: 10, bottom: 10, nodeGap: 6, emphasis: { focus: "adjacency" },
+    series: [{ type: "sankey", left: 10, right: 210, top: 10, bottom: 10, nodeGap: 6, nodeAlign: "left", emphasis: { focus: "adjacency" },
       data: s.nodes.map((n) => ({ name: n.name })), links: s.links,
       label: { formatter: (p) => labels[p.name] }, lineStyle: { color: "gradient", opacity: 0.4 } }],
   }, true);
