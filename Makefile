@@ -5,12 +5,12 @@
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# One process by default. Parallel workers (pytest-xdist) overlap the suite's waits on real servers:
-# `make test PYTEST_ARGS="-n 3 --dist loadgroup"` (each worker starts its own InfluxDB; ports come
-# from one shared counter, plantcarbon_core/ports.py). Not the default yet: one of three worker runs
-# on a loaded machine failed the e2e fault run (bench/README.md "Test suite"). Tests go to workers
-# one by one (xdist_group marks are lost with pytest 9.2: pytest-xdist issue #1386).
-PYTEST_ARGS ?=
+# Three parallel workers (pytest-xdist): the suite mostly waits on real servers, and the waits overlap
+# (7 min 40 s against 20 min in one process on this 2-core machine; bench/README.md "Test suite").
+# Each worker starts its own InfluxDB; ports come from one shared counter (plantcarbon_core/ports.py).
+# One process: `make test PYTEST_ARGS=`. Tests go to workers one by one (xdist_group marks are lost
+# with pytest 9.2: pytest-xdist issue #1386).
+PYTEST_ARGS ?= -n 3 --dist loadgroup
 
 SCENARIO ?= cement
 
