@@ -21,17 +21,11 @@ import uvicorn
 from harness.browser import CHROMIUM_ARGS, ensure_chromium
 from harness.process import free_port, port_open, wait_until
 from harness.web import ensure_web_assets
-from metering.api.app import create_app
-from metering.api.settings import ApiSettings
-from metering.dr.store import EventStore
 from metering.state.store import Store
-from plantcarbon_core.influx import InfluxTarget, write_lines
-from plantcarbon_core.plant import load_plant
-from simulators.kiln import simulate, write_files
+from plantcarbon_core.influx import InfluxTarget
 from tests.metering.api.test_browser import ARTIFACTS
-from tests.metering.compliance.conftest import gap_lab
-from tests.metering.compliance.test_api import _days, _raw_lines
-from tests.metering.direct.case import LAB_HEADER, Case
+from tests.metering.compliance.test_api import month_app
+from tests.metering.direct.case import LAB_HEADER
 
 pytestmark = pytest.mark.integration
 
@@ -50,27 +44,7 @@ class Month:
 
 @pytest.fixture
 def served_month(influx_target: InfluxTarget, tmp_path: Path) -> Iterator[Month]:
-    line = simulate(*_days(), seed=7)
-    paths = write_files(line, tmp_path / "case", step_s=900)
-    case = Case(
-        tmp_path / "case", paths["plant.yaml"], paths["readings.csv"], paths["lab.csv"], paths["stocks.csv"], line
-    )
-    lines = _raw_lines(case)
-    for i in range(0, len(lines), 20_000):
-        write_lines(influx_target, influx_target.raw_bucket, lines[i : i + 20_000])
-    data = tmp_path / "data"
-    (data / "carbon").mkdir(parents=True)
-    lab = gap_lab(case, data / "carbon" / "lab.csv")
-    (data / "carbon" / "stocks.csv").write_bytes(case.stocks.read_bytes())
-    store = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
-    app = create_app(
-        ApiSettings(env="development", data_dir=data),
-        store=store,
-        plant=load_plant(case.plant),
-        influx=influx_target,
-        dr_store=EventStore(tmp_path / "dr.sqlite"),
-        start_alerts=False,
-    )
+    app, store, _case, lab = month_app(influx_target, tmp_path)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     t = threading.Thread(target=server.run, daemon=True)
@@ -138,7 +112,9 @@ def test_the_month_in_the_browser(served_month: Month, tmp_path: Path) -> None:
             expect(page.locator("#upload-msg-list li")).to_have_text(
                 ["bad.csv: row 2 (sample CL-X1@1): value: 0.91 outside the valid range [0.55, 0.72] of clinker cao"]
             )
-            expect(page.locator("#stocks tr[data-material=coal][data-month='2026-01']")).to_contain_text("ST-2026-01-COAL")
+            expect(page.locator("#stocks tr[data-material=coal][data-month='2026-01']")).to_contain_text(
+                "ST-2026-01-COAL"
+            )
             page.screenshot(path=str(ARTIFACTS / "lab-en.png"), full_page=True)
             assert page.evaluate(UNLABELLED) == []
 

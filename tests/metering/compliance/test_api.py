@@ -9,6 +9,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from metering.api.app import create_app
@@ -53,8 +54,9 @@ def _raw_lines(case: Case) -> list[str]:
     return [f"{tags[d]} {q}={v!r} {t}" for d, q, v, t in zip(r["device"], r["quantity"], r["value"], ms, strict=True)]
 
 
-@pytest.fixture
-def month_api(influx_target: InfluxTarget, tmp_path: Path) -> Iterator[MonthApi]:
+def month_app(influx_target: InfluxTarget, tmp_path: Path) -> tuple[FastAPI, Store, Case, Path]:
+    """A simulated January of the kiln line in InfluxDB `raw`, its lab book (with a gap) and stocks in the
+    data directory, and the app serving them: (app, store, case, lab file). The browser month test uses it too."""
     line = simulate(*_days(), seed=7)
     paths = write_files(line, tmp_path / "case", step_s=900)  # 15-minute counters: the same daily tonnes
     case = Case(
@@ -68,7 +70,6 @@ def month_api(influx_target: InfluxTarget, tmp_path: Path) -> Iterator[MonthApi]
     lab = gap_lab(case, data / "carbon" / "lab.csv")
     (data / "carbon" / "stocks.csv").write_bytes(case.stocks.read_bytes())
     store = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
-    keys = {role: store.create_key(f"{role.replace('_', '-')}-key", role) for role in ROLES}
     app = create_app(
         ApiSettings(env="development", data_dir=data),
         store=store,
@@ -77,6 +78,13 @@ def month_api(influx_target: InfluxTarget, tmp_path: Path) -> Iterator[MonthApi]
         dr_store=EventStore(tmp_path / "dr.sqlite"),
         start_alerts=False,
     )
+    return app, store, case, lab
+
+
+@pytest.fixture
+def month_api(influx_target: InfluxTarget, tmp_path: Path) -> Iterator[MonthApi]:
+    app, store, case, lab = month_app(influx_target, tmp_path)
+    keys = {role: store.create_key(f"{role.replace('_', '-')}-key", role) for role in ROLES}
     with TestClient(app, raise_server_exceptions=False) as client:
         yield MonthApi(client, keys, case, lab)
     store.close()
